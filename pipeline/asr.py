@@ -1,0 +1,130 @@
+"""Speech to text with openai-whisper, keeping what a reviewer needs to judge each segment.
+
+Whisper knows Kazakh and Russian but has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh
+(the closest language it has) and every segment is flagged for full review. When no language
+is given, detection is restricted to the languages these interviews are in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import types
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .transcript import Segment
+
+log = logging.getLogger(__name__)
+
+DETECTABLE = ("kk", "ru")
+WHISPER_STANDIN = {"ky": "kk"}  # languages Whisper lacks -> the closest one it has
+UNSUPPORTED_FLAG = "unsupported language: full review needed"
+
+# Thresholds of whisper.transcribe's own fallback logic, reused to flag what still fails them.
+LOW_LOGPROB = -1.0
+HIGH_COMPRESSION = 2.4
+HIGH_NO_SPEECH = 0.6
+
+
+@dataclass
+class Recognition:
+    language: str
+    detected: dict[str, float] | None
+    segments: list[Segment]
+
+
+class _Progress:
+    """Stands in for the tqdm bar inside whisper.transcribe to report how far decoding is."""
+
+    def __init__(self, callback: Callable[[float], None], total: int, **_):
+        self.callback, self.total, self.done = callback, max(total, 1), 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(min(self.done / self.total, 1.0))
+
+
+@contextlib.contextmanager
+def _reporting(callback: Callable[[float], None] | None):
+    wt = importlib.import_module("whisper.transcribe")  # the module; the package re-exports a function
+
+    if callback is None:
+        yield
+        return
+    original = wt.tqdm
+    wt.tqdm = types.SimpleNamespace(tqdm=lambda total, **kw: _Progress(callback, total, **kw))
+    try:
+        yield
+    finally:
+        wt.tqdm = original
+
+
+def load_model(checkpoint: str, threads: int = 0):
+    import torch
+    import whisper
+
+    if threads:
+        torch.set_num_threads(threads)
+    return whisper.load_model(checkpoint, device="cpu")
+
+
+def detect_language(model, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
+    """Whisper's language detection on the first 30 s, restricted to ``allowed``."""
+    import whisper
+
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
+    _, probs = model.detect_language(mel)
+    scores = {code: float(probs.get(code, 0.0)) for code in allowed}
+    return max(scores, key=scores.get), scores
+
+
+def flags_for(seg: dict) -> list[str]:
+    flags = []
+    if seg["avg_logprob"] < LOW_LOGPROB:
+        flags.append("low confidence")
+    if seg["compression_ratio"] > HIGH_COMPRESSION:
+        flags.append("repetition")
+    if seg["no_speech_prob"] > HIGH_NO_SPEECH and seg["avg_logprob"] < LOW_LOGPROB:
+        flags.append("possible hallucination in silence")
+    return flags
+
+
+def transcribe(model, audio: np.ndarray, language: str | None, *,
+               progress: Callable[[float], None] | None = None,
+               initial_prompt: str | None = None) -> Recognition:
+    """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags."""
+    import whisper
+
+    detected = None
+    if language is None:
+        language, detected = detect_language(model, audio)
+    decode_as = WHISPER_STANDIN.get(language, language)
+    with _reporting(progress):
+        result = whisper.transcribe(
+            model, audio, language=decode_as, task="transcribe", fp16=False, verbose=None,
+            initial_prompt=initial_prompt, condition_on_previous_text=False,
+        )
+    segments = []
+    for i, seg in enumerate(s for s in result["segments"] if s["text"].strip()):
+        flags = flags_for(seg)
+        if decode_as != language:
+            flags.append(UNSUPPORTED_FLAG)
+        segments.append(Segment(
+            id=i + 1, start=round(float(seg["start"]), 3), end=round(float(seg["end"]), 3),
+            language=language, text=seg["text"].strip(),
+            avg_logprob=round(float(seg["avg_logprob"]), 4),
+            no_speech_prob=round(float(seg["no_speech_prob"]), 4),
+            compression_ratio=round(float(seg["compression_ratio"]), 4), flags=flags,
+        ))
+    log.info("transcribed %d segments as %s", len(segments), decode_as)
+    return Recognition(language=language, detected=detected, segments=segments)

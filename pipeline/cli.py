@@ -1,0 +1,286 @@
+"""The ``testimony`` command: parses arguments and calls the stages; no logic of its own."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import config, intake, models, watch, worker
+from .store import Job, Store
+
+app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
+                       "English translations out, linked to case IDs.", no_args_is_help=True)
+models_app = typer.Typer(help="Whisper models and Argos translation packages under models/.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
+
+
+def _settings(allow_download: bool = False, model: str | None = None) -> config.Settings:
+    try:
+        settings = config.load()
+    except config.SettingsError as exc:
+        _die(str(exc))
+    if allow_download or model:
+        settings = dataclasses.replace(settings, allow_download=allow_download or settings.allow_download,
+                                       whisper_model=model or settings.whisper_model)
+    settings.ensure_dirs()
+    _logging(settings)
+    return settings
+
+
+def _logging(settings: config.Settings) -> None:
+    """Log file under the home folder: IDs, paths and stages, never transcript text."""
+    root = logging.getLogger()
+    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        return
+    handler = logging.FileHandler(settings.log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _die(message: str, code: int = 1):
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+class _Bar:
+    """One progress line on stderr per job; full lines when stderr is not a terminal."""
+
+    def __init__(self):
+        self.last: tuple[str, int] | None = None
+
+    def __call__(self, job: Job, stage: str, fraction: float) -> None:
+        pct = int(fraction * 100)
+        tty = sys.stderr.isatty()
+        key = (f"{job.interview_id} {stage}", pct if tty else pct // 10)
+        if key == self.last:
+            return
+        self.last = key
+        line = f"{job.interview_id}: {stage:<10} {pct:3d}%"
+        if tty:
+            sys.stderr.write("\r" + line + ("\n" if pct >= 100 else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _describe(job: Job, settings: config.Settings) -> str:
+    if job.state == "done":
+        extra = f"-> {job.output_dir}"
+        if job.translation == "missing":
+            extra += "  (English missing: add a package, then `testimony translate --pending`)"
+        return extra
+    if job.state == "failed":
+        return f"{job.error}"
+    if job.state == "needs_case":
+        return f"needs a case ID: testimony link {job.interview_id} CASE-ID"
+    if job.state == "running":
+        return f"{job.stage or 'starting'} {int(job.progress * 100)}%"
+    return "waiting"
+
+
+@app.command()
+def process(
+    paths: List[Path] = typer.Argument(..., help="Recordings to process (left where they are)."),
+    case: Optional[str] = typer.Option(None, "--case", "-c", help="Case ID for all the given files."),
+    language: Optional[str] = LanguageOpt,
+    model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
+    allow_download: bool = typer.Option(False, "--allow-download",
+                                        help="Let whisper fetch a named model (online machines only)."),
+):
+    """Process recordings now, one after another: copy to the evidence store, transcribe, translate."""
+    settings = _settings(allow_download, model)
+    store = Store(settings.database)
+    queued: list[Job] = []
+    for path in paths:
+        if not path.is_file():
+            typer.secho(f"{path}: no such file", fg=typer.colors.RED, err=True)
+            continue
+        try:
+            result = intake.take(settings, store, path.resolve(), case_id=case, language=language)
+        except intake.IntakeError as exc:
+            typer.secho(f"{path}: {exc}", fg=typer.colors.RED, err=True)
+            continue
+        job = result.job
+        if result.duplicate:
+            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); not processed again")
+        elif job.state == "needs_case":
+            typer.echo(f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
+                       f"Safe in the evidence store; link it with: testimony link {job.interview_id} CASE-ID")
+        else:
+            queued.append(job)
+    failures = _run_jobs(settings, store, queued)
+    store.close()
+    if failures or len(queued) < len(paths):
+        raise typer.Exit(1)
+
+
+def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
+    runner = worker.Worker(settings, store, _Bar())
+    failures = 0
+    for job in jobs:
+        claimed = store.claim(job.id)
+        if claimed is None:
+            typer.echo(f"{job.interview_id}: taken by a running watcher")
+            continue
+        try:
+            finished = runner.run(claimed)
+        except KeyboardInterrupt:
+            store.release_own()
+            _die("interrupted; the job is queued again and resumes on the next run", 130)
+        if finished.state == "done":
+            typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
+            if finished.translation == "missing":
+                typer.echo("  English translation missing: " +
+                           json.loads((Path(finished.output_dir) / "transcript.json").read_text())
+                           ["translation"]["how_to_fix"])
+        else:
+            failures += 1
+            typer.secho(f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True)
+    return failures
+
+
+def _interrupt(signum, frame):
+    """SIGTERM stops the watcher the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+@app.command("watch")
+def watch_cmd(
+    model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
+    allow_download: bool = typer.Option(False, "--allow-download"),
+):
+    """Watch inbox/ (and the folders in testimony.toml) and process what arrives, until Ctrl-C."""
+    settings = _settings(allow_download, model)
+    folders = ", ".join(str(f.path) for f in settings.watch)
+    typer.echo(f"watching {folders} (settle {settings.settle_seconds:g}s); outputs in {settings.outbox}. "
+               f"Ctrl-C stops.")
+    stop = threading.Event()
+
+    def on_intake(result: intake.Intake) -> None:
+        job = result.job
+        what = "duplicate of" if result.duplicate else "received"
+        typer.echo(f"{what} {job.interview_id} (case {job.case_id or '?'}, {job.state})")
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        watch.run(settings, stop, _Bar(), on_intake)
+    except watch.AlreadyWatching as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("\nstopped; unfinished work resumes at the next start")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Queued, running, done and failed work, with reasons."""
+    settings = _settings()
+    store = Store(settings.database)
+    jobs = store.jobs()
+    store.close()
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(j) for j in jobs], indent=2, ensure_ascii=False))
+        return
+    if not jobs:
+        typer.echo(f"nothing yet: drop recordings into {settings.inbox} and run `testimony watch`")
+        return
+    for state in ("running", "queued", "needs_case", "failed", "done"):
+        group = [j for j in jobs if j.state == state]
+        if group:
+            typer.secho(f"{state.replace('_', ' ')} ({len(group)})", bold=True)
+            for job in group:
+                typer.echo(f"  {job.case_id or '-':<14} {job.interview_id:<40} {_describe(job, settings)}")
+
+
+@app.command()
+def link(file: str = typer.Argument(..., help="Interview ID, original file name or SHA-256 prefix."),
+         case_id: str = typer.Argument(..., help="The case ID to link it to.")):
+    """Give a recording that arrived without a case ID its case, and process it."""
+    settings = _settings()
+    if not settings.case_id_ok(case_id):
+        _die(f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}")
+    store = Store(settings.database)
+    matches = [j for j in store.find_jobs(file) if j.state == "needs_case"]
+    if len(matches) != 1:
+        waiting = ", ".join(j.interview_id for j in store.jobs("needs_case")) or "none"
+        _die(f"{file!r} names {len(matches)} recordings waiting for a case; waiting: {waiting}")
+    job = matches[0]
+    store.update(job.id, case_id=case_id, state="queued")
+    store.event("linked", sha256=job.sha256, interview_id=job.interview_id, case_id=case_id)
+    typer.echo(f"{job.interview_id} linked to {case_id}")
+    if watch.watcher_running(settings):
+        typer.echo("the running watcher will process it")
+    elif _run_jobs(settings, store, [store.job(job.id)]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def retry(interview: str = typer.Argument(..., help="Interview ID of a failed job.")):
+    """Process a failed interview again (after fixing what its error said)."""
+    settings = _settings()
+    store = Store(settings.database)
+    matches = [j for j in store.find_jobs(interview) if j.state == "failed"]
+    if len(matches) != 1:
+        _die(f"{interview!r} names {len(matches)} failed interviews")
+    store.update(matches[0].id, state="queued", attempts=0, error=None)
+    if not watch.watcher_running(settings) and _run_jobs(settings, store, [store.job(matches[0].id)]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def translate(pending: bool = typer.Option(False, "--pending",
+                                           help="Translate interviews written without English.")):
+    """Fill in English translations once a package for their language has been added."""
+    if not pending:
+        _die("say what to translate: --pending")
+    settings = _settings()
+    store = Store(settings.database)
+    updated = worker.translate_pending(settings, store)
+    for job in updated:
+        typer.echo(f"{job.interview_id}: translation {job.translation}")
+    left = [j.interview_id for j in store.jobs("done") if j.translation == "missing"]
+    if left:
+        typer.echo(f"still without a package: {', '.join(left)}")
+    store.close()
+
+
+@models_app.command("add")
+def models_add(path: Path = typer.Argument(..., help="A Whisper .pt checkpoint or an .argosmodel file.")):
+    """Install a model from a file (no network)."""
+    settings = _settings()
+    try:
+        info = models.add_model(settings, path)
+    except Exception as exc:
+        _die(str(exc))
+    typer.echo(f"added {info['kind']} model {info['name']} (sha256 {info['sha256']})")
+
+
+@models_app.command("list")
+def models_list():
+    """Installed models with their languages and hashes."""
+    settings = _settings()
+    for row in models.list_models(settings):
+        typer.echo(f"{row['kind']:<15} {row['name']:<30} {row.get('languages', ''):<16} {row.get('sha256', '')}")
+
+
+@models_app.command("prepare")
+def models_prepare():
+    """Build the embedded Whisper base checkpoint now (otherwise done on first use)."""
+    settings = _settings()
+    checkpoint, sha = models.resolve_whisper(settings, models.EMBEDDED_NAME)
+    typer.echo(f"embedded Whisper base ready: {checkpoint} (sha256 {sha})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,137 @@
+"""Where everything lives, and the settings that change behaviour.
+
+Every location (inbox, outbox, evidence store, database, models) sits under one home folder,
+the current directory by default or ``TESTIMONY_HOME`` when set, so that a whole installation
+can be backed up, moved or wiped as one folder. Settings come from ``testimony.toml`` in the
+home folder; every key has a default that works, so the file is optional.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SETTINGS_FILE = "testimony.toml"
+LANGUAGES = ("kk", "ky", "ru")
+
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".3gp"}
+AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".ogg", ".opus", ".flac"}
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
+
+
+class SettingsError(ValueError):
+    """The settings file is unreadable or holds a value that cannot work."""
+
+
+@dataclass(frozen=True)
+class WatchFolder:
+    """A folder the watcher takes interviews from, with defaults for what arrives there."""
+
+    path: Path
+    language: str | None = None
+    case_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    watch: tuple[WatchFolder, ...]
+    case_id_pattern: str = r"[A-Z]{2,10}-[A-Z0-9][A-Z0-9-]{0,40}"
+    settle_seconds: float = 5.0
+    poll_seconds: float = 2.0
+    whisper_model: str = "base"
+    allow_download: bool = False
+    threads: int = 0
+    max_attempts: int = 3
+
+    # Locations -------------------------------------------------------------------------
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def evidence(self) -> Path:
+        return self.home / "evidence"
+
+    @property
+    def models(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for derived copies (audio); safe to delete when nothing runs."""
+        return self.home / "work"
+
+    @property
+    def database(self) -> Path:
+        return self.home / "testimony.db"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "testimony.log"
+
+    def case_id_ok(self, case_id: str) -> bool:
+        return re.fullmatch(self.case_id_pattern, case_id) is not None
+
+    def ensure_dirs(self) -> None:
+        for folder in (self.inbox, self.outbox, self.evidence, self.models, self.work):
+            folder.mkdir(parents=True, exist_ok=True)
+        for wf in self.watch:
+            wf.path.mkdir(parents=True, exist_ok=True)
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("TESTIMONY_HOME") or os.getcwd()).resolve()
+
+
+def load(home: Path | None = None) -> Settings:
+    """Read ``testimony.toml`` under the home folder; a missing file means all defaults."""
+    home = (home or home_dir()).resolve()
+    path = home / SETTINGS_FILE
+    raw: dict = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path} is not valid TOML: {exc}. Fix it or move it aside.") from exc
+
+    intake = raw.get("intake", {})
+    asr = raw.get("asr", {})
+    folders = [WatchFolder(home / "inbox")]
+    for entry in raw.get("watch", []):
+        if "path" not in entry:
+            raise SettingsError(f"{path}: every [[watch]] entry needs a path")
+        language = entry.get("language")
+        if language is not None and language not in LANGUAGES:
+            raise SettingsError(f"{path}: watch folder language {language!r} is not one of {LANGUAGES}")
+        folders.append(WatchFolder(home / Path(entry["path"]).expanduser(), language, entry.get("case_prefix")))
+
+    pattern = intake.get("case_id_pattern", Settings.case_id_pattern)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SettingsError(f"{path}: case_id_pattern is not a regular expression: {exc}") from exc
+
+    return Settings(
+        home=home,
+        watch=tuple(folders),
+        case_id_pattern=pattern,
+        settle_seconds=float(intake.get("settle_seconds", Settings.settle_seconds)),
+        poll_seconds=float(intake.get("poll_seconds", Settings.poll_seconds)),
+        whisper_model=str(asr.get("model", Settings.whisper_model)),
+        allow_download=bool(asr.get("allow_download", False)),
+        threads=int(asr.get("threads", 0)),
+        max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
+    )

@@ -1,0 +1,93 @@
+"""Audio out of whatever container arrived: ffmpeg, through ffmpeg-python, to 16 kHz mono.
+
+The ffmpeg binary is the one on PATH, else the one the imageio-ffmpeg wheel ships, so that
+``pip install`` alone sets a machine up. Only ffmpeg is needed (no ffprobe): a failed
+extraction's message tells a missing audio track from a damaged file. The original is only
+ever read; the WAV written here is a derived working copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import wave
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+class MediaError(RuntimeError):
+    """The recording cannot be turned into audio; the message says what to do."""
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_binary() -> str:
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise MediaError("No ffmpeg found: install it (apt install ffmpeg) or pip install imageio-ffmpeg") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _explain(stderr: str, name: str) -> str:
+    text = stderr.lower()
+    if "matches no streams" in text or "does not contain any stream" in text:
+        return (f"{name} has no audio track. Check that the right file was sent; if the interview "
+                f"was recorded on a separate device, drop that audio file instead.")
+    if "moov atom not found" in text or "end of file" in text or "truncated" in text:
+        return (f"{name} is incomplete (the file ends early, as a half-copied or interrupted "
+                f"recording does). Copy it again from the camera or phone and drop the new copy.")
+    if "invalid data found" in text or "could not find codec" in text or "unknown format" in text:
+        return (f"{name} is not a readable audio or video file (damaged, or not what its name says). "
+                f"Open it in a media player to check, and drop a good copy.")
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+    return f"ffmpeg could not read {name}: {last}"
+
+
+def extract_audio(source: Path, target: Path) -> float:
+    """Write the first audio track of ``source`` as 16 kHz mono PCM WAV; return its seconds.
+
+    Writes to a temporary name and renames, so a killed run never leaves a half WAV that
+    looks finished.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part.wav")
+    stream = (
+        ffmpeg.input(str(source))
+        .output(str(tmp), map="0:a:0", ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="wav", vn=None)
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-xerror")
+        .overwrite_output()
+    )
+    try:
+        ffmpeg.run(stream, cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(_explain(exc.stderr.decode("utf-8", "replace"), source.name)) from None
+    seconds = wav_seconds(tmp)
+    if seconds < 0.1:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"{source.name} has an audio track with no sound in it (zero length). "
+                         f"Check the recording and drop a copy that plays.")
+    os.replace(tmp, target)
+    return seconds
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def load_wav(path: Path) -> np.ndarray:
+    """The 16 kHz mono WAV written by :func:`extract_audio`, as float32 in [-1, 1]."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise MediaError(f"{path} is not 16 kHz mono 16-bit audio")
+        frames = wav.readframes(wav.getnframes())
+    return np.frombuffer(frames, dtype=np.int16).astype(np.float32) / 32768.0

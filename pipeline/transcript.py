@@ -1,0 +1,131 @@
+"""The one data model every stage shares: an interview's transcript, and the files made of it.
+
+``transcript.json`` is canonical and versioned (``schema_version``); subtitles are rendered
+from it. Every file is written atomically (temp file, fsync, rename), so a reader or a crash
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+MISSING_TRANSLATION_FLAG = "translation missing"
+
+
+class TranscriptError(ValueError):
+    """A transcript file does not match the schema."""
+
+
+@dataclass
+class Segment:
+    id: int
+    start: float
+    end: float
+    language: str
+    text: str
+    english: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    interview_id: str
+    case_id: str
+    language: str
+    source: dict
+    translation: dict
+    segments: list[Segment]
+    detected_languages: dict | None = None
+    interview: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "Transcript":
+        try:
+            data = json.loads(text)
+            version = data.get("schema_version")
+            if version != SCHEMA_VERSION:
+                raise TranscriptError(f"schema_version {version!r} is not {SCHEMA_VERSION}")
+            data["segments"] = [Segment(**s) for s in data["segments"]]
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
+            raise TranscriptError(f"not a transcript.json of this tool: {exc}") from None
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({s.language for s in self.segments} or {self.language})
+
+    @property
+    def translated(self) -> bool:
+        return bool(self.segments) and all(s.english is not None for s in self.segments)
+
+
+def load(path: Path) -> Transcript:
+    return Transcript.from_json(path.read_text(encoding="utf-8"))
+
+
+# Subtitles ------------------------------------------------------------------------------
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def srt(segments: list[Segment], english: bool = False) -> str:
+    blocks = []
+    for n, seg in enumerate(segments, 1):
+        text = seg.english if english else seg.text
+        blocks.append(f"{n}\n{_stamp(seg.start, ',')} --> {_stamp(seg.end, ',')}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def vtt(segments: list[Segment], english: bool = False) -> str:
+    blocks = ["WEBVTT\n"]
+    for seg in segments:
+        text = seg.english if english else seg.text
+        blocks.append(f"{seg.id}\n{_stamp(seg.start, '.')} --> {_stamp(seg.end, '.')}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def rendered_files(t: Transcript) -> dict[str, str]:
+    """File name -> content for everything derived from the transcript."""
+    files = {
+        "transcript.json": t.to_json(),
+        f"transcript.{t.language}.srt": srt(t.segments),
+        f"transcript.{t.language}.vtt": vtt(t.segments),
+    }
+    if t.translated:
+        files["transcript.en.srt"] = srt(t.segments, english=True)
+        files["transcript.en.vtt"] = vtt(t.segments, english=True)
+    return files
+
+
+# Atomic files ---------------------------------------------------------------------------
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,146 @@
+"""The watcher: takes in what arrives in the watched folders and works through the queue.
+
+Polling, not filesystem events: it works the same on network shares and USB drives, and a
+file that arrived while the watcher was down is simply found on the first scan. One thread
+scans and takes files in; the main thread runs jobs, so a long transcription never delays
+the intake (and hashing) of new arrivals. One watcher per home folder, held by a lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from . import intake
+from .config import Settings, WatchFolder
+from .store import Store
+from .worker import Reporter, Worker
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyWatching(RuntimeError):
+    """Another watcher holds this home folder."""
+
+
+@contextlib.contextmanager
+def watch_lock(settings: Settings):
+    path = settings.home / ".watch.lock"
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise AlreadyWatching(f"another `testimony watch` (pid {holder}) is already watching "
+                              f"{settings.home}; stop it first, or use another TESTIMONY_HOME") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    try:
+        yield
+    finally:
+        fh.close()
+
+
+def watcher_running(settings: Settings) -> bool:
+    try:
+        with watch_lock(settings):
+            return False
+    except AlreadyWatching:
+        return True
+
+
+def _changed_since_rejection(store: Store, path: Path, size: int, mtime: float) -> bool:
+    row = store.rejected(path)
+    return row is None or (row["size"], row["mtime"]) != (size, mtime)
+
+
+def scan_once(settings: Settings, store: Store, settler: intake.Settler,
+              now: float | None = None) -> list[intake.Intake]:
+    """One pass over every watched folder: take in each file that has settled."""
+    now = time.monotonic() if now is None else now
+    taken = []
+    for folder in settings.watch:
+        for path in intake.scan(folder):
+            result = _consider(settings, store, settler, folder, path, now)
+            if result is not None:
+                taken.append(result)
+    return taken
+
+
+def _consider(settings: Settings, store: Store, settler: intake.Settler, folder: WatchFolder,
+              path: Path, now: float) -> intake.Intake | None:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        settler.forget(path)
+        return None
+    if intake.is_sidecar(path):
+        return None  # taken with its recording
+    sidecar = intake.sidecar_for(path)
+    mtime = max(st.st_mtime, sidecar.stat().st_mtime if sidecar else 0.0)
+    if not _changed_since_rejection(store, path, st.st_size, mtime):
+        return None
+    if not settler.ready(path, st.st_size, mtime, now):
+        return None
+    settler.forget(path)
+    if path.is_symlink():
+        intake.reject(store, path, "Links are not taken in: copy the recording itself into the folder.")
+        return None
+    if not intake.is_media(path):
+        intake.reject(store, path, "Not a recording this tool takes. Video: mp4 mov mkv webm avi m4v 3gp; "
+                                   "audio: wav mp3 m4a ogg opus flac. Remove this note once you have moved "
+                                   "the file away.")
+        return None
+    try:
+        return intake.take(settings, store, path, folder=folder, move=True)
+    except intake.IntakeError as exc:
+        if path.exists():
+            intake.reject(store, path, str(exc), mtime)
+        return None
+
+
+def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = None,
+        on_intake=None) -> None:
+    """Watch until ``stop`` is set (or Ctrl-C); interrupted jobs go back to the queue."""
+    settings.ensure_dirs()
+    with watch_lock(settings):
+        store = Store(settings.database)
+        for job in store.requeue_orphans(settings.max_attempts):
+            log.info("requeued %s after an interrupted run", job.interview_id)
+        scanner = threading.Thread(target=_scan_loop, args=(settings, stop, on_intake), daemon=True)
+        scanner.start()
+        worker = Worker(settings, store, reporter)
+        try:
+            while not stop.is_set():
+                if worker.run_next() is None:
+                    stop.wait(settings.poll_seconds)
+        finally:
+            stop.set()
+            store.release_own()
+            scanner.join(timeout=10)
+            store.close()
+
+
+def _scan_loop(settings: Settings, stop: threading.Event, on_intake) -> None:
+    store = Store(settings.database)
+    settler = intake.Settler(settings.settle_seconds)
+    try:
+        while not stop.is_set():
+            try:
+                for result in scan_once(settings, store, settler):
+                    if on_intake:
+                        on_intake(result)
+            except Exception:
+                log.exception("scan failed; retrying")
+            stop.wait(settings.poll_seconds)
+    finally:
+        store.close()

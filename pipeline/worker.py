@@ -1,0 +1,235 @@
+"""Runs a job through the stages: audio, speech recognition, translation, outbox files.
+
+Outputs are written into a staging folder and moved into place file by file (each move
+atomic), and the job is marked done only after that, so a process killed at any moment
+leaves either the previous complete files or the new ones, and its job is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import sys
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from . import asr, media, models, transcript
+from .config import Settings
+from .store import Job, Store, now
+from .translate import TranslationError, Translator, add_command_hint
+
+log = logging.getLogger(__name__)
+
+Reporter = Callable[[Job, str, float], None]
+
+# Share of a job's progress bar that each stage fills.
+STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}
+
+
+def output_dir(settings: Settings, job: Job) -> Path:
+    return settings.outbox / job.case_id / job.interview_id
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for dist in ("testimony-pipeline", "openai-whisper", "torch", "argostranslate", "ctranslate2",
+                 "ffmpeg-python"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    versions["ffmpeg"] = media.ffmpeg_binary()
+    return versions
+
+
+class Worker:
+    """Processes jobs from the store; keeps the loaded model between jobs."""
+
+    def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None):
+        self.settings = settings
+        self.store = store
+        self.reporter = reporter
+        self._model = None
+        self._model_key: str | None = None
+        self._last_report = 0.0
+
+    # Progress ------------------------------------------------------------------------
+    def _progress(self, job: Job, stage: str, fraction: float) -> None:
+        low, high = STAGES[stage]
+        overall = low + (high - low) * fraction
+        if self.reporter:
+            self.reporter(job, stage, overall)
+        moment = time.monotonic()
+        if fraction in (0.0, 1.0) or moment - self._last_report >= 1.0:
+            self.store.update(job.id, stage=stage, progress=round(overall, 3))
+            self._last_report = moment
+
+    # Jobs ----------------------------------------------------------------------------
+    def run_next(self) -> Job | None:
+        """Claim and run the oldest queued job; return it (finished), or None when idle."""
+        job = self.store.claim()
+        if job is None:
+            return None
+        return self.run(job)
+
+    def run(self, job: Job) -> Job:
+        try:
+            self._process(job)
+        except media.MediaError as exc:
+            self._fail(job, str(exc))
+        except models.ModelError as exc:
+            self._fail(job, str(exc))
+        except Exception as exc:
+            log.error("job %s failed:\n%s", job.interview_id, traceback.format_exc())
+            self._fail(job, f"internal error ({type(exc).__name__}); details in {self.settings.log_file}")
+        return self.store.job(job.id)
+
+    def _fail(self, job: Job, reason: str) -> None:
+        self.store.update(job.id, state="failed", error=reason, owner=None)
+        self.store.event("failed", sha256=job.sha256, interview_id=job.interview_id, reason=reason)
+        note = (f"Interview {job.interview_id} (case {job.case_id}) could not be processed.\n\n{reason}\n\n"
+                f"The original recording is safe and unchanged in the evidence store:\n"
+                f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
+                f"After fixing the cause, run: testimony retry {job.interview_id}\n")
+        transcript.write_atomic(output_dir(self.settings, job) / "FAILED.txt", note)
+        log.warning("failed %s: %s", job.interview_id, reason)
+
+    def _load_model(self) -> tuple[object, str, str | None]:
+        checkpoint, sha = models.resolve_whisper(self.settings)
+        if self._model_key != checkpoint:
+            self._model = asr.load_model(checkpoint, self.settings.threads)
+            self._model_key = checkpoint
+        return self._model, checkpoint, sha
+
+    def _process(self, job: Job) -> None:
+        timings: dict[str, float] = {}
+        started = now()
+        work = self.settings.work / job.interview_id
+        log.info("processing %s (case %s)", job.interview_id, job.case_id)
+
+        t0 = time.monotonic()
+        self._progress(job, "audio", 0.0)
+        wav = work / "audio.wav"
+        duration = media.extract_audio(Path(job.evidence_path), wav)
+        audio = media.load_wav(wav)
+        timings["audio_s"] = round(time.monotonic() - t0, 2)
+
+        t0 = time.monotonic()
+        self._progress(job, "transcribe", 0.0)
+        model, checkpoint, model_sha = self._load_model()
+        timings["model_load_s"] = round(time.monotonic() - t0, 2)
+        names = job.meta.get("names")
+        recognition = asr.transcribe(model, audio, job.language,
+                                     progress=lambda f: self._progress(job, "transcribe", f),
+                                     initial_prompt=", ".join(names) if names else None)
+        timings["transcribe_s"] = round(time.monotonic() - t0, 2)
+
+        t0 = time.monotonic()
+        self._progress(job, "translate", 0.0)
+        segments = recognition.segments
+        status = translate_segments(Translator(self.settings), segments)
+        timings["translate_s"] = round(time.monotonic() - t0, 2)
+
+        self._progress(job, "write", 0.0)
+        result = transcript.Transcript(
+            interview_id=job.interview_id, case_id=job.case_id, language=recognition.language,
+            detected_languages=recognition.detected, translation=status, segments=segments,
+            source={"file": job.original_name, "sha256": job.sha256, "duration_s": round(duration, 3),
+                    "evidence_path": job.evidence_path},
+            interview={k: v for k, v in job.meta.items() if k != "case_id"},
+        )
+        provenance = {
+            "interview_id": job.interview_id, "case_id": job.case_id,
+            "source": {"file": job.original_name, "sha256": job.sha256, "evidence_path": job.evidence_path},
+            "model": {"engine": "openai-whisper", "name": self.settings.whisper_model,
+                      "checkpoint": checkpoint, "sha256": model_sha},
+            "translation": status,
+            "options": {"language": job.language, "decoded_as": asr.WHISPER_STANDIN.get(recognition.language,
+                                                                                       recognition.language),
+                        "condition_on_previous_text": False, "temperature_fallback": "whisper default"},
+            "software": _versions(), "host": platform.node(), "argv": sys.argv,
+            "started_at": started, "finished_at": now(), "timings": timings,
+        }
+        publish(self.settings, job, result, provenance)
+        shutil.rmtree(work, ignore_errors=True)
+        self.store.update(job.id, state="done", stage=None, progress=1.0, owner=None,
+                          translation=status["status"], output_dir=str(output_dir(self.settings, job)))
+        self.store.event("processed", sha256=job.sha256, interview_id=job.interview_id,
+                         model_sha256=model_sha, translation=status["status"], timings=timings)
+        self._progress(job, "write", 1.0)
+        log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
+
+
+def translate_segments(translator: Translator, segments: list[transcript.Segment]) -> dict:
+    """Fill in English where a package exists; mark the rest missing with how to add one."""
+    missing: set[str] = set()
+    packages: dict[str, str | None] = {}
+    for seg in segments:
+        if seg.english is not None:
+            continue
+        if not translator.available(seg.language):
+            missing.add(seg.language)
+            if transcript.MISSING_TRANSLATION_FLAG not in seg.flags:
+                seg.flags.append(transcript.MISSING_TRANSLATION_FLAG)
+            continue
+        try:
+            seg.english = translator.translate(seg.text, seg.language)
+        except TranslationError:
+            missing.add(seg.language)
+            continue
+        packages[seg.language] = translator.describe(seg.language)
+        if transcript.MISSING_TRANSLATION_FLAG in seg.flags:
+            seg.flags.remove(transcript.MISSING_TRANSLATION_FLAG)
+    if not missing:
+        return {"status": "done", "engine": "argostranslate", "packages": packages}
+    return {"status": "missing", "engine": "argostranslate", "packages": packages,
+            "missing_languages": sorted(missing),
+            "how_to_fix": " ".join(add_command_hint(lang) for lang in sorted(missing))}
+
+
+def publish(settings: Settings, job: Job, result: transcript.Transcript, provenance: dict) -> Path:
+    """Write the outbox files: staged first, then each moved into place atomically."""
+    final = output_dir(settings, job)
+    staging = final.parent / f".{job.interview_id}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    files = transcript.rendered_files(result)
+    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
+    for name, content in files.items():
+        transcript.write_atomic(staging / name, content)
+    final.mkdir(parents=True, exist_ok=True)
+    # transcript.json moves last: once it is new, everything rendered from it is too.
+    for name in sorted(files, key=lambda n: n == "transcript.json"):
+        (staging / name).replace(final / name)
+    (final / "FAILED.txt").unlink(missing_ok=True)
+    staging.rmdir()
+    return final
+
+
+def translate_pending(settings: Settings, store: Store) -> list[Job]:
+    """Translate the segments of finished jobs that were written without English."""
+    translator = Translator(settings)
+    updated = []
+    for job in store.jobs("done"):
+        if job.translation != "missing":
+            continue
+        path = output_dir(settings, job) / "transcript.json"
+        result = transcript.load(path)
+        before = result.translation.get("packages", {})
+        result.translation = translate_segments(translator, result.segments)
+        result.translation["packages"] = {**before, **result.translation["packages"]}
+        if result.translation["packages"] == before:
+            continue
+        provenance_path = output_dir(settings, job) / "provenance.json"
+        provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+        provenance["translation"] = {**result.translation, "translated_at": now()}
+        publish(settings, job, result, provenance)
+        store.update(job.id, translation=result.translation["status"])
+        store.event("translated", sha256=job.sha256, interview_id=job.interview_id,
+                    packages=result.translation["packages"])
+        updated.append(store.job(job.id))
+    return updated
