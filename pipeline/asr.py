@@ -28,6 +28,7 @@ UNSUPPORTED_FLAG = "unsupported language: full review needed"
 LOW_LOGPROB = -1.0
 HIGH_COMPRESSION = 2.4
 HIGH_NO_SPEECH = 0.6
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass
@@ -101,8 +102,12 @@ def flags_for(seg: dict) -> list[str]:
 
 def transcribe(model, audio: np.ndarray, language: str | None, *,
                progress: Callable[[float], None] | None = None,
-               initial_prompt: str | None = None) -> Recognition:
-    """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags."""
+               initial_prompt: str | None = None, fallback: bool = True) -> Recognition:
+    """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags.
+
+    ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
+    (whisper's default); without it decoding is greedy and exactly reproducible.
+    """
     import whisper
 
     detected = None
@@ -113,6 +118,7 @@ def transcribe(model, audio: np.ndarray, language: str | None, *,
         result = whisper.transcribe(
             model, audio, language=decode_as, task="transcribe", fp16=False, verbose=None,
             initial_prompt=initial_prompt, condition_on_previous_text=False,
+            temperature=FALLBACK_TEMPERATURES if fallback else 0.0,
         )
     segments = []
     for i, seg in enumerate(s for s in result["segments"] if s["text"].strip()):

@@ -41,8 +41,11 @@ def _settings(allow_download: bool = False, model: str | None = None) -> config.
 def _logging(settings: config.Settings) -> None:
     """Log file under the home folder: IDs, paths and stages, never transcript text."""
     root = logging.getLogger()
-    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
-        return
+    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        if Path(old.baseFilename) == settings.log_file:
+            return
+        root.removeHandler(old)
+        old.close()
     handler = logging.FileHandler(settings.log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)

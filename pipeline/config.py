@@ -49,6 +49,7 @@ class Settings:
     poll_seconds: float = 2.0
     whisper_model: str = "base"
     allow_download: bool = False
+    temperature_fallback: bool = True
     threads: int = 0
     max_attempts: int = 3
 
@@ -132,6 +133,7 @@ def load(home: Path | None = None) -> Settings:
         poll_seconds=float(intake.get("poll_seconds", Settings.poll_seconds)),
         whisper_model=str(asr.get("model", Settings.whisper_model)),
         allow_download=bool(asr.get("allow_download", False)),
+        temperature_fallback=bool(asr.get("temperature_fallback", True)),
         threads=int(asr.get("threads", 0)),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
     )

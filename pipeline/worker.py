@@ -126,7 +126,8 @@ class Worker:
         names = job.meta.get("names")
         recognition = asr.transcribe(model, audio, job.language,
                                      progress=lambda f: self._progress(job, "transcribe", f),
-                                     initial_prompt=", ".join(names) if names else None)
+                                     initial_prompt=", ".join(names) if names else None,
+                                     fallback=self.settings.temperature_fallback)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
@@ -151,7 +152,8 @@ class Worker:
             "translation": status,
             "options": {"language": job.language, "decoded_as": asr.WHISPER_STANDIN.get(recognition.language,
                                                                                        recognition.language),
-                        "condition_on_previous_text": False, "temperature_fallback": "whisper default"},
+                        "condition_on_previous_text": False,
+                        "temperature_fallback": self.settings.temperature_fallback},
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,
         }

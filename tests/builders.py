@@ -1,0 +1,123 @@
+"""Small real artefacts built in code for plumbing tests: a random-weight Whisper checkpoint,
+a random-weight Argos package, and video files made with the real ffmpeg.
+
+They go through the real loaders (whisper.load_model, argostranslate's installer,
+CTranslate2, SentencePiece, ffmpeg); their output text is garbage and is never asserted on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.media import ffmpeg_binary
+
+
+def tiny_whisper_checkpoint(path: Path) -> Path:
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(0)
+    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
+                           n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1)
+    model = Whisper(dims)
+    torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
+    return path
+
+
+def _fill_spec(spec, d_model: int, vocab: int, rng: np.random.Generator) -> None:
+    def fill(layer, name, value):
+        if value is not None:
+            return
+        attr = name.split("/")[-1]
+        scope = name.lower()
+        if attr == "gamma":
+            array = np.ones(d_model, np.float32)
+        elif attr == "beta":
+            array = np.zeros(d_model, np.float32)
+        elif "embeddings" in scope and attr == "weight":
+            array = rng.normal(0, 0.1, (vocab, d_model)).astype(np.float32)
+        elif "projection" in scope:
+            array = (rng.normal(0, 0.1, (vocab, d_model)) if attr == "weight" else np.zeros(vocab)).astype(np.float32)
+        else:
+            out_dim, in_dim = d_model, d_model
+            if "linear_0" in scope and "self_attention" in scope:
+                out_dim = 3 * d_model
+            elif "linear_1" in scope and "/attention/" in scope:
+                out_dim = 2 * d_model
+            elif "ffn/linear_0" in scope:
+                out_dim = 2 * d_model
+            elif "ffn/linear_1" in scope:
+                in_dim = 2 * d_model
+            shape = (out_dim, in_dim) if attr == "weight" else (out_dim,)
+            array = rng.normal(0, 0.1, shape).astype(np.float32)
+        setattr(layer, attr, array)
+
+    spec._visit(fill)
+
+
+def tiny_argos_package(folder: Path, from_code: str = "ru", to_code: str = "en",
+                       languages: list[str] | None = None, target_prefix: str | None = None) -> Path:
+    """Build ``translate-FROM_TO.argosmodel``: a 1-layer d=32 CTranslate2 Transformer with a
+    small SentencePiece model; ``languages``/``target_prefix`` make it a multilingual one."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    name = f"translate-{from_code}_{to_code}"
+    root = folder / name
+    (root / "model").mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join([
+        "мой брат живёт в городе", "где ваш сын сейчас", "менің ағам қалада тұрады",
+        "my brother lives in the city", "where is your son now", "they took him at night",
+        "его забрали ночью", "оны түнде алып кетті", "we have not heard from her since",
+    ] * 3), encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(root / "sentencepiece"),
+                                   vocab_size=60, character_coverage=1.0, hard_vocab_limit=False,
+                                   minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.model"))
+    vocab = ["<blank>", "<s>", "</s>"] + [sp.id_to_piece(i) for i in range(sp.get_piece_size())
+                                          if sp.id_to_piece(i) not in ("<unk>", "<s>", "</s>")]
+    vocab.insert(1, "<unk>")
+    if target_prefix:
+        vocab.append(target_prefix)
+    spec = ctranslate2.specs.TransformerSpec.from_config(1, 2)
+    _fill_spec(spec, 32, len(vocab), np.random.default_rng(0))
+    spec.register_source_vocabulary(vocab)
+    spec.register_target_vocabulary(vocab)
+    spec.validate()
+    spec.save(str(root / "model"))
+    metadata = {"package_version": "0.1", "argos_version": "1.11", "from_code": from_code,
+                "from_name": from_code, "to_code": to_code, "to_name": to_code}
+    if languages:
+        metadata["languages"] = languages
+    if target_prefix:
+        metadata["target_prefix"] = target_prefix
+    (root / "metadata.json").write_text(json.dumps(metadata))
+    archive = folder / f"{name}.argosmodel"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in sorted(root.rglob("*")):
+            zf.write(file, file.relative_to(folder))
+    return archive
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_binary(), "-y", "-hide_banner", "-loglevel", "error", *args], check=True)
+
+
+def video_with_audio(path: Path, audio: Path, seconds: float | None = None) -> Path:
+    """An H.264/AAC MP4 carrying ``audio`` under a plain picture, as a phone would record."""
+    limit = ["-t", str(seconds)] if seconds else []
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=160x120:r=5", "-i", str(audio), *limit, "-shortest",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
+
+
+def video_without_audio(path: Path, seconds: float = 2) -> Path:
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=s=160x120:r=5:d={seconds}", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    return path

@@ -1,0 +1,140 @@
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline import config, models
+from pipeline.cli import app
+
+from builders import tiny_argos_package, tiny_whisper_checkpoint, video_with_audio
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALDATA = Path(os.environ.get("TESTIMONY_EVALDATA", ROOT.parent / "shared" / "evaldata"))
+SAMPLE = ROOT / "samples" / "KZ-0001_sample-interview.mp4"
+KK_CLIP = EVALDATA / "kk" / "kaz_codeswitch" / "kzaudio_19.wav"  # 4.9 s of interview speech
+
+FAST_SETTINGS = """
+[intake]
+settle_seconds = 0.6
+poll_seconds = 0.2
+
+[asr]
+model = "tiny"
+# The random-weight test model always "fails" whisper's quality checks; sampling its noise at
+# higher temperatures can hit all-masked logits. Greedy decoding keeps plumbing tests exact.
+temperature_fallback = false
+"""
+
+
+def pytest_collection_modifyitems(config, items):
+    if not EVALDATA.is_dir():
+        skip = pytest.mark.skip(reason=f"evaluation data not found at {EVALDATA} (set TESTIMONY_EVALDATA)")
+        for item in items:
+            if "evaldata" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    return tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper") / "tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def argos_ru(tmp_path_factory) -> Path:
+    return tiny_argos_package(tmp_path_factory.mktemp("argos"), "ru", "en")
+
+
+@pytest.fixture(scope="session")
+def speech_video(tmp_path_factory) -> Path:
+    """A short MP4 with real Kazakh interview speech."""
+    return video_with_audio(tmp_path_factory.mktemp("media") / "clip.mp4", KK_CLIP)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, tiny_checkpoint) -> config.Settings:
+    """A fresh home folder with fast intake timings and the tiny Whisper model installed."""
+    root = tmp_path / "home"
+    root.mkdir()
+    (root / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
+    monkeypatch.setenv("TESTIMONY_HOME", str(root))
+    settings = config.load(root)
+    settings.ensure_dirs()
+    models.add_model(settings, tiny_checkpoint)
+    return settings
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+class Watcher:
+    """A real `testimony watch` process on a home folder."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.proc = None
+
+    def start(self) -> "Watcher":
+        env = {**os.environ, "TESTIMONY_HOME": str(self.home)}
+        self.log = open(self.home / "watch.out", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch"], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        return self
+
+    def output(self) -> str:
+        return (self.home / "watch.out").read_text(errors="replace")
+
+    def stop(self, sig=None) -> int:
+        if self.proc and self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def watcher(home):
+    started = []
+
+    def start() -> Watcher:
+        w = Watcher(home.home).start()
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def drop(source: Path, folder: Path, name: str | None = None) -> Path:
+    """Copy into a watched folder the way a person would: under a temp name, then renamed."""
+    target = folder / (name or source.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    shutil.copyfile(source, partial)
+    partial.rename(target)
+    return target

@@ -1,0 +1,47 @@
+"""The real whisper loader and decoder on a tiny random-weight checkpoint (plumbing only)."""
+
+from pipeline import asr, media, models
+
+
+def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video, tmp_path):
+    checkpoint, sha = models.resolve_whisper(home, "tiny")
+    assert len(sha) == 64
+    model = asr.load_model(checkpoint)
+    media.extract_audio(speech_video, tmp_path / "a.wav")
+    seen = []
+    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", progress=seen.append,
+                            fallback=False)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    assert result.segments
+    for seg in result.segments:
+        assert 0 <= seg.start <= seg.end and seg.language == "ru"
+        assert all(isinstance(x, float) for x in (seg.avg_logprob, seg.no_speech_prob, seg.compression_ratio))
+    assert [s.id for s in result.segments] == list(range(1, len(result.segments) + 1))
+
+
+def test_kyrgyz_is_decoded_as_kazakh_and_flagged_for_full_review(home, speech_video, tmp_path):
+    model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
+    media.extract_audio(speech_video, tmp_path / "a.wav")
+    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ky", fallback=False)
+    assert result.language == "ky" and result.segments
+    assert all(asr.UNSUPPORTED_FLAG in s.flags and s.language == "ky" for s in result.segments)
+
+
+def test_detection_is_restricted_to_kazakh_and_russian(home, speech_video, tmp_path):
+    model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
+    media.extract_audio(speech_video, tmp_path / "a.wav")
+    language, scores = asr.detect_language(model, media.load_wav(tmp_path / "a.wav"))
+    assert language in ("kk", "ru") and set(scores) == {"kk", "ru"}
+
+
+def test_flags_follow_the_decoder_figures():
+    assert asr.flags_for({"avg_logprob": -0.2, "compression_ratio": 1.3, "no_speech_prob": 0.1}) == []
+    assert asr.flags_for({"avg_logprob": -1.5, "compression_ratio": 3.0, "no_speech_prob": 0.9}) == [
+        "low confidence", "repetition", "possible hallucination in silence"]
+
+
+def test_unknown_model_is_not_downloaded(home):
+    import pytest
+
+    with pytest.raises(models.ModelError, match="allow-download"):
+        models.resolve_whisper(home, "large-v3")

@@ -1,0 +1,165 @@
+"""The whole pipeline driven as a person drives it: files dropped into a watched folder, a
+real `testimony watch` process, and the one-shot `testimony process`."""
+
+import hashlib
+import json
+import signal
+import time
+from pathlib import Path
+
+from pipeline.store import Store
+
+from builders import video_without_audio
+from conftest import SAMPLE, drop, wait_until
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def jobs(home):
+    store = Store(home.database)
+    try:
+        return store.jobs()
+    finally:
+        store.close()
+
+
+def one_job(home, state, timeout=90):
+    def check():
+        found = [j for j in jobs(home) if j.state == state]
+        return found[0] if found else None
+    return wait_until(check, timeout, what=f"a job in state {state}")
+
+
+def test_watch_end_to_end(home, watcher, speech_video, cli):
+    w = watcher()
+    dropped = drop(speech_video, home.inbox, "KZ-2024-0001_brother.mp4")
+    job = one_job(home, "done")
+    out = home.outbox / "KZ-2024-0001" / job.interview_id
+    assert {p.name for p in out.iterdir()} == {
+        "transcript.json", "transcript.ru.srt", "transcript.ru.vtt", "provenance.json"} or \
+        {p.name for p in out.iterdir()} == {"transcript.json", "transcript.kk.srt", "transcript.kk.vtt",
+                                             "provenance.json"}
+    data = json.loads((out / "transcript.json").read_text())
+    assert data["case_id"] == "KZ-2024-0001" and data["source"]["sha256"] == sha(speech_video)
+    assert data["segments"] and data["language"] in ("kk", "ru")
+    stored = Path(job.evidence_path)
+    assert sha(stored) == sha(speech_video) and stored.is_relative_to(home.evidence)
+    assert not dropped.exists(), "the watcher moves the original out of the inbox"
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["model"]["sha256"] and provenance["source"]["sha256"] == data["source"]["sha256"]
+    assert not any(home.inbox.rglob("*")), "nothing is ever written into the inbox"
+    status = cli("status").output
+    assert "done (1)" in status and job.interview_id in status
+    assert w.stop(signal.SIGINT) == 0
+    assert "stopped" in w.output()
+
+
+def test_files_dropped_while_down_and_extra_watch_folders(home, watcher, speech_video):
+    (home.home / "testimony.toml").write_text((home.home / "testimony.toml").read_text() +
+                                              '\n[[watch]]\npath = "usb"\nlanguage = "ru"\n')
+    drop(speech_video, home.home / "usb" / "KG-12" / "day1", "sister.mp4")
+    w = watcher()
+    job = one_job(home, "done")
+    assert (job.case_id, job.language) == ("KG-12", "ru")
+    assert (home.outbox / "KG-12" / job.interview_id / "transcript.ru.srt").exists()
+    w.stop()
+
+
+def test_duplicate_drop_is_processed_once(home, watcher, speech_video):
+    watcher()
+    drop(speech_video, home.inbox, "KZ-5_first.mp4")
+    one_job(home, "done")
+    drop(speech_video, home.inbox, "KZ-5_again.mp4")
+    wait_until(lambda: not (home.inbox / "KZ-5_again.mp4").exists(), 30, what="the duplicate to be taken")
+    assert len(jobs(home)) == 1
+    store = Store(home.database)
+    kinds = [e["kind"] for e in store.events()]
+    store.close()
+    assert kinds.count("duplicate") == 1 and kinds.count("processed") == 1
+
+
+def test_file_without_case_waits_until_linked(home, watcher, speech_video, cli):
+    watcher()
+    drop(speech_video, home.inbox, "aunt.mp4")
+    job = one_job(home, "needs_case")
+    assert "testimony link" in cli("status").output
+    result = cli("link", "aunt.mp4", "KZ-31")
+    assert result.exit_code == 0, result.output
+    done = one_job(home, "done")
+    assert done.id == job.id and done.case_id == "KZ-31"
+    assert (home.outbox / "KZ-31" / job.interview_id / "transcript.json").exists()
+
+
+def test_video_without_audio_fails_clearly_and_original_is_safe(home, watcher, tmp_path, cli):
+    film = video_without_audio(tmp_path / "KZ-8_film.mp4")
+    watcher()
+    drop(film, home.inbox)
+    job = one_job(home, "failed")
+    assert "no audio track" in job.error
+    note = (home.outbox / "KZ-8" / job.interview_id / "FAILED.txt").read_text()
+    assert "no audio track" in note and job.sha256 in note
+    assert sha(Path(job.evidence_path)) == sha(film)
+    assert "no audio track" in cli("status").output
+
+
+def test_corrupt_file_fails_clearly(home, watcher, speech_video):
+    watcher()
+    (home.inbox / "KZ-8_broken.mp4").write_bytes(speech_video.read_bytes()[:20000])
+    job = one_job(home, "failed")
+    assert "incomplete" in job.error or "not a readable" in job.error
+    assert Path(job.evidence_path).stat().st_size == 20000
+
+
+def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
+    w = watcher()
+    drop(SAMPLE, home.inbox)
+    wait_until(lambda: any(j.stage == "transcribe" and j.state == "running" for j in jobs(home)),
+               60, interval=0.05, what="transcription to start")
+    time.sleep(0.5)
+    w.stop(signal.SIGKILL)
+    [job] = jobs(home)
+    assert job.state == "running"
+    out = home.outbox / "KZ-0001" / job.interview_id
+    assert not (out / "transcript.json").exists(), "no output from the killed run"
+
+    watcher()
+    done = one_job(home, "done", timeout=120)
+    assert done.attempts == 2
+    json.loads((out / "transcript.json").read_text())
+    assert sorted(p.name for p in out.parent.iterdir()) == [job.interview_id], "no staging left behind"
+    store = Store(home.database)
+    kinds = [e["kind"] for e in store.events()]
+    store.close()
+    assert kinds.count("processed") == 1 and kinds.count("requeued") == 1
+    assert not any(home.work.iterdir()), "working copies cleaned up"
+
+
+def test_second_watcher_on_the_same_home_refuses(home, watcher):
+    first = watcher()
+    wait_until(lambda: "watching" in first.output(), 30, what="the first watcher")
+    second = watcher()
+    assert second.proc.wait(timeout=60) == 1
+    assert "already watching" in second.output()
+
+
+def test_process_one_shot_leaves_the_users_file(home, cli, speech_video, tmp_path):
+    mine = tmp_path / "KZ-77_uncle.mp4"
+    mine.write_bytes(speech_video.read_bytes())
+    before = mine.stat()
+    result = cli("process", mine, "--language", "kk")
+    assert result.exit_code == 0, result.output
+    assert mine.stat().st_mtime == before.st_mtime and sha(mine) == sha(speech_video)
+    [job] = jobs(home)
+    assert job.state == "done" and (Path(job.output_dir) / "transcript.kk.vtt").exists()
+    again = cli("process", mine)
+    assert "already taken in" in again.output and len(jobs(home)) == 1
+
+
+def test_process_reports_failures_with_exit_code(home, cli, tmp_path):
+    film = video_without_audio(tmp_path / "KZ-78_film.mp4")
+    result = cli("process", film)
+    assert result.exit_code == 1 and "no audio track" in result.output
+    missing = cli("process", tmp_path / "nope.mp4")
+    assert missing.exit_code == 1 and "no such file" in missing.output

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import media
+
+from builders import ffmpeg, video_without_audio
+
+
+def test_video_becomes_16k_mono_audio(speech_video, tmp_path):
+    wav = tmp_path / "a.wav"
+    seconds = media.extract_audio(speech_video, wav)
+    audio = media.load_wav(wav)
+    assert 4.5 < seconds < 5.5
+    assert audio.dtype == np.float32 and len(audio) == pytest.approx(seconds * 16000, abs=1)
+    assert np.abs(audio).max() > 0.05, "real speech, not silence"
+    assert not list(tmp_path.glob("*.part*"))
+
+
+def test_video_without_audio_says_so(tmp_path):
+    silent_film = video_without_audio(tmp_path / "film.mp4")
+    before = silent_film.read_bytes()
+    with pytest.raises(media.MediaError, match="has no audio track"):
+        media.extract_audio(silent_film, tmp_path / "a.wav")
+    assert silent_film.read_bytes() == before
+    assert not (tmp_path / "a.wav").exists()
+
+
+def test_truncated_video_is_called_incomplete(speech_video, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(speech_video.read_bytes()[: speech_video.stat().st_size // 3])
+    with pytest.raises(media.MediaError, match="incomplete|not a readable"):
+        media.extract_audio(cut, tmp_path / "a.wav")
+
+
+def test_random_bytes_named_mp4_are_not_readable(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(1).bytes(50_000))
+    with pytest.raises(media.MediaError, match="not a readable|incomplete"):
+        media.extract_audio(junk, tmp_path / "a.wav")
+
+
+def test_zero_length_audio_is_refused(tmp_path):
+    empty = tmp_path / "empty.wav"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", str(empty))
+    with pytest.raises(media.MediaError):
+        media.extract_audio(empty, tmp_path / "a.wav")
+
+
+def test_ffmpeg_is_found_without_a_system_install():
+    assert Path(media.ffmpeg_binary()).exists()
