@@ -15,6 +15,8 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 MISSING_TRANSLATION_FLAG = "translation missing"
+MACHINE_FILE = "transcript.json"  # rewritten by every pipeline run
+REVIEWED_FILE = "reviewed.json"   # human edits; written only by reviewers' actions, never by the pipeline
 
 
 class TranscriptError(ValueError):
@@ -33,6 +35,9 @@ class Segment:
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
     flags: list[str] = field(default_factory=list)
+    speaker: str | None = None
+    reviewed: bool = False
+    withheld: bool = False
 
 
 @dataclass
@@ -45,6 +50,8 @@ class Transcript:
     segments: list[Segment]
     detected_languages: dict | None = None
     interview: dict = field(default_factory=dict)
+    # status: unreviewed | in_progress | reviewed; reviewers: names; withheld_terms: strings
+    review: dict = field(default_factory=lambda: {"status": "unreviewed", "reviewers": [], "withheld_terms": []})
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -73,6 +80,12 @@ class Transcript:
 
 def load(path: Path) -> Transcript:
     return Transcript.from_json(path.read_text(encoding="utf-8"))
+
+
+def load_current(out_dir: Path) -> Transcript:
+    """The version people should see: the reviewed one when a reviewer has saved, else the machine's."""
+    reviewed = out_dir / REVIEWED_FILE
+    return load(reviewed if reviewed.exists() else out_dir / MACHINE_FILE)
 
 
 # Subtitles ------------------------------------------------------------------------------
@@ -104,7 +117,7 @@ def vtt(segments: list[Segment], english: bool = False) -> str:
 def rendered_files(t: Transcript) -> dict[str, str]:
     """File name -> content for everything derived from the transcript."""
     files = {
-        "transcript.json": t.to_json(),
+        MACHINE_FILE: t.to_json(),
         f"transcript.{t.language}.srt": srt(t.segments),
         f"transcript.{t.language}.vtt": vtt(t.segments),
     }
