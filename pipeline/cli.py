@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from . import config, intake, models, watch, worker
+from . import config, custody, intake, models, watch, worker
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
@@ -256,6 +256,41 @@ def translate(pending: bool = typer.Option(False, "--pending",
     if left:
         typer.echo(f"still without a package: {', '.join(left)}")
     store.close()
+
+
+@app.command()
+def verify(case: Optional[str] = typer.Argument(None, help="Only this case (default: everything).")):
+    """Re-hash every original and exported file against the custody log, and check the log's chain."""
+    settings = _settings()
+    store = Store(settings.database)
+    findings = custody.verify(store, case)
+    store.close()
+    for f in findings:
+        mark = "ok  " if f.ok else "FAIL"
+        typer.secho(f"{mark} {f.subject}: {f.detail}", fg=None if f.ok else typer.colors.RED)
+    bad = [f for f in findings if not f.ok]
+    typer.echo(f"{len(findings) - len(bad)} intact, {len(bad)} not")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("custody")
+def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
+                as_json: bool = typer.Option(False, "--json")):
+    """The chain of custody of one interview, in plain language or as JSON."""
+    settings = _settings()
+    store = Store(settings.database)
+    try:
+        entries = custody.history(store, interview)
+    except KeyError:
+        _die(f"no interview {interview!r}; `testimony status` lists them")
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    for e in entries:
+        typer.echo(f"{e['at']}  {e['text']}  [#{e['id']} {e['hash'][:12]}]")
 
 
 @models_app.command("add")

@@ -8,6 +8,7 @@ is recognised by its hash and processed once.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import logging
@@ -216,7 +217,7 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     store.add_original(sha256, size, stored, source.name)
     job = store.add_job(interview_id, sha256, str(source), case, lang, meta)
     store.event("intake", sha256=sha256, interview_id=interview_id, path=str(source), size=size,
-                evidence=str(stored), case_id=case, host=os.uname().nodename)
+                evidence=str(stored), case_id=case, host=os.uname().nodename, user=getpass.getuser())
     log.info("intake %s -> %s (%s)", source, interview_id, job.state)
     if move:
         _remove_dropped(source, sidecar_path)

@@ -1,12 +1,18 @@
-"""The job database: originals, jobs and an event log, in SQLite under the home folder.
+"""The job database: originals, jobs and the chain-of-custody log, in SQLite under the home folder.
 
 Jobs survive a restart: a job left ``running`` by a process that died is put back in the
 queue when a worker starts, and claiming a job is one transaction, so two workers on the
 same home folder never take the same one.
+
+The event log is the chain of custody: append-only (triggers refuse updates and deletes),
+and each entry carries the SHA-256 of the one before it, so an entry changed or removed
+later breaks the chain. The newest entry's hash is also kept in ``custody.head`` beside the
+database, so removing entries from the end is detected too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -48,8 +54,14 @@ CREATE TABLE IF NOT EXISTS events (
     sha256 TEXT,
     interview_id TEXT,
     kind TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
+    detail TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
 );
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
 CREATE TABLE IF NOT EXISTS rejected (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -59,6 +71,14 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 STATES = ("needs_case", "queued", "running", "done", "failed")
+GENESIS = "0" * 64
+
+
+def entry_hash(prev_hash: str, at: str, sha256: str | None, interview_id: str | None, kind: str,
+               detail: str) -> str:
+    """The hash that links a custody entry to the one before it."""
+    body = json.dumps([prev_hash, at, sha256, interview_id, kind, detail], ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def now() -> str:
@@ -129,11 +149,34 @@ class Store:
             (sha256, size, str(evidence_path), name, now()),
         )
 
+    @property
+    def head_file(self) -> Path:
+        return self.path.with_name("custody.head")
+
     def event(self, kind: str, *, sha256: str | None = None, interview_id: str | None = None, **detail) -> None:
-        self.db.execute(
-            "INSERT INTO events (at, sha256, interview_id, kind, detail) VALUES (?,?,?,?,?)",
-            (now(), sha256, interview_id, kind, json.dumps(detail, ensure_ascii=False, default=str)),
-        )
+        """Append a custody entry, linked by hash to the one before it."""
+        at, body = now(), json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            last = self.db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+            prev = last["hash"] if last else GENESIS
+            digest = entry_hash(prev, at, sha256, interview_id, kind, body)
+            cur = self.db.execute(
+                "INSERT INTO events (at, sha256, interview_id, kind, detail, prev_hash, hash)"
+                " VALUES (?,?,?,?,?,?,?)", (at, sha256, interview_id, kind, body, prev, digest))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._write_head(cur.lastrowid, digest)
+
+    def _write_head(self, event_id: int, digest: str) -> None:
+        tmp = self.head_file.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "w") as fh:
+            fh.write(f"{event_id} {digest}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.head_file)
 
     def events(self, interview_id: str | None = None) -> list[sqlite3.Row]:
         if interview_id is None:

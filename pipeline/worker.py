@@ -162,7 +162,10 @@ class Worker:
         self.store.update(job.id, state="done", stage=None, progress=1.0, owner=None,
                           translation=status["status"], output_dir=str(output_dir(self.settings, job)))
         self.store.event("processed", sha256=job.sha256, interview_id=job.interview_id,
-                         model_sha256=model_sha, translation=status["status"], timings=timings)
+                         engine="openai-whisper", model=self.settings.whisper_model, model_sha256=model_sha,
+                         options=provenance["options"], translation=status["status"], timings=timings,
+                         outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
+                                  for name in transcript.rendered_files(result)})
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
 
