@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,11 @@ class Intake:
     duplicate: bool
 
 
+def printable(path: Path | str) -> str:
+    """A path as text that can always be logged and stored, even if its bytes are not UTF-8."""
+    return os.fsencode(str(path)).decode("utf-8", "replace")
+
+
 def is_temporary(path: Path) -> bool:
     """Names that browsers, Office and copy tools use while a file is still being written."""
     name = path.name
@@ -76,24 +82,24 @@ def read_sidecar(path: Path, settings: Settings) -> dict:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise IntakeError(f"sidecar {path.name} is not valid {path.suffix[1:].upper()}: {exc}. "
+        raise IntakeError(f"sidecar {printable(path.name)} is not valid {path.suffix[1:].upper()}: {exc}. "
                           f"Fix it; the recording waits until then.") from None
     if not isinstance(data, dict):
-        raise IntakeError(f"sidecar {path.name} must hold a table of keys such as case_id")
+        raise IntakeError(f"sidecar {printable(path.name)} must hold a table of keys such as case_id")
     unknown = set(data) - SIDECAR_KEYS
     if unknown:
-        raise IntakeError(f"sidecar {path.name} has unknown keys {sorted(unknown)}; "
+        raise IntakeError(f"sidecar {printable(path.name)} has unknown keys {sorted(unknown)}; "
                           f"known keys are {sorted(SIDECAR_KEYS)}")
     case_id = data.get("case_id")
     if case_id is not None and not (isinstance(case_id, str) and settings.case_id_ok(case_id)):
-        raise IntakeError(f"sidecar {path.name}: case_id {case_id!r} does not match the case ID "
+        raise IntakeError(f"sidecar {printable(path.name)}: case_id {case_id!r} does not match the case ID "
                           f"pattern {settings.case_id_pattern!r}")
     language = data.get("language")
     if language is not None and language not in LANGUAGES:
-        raise IntakeError(f"sidecar {path.name}: language {language!r} is not one of {', '.join(LANGUAGES)}")
+        raise IntakeError(f"sidecar {printable(path.name)}: language {language!r} is not one of {', '.join(LANGUAGES)}")
     names = data.get("names")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-        raise IntakeError(f"sidecar {path.name}: names must be a list of strings")
+        raise IntakeError(f"sidecar {printable(path.name)}: names must be a list of strings")
     return {k: (str(v) if k in ("recorded_on",) else v) for k, v in data.items()}
 
 
@@ -151,21 +157,21 @@ def store_original(settings: Settings, source: Path) -> tuple[str, Path, int]:
     copy is kept as it is and the new copy discarded.
     """
     settings.evidence.mkdir(parents=True, exist_ok=True)
-    tmp = settings.evidence / f".incoming-{os.getpid()}-{source.name[-60:]}"
+    tmp = settings.evidence / f".incoming-{os.getpid()}-{threading.get_ident()}"
     tmp.unlink(missing_ok=True)
     try:
         sha256, size = _copy_hashing(source, tmp)
     except FileNotFoundError:
         tmp.unlink(missing_ok=True)
-        raise IntakeError(f"{source} disappeared while it was being taken in; drop it again") from None
+        raise IntakeError(f"{printable(source)} disappeared while it was being taken in; drop it again") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if size == 0:
         tmp.unlink()
-        raise IntakeError(f"{source.name} is empty (0 bytes): the copy probably failed. Copy it again.")
+        raise IntakeError(f"{printable(source.name)} is empty (0 bytes): the copy probably failed. Copy it again.")
     folder = settings.evidence / sha256[:2] / sha256
-    target = folder / _safe_name(source.name)
+    target = folder / _safe_name(printable(source.name))
     if target.exists():
         tmp.unlink()
     else:
@@ -175,9 +181,13 @@ def store_original(settings: Settings, source: Path) -> tuple[str, Path, int]:
     return sha256, target, size
 
 
-def _safe_name(name: str) -> str:
-    name = name.encode("utf-8", "replace").decode("utf-8")[-200:]
-    return re.sub(r"[/\\\0]", "_", name) or "original"
+def _safe_name(name: str, limit: int = 200) -> str:
+    """The original's name for the evidence store: no separators, short enough for any filesystem."""
+    name = re.sub(r"[/\\\0]", "_", name) or "original"
+    stem, suffix = os.path.splitext(name)
+    while len((stem + suffix).encode("utf-8")) > limit:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder | None = None,
@@ -188,7 +198,7 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     otherwise (``testimony process``) the user's file is left where it is.
     """
     if not is_media(source):
-        raise IntakeError(f"{source.name}: not a recording this tool takes "
+        raise IntakeError(f"{printable(source.name)}: not a recording this tool takes "
                           f"({', '.join(sorted(MEDIA_EXTENSIONS))})")
     if case_id is not None and not settings.case_id_ok(case_id):
         raise IntakeError(f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}")
@@ -200,8 +210,8 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     sha256, stored, size = store_original(settings, source)
     existing = store.job_by_sha(sha256)
     if existing is not None:
-        store.event("duplicate", sha256=sha256, interview_id=existing.interview_id, path=str(source))
-        log.info("duplicate of %s: %s", existing.interview_id, source)
+        store.event("duplicate", sha256=sha256, interview_id=existing.interview_id, path=printable(source))
+        log.info("duplicate of %s: %s", existing.interview_id, printable(source))
         if move:
             _remove_dropped(source, sidecar_path)
         return Intake(existing, duplicate=True)
@@ -214,11 +224,11 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     case = case_id or meta.get("case_id") or case_from_path(source, folder, settings)
     lang = language or meta.get("language") or (folder.language if folder else None)
     interview_id = interview_id_for(source, case, sha256)
-    store.add_original(sha256, size, stored, source.name)
-    job = store.add_job(interview_id, sha256, str(source), case, lang, meta)
-    store.event("intake", sha256=sha256, interview_id=interview_id, path=str(source), size=size,
+    store.add_original(sha256, size, stored, printable(source.name))
+    job = store.add_job(interview_id, sha256, printable(source), case, lang, meta)
+    store.event("intake", sha256=sha256, interview_id=interview_id, path=printable(source), size=size,
                 evidence=str(stored), case_id=case, host=os.uname().nodename, user=getpass.getuser())
-    log.info("intake %s -> %s (%s)", source, interview_id, job.state)
+    log.info("intake %s -> %s (%s)", printable(source), interview_id, job.state)
     if move:
         _remove_dropped(source, sidecar_path)
     return Intake(job, duplicate=False)
@@ -276,8 +286,8 @@ def reject(store: Store, path: Path, reason: str, mtime: float | None = None) ->
     except FileNotFoundError:
         return
     note = path.with_name(path.name + REJECTED_SUFFIX)
-    note.write_text(f"{path.name} was not taken in and has been left here untouched.\n\n{reason}\n",
+    note.write_text(f"{printable(path.name)} was not taken in and has been left here untouched.\n\n{reason}\n",
                     encoding="utf-8")
-    store.reject(path, st.st_size, st.st_mtime if mtime is None else mtime, reason)
-    store.event("rejected", path=str(path), reason=reason)
-    log.warning("left in place: %s (%s)", path, reason)
+    store.reject(Path(printable(path)), st.st_size, st.st_mtime if mtime is None else mtime, reason)
+    store.event("rejected", path=printable(path), reason=reason)
+    log.warning("left in place: %s (%s)", printable(path), reason)

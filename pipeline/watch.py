@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -59,7 +60,7 @@ def watcher_running(settings: Settings) -> bool:
 
 
 def _changed_since_rejection(store: Store, path: Path, size: int, mtime: float) -> bool:
-    row = store.rejected(path)
+    row = store.rejected(Path(intake.printable(path)))
     return row is None or (row["size"], row["mtime"]) != (size, mtime)
 
 
@@ -92,8 +93,11 @@ def _consider(settings: Settings, store: Store, settler: intake.Settler, folder:
     if not settler.ready(path, st.st_size, mtime, now):
         return None
     settler.forget(path)
-    if path.is_symlink():
+    if stat.S_ISLNK(st.st_mode):
         intake.reject(store, path, "Links are not taken in: copy the recording itself into the folder.")
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        intake.reject(store, path, "Not a regular file (a pipe, device or socket): copy the recording itself.")
         return None
     if not intake.is_media(path):
         intake.reject(store, path, "Not a recording this tool takes. Video: mp4 mov mkv webm avi m4v 3gp; "
