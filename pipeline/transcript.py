@@ -64,7 +64,7 @@ class Transcript:
             version = data.get("schema_version")
             if version != SCHEMA_VERSION:
                 raise TranscriptError(f"schema_version {version!r} is not {SCHEMA_VERSION}")
-            data["segments"] = [Segment(**s) for s in data["segments"]]
+            data["segments"] = [_checked(Segment(**s)) for s in data["segments"]]
             return cls(**data)
         except (json.JSONDecodeError, TypeError, KeyError, AttributeError) as exc:
             raise TranscriptError(f"not a transcript.json of this tool: {exc}") from None
@@ -76,6 +76,19 @@ class Transcript:
     @property
     def translated(self) -> bool:
         return bool(self.segments) and all(s.english is not None for s in self.segments)
+
+
+def _checked(seg: Segment) -> Segment:
+    """Refuse a segment whose fields have the wrong types, naming the segment."""
+    number = (int, float)
+    ok = (isinstance(seg.id, int) and not isinstance(seg.id, bool)
+          and isinstance(seg.start, number) and isinstance(seg.end, number) and 0 <= seg.start <= seg.end
+          and isinstance(seg.language, str) and isinstance(seg.text, str)
+          and (seg.english is None or isinstance(seg.english, str))
+          and isinstance(seg.flags, list) and all(isinstance(f, str) for f in seg.flags))
+    if not ok:
+        raise TranscriptError(f"segment {seg.id!r} has a field of the wrong type or times out of order")
+    return seg
 
 
 def load(path: Path) -> Transcript:

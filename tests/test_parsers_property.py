@@ -1,0 +1,57 @@
+"""Property-based tests: the transcript parser round-trips anything it writes, and answers
+anything else with its own error, never a crash."""
+
+import json
+
+from hypothesis import given, settings, strategies as st
+
+from pipeline.transcript import Segment, Transcript, TranscriptError
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+times = st.floats(min_value=0, max_value=36_000, allow_nan=False)
+
+
+@st.composite
+def segments(draw):
+    start = draw(times)
+    return Segment(
+        id=draw(st.integers(1, 10_000)), start=start, end=start + draw(st.floats(0, 60)),
+        language=draw(st.sampled_from(["kk", "ky", "ru"])), text=draw(text),
+        english=draw(st.none() | text), avg_logprob=draw(st.none() | st.floats(-10, 0)),
+        flags=draw(st.lists(text, max_size=3)), speaker=draw(st.none() | text),
+        reviewed=draw(st.booleans()), withheld=draw(st.booleans()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(segments(), max_size=8), text)
+def test_round_trip(segs, case):
+    t = Transcript("i-1", case, "kk", {"sha256": "0" * 64}, {"status": "missing"}, segs)
+    assert Transcript.from_json(t.to_json()) == t
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_arbitrary_json_is_refused_cleanly(value):
+    try:
+        Transcript.from_json(json.dumps(value))
+    except TranscriptError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "start", "end", "language", "text", "english", "flags"]),
+                       json_values, min_size=7))
+def test_malformed_segments_are_refused_cleanly(fields):
+    doc = {"schema_version": 1, "interview_id": "i", "case_id": "KZ-1", "language": "kk",
+           "source": {}, "translation": {}, "segments": [fields]}
+    try:
+        t = Transcript.from_json(json.dumps(doc))
+    except TranscriptError:
+        return
+    seg = t.segments[0]
+    assert isinstance(seg.text, str) and 0 <= seg.start <= seg.end
