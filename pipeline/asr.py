@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
 import types
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .transcript import Segment
+from .transcript import Segment, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -133,4 +135,40 @@ def transcribe(model, audio: np.ndarray, language: str | None, *,
             compression_ratio=round(float(seg["compression_ratio"]), 4), flags=flags,
         ))
     log.info("transcribed %d segments as %s", len(segments), decode_as)
+    return Recognition(language=language, detected=detected, segments=segments)
+
+
+def transcribe_file(model, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
+                    progress: Callable[[float], None] | None = None, chunk_seconds: float = 600,
+                    **options) -> Recognition:
+    """Transcribe a long WAV piece by piece, saving each piece's segments as it is done.
+
+    A run that was killed picks up after the last saved piece (when ``resume_key``, which
+    names the model and options, is unchanged) instead of starting over.
+    """
+    from . import media
+
+    total = max(media.wav_seconds(wav), 1e-6)
+    detected, segments = None, []
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    for n, (offset, audio) in enumerate(media.wav_chunks(wav, chunk_seconds)):
+        saved = resume_dir / f"piece-{n:04d}.json"
+        state = json.loads(saved.read_text()) if saved.exists() else None
+        if state is None or state["key"] != resume_key or (language and state["language"] != language):
+            report = (lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress((o + f * d) / total)
+                      ) if progress else None
+            part = transcribe(model, audio, language, progress=report, **options)
+            state = {"key": resume_key, "language": part.language, "detected": part.detected,
+                     "segments": [asdict(s) for s in part.segments]}
+            write_atomic(saved, json.dumps(state, ensure_ascii=False))
+        else:
+            log.info("resuming after piece %d of %s", n, wav)
+        language = language or state["language"]
+        detected = detected or state["detected"]
+        for seg in map(lambda d: Segment(**d), state["segments"]):
+            seg.id = len(segments) + 1
+            seg.start, seg.end = round(seg.start + offset, 3), round(seg.end + offset, 3)
+            segments.append(seg)
+    if progress:
+        progress(1.0)
     return Recognition(language=language, detected=detected, segments=segments)

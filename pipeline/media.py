@@ -84,10 +84,48 @@ def wav_seconds(path: Path) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
+def _open_checked(path: Path) -> wave.Wave_read:
+    wav = wave.open(str(path), "rb")
+    if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+        wav.close()
+        raise MediaError(f"{path} is not 16 kHz mono 16-bit audio")
+    return wav
+
+
+def _floats(frames: bytes) -> np.ndarray:
+    return np.frombuffer(frames, dtype=np.int16).astype(np.float32) / 32768.0
+
+
 def load_wav(path: Path) -> np.ndarray:
     """The 16 kHz mono WAV written by :func:`extract_audio`, as float32 in [-1, 1]."""
-    with wave.open(str(path), "rb") as wav:
-        if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
-            raise MediaError(f"{path} is not 16 kHz mono 16-bit audio")
-        frames = wav.readframes(wav.getnframes())
-    return np.frombuffer(frames, dtype=np.int16).astype(np.float32) / 32768.0
+    with _open_checked(path) as wav:
+        return _floats(wav.readframes(wav.getnframes()))
+
+
+def _quietest_cut(audio: np.ndarray, search: int, frame: int = SAMPLE_RATE // 10) -> int:
+    """Index of the quietest 100 ms frame in the last ``search`` samples: a pause to cut at."""
+    tail = audio[-search:]
+    usable = len(tail) // frame * frame
+    if usable == 0:
+        return len(audio)
+    energy = (tail[:usable].reshape(-1, frame) ** 2).mean(axis=1)
+    return len(audio) - len(tail) + int(np.argmin(energy)) * frame + frame // 2
+
+
+def wav_chunks(path: Path, chunk_seconds: float = 600, search_seconds: float = 5):
+    """Yield (offset seconds, audio) pieces of about ``chunk_seconds``, each cut in a pause.
+
+    Memory stays the size of one piece however long the interview is (a 2-hour file as a
+    whole would need gigabytes for its spectrogram), and pieces are the unit of resuming.
+    """
+    size, search = int(chunk_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
+    with _open_checked(path) as wav:
+        remaining = wav.getnframes()
+        carry, offset = np.zeros(0, dtype=np.float32), 0
+        while remaining > 0 or len(carry):
+            frames = wav.readframes(min(size - len(carry), remaining)) if remaining > 0 else b""
+            remaining -= len(frames) // 2
+            block = np.concatenate([carry, _floats(frames)])
+            cut = len(block) if remaining <= 0 else _quietest_cut(block, search)
+            yield offset / SAMPLE_RATE, block[:cut]
+            carry, offset = block[cut:], offset + cut

@@ -115,8 +115,9 @@ class Worker:
         t0 = time.monotonic()
         self._progress(job, "audio", 0.0)
         wav = work / "audio.wav"
-        duration = media.extract_audio(Path(job.evidence_path), wav)
-        audio = media.load_wav(wav)
+        if not wav.exists():  # written atomically, so one that exists is whole (a resumed job)
+            media.extract_audio(Path(job.evidence_path), wav)
+        duration = media.wav_seconds(wav)
         timings["audio_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
@@ -124,10 +125,12 @@ class Worker:
         model, checkpoint, model_sha = self._load_model()
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         names = job.meta.get("names")
-        recognition = asr.transcribe(model, audio, job.language,
-                                     progress=lambda f: self._progress(job, "transcribe", f),
-                                     initial_prompt=", ".join(names) if names else None,
-                                     fallback=self.settings.temperature_fallback)
+        prompt = ", ".join(names) if names else None
+        recognition = asr.transcribe_file(
+            model, wav, job.language, resume_dir=work / "pieces",
+            resume_key=f"{model_sha or checkpoint}|{self.settings.temperature_fallback}|{prompt}",
+            progress=lambda f: self._progress(job, "transcribe", f),
+            initial_prompt=prompt, fallback=self.settings.temperature_fallback)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()

@@ -45,3 +45,29 @@ def test_unknown_model_is_not_downloaded(home):
 
     with pytest.raises(models.ModelError, match="allow-download"):
         models.resolve_whisper(home, "large-v3")
+
+
+def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_path, monkeypatch):
+    model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
+    wav = tmp_path / "a.wav"
+    media.extract_audio(speech_video, wav)
+    calls = []
+    real = asr.transcribe
+    monkeypatch.setattr(asr, "transcribe", lambda *a, **k: calls.append(1) or real(*a, **k))
+    pieces = tmp_path / "pieces"
+    first = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
+                                fallback=False)
+    n = len(calls)
+    assert n >= 2 and len(list(pieces.iterdir())) == n
+    assert [s.id for s in first.segments] == list(range(1, len(first.segments) + 1))
+    assert all(s.start >= 0 for s in first.segments)
+    assert max(s.start for s in first.segments) >= 2.0, "later pieces are shifted to their place"
+
+    sorted(pieces.iterdir())[-1].unlink()  # as if killed during the last piece
+    again = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
+                                fallback=False)
+    assert len(calls) == n + 1, "only the unfinished piece is decoded again"
+    assert again.segments == first.segments
+    asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="other model", chunk_seconds=2,
+                        fallback=False)
+    assert len(calls) == 2 * n + 1, "a different model starts over"

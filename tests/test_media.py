@@ -50,3 +50,14 @@ def test_zero_length_audio_is_refused(tmp_path):
 
 def test_ffmpeg_is_found_without_a_system_install():
     assert Path(media.ffmpeg_binary()).exists()
+
+
+def test_long_audio_comes_in_pieces_cut_in_pauses(speech_video, tmp_path):
+    wav = tmp_path / "a.wav"
+    media.extract_audio(speech_video, wav)
+    whole = media.load_wav(wav)
+    pieces = list(media.wav_chunks(wav, chunk_seconds=1.0, search_seconds=0.3))
+    assert len(pieces) >= 5 and all(len(p) <= 16000 for _, p in pieces)
+    assert np.array_equal(np.concatenate([p for _, p in pieces]), whole), "nothing lost or repeated"
+    offsets = [o for o, _ in pieces]
+    assert offsets == sorted(offsets) and offsets[0] == 0
