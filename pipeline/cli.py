@@ -90,7 +90,7 @@ def _describe(job: Job, settings: config.Settings) -> str:
         return f"needs a case ID: testimony link {job.interview_id} CASE-ID"
     if job.state == "running":
         return f"{job.stage or 'starting'} {int(job.progress * 100)}%"
-    return "waiting"
+    return job.error or "waiting"
 
 
 @app.command()
@@ -116,7 +116,9 @@ def process(
             typer.secho(f"{path}: {exc}", fg=typer.colors.RED, err=True)
             continue
         job = result.job
-        if result.duplicate:
+        if result.duplicate and job.state == "queued":
+            queued.append(job)  # taken in before but not finished (interrupted, or the disk was full)
+        elif result.duplicate:
             typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); not processed again")
         elif job.state == "needs_case":
             typer.echo(f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
@@ -142,7 +144,10 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
         except KeyboardInterrupt:
             store.release_own()
             _die("interrupted; the job is queued again and resumes on the next run", 130)
-        if finished.state == "done":
+        if finished.state == "queued":
+            failures += 1
+            typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
+        elif finished.state == "done":
             typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
             if finished.translation == "missing":
                 typer.echo("  English translation missing: " +

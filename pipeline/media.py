@@ -8,6 +8,7 @@ ever read; the WAV written here is a derived working copy.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import shutil
@@ -22,6 +23,10 @@ SAMPLE_RATE = 16000
 
 class MediaError(RuntimeError):
     """The recording cannot be turned into audio; the message says what to do."""
+
+
+class DiskFull(OSError):
+    """No space left for the working copy: not the recording's fault, so the job waits."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,7 +74,10 @@ def extract_audio(source: Path, target: Path) -> float:
         ffmpeg.run(stream, cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as exc:
         tmp.unlink(missing_ok=True)
-        raise MediaError(_explain(exc.stderr.decode("utf-8", "replace"), source.name)) from None
+        stderr = exc.stderr.decode("utf-8", "replace")
+        if "no space left on device" in stderr.lower():
+            raise DiskFull(errno.ENOSPC, "no space left for the audio working copy") from None
+        raise MediaError(_explain(stderr, source.name)) from None
     seconds = wav_seconds(tmp)
     if seconds < 0.1:
         tmp.unlink(missing_ok=True)

@@ -125,8 +125,11 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
         worker = Worker(settings, store, reporter)
         try:
             while not stop.is_set():
-                if worker.run_next() is None:
+                job = worker.run_next()
+                if job is None:
                     stop.wait(settings.poll_seconds)
+                elif job.state == "queued":  # put back (disk full): give the user time to free space
+                    stop.wait(settings.poll_seconds * 10)
         finally:
             stop.set()
             store.release_own()

@@ -7,6 +7,7 @@ leaves either the previous complete files or the new ones, and its job is retrie
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import platform
@@ -85,9 +86,20 @@ class Worker:
         except models.ModelError as exc:
             self._fail(job, str(exc))
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                self._wait_for_space(job)
+                return self.store.job(job.id)
             log.error("job %s failed:\n%s", job.interview_id, traceback.format_exc())
             self._fail(job, f"internal error ({type(exc).__name__}); details in {self.settings.log_file}")
         return self.store.job(job.id)
+
+    def _wait_for_space(self, job: Job) -> None:
+        """A full disk is not the recording's fault: the job goes back to the queue, uncounted."""
+        reason = (f"the disk holding {self.settings.home} is full; free some space and the job "
+                  f"continues by itself")
+        self.store.update(job.id, state="queued", owner=None, attempts=max(job.attempts - 1, 0), error=reason)
+        self.store.event("waiting", sha256=job.sha256, interview_id=job.interview_id, reason="disk full")
+        log.warning("disk full while processing %s; queued again", job.interview_id)
 
     def _fail(self, job: Job, reason: str) -> None:
         self.store.update(job.id, state="failed", error=reason, owner=None)
