@@ -1,0 +1,108 @@
+"""`testimony export` and `testimony withhold`: argument parsing and messages; logic is in core."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import config
+from ..store import Store
+from . import core
+from .documents import ExportError
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _settings() -> config.Settings:
+    from ..cli import _settings as cli_settings  # the same settings, folders and log file as every command
+    return cli_settings()
+
+
+class _Progress:
+    """Video encoding progress on stderr: a rewritten line on a terminal, every 10% otherwise."""
+
+    def __init__(self, interview_id: str):
+        self.interview_id, self.last = interview_id, None
+
+    def __call__(self, label: str, fraction: float) -> None:
+        pct = int(fraction * 100)
+        tty = sys.stderr.isatty()
+        key = (label, pct if tty else pct // 10)
+        if key == self.last:
+            return
+        self.last = key
+        line = f"{self.interview_id}: {label:<10} {pct:3d}%"
+        sys.stderr.write(("\r" + line + ("\n" if pct >= 100 else "")) if tty else line + "\n")
+        sys.stderr.flush()
+
+
+def export(
+    target: str = typer.Argument(..., help="Interview ID, or a case ID to export all its interviews."),
+    formats: Optional[str] = typer.Option(
+        None, "--format", "-f",
+        help="Comma-separated: docx,pdf,srt,vtt,mp4 (soft subtitles),burned (subtitles in the picture),"
+             "packet (zip of the others with manifest and README), or all. Default: docx,pdf,srt,vtt,packet."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Folder for the files (default: outbox/CASE/INTERVIEW/export/)."),
+    bilingual: bool = typer.Option(False, "--bilingual", help="Two-column original | English table in DOCX and PDF."),
+    allow_unreviewed: bool = typer.Option(False, "--allow-unreviewed",
+                                          help="Export before review, marked \"unreviewed machine translation\"."),
+):
+    """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
+    settings = _settings()
+    store = Store(settings.database)
+    try:
+        chosen = core.parse_formats(formats)
+        items = core.find(settings, store, target)
+        core.check(items, allow_unreviewed)
+        for item in items:
+            # A case's interviews each get their own folder under --out.
+            folder = out / item.job.interview_id if out and target != item.job.interview_id else out
+            result = core.export(settings, store, item, chosen, folder, bilingual, _Progress(item.job.interview_id))
+            for notice in result.notices:
+                typer.secho(notice, fg=typer.colors.YELLOW, err=True)
+            typer.echo(f"{item.job.interview_id}: {len(result.files)} file(s) -> {result.folder}")
+            for name in result.files:
+                typer.echo(f"  {name}")
+    except ExportError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
+def withhold(
+    target: str = typer.Argument(..., help="Interview ID, or a case ID (terms then apply to all its interviews)."),
+    terms: Optional[List[str]] = typer.Argument(
+        None, help="Names, places or numbers to replace with \"[name withheld]\" in every export "
+                   "(a term also hides its endings: Ерлан hides Ерланның). \"-\" reads them from stdin, "
+                   "one a line, so they stay out of the shell history."),
+    segments: Optional[List[int]] = typer.Option(None, "--segment", "-s",
+                                                 help="Segment ID to withhold whole (text removed, audio muted)."),
+):
+    """Withhold names or whole segments from every export (saved in reviewed.json; the original is untouched)."""
+    words = list(terms or [])
+    if "-" in words:
+        words = [w for w in words if w != "-"] + sys.stdin.read().splitlines()
+    if not any(w.strip() for w in words) and not segments:
+        _fail("give the terms to withhold, or --segment ID")
+    settings = _settings()
+    store = Store(settings.database)
+    try:
+        for line in core.withhold(settings, store, target, words, list(segments or [])):
+            typer.echo(line)
+    except ExportError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the `testimony` app."""
+    app.command("export")(export)
+    app.command("withhold")(withhold)

@@ -1,0 +1,86 @@
+"""Withheld names and passages: what every export replaces, and what `testimony withhold` records.
+
+Exports never read a transcript directly: they read :func:`redacted`, a copy in which withheld
+terms and segments are already replaced and the fields that could carry a name (the file name,
+the sidecar's decoder hints, notes) are left out, so no exporter can leak them by mistake.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ..transcript import Transcript
+
+TERM_MARK = "[name withheld]"
+SEGMENT_MARK = "[segment withheld]"
+# Seconds of audio muted either side of a withheld segment: recognizer timestamps are approximate,
+# and cutting a word off is better than letting half a name through.
+MUTE_PAD = 0.25
+# Sidecar fields an export may show; everything else (names hints, notes) stays internal.
+SHOWN_INTERVIEW_FIELDS = ("recorded_on", "interviewee")
+
+
+def term_pattern(terms: list[str]) -> re.Pattern | None:
+    """Any term, case-insensitive, starting a word and taking the rest of that word with it.
+
+    Kazakh and Russian add endings to names (Ерлан: Ерланның, Ерланды; Ерлана, Ерланом), so a
+    term hides its inflected forms too. Spaces inside a term match any spacing.
+    """
+    cleaned = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    parts = [r"\s+".join(re.escape(word) for word in term.split()) for term in cleaned]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")\w*", re.IGNORECASE)
+
+
+def redact_text(text: str | None, pattern: re.Pattern | None) -> str | None:
+    if text is None or pattern is None:
+        return text
+    return pattern.sub(TERM_MARK, text)
+
+
+def redacted(t: Transcript) -> Transcript:
+    """A copy safe to show outside: terms and segments replaced, identifying fields dropped."""
+    out = copy.deepcopy(t)
+    pattern = term_pattern(t.review.get("withheld_terms", []))
+    for seg in out.segments:
+        if seg.withheld:
+            seg.text = SEGMENT_MARK
+            seg.english = SEGMENT_MARK
+        else:
+            seg.text = redact_text(seg.text, pattern)
+            seg.english = redact_text(seg.english, pattern)
+        seg.speaker = redact_text(seg.speaker, pattern)
+    out.interview = {k: redact_text(str(t.interview[k]), pattern)
+                     for k in SHOWN_INTERVIEW_FIELDS if t.interview.get(k) not in (None, "")}
+    out.source = {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s")}
+    out.review = {"status": t.review.get("status", "unreviewed"),
+                  "reviewers": [redact_text(r, pattern) for r in t.review.get("reviewers", [])],
+                  "withheld_terms": [],
+                  "withheld_term_count": len({w.strip().casefold() for w in t.review.get("withheld_terms", [])
+                                              if w.strip()})}
+    return out
+
+
+def mentions(t: Transcript) -> list[int]:
+    """IDs of segments left audible that still say a withheld term (the video cannot hide those)."""
+    pattern = term_pattern(t.review.get("withheld_terms", []))
+    if pattern is None:
+        return []
+    return [s.id for s in t.segments if not s.withheld and pattern.search(s.text or "")]
+
+
+def muted_spans(t: Transcript, duration: float | None = None) -> list[tuple[float, float]]:
+    """Padded, merged (start, end) seconds of the withheld segments."""
+    spans = sorted((max(0.0, s.start - MUTE_PAD), s.end + MUTE_PAD) for s in t.segments if s.withheld)
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if duration:
+            end = min(end, duration)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
