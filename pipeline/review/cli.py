@@ -1,0 +1,94 @@
+"""``testimony review``: serve the review page; ``testimony review import FILE``; ``testimony review file``.
+
+Mounted by the main command with ``app.add_typer(review_app, name="review")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import config
+from .edits import ReviewError, Reviews
+from .server import make_server
+from .textfile import import_review_file, write_review_file
+
+app = typer.Typer(help="Review transcripts: a local web page, or a plain-text file in any editor.")
+
+
+def _settings() -> config.Settings:
+    # The main command's log setup, so the review log lands in testimony.log like the rest.
+    from ..cli import _settings as main_settings
+
+    return main_settings()
+
+
+def _die(message: str):
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@app.callback(invoke_without_command=True)
+def serve(ctx: typer.Context,
+          host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but 127.0.0.1 lets "
+                                                     "other machines reach the page (they still need the token)."),
+          port: int = typer.Option(8765, help="Port to listen on (0: any free port).")):
+    """Serve the review page until Ctrl-C; open the address it prints (it holds the secret token)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    try:
+        server = make_server(settings, host, port)
+    except OSError as exc:
+        _die(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(f"warning: listening on {host}: other machines on the network can reach this page; "
+                    f"only the token keeps them out", fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"Review page for {settings.home}\n\n    {server.url}\n\n"
+               f"Open this address in a browser on this machine; keep it secret (it holds the access token). "
+               f"Ctrl-C stops the server.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        server.server_close()
+
+
+@app.command("import")
+def import_(file: Path = typer.Argument(..., help="A review.txt written by testimony and edited by hand."),
+            reviewer: Optional[str] = typer.Option(None, help="Your name for the audit log "
+                                                              "(default: your login name)")):
+    """Check a review file and save its edits; a malformed or stale file is refused whole."""
+    if not file.is_file():
+        _die(f"{file}: no such file")
+    settings = _settings()
+    try:
+        result = import_review_file(settings, file, reviewer)
+    except ReviewError as exc:
+        _die(str(exc))
+    changed = ", ".join(map(str, result.changed)) or "none"
+    typer.echo(f"{result.interview_id}: saved changes to segment(s) {changed}; "
+               f"{result.unchanged} segment(s) unchanged")
+
+
+@app.command("file")
+def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
+    """Write review.txt into an interview's outbox folder, to correct it in a text editor."""
+    settings = _settings()
+    reviews = Reviews(settings)
+    try:
+        for interview_id in interviews:
+            interview = reviews.find(interview_id)
+            path = interview.out_dir / "review.txt"
+            if write_review_file(reviews, interview):
+                typer.echo(f"{path}")
+            else:
+                typer.echo(f"{path} has edits not imported yet; left as it is. "
+                           f"Run: testimony review import {path}")
+    except ReviewError as exc:
+        _die(str(exc))
+    finally:
+        reviews.close()

@@ -1,0 +1,267 @@
+"""The plain-text review file, ``outbox/<case>/<interview>/review.txt``, for any text editor.
+
+One block per segment; its ``=== segment`` line names the segment and the revision the block
+was written from. Importing compares each block with that revision: an untouched block
+changes nothing, an edited block is saved if nobody changed the segment since, and is refused
+(with its line number) if someone did. A malformed file is refused whole, with every line
+that is wrong and why; nothing is saved then, and the file is left as it is for fixing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import transcript as tr
+from ..config import LANGUAGES, Settings
+from .edits import REVIEW_FILE, Edit, Interview, Reviews, ReviewError
+
+log = logging.getLogger(__name__)
+
+ERRORS_FILE = "review.ERRORS.txt"
+FIRST_LINE = re.compile(r"^# testimony review file: interview (\S+)")
+BLOCK = re.compile(r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$")
+BLOCK_EXAMPLE = "=== segment 3 | 00:00:01.200 --> 00:00:04.000 | rev 2"
+
+
+class ReviewFileError(ReviewError):
+    """The file was refused; ``problems`` are (line number, what is wrong)."""
+
+    def __init__(self, path: Path, problems: list[tuple[int, str]]):
+        self.path, self.problems = path, problems
+        lines = "\n".join(f"  {path.name} line {n}: {what}" for n, what in problems)
+        super().__init__(f"{path} was not imported, nothing was changed:\n{lines}\n"
+                         f"Fix these lines and import it again.")
+
+
+@dataclass
+class Block:
+    line: int
+    segment_id: int
+    start: str
+    end: str
+    revision: int
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    interview_id: str
+    changed: list[int]
+    unchanged: int
+
+
+def stamp(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
+    lines = [
+        f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
+        "# Correct the language, speaker, reviewed, text and english of any segment, save, then run",
+        "#   testimony review import review.txt     (a running `testimony watch` imports it by itself)",
+        "# Leave each '=== segment' line as it is: it says which version of the segment you edit.",
+        "# Times and flags are for reference; split or merge segments on the review page.",
+        "# Deleting a block deletes nothing. Lines starting with # above 'text:' are ignored.",
+        "",
+    ]
+    for seg in t.segments:
+        lines += [
+            f"=== segment {seg.id} | {stamp(seg.start)} --> {stamp(seg.end)} | rev {revisions[seg.id]['revision']}",
+            f"# flags: {', '.join(seg.flags) or 'none'}",
+            f"language: {seg.language}",
+            f"speaker: {seg.speaker or ''}".rstrip(),
+            f"reviewed: {'yes' if seg.reviewed else 'no'}",
+            "text:",
+            seg.text,
+            "english:",
+            seg.english or "",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
+    """The interview ID from the first line (None if absent) and the blocks; ReviewFileError if malformed."""
+    problems: list[tuple[int, str]] = []
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    first = FIRST_LINE.match(lines[0]) if lines else None
+    block: Block | None = None
+    body: str | None = None  # "text" or "english" while reading a body
+    seen: dict[int, int] = {}
+
+    def close(at: int) -> None:
+        if block is None:
+            return
+        if body != "english":
+            problems.append((block.line, f"segment {block.segment_id} has no {'english:' if body else 'text:'} "
+                                         f"line before line {at}"))
+        for key in ("language", "text"):
+            block.fields.setdefault(key, None)
+        if block.fields["language"] is None:
+            problems.append((block.line, f"segment {block.segment_id} has no 'language:' line"))
+        for key in ("text", "english"):
+            if isinstance(block.fields.get(key), list):
+                block.fields[key] = "\n".join(block.fields[key]).strip()
+        block.fields["english"] = block.fields.get("english") or None  # empty: no English yet
+        blocks.append(block)
+
+    for n, line in enumerate(lines, 1):
+        if line.startswith("==="):
+            close(n)
+            block, body = None, None
+            m = BLOCK.match(line)
+            if not m:
+                problems.append((n, f"a segment line must look like '{BLOCK_EXAMPLE}'"))
+                continue
+            seg_id = int(m[1])
+            if seg_id in seen:
+                problems.append((n, f"segment {seg_id} appears twice (also at line {seen[seg_id]})"))
+            seen[seg_id] = n
+            block = Block(n, seg_id, m[2], m[3], int(m[4]))
+        elif body is not None:
+            if body == "text" and line.strip() == "english:":
+                body = "english"
+                block.fields["english"] = []
+            else:
+                block.fields[body].append(line)
+        elif not line.strip() or line.startswith("#"):
+            continue
+        elif block is None:
+            problems.append((n, "text outside a segment block; every block starts with a '=== segment' line"))
+        elif line.strip() == "text:":
+            body = "text"
+            block.fields["text"] = []
+        else:
+            key, sep, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if not sep or key not in ("language", "speaker", "reviewed"):
+                problems.append((n, f"expected 'language:', 'speaker:', 'reviewed:' or 'text:', found {key[:20]!r}"))
+            elif key in block.fields:
+                problems.append((n, f"segment {block.segment_id} has a second '{key}:' line"))
+            elif key == "language" and value not in LANGUAGES:
+                problems.append((n, f"language {value[:20]!r} is not one of {', '.join(LANGUAGES)}"))
+            elif key == "reviewed" and value not in ("yes", "no"):
+                problems.append((n, "reviewed must be 'yes' or 'no'"))
+            else:
+                block.fields[key] = {"reviewed": value == "yes", "speaker": value or None}.get(key, value)
+    close(len(lines) + 1)
+    if problems:
+        raise ReviewFileError(path, sorted(problems))
+    return (first[1] if first else None), blocks
+
+
+def edits_from(reviews: Reviews, interview: Interview, blocks: list[Block], path: Path) -> list[Edit]:
+    """Edits for the blocks changed since the revision they name; refuses stale or impossible ones."""
+    problems: list[tuple[int, str]] = []
+    current = reviews.revisions(interview.interview_id)
+    edits = []
+    for b in blocks:
+        if b.segment_id not in current:
+            problems.append((b.line, f"interview {interview.interview_id} has no segment {b.segment_id}"))
+            continue
+        base = reviews.version(interview.interview_id, b.segment_id, b.revision)
+        if base is None:
+            problems.append((b.line, f"segment {b.segment_id} has no revision {b.revision} "
+                                     f"(its latest is {current[b.segment_id]['revision']})"))
+            continue
+        if (b.start, b.end) != (stamp(base["start"]), stamp(base["end"])):
+            problems.append((b.line, f"the times of segment {b.segment_id} were changed; change times by "
+                                     f"splitting or merging on the review page, and put back "
+                                     f"{stamp(base['start'])} --> {stamp(base['end'])}"))
+            continue
+        b.fields.setdefault("speaker", base["speaker"])
+        b.fields.setdefault("reviewed", base["reviewed"])
+        changed = {k: v for k, v in b.fields.items() if v != base[k]}
+        if not changed:
+            continue
+        latest = current[b.segment_id]["revision"]
+        if b.revision != latest:
+            row = reviews.latest(interview.interview_id, b.segment_id)
+            problems.append((b.line, f"segment {b.segment_id} was changed by {row['reviewer'] or 'someone'} at "
+                                     f"{row['at']} (rev {latest}) after this file was written (rev {b.revision}); "
+                                     f"compare with the review page, then write 'rev {latest}' here to keep yours"))
+            continue
+        edits.append(Edit(b.segment_id, b.revision, changed))
+    if problems:
+        raise ReviewFileError(path, problems)
+    return edits
+
+
+def import_review_file(settings: Settings, path: Path, reviewer: str | None = None) -> ImportResult:
+    """Validate a review file and save its edits, all or nothing (the watcher's hook, too).
+
+    When the file lies in its interview's outbox folder, the reasons for a refusal are also
+    written beside it in review.ERRORS.txt (removed again after a good import), so that a
+    reviewer working only in a text editor sees them.
+    """
+    path = Path(path).resolve()
+    reviewer = reviewer or f"{getpass.getuser()} (review.txt)"
+    reviews = Reviews(settings)
+    try:
+        interview = None
+        try:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise ReviewFileError(path, [(text_line(path, exc.start), "not UTF-8 text; save it as UTF-8")])
+            interview_id, blocks = parse(text, path)
+            interview = reviews.find(interview_id or path.parent.name)
+            reviews.open(interview)
+            edits = edits_from(reviews, interview, blocks, path)
+            if edits:
+                reviews.apply_edits(interview, reviewer, edits, action="review.txt")
+        except ReviewFileError as exc:
+            _note_errors(path, interview, str(exc))
+            log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
+            raise
+        _note_errors(path, interview, None)
+        write_review_file(reviews, interview, force=path == interview.out_dir / REVIEW_FILE)
+        log.info("review file %s imported: %d segment(s) changed", path, len(edits))
+        return ImportResult(interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits))
+    finally:
+        reviews.close()
+
+
+def text_line(path: Path, offset: int) -> int:
+    return path.read_bytes()[:offset].count(b"\n") + 1
+
+
+def _note_errors(path: Path, interview: Interview | None, message: str | None) -> None:
+    folder = interview.out_dir if interview else path.parent
+    if path.parent != folder:
+        return
+    if message is None:
+        (folder / ERRORS_FILE).unlink(missing_ok=True)
+    else:
+        tr.write_atomic(folder / ERRORS_FILE, message + "\n")
+
+
+def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
+    """(Re)write review.txt unless a person has changed it since this tool last wrote it.
+
+    A changed file holds edits not imported yet: it is left alone until imported, and never
+    overwritten. Returns whether the file was written.
+    """
+    path = interview.out_dir / REVIEW_FILE
+    row = reviews.db.execute("SELECT sha256 FROM review_files WHERE interview_id=?",
+                             (interview.interview_id,)).fetchone()
+    if path.exists() and not force:
+        if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
+            return False
+    t = reviews.open(interview)
+    content = render(t, reviews.revisions(interview.interview_id))
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
+        tr.write_atomic(path, content)
+    reviews.db.execute("INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest))
+    return True
