@@ -14,6 +14,8 @@ from typing import List, Optional
 import typer
 
 from . import config, custody, intake, models, watch, worker
+from .export.cli import register as register_export
+from .review.cli import app as review_app
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
@@ -21,6 +23,8 @@ app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable tr
 models_app = typer.Typer(help="Whisper models and Argos translation packages under models/.",
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
+register_export(app)
+app.add_typer(review_app, name="review")
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 

@@ -112,6 +112,27 @@ def _consider(settings: Settings, store: Store, settler: intake.Settler, folder:
         return None
 
 
+class ReviewFiles:
+    """Imports a reviewer's edited ``review.txt`` from the outbox when it changes."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._seen: dict[Path, tuple[int, float]] = {}
+
+    def scan(self) -> None:
+        from .review.textfile import ReviewError, import_review_file
+
+        for path in self.settings.outbox.glob("*/*/review.txt"):
+            st = path.stat()
+            if self._seen.get(path) == (st.st_size, st.st_mtime):
+                continue
+            self._seen[path] = (st.st_size, st.st_mtime)
+            try:
+                import_review_file(self.settings, path)
+            except ReviewError as exc:  # the reasons are written beside the file, for the reviewer
+                log.warning("review file %s not imported: %s", path, type(exc).__name__)
+
+
 def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = None,
         on_intake=None) -> None:
     """Watch until ``stop`` is set (or Ctrl-C); interrupted jobs go back to the queue."""
@@ -140,12 +161,14 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
 def _scan_loop(settings: Settings, stop: threading.Event, on_intake) -> None:
     store = Store(settings.database)
     settler = intake.Settler(settings.settle_seconds)
+    reviews = ReviewFiles(settings)
     try:
         while not stop.is_set():
             try:
                 for result in scan_once(settings, store, settler):
                     if on_intake:
                         on_intake(result)
+                reviews.scan()
             except Exception:
                 log.exception("scan failed; retrying")
             stop.wait(settings.poll_seconds)

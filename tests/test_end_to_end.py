@@ -163,3 +163,19 @@ def test_process_reports_failures_with_exit_code(home, cli, tmp_path):
     assert result.exit_code == 1 and "no audio track" in result.output
     missing = cli("process", tmp_path / "nope.mp4")
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_watcher_imports_an_edited_review_file(home, watcher, speech_video, cli):
+    from pipeline import transcript
+
+    watcher()
+    drop(speech_video, home.inbox, "KZ-40_cousin.mp4")
+    job = one_job(home, "done")
+    assert cli("review", "file", job.interview_id).exit_code == 0
+    out = home.outbox / "KZ-40" / job.interview_id
+    review = out / "review.txt"
+    review.write_text(review.read_text(encoding="utf-8").replace("speaker:", "speaker: mother", 1),
+                      encoding="utf-8")
+    wait_until(lambda: transcript.load_current(out).segments[0].speaker == "mother", 30,
+               what="the watcher to import review.txt")
+    assert transcript.load(out / "transcript.json").segments[0].speaker is None, "machine output untouched"
