@@ -55,3 +55,39 @@ def test_malformed_segments_are_refused_cleanly(fields):
         return
     seg = t.segments[0]
     assert isinstance(seg.text, str) and 0 <= seg.start <= seg.end
+
+
+# The plain-text review file ----------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from pipeline.review.textfile import ReviewFileError, parse, render  # noqa: E402
+
+one_line = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
+                   max_size=60).map(str.strip).filter(bool)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(segments(), min_size=1, max_size=6, unique_by=lambda s: s.id), st.data())
+def test_review_file_round_trip(segs, data):
+    for s in segs:
+        s.text = data.draw(one_line)
+        s.english = data.draw(st.none() | one_line)
+        s.speaker = data.draw(st.none() | one_line.filter(lambda x: x == x.strip()))
+    t = Transcript("i-1", "KZ-1", "kk", {}, {}, segs)
+    text = render(t, {s.id: {"revision": 3} for s in segs})
+    interview_id, blocks = parse(text, Path("review.txt"))
+    assert interview_id == "i-1"
+    for seg, block in zip(segs, blocks, strict=True):
+        assert (block.segment_id, block.revision) == (seg.id, 3)
+        assert block.fields["text"] == seg.text and block.fields["english"] == seg.english
+        assert block.fields["language"] == seg.language and block.fields["reviewed"] == seg.reviewed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_arbitrary_text_is_refused_with_line_numbers(text):
+    try:
+        parse(text, Path("review.txt"))
+    except ReviewFileError as exc:
+        assert exc.problems and all(1 <= n <= text.count("\n") + 2 for n, _ in exc.problems)

@@ -76,7 +76,7 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     for seg in t.segments:
         lines += [
             f"=== segment {seg.id} | {stamp(seg.start)} --> {stamp(seg.end)} | rev {revisions[seg.id]['revision']}",
-            f"# flags: {', '.join(seg.flags) or 'none'}",
+            f"# flags: {' '.join(', '.join(seg.flags).split()) or 'none'}",  # one line, whatever a flag holds
             f"language: {seg.language}",
             f"speaker: {seg.speaker or ''}".rstrip(),
             f"reviewed: {'yes' if seg.reviewed else 'no'}",
@@ -93,7 +93,9 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
     """The interview ID from the first line (None if absent) and the blocks; ReviewFileError if malformed."""
     problems: list[tuple[int, str]] = []
     blocks: list[Block] = []
-    lines = text.splitlines()
+    # Lines as a text editor counts them: str.splitlines() would also break at \x1e, \x85 or
+    # U+2028, which can sit inside a segment's text, and shift every line number after it.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     first = FIRST_LINE.match(lines[0]) if lines else None
     block: Block | None = None
     body: str | None = None  # "text" or "english" while reading a body
