@@ -62,19 +62,22 @@ def _die(message: str, code: int = 1):
 
 
 class _Bar:
-    """One progress line on stderr per job; full lines when stderr is not a terminal."""
+    """One progress line on stderr per piece of work; full lines every 10% when not a terminal."""
 
     def __init__(self):
         self.last: tuple[str, int] | None = None
 
     def __call__(self, job: Job, stage: str, fraction: float) -> None:
+        self.show(job.interview_id, stage, fraction)
+
+    def show(self, name: str, stage: str, fraction: float) -> None:
         pct = int(fraction * 100)
         tty = sys.stderr.isatty()
-        key = (f"{job.interview_id} {stage}", pct if tty else pct // 10)
+        key = (f"{name} {stage}", pct if tty else pct // 10)
         if key == self.last:
             return
         self.last = key
-        line = f"{job.interview_id}: {stage:<10} {pct:3d}%"
+        line = f"{name}: {stage:<10} {pct:3d}%"
         if tty:
             sys.stderr.write("\r" + line + ("\n" if pct >= 100 else ""))
         else:

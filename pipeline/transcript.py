@@ -103,7 +103,8 @@ def load_current(out_dir: Path) -> Transcript:
 
 # Subtitles ------------------------------------------------------------------------------
 
-def _stamp(seconds: float, sep: str) -> str:
+def timestamp(seconds: float, sep: str = ".") -> str:
+    """HH:MM:SS.mmm (VTT, review file) or, with sep=',', HH:MM:SS,mmm (SRT)."""
     ms = int(round(seconds * 1000))
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
@@ -115,7 +116,7 @@ def srt(segments: list[Segment], english: bool = False) -> str:
     blocks = []
     for n, seg in enumerate(segments, 1):
         text = seg.english if english else seg.text
-        blocks.append(f"{n}\n{_stamp(seg.start, ',')} --> {_stamp(seg.end, ',')}\n{text}\n")
+        blocks.append(f"{n}\n{timestamp(seg.start, ',')} --> {timestamp(seg.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -123,7 +124,7 @@ def vtt(segments: list[Segment], english: bool = False) -> str:
     blocks = ["WEBVTT\n"]
     for seg in segments:
         text = seg.english if english else seg.text
-        blocks.append(f"{seg.id}\n{_stamp(seg.start, '.')} --> {_stamp(seg.end, '.')}\n{text}\n")
+        blocks.append(f"{seg.id}\n{timestamp(seg.start, '.')} --> {timestamp(seg.end, '.')}\n{text}\n")
     return "\n".join(blocks)
 
 

@@ -55,17 +55,20 @@ def speech_video(tmp_path_factory) -> Path:
     return video_with_audio(tmp_path_factory.mktemp("media") / "clip.mp4", KK_CLIP)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch, tiny_checkpoint) -> config.Settings:
-    """A fresh home folder with fast intake timings and the tiny Whisper model installed."""
-    root = tmp_path / "home"
-    root.mkdir()
+def make_home(root: Path, checkpoint: Path, monkeypatch) -> config.Settings:
+    """A home folder at ``root`` with fast intake timings and the tiny Whisper model installed."""
+    root.mkdir(exist_ok=True)
     (root / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
     monkeypatch.setenv("TESTIMONY_HOME", str(root))
     settings = config.load(root)
     settings.ensure_dirs()
-    models.add_model(settings, tiny_checkpoint)
+    models.add_model(settings, checkpoint)
     return settings
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, tiny_checkpoint) -> config.Settings:
+    return make_home(tmp_path / "home", tiny_checkpoint, monkeypatch)
 
 
 @pytest.fixture

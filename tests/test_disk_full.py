@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config, models
 from pipeline.store import Store
 
-from conftest import FAST_SETTINGS, SAMPLE
+from conftest import SAMPLE, make_home
 
 
 @pytest.fixture
@@ -23,12 +22,7 @@ def small_home(tmp_path, monkeypatch, tiny_checkpoint):
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
-        (mount / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
-        monkeypatch.setenv("TESTIMONY_HOME", str(mount))
-        settings = config.load(mount)
-        settings.ensure_dirs()
-        models.add_model(settings, tiny_checkpoint)
-        yield settings
+        yield make_home(mount, tiny_checkpoint, monkeypatch)
     finally:
         subprocess.run(["umount", "-l", str(mount)])
 

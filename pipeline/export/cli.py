@@ -24,22 +24,11 @@ def _settings() -> config.Settings:
     return cli_settings()
 
 
-class _Progress:
-    """Video encoding progress on stderr: a rewritten line on a terminal, every 10% otherwise."""
-
-    def __init__(self, interview_id: str):
-        self.interview_id, self.last = interview_id, None
-
-    def __call__(self, label: str, fraction: float) -> None:
-        pct = int(fraction * 100)
-        tty = sys.stderr.isatty()
-        key = (label, pct if tty else pct // 10)
-        if key == self.last:
-            return
-        self.last = key
-        line = f"{self.interview_id}: {label:<10} {pct:3d}%"
-        sys.stderr.write(("\r" + line + ("\n" if pct >= 100 else "")) if tty else line + "\n")
-        sys.stderr.flush()
+def _progress(interview_id: str):
+    """Video encoding progress, shown the way the pipeline shows its own."""
+    from ..cli import _Bar
+    bar = _Bar()
+    return lambda label, fraction: bar.show(interview_id, label, fraction)
 
 
 def export(
@@ -64,7 +53,7 @@ def export(
         for item in items:
             # A case's interviews each get their own folder under --out.
             folder = out / item.job.interview_id if out and target != item.job.interview_id else out
-            result = core.export(settings, store, item, chosen, folder, bilingual, _Progress(item.job.interview_id))
+            result = core.export(settings, store, item, chosen, folder, bilingual, _progress(item.job.interview_id))
             for notice in result.notices:
                 typer.secho(notice, fg=typer.colors.YELLOW, err=True)
             typer.echo(f"{item.job.interview_id}: {len(result.files)} file(s) -> {result.folder}")

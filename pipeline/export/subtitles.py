@@ -12,7 +12,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from ..transcript import Segment, _stamp
+from ..transcript import Segment, timestamp
 
 MAX_CHARS = 42
 MAX_LINES = 2
@@ -122,7 +122,7 @@ def srt(items: list[Cue]) -> str:
         text = "\n".join(cue.lines)
         if cue.top:
             text = r"{\an8}" + text  # top of the picture in players that read SubRip's ASS tags
-        blocks.append(f"{n}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n{text}\n")
+        blocks.append(f"{n}\n{timestamp(cue.start, ',')} --> {timestamp(cue.end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -133,5 +133,5 @@ def vtt(items: list[Cue]) -> str:
     for n, cue in enumerate(items, 1):
         setting = " line:0" if cue.top else ""
         text = "\n".join(cue.lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        blocks.append(f"{n}\n{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}{setting}\n{text}\n")
+        blocks.append(f"{n}\n{timestamp(cue.start, '.')} --> {timestamp(cue.end, '.')}{setting}\n{text}\n")
     return "\n".join(blocks)

@@ -55,14 +55,6 @@ class ImportResult:
     unchanged: int
 
 
-def stamp(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
 def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     lines = [
         f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
@@ -75,7 +67,7 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     ]
     for seg in t.segments:
         lines += [
-            f"=== segment {seg.id} | {stamp(seg.start)} --> {stamp(seg.end)} | rev {revisions[seg.id]['revision']}",
+            f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",
             f"# flags: {' '.join(', '.join(seg.flags).split()) or 'none'}",  # one line, whatever a flag holds
             f"language: {seg.language}",
             f"speaker: {seg.speaker or ''}".rstrip(),
@@ -176,10 +168,10 @@ def edits_from(reviews: Reviews, interview: Interview, blocks: list[Block], path
             problems.append((b.line, f"segment {b.segment_id} has no revision {b.revision} "
                                      f"(its latest is {current[b.segment_id]['revision']})"))
             continue
-        if (b.start, b.end) != (stamp(base["start"]), stamp(base["end"])):
+        if (b.start, b.end) != (tr.timestamp(base["start"]), tr.timestamp(base["end"])):
             problems.append((b.line, f"the times of segment {b.segment_id} were changed; change times by "
                                      f"splitting or merging on the review page, and put back "
-                                     f"{stamp(base['start'])} --> {stamp(base['end'])}"))
+                                     f"{tr.timestamp(base['start'])} --> {tr.timestamp(base['end'])}"))
             continue
         b.fields.setdefault("speaker", base["speaker"])
         b.fields.setdefault("reviewed", base["reviewed"])
