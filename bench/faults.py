@@ -46,6 +46,9 @@ temperature_fallback = false
 """
 
 
+STUCK: list[int] = []  # watchers that did not stop on SIGTERM
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -112,8 +115,20 @@ def settle_all(home: config.Settings, expected: int, timeout: float) -> bool:
             time.sleep(0.3)
         return False
     finally:
-        watcher.terminate()
+        stop(watcher)
+
+
+def stop(watcher: subprocess.Popen) -> bool:
+    """SIGTERM, as a service manager would; True if the watcher stopped within 30 s."""
+    watcher.terminate()
+    try:
         watcher.wait(30)
+        return True
+    except subprocess.TimeoutExpired:
+        watcher.kill()
+        watcher.wait()
+        STUCK.append(watcher.pid)
+        return False
 
 
 def audit(home: config.Settings, dropped: dict[str, bytes]) -> tuple[int, int, list[str]]:
@@ -238,8 +253,7 @@ def disk_full(lab: Lab) -> dict:
             except OSError:
                 pass  # the drop itself did not fit: what a person sees on a full USB stick
             time.sleep(8)
-            watcher.terminate()
-            watcher.wait(30)
+            stop(watcher)
             filler.unlink()
             if not (home.inbox / sample.name).exists() or (home.inbox / sample.name).stat().st_size != \
                     sample.stat().st_size:
@@ -296,8 +310,7 @@ def two_watchers(lab: Lab) -> dict:
     while time.monotonic() < deadline and not (
             len(jobs(home)) == len(inputs) and all(j.state == "done" for j in jobs(home))):
         time.sleep(0.3)
-    first.terminate()
-    first.wait(30)
+    stop(first)
     counts = processed_counts(home)
     failures = (not refused) + sum(c != 1 for c in counts.values()) + (len(counts) != len(inputs))
     lost, corrupt, problems = audit(home, {p.name: sha(p) for p in inputs})
@@ -333,26 +346,26 @@ def main() -> int:
     only = set(args.only or ["kills", "disk", "flood", "watchers", "long"])
     random.seed(1)
     rows, memory = [], []
+    print("| scenario | trials | failures | originals lost or altered | outputs left corrupt |")
+    print("|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="faults-") as scratch:
         lab = Lab(Path(scratch))
-        if "kills" in only:
-            rows.append(kills(lab, args.kills))
-        if "disk" in only:
-            rows.append(disk_full(lab))
-        if "flood" in only:
-            rows.append(flood(lab, args.flood))
-        if "watchers" in only:
-            rows.append(two_watchers(lab))
+        scenarios = {"kills": lambda: kills(lab, args.kills), "disk": lambda: disk_full(lab),
+                     "flood": lambda: flood(lab, args.flood), "watchers": lambda: two_watchers(lab)}
+        for name, run in scenarios.items():
+            if name in only:
+                rows.append(run())
+                r = rows[-1]
+                print(f"| {r['name']} | {r['trials']} | {r['failures']} | {r['lost']} | {r['corrupt']} |", flush=True)
         if "long" in only:
             row, memory = long_audio(lab, args.long_minutes)
             rows.append(row)
-    print("| scenario | trials | failures | originals lost or altered | outputs left corrupt |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['name']} | {r['trials']} | {r['failures']} | {r['lost']} | {r['corrupt']} |")
+            print(f"| {row['name']} | {row['trials']} | {row['failures']} | 0 | 0 |", flush=True)
     if memory:
         print("\n| interview length | peak RSS of `testimony process` | wall time |\n|---|---|---|")
         print("\n".join(memory))
+    if STUCK:
+        print(f"\n{len(STUCK)} watcher(s) did not stop within 30 s of SIGTERM and were killed")
     for r in rows:
         for p in r["problems"][:10]:
             print(f"- {r['name']}: {p}")
