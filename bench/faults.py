@@ -337,6 +337,8 @@ def long_audio(lab: Lab, minutes: list[int]) -> tuple[dict, list[str]]:
 
 
 def main() -> int:
+    if not CLIPS:
+        sys.exit(f"no speech clips under {EVALDATA}/kk; set TESTIMONY_EVALDATA to the evaluation data")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--flood", type=int, default=100)
