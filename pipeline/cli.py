@@ -102,7 +102,7 @@ def _describe(job: Job, settings: config.Settings) -> str:
 
 @app.command()
 def process(
-    paths: List[Path] = typer.Argument(..., help="Recordings to process (left where they are)."),
+    paths: List[Path] = typer.Argument(..., help="Recordings, or folders of them, to process (left where they are)."),
     case: Optional[str] = typer.Option(None, "--case", "-c", help="Case ID for all the given files."),
     language: Optional[str] = LanguageOpt,
     model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
@@ -113,14 +113,17 @@ def process(
     settings = _settings(allow_download, model)
     store = Store(settings.database)
     queued: list[Job] = []
-    for path in paths:
+    problems = 0
+    for path in _recordings(paths):
         if not path.is_file():
             typer.secho(f"{path}: no such file", fg=typer.colors.RED, err=True)
+            problems += 1
             continue
         try:
             result = intake.take(settings, store, path.resolve(), case_id=case, language=language)
         except intake.IntakeError as exc:
             typer.secho(f"{path}: {exc}", fg=typer.colors.RED, err=True)
+            problems += 1
             continue
         job = result.job
         if result.duplicate and job.state == "queued":
@@ -130,12 +133,25 @@ def process(
         elif job.state == "needs_case":
             typer.echo(f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
                        f"Safe in the evidence store; link it with: testimony link {job.interview_id} CASE-ID")
+            problems += 1
         else:
             queued.append(job)
-    failures = _run_jobs(settings, store, queued)
+    problems += _run_jobs(settings, store, queued)
     store.close()
-    if failures or len(queued) < len(paths):
+    if problems:
         raise typer.Exit(1)
+
+
+def _recordings(paths: list[Path]) -> list[Path]:
+    """The given files, and the recordings inside any given folder (subfolders too)."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*")
+                            if p.is_file() and intake.is_media(p) and not intake.is_temporary(p))
+        else:
+            found.append(path)
+    return found
 
 
 def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:

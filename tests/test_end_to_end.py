@@ -179,3 +179,14 @@ def test_watcher_imports_an_edited_review_file(home, watcher, speech_video, cli)
     wait_until(lambda: transcript.load_current(out).segments[0].speaker == "mother", 30,
                what="the watcher to import review.txt")
     assert transcript.load(out / "transcript.json").segments[0].speaker is None, "machine output untouched"
+
+
+def test_process_a_folder(home, cli, speech_video, tmp_path):
+    folder = tmp_path / "card" / "KZ-90"
+    folder.mkdir(parents=True)
+    (folder / "a.mp4").write_bytes(speech_video.read_bytes())
+    (folder / "b.mp4").write_bytes(speech_video.read_bytes() + b"\0")
+    (folder / "notes.txt").write_text("not a recording")
+    result = cli("process", tmp_path / "card", "--case", "KZ-90")
+    assert result.exit_code == 0, result.output
+    assert sorted(j.state for j in jobs(home)) == ["done", "done"]
