@@ -104,7 +104,7 @@ class Watcher:
                 self.proc.terminate()
             else:
                 self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=90)  # a loaded 2-core CI machine can take a while to unload torch
         self.log.close()
         return self.proc.returncode
 
