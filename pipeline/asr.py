@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import json
 import logging
+import math
 import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -91,6 +92,12 @@ def detect_language(model, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, 
     return max(scores, key=scores.get), scores
 
 
+def _figure(value) -> float | None:
+    """A decoder figure rounded for the transcript; None for NaN or infinity, which JSON cannot hold."""
+    value = float(value)
+    return round(value, 4) if math.isfinite(value) else None
+
+
 def flags_for(seg: dict) -> list[str]:
     flags = []
     if seg["avg_logprob"] < LOW_LOGPROB:
@@ -124,15 +131,16 @@ def transcribe(model, audio: np.ndarray, language: str | None, *,
         )
     segments = []
     for i, seg in enumerate(s for s in result["segments"] if s["text"].strip()):
-        flags = flags_for(seg)
+        figures = {key: _figure(seg[key]) for key in ("avg_logprob", "no_speech_prob", "compression_ratio")}
+        if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
+            flags = ["low confidence"]
+        else:
+            flags = flags_for(figures)
         if decode_as != language:
             flags.append(UNSUPPORTED_FLAG)
         segments.append(Segment(
             id=i + 1, start=round(float(seg["start"]), 3), end=round(float(seg["end"]), 3),
-            language=language, text=seg["text"].strip(),
-            avg_logprob=round(float(seg["avg_logprob"]), 4),
-            no_speech_prob=round(float(seg["no_speech_prob"]), 4),
-            compression_ratio=round(float(seg["compression_ratio"]), 4), flags=flags,
+            language=language, text=seg["text"].strip(), flags=flags, **figures,
         ))
     log.info("transcribed %d segments as %s", len(segments), decode_as)
     return Recognition(language=language, detected=detected, segments=segments)
