@@ -88,7 +88,7 @@ def detect_language(model, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, 
 
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
     _, probs = model.detect_language(mel)
-    scores = {code: float(probs.get(code, 0.0)) for code in allowed}
+    scores = {code: _figure(probs.get(code, 0.0)) or 0.0 for code in allowed}
     return max(scores, key=scores.get), scores
 
 
