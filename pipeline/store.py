@@ -155,9 +155,19 @@ class Store:
 
     def event(self, kind: str, *, sha256: str | None = None, interview_id: str | None = None, **detail) -> None:
         """Append a custody entry, linked by hash to the one before it."""
+        self._append(kind, sha256, interview_id, detail)
+
+    def finish(self, job_id: int, fields: dict, kind: str, *, sha256: str, interview_id: str, **detail) -> None:
+        """Update a job and append its custody entry in one transaction: never one without the other."""
+        self._append(kind, sha256, interview_id, detail, job=(job_id, fields))
+
+    def _append(self, kind: str, sha256: str | None, interview_id: str | None, detail: dict,
+                job: tuple[int, dict] | None = None) -> None:
         at, body = now(), json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if job is not None:
+                self.update(job[0], **job[1])
             last = self.db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
             prev = last["hash"] if last else GENESIS
             digest = entry_hash(prev, at, sha256, interview_id, kind, body)

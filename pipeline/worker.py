@@ -102,8 +102,8 @@ class Worker:
         log.warning("disk full while processing %s; queued again", job.interview_id)
 
     def _fail(self, job: Job, reason: str) -> None:
-        self.store.update(job.id, state="failed", error=reason, owner=None)
-        self.store.event("failed", sha256=job.sha256, interview_id=job.interview_id, reason=reason)
+        self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
+                          sha256=job.sha256, interview_id=job.interview_id, reason=reason)
         note = (f"Interview {job.interview_id} (case {job.case_id}) could not be processed.\n\n{reason}\n\n"
                 f"The original recording is safe and unchanged in the evidence store:\n"
                 f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
@@ -174,13 +174,14 @@ class Worker:
         }
         publish(self.settings, job, result, provenance)
         shutil.rmtree(work, ignore_errors=True)
-        self.store.update(job.id, state="done", stage=None, progress=1.0, owner=None,
-                          translation=status["status"], output_dir=str(output_dir(self.settings, job)))
-        self.store.event("processed", sha256=job.sha256, interview_id=job.interview_id,
-                         engine="openai-whisper", model=self.settings.whisper_model, model_sha256=model_sha,
-                         options=provenance["options"], translation=status["status"], timings=timings,
-                         outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
-                                  for name in transcript.rendered_files(result)})
+        self.store.finish(
+            job.id, dict(state="done", stage=None, progress=1.0, owner=None, translation=status["status"],
+                         output_dir=str(output_dir(self.settings, job))),
+            "processed", sha256=job.sha256, interview_id=job.interview_id,
+            engine="openai-whisper", model=self.settings.whisper_model, model_sha256=model_sha,
+            options=provenance["options"], translation=status["status"], timings=timings,
+            outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
+                     for name in transcript.rendered_files(result)})
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
 
