@@ -148,14 +148,22 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             while not stop.is_set():
                 job = worker.run_next()
                 if job is None:
-                    stop.wait(settings.poll_seconds)
+                    _pause(stop, settings.poll_seconds)
                 elif job.state == "queued":  # put back (disk full): give the user time to free space
-                    stop.wait(settings.poll_seconds * 10)
+                    _pause(stop, settings.poll_seconds * 10)
         finally:
             stop.set()
             store.release_own()
             scanner.join(timeout=10)
             store.close()
+
+
+def _pause(stop: threading.Event, seconds: float) -> None:
+    """Sleep in short steps: Ctrl-C lands in time.sleep, never inside Event.wait's lock handling,
+    which the `finally` above must still be able to use (stop.set())."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(min(0.05, seconds))
 
 
 def _scan_loop(settings: Settings, stop: threading.Event, on_intake) -> None:
