@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -211,6 +212,19 @@ def watch_cmd(
         _die(str(exc))
     except KeyboardInterrupt:
         typer.echo("\nstopped; unfinished work resumes at the next start")
+        _exit_now()
+
+
+def _exit_now() -> None:
+    """Leave without the interpreter's teardown once everything is saved.
+
+    The job database is closed and every output was written atomically, but tearing down the
+    ML libraries after an interrupt has hung (seen in CI: "stopped" printed, the process still
+    there 90 s later), and a watcher that will not stop is worse than a skipped teardown.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()  # the log file is flushed record by record
+    os._exit(0)
 
 
 @app.command()
