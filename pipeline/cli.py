@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -184,7 +183,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
 
 
 def _interrupt(signum, frame):
-    """SIGTERM stops the watcher the way Ctrl-C does."""
+    """SIGTERM and SIGINT stop the watcher the way Ctrl-C does."""
     raise KeyboardInterrupt
 
 
@@ -205,26 +204,17 @@ def watch_cmd(
         what = "duplicate of" if result.duplicate else "received"
         typer.echo(f"{what} {job.interview_id} (case {job.case_id or '?'}, {job.state})")
 
+    # Both stop the watcher cleanly. SIGINT is set explicitly: a shell script that starts the
+    # watcher in the background passes SIGINT on as ignored, and Python then never raises
+    # KeyboardInterrupt (seen in CI-like runs: the watcher ignored SIGINT, stopped on SIGTERM).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         watch.run(settings, stop, _Bar(), on_intake)
     except watch.AlreadyWatching as exc:
         _die(str(exc))
     except KeyboardInterrupt:
         typer.echo("\nstopped; unfinished work resumes at the next start")
-        _exit_now()
-
-
-def _exit_now() -> None:
-    """Leave without the interpreter's teardown once everything is saved.
-
-    The job database is closed and every output was written atomically, but tearing down the
-    ML libraries after an interrupt has hung (seen in CI: "stopped" printed, the process still
-    there 90 s later), and a watcher that will not stop is worse than a skipped teardown.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()  # the log file is flushed record by record
-    os._exit(0)
 
 
 @app.command()
