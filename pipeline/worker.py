@@ -97,8 +97,8 @@ class Worker:
         """A full disk is not the recording's fault: the job goes back to the queue, uncounted."""
         reason = (f"the disk holding {self.settings.home} is full; free some space and the job "
                   f"continues by itself")
-        self.store.update(job.id, state="queued", owner=None, attempts=max(job.attempts - 1, 0), error=reason)
-        self.store.event("waiting", sha256=job.sha256, interview_id=job.interview_id, reason="disk full")
+        self.store.finish(job.id, dict(state="queued", owner=None, attempts=max(job.attempts - 1, 0), error=reason),
+                          "waiting", sha256=job.sha256, interview_id=job.interview_id, reason="disk full")
         log.warning("disk full while processing %s; queued again", job.interview_id)
 
     def _fail(self, job: Job, reason: str) -> None:
@@ -249,8 +249,7 @@ def translate_pending(settings: Settings, store: Store) -> list[Job]:
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         provenance["translation"] = {**result.translation, "translated_at": now()}
         publish(settings, job, result, provenance)
-        store.update(job.id, translation=result.translation["status"])
-        store.event("translated", sha256=job.sha256, interview_id=job.interview_id,
-                    packages=result.translation["packages"])
+        store.finish(job.id, dict(translation=result.translation["status"]), "translated",
+                     sha256=job.sha256, interview_id=job.interview_id, packages=result.translation["packages"])
         updated.append(store.job(job.id))
     return updated
