@@ -1,37 +1,59 @@
-"""Speech to text with openai-whisper, keeping what a reviewer needs to judge each segment.
+"""Speech to text, keeping what a reviewer needs to judge each segment.
 
-Whisper knows Kazakh and Russian but has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh
-(the closest language it has) and every segment is flagged for full review. When no language
-is given, detection is restricted to the languages these interviews are in.
+Around the engine's decoding (openai-whisper by default, faster-whisper by setting; see
+:mod:`pipeline.engines`) this module adds what bare Whisper lacks on interviews:
+
+- voice activity detection (Silero, shipped inside faster-whisper) so that silence and long
+  pauses are cut out before decoding instead of being "transcribed" into invented text;
+- tokens of other scripts suppressed for Kazakh, Kyrgyz and Russian, which are written in
+  Cyrillic (base Whisper otherwise writes whole Kazakh clips in Latin transliteration);
+- a repetition guard: a phrase looping three or more times is cut back to one occurrence and
+  the segment flagged, so a loop neither floods the transcript nor passes unnoticed;
+- flags from the decoder's own figures (confidence, compression ratio, no-speech probability).
+
+Whisper has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh (the closest language it has)
+and every segment is flagged for full review. When no language is given, detection is
+restricted to the languages these interviews are in.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
+import bisect
+import functools
 import json
 import logging
 import math
-import types
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from . import engines
 from .transcript import Segment, write_atomic
 
 log = logging.getLogger(__name__)
 
 DETECTABLE = ("kk", "ru")
 WHISPER_STANDIN = {"ky": "kk"}  # languages Whisper lacks -> the closest one it has
+CYRILLIC = {"kk", "ky", "ru"}
 UNSUPPORTED_FLAG = "unsupported language: full review needed"
+REPETITION_FLAG = "repetition"
 
 # Thresholds of whisper.transcribe's own fallback logic, reused to flag what still fails them.
 LOW_LOGPROB = -1.0
+# Below this a segment is worth a second listen: on the dev sets (see bench/README.md) every
+# clip with CER > 0.5 had a segment under it, no Russian clip with CER < 0.15 did.
+UNCERTAIN_LOGPROB = -0.65
+# Greedy search does better on Kazakh with base (beam search drifts into fluent invented
+# words); beam search (5) does better on Russian but is not the default yet (bench/README.md).
+BEAM_SIZE: dict[str, int] = {}
 HIGH_COMPRESSION = 2.4
 HIGH_NO_SPEECH = 0.6
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+LOOP_REPEATS = 3  # a phrase said this many times in a row is a decoder loop, not speech
+SAMPLE_RATE = 16000
 
 
 @dataclass
@@ -41,54 +63,40 @@ class Recognition:
     segments: list[Segment]
 
 
-class _Progress:
-    """Stands in for the tqdm bar inside whisper.transcribe to report how far decoding is."""
+# Engines and options ---------------------------------------------------------------------
 
-    def __init__(self, callback: Callable[[float], None], total: int, **_):
-        self.callback, self.total, self.done = callback, max(total, 1), 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n: int) -> None:
-        self.done += n
-        self.callback(min(self.done / self.total, 1.0))
+def engine_name(settings) -> str:
+    return getattr(settings, "asr_engine", engines.DEFAULT_ENGINE)
 
 
-@contextlib.contextmanager
-def _reporting(callback: Callable[[float], None] | None):
-    wt = importlib.import_module("whisper.transcribe")  # the module; the package re-exports a function
+def load_engine(settings, engine: str | None = None, model: str | None = None):
+    """The engine the settings choose, with its model: (engine, model path, SHA-256 or None)."""
+    from . import models
 
-    if callback is None:
-        yield
-        return
-    original = wt.tqdm
-    wt.tqdm = types.SimpleNamespace(tqdm=lambda total, **kw: _Progress(callback, total, **kw))
-    try:
-        yield
-    finally:
-        wt.tqdm = original
+    engine = engine or engine_name(settings)
+    path, sha = models.resolve_for_engine(settings, engine, model)
+    return engines.load(engine, path, settings.threads), path, sha
 
 
-def load_model(checkpoint: str, threads: int = 0):
-    import torch
-    import whisper
-
-    if threads:
-        torch.set_num_threads(threads)
-    return whisper.load_model(checkpoint, device="cpu")
+def load_model(checkpoint: str, threads: int = 0, engine: str = engines.DEFAULT_ENGINE):
+    return engines.load(engine, checkpoint, threads)
 
 
-def detect_language(model, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
+def decode_options(settings) -> dict:
+    """The keyword arguments of :func:`transcribe` that the settings decide."""
+    return {"fallback": settings.temperature_fallback,
+            "vad": getattr(settings, "asr_vad", True),
+            "beam_size": getattr(settings, "asr_beam_size", 0)}
+
+
+def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
+    """Names everything that changes a decoded piece, so a changed setting starts over."""
+    return json.dumps([engine.name, model_id, sorted(options.items()), prompt], ensure_ascii=False)
+
+
+def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
     """Whisper's language detection on the first 30 s, restricted to ``allowed``."""
-    import whisper
-
-    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(model.device)
-    _, probs = model.detect_language(mel)
-    scores = {code: _figure(probs.get(code, 0.0)) or 0.0 for code in allowed}
+    scores = {code: _figure(p) or 0.0 for code, p in engine.detect_language(audio, allowed).items()}
     return max(scores, key=scores.get), scores
 
 
@@ -98,55 +106,131 @@ def _figure(value) -> float | None:
     return round(value, 4) if math.isfinite(value) else None
 
 
+# Voice activity --------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _vad_model():
+    from faster_whisper.vad import get_vad_model
+
+    return get_vad_model()
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) sample ranges holding speech, padded, per Silero VAD (ONNX, offline)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if len(audio) == 0:
+        return []
+    found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=2000, speech_pad_ms=1000))
+    return [(c["start"], c["end"]) for c in found]
+
+
+class _TimeMap:
+    """Maps times in the speech-only audio back to times in the original."""
+
+    def __init__(self, regions: list[tuple[int, int]]):
+        self.starts, self.shifts, position = [], [], 0
+        for start, end in regions:
+            self.starts.append(position / SAMPLE_RATE)
+            self.shifts.append((start - position) / SAMPLE_RATE)
+            position += end - start
+
+    def __call__(self, t: float, end: bool = False) -> float:
+        i = max(bisect.bisect_left(self.starts, t) - 1, 0) if end else max(bisect.bisect_right(self.starts, t) - 1, 0)
+        return t + self.shifts[i]
+
+
+# Guards and flags ------------------------------------------------------------------------
+
+def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = 8) -> tuple[str, bool]:
+    """Cut a word or phrase repeated ``repeats``+ times in a row back to one occurrence."""
+    words, changed = text.split(), False
+    for n in range(1, longest + 1):
+        i = 0
+        while i + n * repeats <= len(words):
+            unit = [w.strip(".,!?…").lower() for w in words[i:i + n]]
+            count = 1
+            while words[i + count * n:i + (count + 1) * n] and \
+                    [w.strip(".,!?…").lower() for w in words[i + count * n:i + (count + 1) * n]] == unit:
+                count += 1
+            if count >= repeats:
+                del words[i + n:i + count * n]
+                changed = True
+            i += 1
+    return " ".join(words), changed
+
+
 def flags_for(seg: dict) -> list[str]:
     flags = []
     if seg["avg_logprob"] < LOW_LOGPROB:
         flags.append("low confidence")
+    elif seg["avg_logprob"] < UNCERTAIN_LOGPROB:
+        flags.append("uncertain")
     if seg["compression_ratio"] > HIGH_COMPRESSION:
-        flags.append("repetition")
+        flags.append(REPETITION_FLAG)
     if seg["no_speech_prob"] > HIGH_NO_SPEECH and seg["avg_logprob"] < LOW_LOGPROB:
         flags.append("possible hallucination in silence")
     return flags
 
 
-def transcribe(model, audio: np.ndarray, language: str | None, *,
+_WORDLESS = re.compile(r"^[\W_]*$")
+
+
+def transcribe(engine, audio: np.ndarray, language: str | None, *,
                progress: Callable[[float], None] | None = None,
-               initial_prompt: str | None = None, fallback: bool = True) -> Recognition:
+               initial_prompt: str | None = None, fallback: bool = True, vad: bool = True,
+               beam_size: int = 0) -> Recognition:
     """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags.
 
     ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
-    (whisper's default); without it decoding is greedy and exactly reproducible.
+    (whisper's default); without it decoding is greedy and exactly reproducible. ``vad`` cuts
+    the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
+    0 means the per-language default (:data:`BEAM_SIZE`, else greedy).
     """
-    import whisper
-
     detected = None
     if language is None:
-        language, detected = detect_language(model, audio)
+        language, detected = detect_language(engine, audio)
     decode_as = WHISPER_STANDIN.get(language, language)
-    with _reporting(progress):
-        result = whisper.transcribe(
-            model, audio, language=decode_as, task="transcribe", fp16=False, verbose=None,
-            initial_prompt=initial_prompt, condition_on_previous_text=False,
-            temperature=FALLBACK_TEMPERATURES if fallback else 0.0,
-        )
+    timemap = None
+    if vad:
+        regions = speech_regions(audio)
+        if not regions:
+            if progress:
+                progress(1.0)
+            log.info("no speech found in %.1f s of audio", len(audio) / SAMPLE_RATE)
+            return Recognition(language=language, detected=detected, segments=[])
+        timemap = _TimeMap(regions)
+        audio = np.concatenate([audio[s:e] for s, e in regions])
+    raw = engine.decode(audio, decode_as, initial_prompt=initial_prompt,
+                        temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
+                        beam_size=beam_size or BEAM_SIZE.get(decode_as, 1),
+                        cyrillic_only=decode_as in CYRILLIC, progress=progress)
     segments = []
-    for i, seg in enumerate(s for s in result["segments"] if s["text"].strip()):
+    for seg in raw:
+        text, looped = collapse_loops(seg["text"].strip())
+        if _WORDLESS.match(text):
+            continue
         figures = {key: _figure(seg[key]) for key in ("avg_logprob", "no_speech_prob", "compression_ratio")}
         if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
             flags = ["low confidence"]
         else:
             flags = flags_for(figures)
+        if looped and REPETITION_FLAG not in flags:
+            flags.append(REPETITION_FLAG)
         if decode_as != language:
             flags.append(UNSUPPORTED_FLAG)
+        start, end = float(seg["start"]), float(seg["end"])
+        if timemap:
+            start, end = timemap(start), timemap(end, end=True)
         segments.append(Segment(
-            id=i + 1, start=round(float(seg["start"]), 3), end=round(float(seg["end"]), 3),
-            language=language, text=seg["text"].strip(), flags=flags, **figures,
+            id=len(segments) + 1, start=round(start, 3), end=round(max(end, start), 3),
+            language=language, text=text, flags=flags, **figures,
         ))
-    log.info("transcribed %d segments as %s", len(segments), decode_as)
+    log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
 
 
-def transcribe_file(model, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
+def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
                     progress: Callable[[float], None] | None = None, chunk_seconds: float = 600,
                     **options) -> Recognition:
     """Transcribe a long WAV piece by piece, saving each piece's segments as it is done.
@@ -165,7 +249,7 @@ def transcribe_file(model, wav: Path, language: str | None, *, resume_dir: Path,
         if state is None or state["key"] != resume_key or (language and state["language"] != language):
             report = (lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress((o + f * d) / total)
                       ) if progress else None
-            part = transcribe(model, audio, language, progress=report, **options)
+            part = transcribe(engine, audio, language, progress=report, **options)
             state = {"key": resume_key, "language": part.language, "detected": part.detected,
                      "segments": [asdict(s) for s in part.segments]}
             write_atomic(saved, json.dumps(state, ensure_ascii=False))

@@ -14,6 +14,7 @@ from typing import List, Optional
 import typer
 
 from . import config, custody, intake, models, watch, worker
+from .bench import bench_app
 from .export.cli import register as register_export
 from .review.cli import app as review_app
 from .store import Job, Store
@@ -25,6 +26,7 @@ models_app = typer.Typer(help="Whisper models and Argos translation packages und
 app.add_typer(models_app, name="models")
 register_export(app)
 app.add_typer(review_app, name="review")
+app.add_typer(bench_app, name="bench")
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 

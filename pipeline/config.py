@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engines import DEFAULT_ENGINE, ENGINES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -51,6 +53,10 @@ class Settings:
     allow_download: bool = False
     temperature_fallback: bool = True
     threads: int = 0
+    asr_engine: str = DEFAULT_ENGINE
+    asr_vad: bool = True
+    asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
+    language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
 
     # Locations -------------------------------------------------------------------------
@@ -125,6 +131,14 @@ def load(home: Path | None = None) -> Settings:
     except re.error as exc:
         raise SettingsError(f"{path}: case_id_pattern is not a regular expression: {exc}") from exc
 
+    engine = str(asr.get("engine", Settings.asr_engine))
+    if engine not in ENGINES:
+        raise SettingsError(f"{path}: [asr] engine {engine!r} is not one of {ENGINES}")
+    language_models = asr.get("models", {})
+    if not isinstance(language_models, dict) or not set(language_models) <= set(LANGUAGES):
+        raise SettingsError(f"{path}: [asr.models] maps languages {LANGUAGES} to model names, "
+                            f'e.g. ky = "kyrgyz-small"')
+
     return Settings(
         home=home,
         watch=tuple(folders),
@@ -135,5 +149,9 @@ def load(home: Path | None = None) -> Settings:
         allow_download=bool(asr.get("allow_download", False)),
         temperature_fallback=bool(asr.get("temperature_fallback", True)),
         threads=int(asr.get("threads", 0)),
+        asr_engine=engine,
+        asr_vad=bool(asr.get("vad", True)),
+        asr_beam_size=int(asr.get("beam_size", 0)),
+        language_models=tuple(sorted((k, str(v)) for k, v in language_models.items())),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
     )

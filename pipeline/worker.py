@@ -38,7 +38,7 @@ def output_dir(settings: Settings, job: Job) -> Path:
 
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
-    for dist in ("testimony-pipeline", "openai-whisper", "torch", "argostranslate", "ctranslate2",
+    for dist in ("testimony-pipeline", "openai-whisper", "faster-whisper", "torch", "argostranslate", "ctranslate2",
                  "ffmpeg-python"):
         try:
             versions[dist] = metadata.version(dist)
@@ -112,10 +112,11 @@ class Worker:
         log.warning("failed %s: %s", job.interview_id, reason)
 
     def _load_model(self) -> tuple[object, str, str | None]:
-        checkpoint, sha = models.resolve_whisper(self.settings)
-        if self._model_key != checkpoint:
-            self._model = asr.load_model(checkpoint, self.settings.threads)
-            self._model_key = checkpoint
+        engine = asr.engine_name(self.settings)
+        checkpoint, sha = models.resolve_for_engine(self.settings, engine)
+        if self._model_key != f"{engine}|{checkpoint}":
+            self._model = asr.load_model(checkpoint, self.settings.threads, engine)
+            self._model_key = f"{engine}|{checkpoint}"
         return self._model, checkpoint, sha
 
     def _process(self, job: Job) -> None:
@@ -138,11 +139,11 @@ class Worker:
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         names = job.meta.get("names")
         prompt = ", ".join(names) if names else None
+        options = asr.decode_options(self.settings)
         recognition = asr.transcribe_file(
             model, wav, job.language, resume_dir=work / "pieces",
-            resume_key=f"{model_sha or checkpoint}|{self.settings.temperature_fallback}|{prompt}",
-            progress=lambda f: self._progress(job, "transcribe", f),
-            initial_prompt=prompt, fallback=self.settings.temperature_fallback)
+            resume_key=asr.resume_key(model, model_sha or checkpoint, options, prompt),
+            progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt, **options)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
@@ -162,13 +163,15 @@ class Worker:
         provenance = {
             "interview_id": job.interview_id, "case_id": job.case_id,
             "source": {"file": job.original_name, "sha256": job.sha256, "evidence_path": job.evidence_path},
-            "model": {"engine": "openai-whisper", "name": self.settings.whisper_model,
+            "model": {"engine": model.name, "name": self.settings.whisper_model,
                       "checkpoint": checkpoint, "sha256": model_sha},
             "translation": status,
             "options": {"language": job.language, "decoded_as": asr.WHISPER_STANDIN.get(recognition.language,
                                                                                        recognition.language),
                         "condition_on_previous_text": False,
-                        "temperature_fallback": self.settings.temperature_fallback},
+                        "temperature_fallback": self.settings.temperature_fallback,
+                        "voice_activity_detection": options["vad"], "beam_size": options["beam_size"],
+                        "cyrillic_only": recognition.language in asr.CYRILLIC},
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,
         }
@@ -178,7 +181,7 @@ class Worker:
             job.id, dict(state="done", stage=None, progress=1.0, owner=None, translation=status["status"],
                          output_dir=str(output_dir(self.settings, job))),
             "processed", sha256=job.sha256, interview_id=job.interview_id,
-            engine="openai-whisper", model=self.settings.whisper_model, model_sha256=model_sha,
+            engine=model.name, model=self.settings.whisper_model, model_sha256=model_sha,
             options=provenance["options"], translation=status["status"], timings=timings,
             outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
                      for name in transcript.rendered_files(result)})

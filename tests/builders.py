@@ -25,6 +25,14 @@ def tiny_whisper_checkpoint(path: Path) -> Path:
     dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
                            n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1)
     model = Whisper(dims)
+    with torch.no_grad():
+        # Whisper leaves the decoder's positional embedding uninitialised (torch.empty), which
+        # makes every logit NaN. Fill it, and bias the final layer norm towards one word
+        # (" мен") so that the decoder writes real Cyrillic text, looping it as a broken model would.
+        model.decoder.positional_embedding.normal_(0, 0.01)
+        word = model.decoder.token_embedding.weight[6046]
+        model.decoder.ln.weight.zero_()
+        model.decoder.ln.bias.copy_(3 * word / word.norm())
     torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path
 
@@ -61,9 +69,11 @@ def _fill_spec(spec, d_model: int, vocab: int, rng: np.random.Generator) -> None
 
 
 def tiny_argos_package(folder: Path, from_code: str = "ru", to_code: str = "en",
-                       languages: list[str] | None = None, target_prefix: str | None = None) -> Path:
+                       languages: list[str] | None = None, target_prefix: str | None = None,
+                       source_tokens: list[str] | None = None) -> Path:
     """Build ``translate-FROM_TO.argosmodel``: a 1-layer d=32 CTranslate2 Transformer with a
-    small SentencePiece model; ``languages``/``target_prefix`` make it a multilingual one."""
+    small SentencePiece model; ``languages``/``target_prefix`` make it a multilingual one, and
+    ``source_tokens`` (e.g. ``kaz_Cyrl``) join its vocabulary as NLLB's language tokens do."""
     import ctranslate2
     import sentencepiece as spm
 
@@ -85,6 +95,7 @@ def tiny_argos_package(folder: Path, from_code: str = "ru", to_code: str = "en",
     vocab.insert(1, "<unk>")
     if target_prefix:
         vocab.append(target_prefix)
+    vocab.extend(source_tokens or [])
     spec = ctranslate2.specs.TransformerSpec.from_config(1, 2)
     _fill_spec(spec, 32, len(vocab), np.random.default_rng(0))
     spec.register_source_vocabulary(vocab)

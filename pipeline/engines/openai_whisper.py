@@ -1,0 +1,88 @@
+"""openai-whisper (PyTorch, float32 on CPU): the default engine."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import types
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import foreign_script_token_ids
+
+
+class _Progress:
+    """Stands in for the tqdm bar inside whisper.transcribe to report how far decoding is."""
+
+    def __init__(self, callback: Callable[[float], None], total: int, **_):
+        self.callback, self.total, self.done = callback, max(total, 1), 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(min(self.done / self.total, 1.0))
+
+
+@contextlib.contextmanager
+def _reporting(callback: Callable[[float], None] | None):
+    wt = importlib.import_module("whisper.transcribe")  # the module; the package re-exports a function
+
+    if callback is None:
+        yield
+        return
+    original = wt.tqdm
+    wt.tqdm = types.SimpleNamespace(tqdm=lambda total, **kw: _Progress(callback, total, **kw))
+    try:
+        yield
+    finally:
+        wt.tqdm = original
+
+
+@functools.lru_cache(maxsize=1)
+def _foreign_ids() -> tuple[int, ...]:
+    from whisper.tokenizer import get_tokenizer
+
+    tok = get_tokenizer(multilingual=True)
+    return tuple(foreign_script_token_ids((i, tok.encoding.decode_single_token_bytes(i)) for i in range(tok.eot)))
+
+
+class OpenAIWhisper:
+    name = "openai-whisper"
+
+    def __init__(self, checkpoint: str, threads: int = 0):
+        import torch
+        import whisper
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = whisper.load_model(checkpoint, device="cpu")
+
+    def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
+        import whisper
+
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self.model.dims.n_mels).to(self.model.device)
+        _, probs = self.model.detect_language(mel)
+        return {code: float(probs.get(code, 0.0)) for code in allowed}
+
+    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress):
+        import whisper
+
+        options = {"beam_size": beam_size} if beam_size and beam_size > 1 else {}
+        # no_speech_threshold=None: voice activity detection already removed the silence, so a
+        # window the decoder thinks silent is kept and flagged rather than silently dropped.
+        suppress = [-1, *_foreign_ids()] if cyrillic_only else [-1]
+        with _reporting(progress):
+            result = whisper.transcribe(
+                self.model, audio, language=language, task="transcribe", fp16=False, verbose=None,
+                initial_prompt=initial_prompt, condition_on_previous_text=False,
+                temperature=temperatures, best_of=5, no_speech_threshold=None, suppress_tokens=suppress,
+                **options)
+        return [{k: seg[k] for k in ("start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio")}
+                for seg in result["segments"]]

@@ -1,0 +1,77 @@
+"""What the pipeline adds around the engines: voice activity, Cyrillic output, loop guard, and
+faster-whisper as a second engine on the same embedded weights."""
+
+import re
+
+import numpy as np
+import pytest
+
+from pipeline import asr, engines, media, models
+
+from conftest import KK_CLIP
+
+
+@pytest.fixture(scope="module")
+def base_ct2(tmp_path_factory):
+    return str(models.assemble_embedded_ct2(tmp_path_factory.mktemp("ct2") / "base-ct2"))
+
+
+def test_a_minute_of_silence_or_room_noise_has_no_words(home):
+    model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
+    rng = np.random.default_rng(0)
+    hum = 0.01 * np.sin(2 * np.pi * 50 * np.arange(60 * 16000) / 16000)
+    for audio in (np.zeros(60 * 16000, np.float32), (rng.normal(0, 0.003, 60 * 16000) + hum).astype(np.float32)):
+        seen = []
+        result = asr.transcribe(model, audio, "kk", progress=seen.append, fallback=False)
+        assert result.segments == [] and seen[-1] == 1.0
+
+
+def test_pauses_are_cut_out_and_times_mapped_back(home, tmp_path):
+    model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
+    media.extract_audio(KK_CLIP, tmp_path / "a.wav")
+    speech = media.load_wav(tmp_path / "a.wav")
+    audio = np.concatenate([np.zeros(8 * 16000, np.float32), speech, np.zeros(8 * 16000, np.float32)])
+    regions = asr.speech_regions(audio)
+    assert regions and regions[0][0] >= 6 * 16000 and regions[-1][1] <= audio.size - 6 * 16000
+    result = asr.transcribe(model, audio, "ru", fallback=False)
+    assert result.segments and all(7 <= s.start <= s.end <= 8 + speech.size / 16000 + 1 for s in result.segments)
+
+
+def test_loops_are_cut_back_to_one_occurrence():
+    assert asr.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
+    assert asr.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
+    assert asr.collapse_loops("иә иә бәрі жақсы") == ("иә иә бәрі жақсы", False)
+
+
+def test_foreign_script_tokens_are_the_same_in_both_engines(base_ct2):
+    from pipeline.engines.openai_whisper import _foreign_ids
+
+    fw = engines.load("faster-whisper", base_ct2)
+    ids = set(_foreign_ids())
+    assert ids == set(fw._foreign_ids()) and 40000 < len(ids) < 50257
+    tokens = fw.model.hf_tokenizer
+    for foreign in ("hello world", "你好", "مرحبا", "안녕"):
+        assert any(i in ids for i in tokens.encode(foreign, add_special_tokens=False).ids)
+    assert not any(i in ids for i in tokens.encode(" Менің ағам, «Ерлан» — 1990 жылы!", add_special_tokens=False).ids)
+
+
+@pytest.mark.evaldata
+def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
+    engine = engines.load("faster-whisper", base_ct2)
+    wav = tmp_path / "a.wav"
+    media.extract_audio(KK_CLIP, wav)
+    result = asr.transcribe_file(engine, wav, "kk", resume_dir=tmp_path / "p", resume_key="k")
+    text = " ".join(s.text for s in result.segments)
+    assert result.segments and re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
+    assert all(0 <= s.start <= s.end <= 5.5 for s in result.segments)
+    assert asr.detect_language(engine, media.load_wav(wav))[0] in ("kk", "ru")
+
+
+def test_the_engine_setting_picks_the_model_format(home):
+    path, sha = models.resolve_for_engine(home, "faster-whisper", "base")
+    assert path.endswith("base-ct2") and sha == models.EMBEDDED_CT2_SHA256
+    assert models.resolve_for_engine(home, "openai-whisper", "tiny")[0].endswith("tiny.pt")
+    with pytest.raises(models.ModelError, match="faster-whisper"):
+        models.resolve_for_engine(home, "faster-whisper", "tiny")
+    with pytest.raises(ValueError, match="unknown speech engine"):
+        engines.load("whisper.cpp", path)
