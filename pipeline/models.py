@@ -700,6 +700,83 @@ CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json", "v
              "preprocessor_config.json")
 
 
+class _staging:
+    """A hidden scratch folder beside the installed models (same disk: moving out is a rename),
+    removed whatever happens, so that a failed add leaves nothing behind."""
+
+    def __init__(self, folder: Path, name: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".adding-{name}-", dir=folder))
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def prepare_ct2(settings: Settings, name: str) -> Path:
+    """faster-whisper's folder for an installed ``NAME.pt``, converted once on first use."""
+    folder = whisper_dir(settings)
+    target = folder / f"{name}-ct2"
+    if (target / "model.bin").is_file():
+        return target
+    log.info("converting Whisper model %s for faster-whisper under %s", name, target)
+    checkpoint = load_checkpoint(folder / f"{name}.pt")
+    with _staging(folder, name) as stage:
+        write_ct2(checkpoint["model_state_dict"], checkpoint["dims"], stage / "ct2")
+        digest = sha256_file(stage / "ct2" / "model.bin")
+        try:
+            os.rename(stage / "ct2", target)
+        except OSError:
+            if not (target / "model.bin").is_file():  # not a concurrent conversion that finished first
+                raise
+            return target
+    info = model_info(settings, name)
+    if info is not None:
+        _write_info(folder / f"{name}.json", {**info, "ct2_sha256": digest})
+    return target
+
+
+# Which model, for which engine and language -----------------------------------------------
+
+def model_for_language(settings: Settings, language: str | None = None) -> str:
+    """The Whisper model for ``language``: its ``[asr.models]`` entry, else the default model."""
+    mapping = dict(getattr(settings, "language_models", ()) or ())
+    return mapping.get(language) or settings.whisper_model
+
+
+def decoding_language(settings: Settings, name: str, language: str) -> str | None:
+    """The Whisper language token to decode ``language`` with on the model ``name``.
+
+    ``language`` itself when Whisper has a token for it; otherwise (Kyrgyz: Whisper has no
+    ``ky``) the first language recorded for the model that Whisper does have, e.g. ``kk`` for a
+    Kyrgyz fine-tune added with ``--languages ky,kk``; None when there is none.
+    """
+    from whisper.tokenizer import LANGUAGES
+
+    if language in LANGUAGES:
+        return language
+    recorded = (model_info(settings, name) or {}).get("languages") or []
+    return next((code for code in recorded if code in LANGUAGES), None) if language in recorded else None
+
+
+def is_installed(settings: Settings, name: str) -> bool:
+    folder = whisper_dir(settings)
+    return (name == EMBEDDED_NAME or (folder / f"{name}.pt").is_file()
+            or (folder / f"{name}-ct2" / "model.bin").is_file())
+
+
+def _downloadable(name: str) -> bool:
+    import whisper
+
+    return name in whisper.available_models()
+
+
+ADD_HINT = ("`testimony models add PATH` (PATH: a Whisper .pt file, a faster-whisper/CTranslate2 folder "
+            "or a Hugging Face Whisper folder)")
+
+
 def resolve_whisper(settings: Settings, name: str | None = None) -> tuple[str, str | None]:
     """Return (what to pass to whisper.load_model, its SHA-256 when it is a local file).
 
@@ -714,15 +791,15 @@ def resolve_whisper(settings: Settings, name: str | None = None) -> tuple[str, s
         checkpoint = whisper_dir(settings) / f"{name}.pt"
     elif Path(name).suffix == ".pt" and Path(name).exists():
         checkpoint = Path(name)
-    elif settings.allow_download:
+    elif settings.allow_download and _downloadable(name):
         return name, None
     else:
         raise ModelError(
             f"No Whisper model named {name!r} is installed under {whisper_dir(settings)}. "
-            f"Add one with `testimony models add FILE.pt`, use the embedded `base`, "
+            f"Add one with {ADD_HINT}, use the embedded `base`, "
             f"or pass --allow-download on a machine that is online."
         )
-    info = checkpoint.with_suffix(".json")
+    info = checkpoint.with_name(checkpoint.name[: -len(".pt")] + ".json")
     digest = json.loads(info.read_text())["sha256"] if info.exists() else sha256_file(checkpoint)
     return str(checkpoint), digest
 
@@ -730,25 +807,45 @@ def resolve_whisper(settings: Settings, name: str | None = None) -> tuple[str, s
 def resolve_ct2(settings: Settings, name: str | None = None) -> tuple[str, str | None]:
     """Return (a CTranslate2 Whisper folder for faster-whisper, its model.bin SHA-256).
 
-    ``name`` is ``base`` (the embedded folder, joined from its wheels), a folder added under
-    ``models/whisper/NAME-ct2``, or a path to such a folder.
+    ``name`` is ``base`` (the embedded folder, joined from its wheels), a model added with
+    ``models add`` (an added ``.pt`` is converted here on first use), or a path to such a folder.
     """
     name = name or settings.whisper_model
     if name == EMBEDDED_NAME:
         return str(assemble_embedded_ct2(whisper_dir(settings) / "base-ct2")), EMBEDDED_CT2_SHA256
-    for folder in (whisper_dir(settings) / f"{name}-ct2", Path(name)):
+    installed = whisper_dir(settings) / f"{name}-ct2"
+    if not (installed / "model.bin").is_file() and (whisper_dir(settings) / f"{name}.pt").is_file():
+        prepare_ct2(settings, name)
+    for folder in (installed, Path(name)):
         if (folder / "model.bin").is_file() and (folder / "config.json").is_file():
-            info = folder.with_name(folder.name + ".json")
-            digest = json.loads(info.read_text())["sha256"] if info.exists() else sha256_file(folder / "model.bin")
+            info = (model_info(settings, name) or {}) if folder == installed else {}
+            legacy = folder.with_name(folder.name + ".json")
+            digest = (info.get("ct2_sha256")
+                      or (json.loads(legacy.read_text())["sha256"] if legacy.exists() else None)
+                      or sha256_file(folder / "model.bin"))
             return str(folder), digest
     raise ModelError(
         f"No faster-whisper (CTranslate2) model named {name!r} is installed under {whisper_dir(settings)}. "
-        f"Use the embedded `base`, or set the engine to openai-whisper for .pt checkpoints."
+        f"Add one with {ADD_HINT}, or use the embedded `base`."
     )
 
 
-def resolve_for_engine(settings: Settings, engine: str, name: str | None = None) -> tuple[str, str | None]:
-    """What ``engine`` loads for the model ``name`` (default: the settings' model)."""
+def resolve_for_engine(settings: Settings, engine: str, name: str | None = None,
+                       language: str | None = None) -> tuple[str, str | None]:
+    """What ``engine`` loads for the model ``name``; without a name, the model that
+    ``[asr.models]`` maps ``language`` to, else the settings' default model."""
+    if name is None:
+        name = model_for_language(settings, language)
+        mapping = dict(getattr(settings, "language_models", ()) or ())
+        downloadable = engine != "faster-whisper" and settings.allow_download and _downloadable(name)
+        if language in mapping and not is_installed(settings, name) and not downloadable:
+            raise ModelError(
+                f"testimony.toml maps the language {language} to the Whisper model {name!r} "
+                f"([asr.models] {language} = \"{name}\"), but no model of that name is installed under "
+                f"{whisper_dir(settings)}. Add it with `testimony models add PATH --name {name}` (PATH: a "
+                f"Whisper .pt file, a faster-whisper/CTranslate2 folder or a Hugging Face Whisper folder), "
+                f"or remove that line from testimony.toml."
+            )
     if engine == "faster-whisper":
         return resolve_ct2(settings, name)
     return resolve_whisper(settings, name)
