@@ -132,3 +132,102 @@ def video_without_audio(path: Path, seconds: float = 2) -> Path:
     ffmpeg("-f", "lavfi", "-i", f"testsrc=s=160x120:r=5:d={seconds}", "-c:v", "libx264",
            "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
     return path
+
+
+# Whisper in the other published formats, derived from an openai-whisper checkpoint ----------
+
+# openai-whisper -> Hugging Face names, written out independently of pipeline.models' mapping.
+_HF_BLOCK = {"attn.query": "self_attn.q_proj", "attn.key": "self_attn.k_proj", "attn.value": "self_attn.v_proj",
+             "attn.out": "self_attn.out_proj", "attn_ln": "self_attn_layer_norm",
+             "cross_attn.query": "encoder_attn.q_proj", "cross_attn.key": "encoder_attn.k_proj",
+             "cross_attn.value": "encoder_attn.v_proj", "cross_attn.out": "encoder_attn.out_proj",
+             "cross_attn_ln": "encoder_attn_layer_norm", "mlp.0": "fc1", "mlp.2": "fc2", "mlp_ln": "final_layer_norm"}
+_HF_OTHER = {"encoder.positional_embedding": "model.encoder.embed_positions.weight",
+             "decoder.positional_embedding": "model.decoder.embed_positions.weight",
+             "decoder.token_embedding.weight": "model.decoder.embed_tokens.weight",
+             "encoder.ln_post.weight": "model.encoder.layer_norm.weight",
+             "encoder.ln_post.bias": "model.encoder.layer_norm.bias",
+             "decoder.ln.weight": "model.decoder.layer_norm.weight", "decoder.ln.bias": "model.decoder.layer_norm.bias"}
+
+
+def _hf_key(name: str) -> str:
+    if name in _HF_OTHER:
+        return _HF_OTHER[name]
+    if ".blocks." in name:
+        side, _, index, rest = name.split(".", 3)
+        module, param = rest.rsplit(".", 1)
+        return f"model.{side}.layers.{index}.{_HF_BLOCK[module]}.{param}"
+    return f"model.{name}"  # encoder.conv1/conv2
+
+
+def write_safetensors(path: Path, tensors: dict) -> Path:
+    """The safetensors layout: 8-byte header length, JSON header, raw little-endian data."""
+    names = {"float32": "F32", "float16": "F16"}
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, tensor in tensors.items():
+        data = tensor.detach().contiguous().numpy().tobytes()
+        header[name] = {"dtype": names[str(tensor.dtype).removeprefix("torch.")], "shape": list(tensor.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with open(path, "wb") as fh:
+        fh.write(len(raw).to_bytes(8, "little") + raw)
+        for blob in blobs:
+            fh.write(blob)
+    return path
+
+
+def tiny_hf_whisper_folder(checkpoint: Path, folder: Path, weights: str = "safetensors",
+                           lang_to_id: dict | None = None) -> Path:
+    """A Hugging Face Whisper checkpoint folder (config.json, model.safetensors or
+    pytorch_model.bin, generation_config.json) holding the weights of an openai-whisper ``.pt``."""
+    import torch
+
+    saved = torch.load(checkpoint, map_location="cpu")
+    dims, state = saved["dims"], saved["model_state_dict"]
+    folder.mkdir(parents=True, exist_ok=True)
+    hf = {_hf_key(name): tensor for name, tensor in state.items()}
+    if weights == "safetensors":
+        write_safetensors(folder / "model.safetensors", hf)  # tied proj_out left out, as save_pretrained does
+    else:
+        torch.save({**hf, "proj_out.weight": hf["model.decoder.embed_tokens.weight"]}, folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "whisper", "architectures": ["WhisperForConditionalGeneration"],
+        "num_mel_bins": dims["n_mels"], "vocab_size": dims["n_vocab"], "d_model": dims["n_audio_state"],
+        "max_source_positions": dims["n_audio_ctx"], "encoder_attention_heads": dims["n_audio_head"],
+        "encoder_layers": dims["n_audio_layer"], "max_target_positions": dims["n_text_ctx"],
+        "decoder_attention_heads": dims["n_text_head"], "decoder_layers": dims["n_text_layer"],
+        "activation_function": "gelu", "scale_embedding": False, "torch_dtype": "float32"}, indent=2))
+    generation = {"decoder_start_token_id": 50258, "eos_token_id": 50257}
+    if lang_to_id:
+        generation["lang_to_id"] = lang_to_id
+    (folder / "generation_config.json").write_text(json.dumps(generation, indent=2))
+    return folder
+
+
+def tiny_ct2_whisper_folder(checkpoint: Path, folder: Path, quantization: str = "float32") -> Path:
+    """A faster-whisper (CTranslate2) folder of an openai-whisper ``.pt``, via pipeline.models' converter."""
+    import torch
+
+    from pipeline import models
+
+    saved = torch.load(checkpoint, map_location="cpu")
+    return models.write_ct2(saved["model_state_dict"], saved["dims"], folder, quantization=quantization)
+
+
+def tiny_whisper_v3_checkpoint(path: Path) -> Path:
+    """A random-weight checkpoint laid out like large-v3 and turbo: 128 mel bins, and a
+    vocabulary of 51866 (a 100th language, so every special token id moves by one)."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(1)
+    dims = ModelDimensions(n_mels=128, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
+                           n_vocab=51866, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2)
+    model = Whisper(dims)
+    with torch.no_grad():
+        model.decoder.positional_embedding.normal_(0, 0.01)
+    torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
+    return path
