@@ -24,13 +24,14 @@ import json
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import engines
+from . import language as language_check
 from .transcript import Segment, write_atomic
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,8 @@ LOW_LOGPROB = -1.0
 # clip with CER > 0.5 had a segment under it, no Russian clip with CER < 0.15 did.
 UNCERTAIN_LOGPROB = -0.65
 # Greedy search does better on Kazakh with base (beam search drifts into fluent invented
-# words); beam search (5) does better on Russian but is not the default yet (bench/README.md).
-BEAM_SIZE: dict[str, int] = {}
+# words); beam search (5) does better on Russian (bench/README.md).
+BEAM_SIZE: dict[str, int] = {"ru": 5}
 HIGH_COMPRESSION = 2.4
 HIGH_NO_SPEECH = 0.6
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -61,6 +62,7 @@ class Recognition:
     language: str
     detected: dict[str, float] | None
     segments: list[Segment]
+    warnings: list[str] = field(default_factory=list)
 
 
 # Engines and options ---------------------------------------------------------------------
@@ -69,13 +71,15 @@ def engine_name(settings) -> str:
     return getattr(settings, "asr_engine", engines.DEFAULT_ENGINE)
 
 
-def load_engine(settings, engine: str | None = None, model: str | None = None):
-    """The engine the settings choose, with its model: (engine, model path, SHA-256 or None)."""
+def load_engine(settings, engine: str | None = None, model: str | None = None, language: str | None = None):
+    """The engine the settings choose, with the model for ``language`` unless ``model`` names
+    one: (engine, model path, SHA-256 or None, model name)."""
     from . import models
 
     engine = engine or engine_name(settings)
-    path, sha = models.resolve_for_engine(settings, engine, model)
-    return engines.load(engine, path, settings.threads), path, sha
+    name = model or models.model_for_language(settings, language)
+    path, sha = models.resolve_for_engine(settings, engine, model, language=language)
+    return engines.load(engine, path, settings.threads), path, sha, name
 
 
 def load_model(checkpoint: str, threads: int = 0, engine: str = engines.DEFAULT_ENGINE):
@@ -87,6 +91,15 @@ def decode_options(settings) -> dict:
     return {"fallback": settings.temperature_fallback,
             "vad": getattr(settings, "asr_vad", True),
             "beam_size": getattr(settings, "asr_beam_size", 0)}
+
+
+def native_languages(settings, model_name: str) -> tuple[str, ...]:
+    """The interview languages the model was trained for: those recorded when it was added
+    (e.g. ``ky`` for a Kyrgyz fine-tune), else Whisper's own (Kazakh and Russian, no Kyrgyz)."""
+    from . import models
+
+    recorded = (models.model_info(settings, model_name) or {}).get("languages") or DETECTABLE
+    return tuple(code for code in ("kk", "ky", "ru") if code in recorded)
 
 
 def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
@@ -179,13 +192,18 @@ _WORDLESS = re.compile(r"^[\W_]*$")
 def transcribe(engine, audio: np.ndarray, language: str | None, *,
                progress: Callable[[float], None] | None = None,
                initial_prompt: str | None = None, fallback: bool = True, vad: bool = True,
-               beam_size: int = 0) -> Recognition:
+               beam_size: int = 0, native: tuple[str, ...] = DETECTABLE) -> Recognition:
     """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags.
 
     ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
     (whisper's default); without it decoding is greedy and exactly reproducible. ``vad`` cuts
     the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
-    0 means the per-language default (:data:`BEAM_SIZE`, else greedy).
+    0 means the per-language default (:data:`BEAM_SIZE`, else greedy). ``native`` are the
+    languages the model was trained on; others are decoded as their stand-in and flagged.
+
+    Each segment is labelled with the language its text reads as (:mod:`pipeline.language`);
+    a Russian passage in a Kazakh or Kyrgyz interview, or the reverse, is decoded again in its
+    own language and keeps whichever decoding the model is surer of.
     """
     detected = None
     if language is None:
@@ -201,15 +219,21 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
             return Recognition(language=language, detected=detected, segments=[])
         timemap = _TimeMap(regions)
         audio = np.concatenate([audio[s:e] for s, e in regions])
-    raw = engine.decode(audio, decode_as, initial_prompt=initial_prompt,
-                        temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
-                        beam_size=beam_size or BEAM_SIZE.get(decode_as, 1),
-                        cyrillic_only=decode_as in CYRILLIC, progress=progress)
+    options = dict(initial_prompt=initial_prompt, temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
+                   beam_size=beam_size)
+    raw = _decode(engine, audio, decode_as, progress=progress, **options)
     segments = []
     for seg in raw:
         text, looped = collapse_loops(seg["text"].strip())
         if _WORDLESS.match(text):
             continue
+        read_as, seg_language = language_check.label(text), language
+        if read_as and (read_as == "ru") != (decode_as == "ru"):
+            seg_language = read_as
+            again = _redecode(engine, audio, seg, WHISPER_STANDIN.get(read_as, read_as), **options)
+            if again and again["avg_logprob"] >= seg["avg_logprob"]:
+                seg = again
+                text, looped = collapse_loops(seg["text"].strip())
         figures = {key: _figure(seg[key]) for key in ("avg_logprob", "no_speech_prob", "compression_ratio")}
         if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
             flags = ["low confidence"]
@@ -217,17 +241,39 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
             flags = flags_for(figures)
         if looped and REPETITION_FLAG not in flags:
             flags.append(REPETITION_FLAG)
-        if decode_as != language:
+        if seg_language not in native:
             flags.append(UNSUPPORTED_FLAG)
-        start, end = float(seg["start"]), float(seg["end"])
+        # The decoder's last timestamp can fall past the end of the audio it was given.
+        length = len(audio) / SAMPLE_RATE
+        start, end = min(float(seg["start"]), length), min(float(seg["end"]), length)
         if timemap:
             start, end = timemap(start), timemap(end, end=True)
         segments.append(Segment(
             id=len(segments) + 1, start=round(start, 3), end=round(max(end, start), 3),
-            language=language, text=text, flags=flags, **figures,
+            language=seg_language, text=text, flags=flags, **figures,
         ))
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
+
+
+def _decode(engine, audio: np.ndarray, language: str, progress=None, **options) -> list[dict]:
+    return engine.decode(audio, language, cyrillic_only=language in CYRILLIC, progress=progress,
+                         **{**options, "beam_size": options.get("beam_size") or BEAM_SIZE.get(language, 1)})
+
+
+def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) -> dict | None:
+    """``seg`` decoded again as ``language``, as one segment over the same span (or None)."""
+    piece = audio[int(seg["start"] * SAMPLE_RATE):int(seg["end"] * SAMPLE_RATE)]
+    if len(piece) < SAMPLE_RATE // 2:
+        return None
+    parts = [p for p in _decode(engine, piece, language, **options) if p["text"].strip()]
+    if not parts:
+        return None
+    weights = [max(p["end"] - p["start"], 0.01) for p in parts]
+    return {"start": seg["start"], "end": seg["end"], "text": " ".join(p["text"].strip() for p in parts),
+            "avg_logprob": float(np.average([p["avg_logprob"] for p in parts], weights=weights)),
+            "no_speech_prob": max(p["no_speech_prob"] for p in parts),
+            "compression_ratio": max(p["compression_ratio"] for p in parts)}
 
 
 def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
@@ -263,4 +309,11 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
             segments.append(seg)
     if progress:
         progress(1.0)
-    return Recognition(language=language, detected=detected, segments=segments)
+    warnings = []
+    if language in options.get("native", DETECTABLE):  # text decoded through a stand-in proves nothing
+        warning = language_check.mismatch_warning(
+            language, [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments])
+        if warning:
+            warnings.append(warning)
+            log.warning("language check on %s: %s", wav.name, warning)
+    return Recognition(language=language, detected=detected, segments=segments, warnings=warnings)

@@ -70,8 +70,9 @@ def run_system(system: str, home: str, engine: str | None, model: str | None, la
     settings = config.load(Path(home))
     started = time.monotonic()
     if system == "pipeline":
-        model_obj, path, sha = asr.load_engine(settings, engine, model)
+        model_obj, path, sha, model_name = asr.load_engine(settings, engine, model, language)
         name = model_obj.name
+        options = {**asr.decode_options(settings), "native": asr.native_languages(settings, model_name)}
     else:
         import whisper
 
@@ -83,7 +84,7 @@ def run_system(system: str, home: str, engine: str | None, model: str | None, la
         t0 = time.monotonic()
         if system == "pipeline":
             result = asr.transcribe_file(model_obj, Path(wav), language, resume_dir=Path(work) / f"{system}-{n}",
-                                         resume_key="bench", **asr.decode_options(settings))
+                                         resume_key="bench", **options)
             hyp = " ".join(s.text for s in result.segments)
             flagged = any(s.flags for s in result.segments)
         else:

@@ -49,6 +49,7 @@ class Transcript:
     translation: dict
     segments: list[Segment]
     detected_languages: dict | None = None
+    warnings: list[str] = field(default_factory=list)  # about the whole file, e.g. its language tag
     interview: dict = field(default_factory=dict)
     # status: unreviewed | in_progress | reviewed; reviewers: names; withheld_terms: strings
     review: dict = field(default_factory=lambda: {"status": "unreviewed", "reviewers": [], "withheld_terms": []})

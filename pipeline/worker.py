@@ -111,13 +111,15 @@ class Worker:
         transcript.write_atomic(output_dir(self.settings, job) / "FAILED.txt", note)
         log.warning("failed %s: %s", job.interview_id, reason)
 
-    def _load_model(self) -> tuple[object, str, str | None]:
+    def _load_model(self, language: str | None) -> tuple[object, str, str | None, str]:
+        """The engine with the model for ``language`` ([asr.models], else the default model)."""
         engine = asr.engine_name(self.settings)
-        checkpoint, sha = models.resolve_for_engine(self.settings, engine)
+        name = models.model_for_language(self.settings, language)
+        checkpoint, sha = models.resolve_for_engine(self.settings, engine, language=language)
         if self._model_key != f"{engine}|{checkpoint}":
             self._model = asr.load_model(checkpoint, self.settings.threads, engine)
             self._model_key = f"{engine}|{checkpoint}"
-        return self._model, checkpoint, sha
+        return self._model, checkpoint, sha, name
 
     def _process(self, job: Job) -> None:
         timings: dict[str, float] = {}
@@ -135,11 +137,11 @@ class Worker:
 
         t0 = time.monotonic()
         self._progress(job, "transcribe", 0.0)
-        model, checkpoint, model_sha = self._load_model()
+        model, checkpoint, model_sha, model_name = self._load_model(job.language)
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         names = job.meta.get("names")
         prompt = ", ".join(names) if names else None
-        options = asr.decode_options(self.settings)
+        options = {**asr.decode_options(self.settings), "native": asr.native_languages(self.settings, model_name)}
         recognition = asr.transcribe_file(
             model, wav, job.language, resume_dir=work / "pieces",
             resume_key=asr.resume_key(model, model_sha or checkpoint, options, prompt),
@@ -158,12 +160,12 @@ class Worker:
             detected_languages=recognition.detected, translation=status, segments=segments,
             source={"file": job.original_name, "sha256": job.sha256, "duration_s": round(duration, 3),
                     "evidence_path": job.evidence_path},
-            interview={k: v for k, v in job.meta.items() if k != "case_id"},
+            interview={k: v for k, v in job.meta.items() if k != "case_id"}, warnings=recognition.warnings,
         )
         provenance = {
             "interview_id": job.interview_id, "case_id": job.case_id,
             "source": {"file": job.original_name, "sha256": job.sha256, "evidence_path": job.evidence_path},
-            "model": {"engine": model.name, "name": self.settings.whisper_model,
+            "model": {"engine": model.name, "name": model_name,
                       "checkpoint": checkpoint, "sha256": model_sha},
             "translation": status,
             "options": {"language": job.language, "decoded_as": asr.WHISPER_STANDIN.get(recognition.language,
@@ -181,7 +183,7 @@ class Worker:
             job.id, dict(state="done", stage=None, progress=1.0, owner=None, translation=status["status"],
                          output_dir=str(output_dir(self.settings, job))),
             "processed", sha256=job.sha256, interview_id=job.interview_id,
-            engine=model.name, model=self.settings.whisper_model, model_sha256=model_sha,
+            engine=model.name, model=model_name, model_sha256=model_sha,
             options=provenance["options"], translation=status["status"], timings=timings,
             outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
                      for name in transcript.rendered_files(result)})

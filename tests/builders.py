@@ -17,7 +17,10 @@ import numpy as np
 from pipeline.media import ffmpeg_binary
 
 
-def tiny_whisper_checkpoint(path: Path) -> Path:
+NUMBER_TOKEN, KAZAKH_WORD_TOKEN = 502, 6046  # " 1" (reads as no language), " мен" (Kazakh "I")
+
+
+def tiny_whisper_checkpoint(path: Path, word: int = NUMBER_TOKEN) -> Path:
     import torch
     from whisper.model import ModelDimensions, Whisper
 
@@ -27,12 +30,13 @@ def tiny_whisper_checkpoint(path: Path) -> Path:
     model = Whisper(dims)
     with torch.no_grad():
         # Whisper leaves the decoder's positional embedding uninitialised (torch.empty), which
-        # makes every logit NaN. Fill it, and bias the final layer norm towards one word
-        # (" мен") so that the decoder writes real Cyrillic text, looping it as a broken model would.
+        # makes every logit NaN. Fill it, and bias the final layer norm towards one token so
+        # that the decoder writes it, looping as a broken model would: by default a number,
+        # which belongs to no language, so segments keep the language they were decoded in.
         model.decoder.positional_embedding.normal_(0, 0.01)
-        word = model.decoder.token_embedding.weight[6046]
+        vector = model.decoder.token_embedding.weight[word]
         model.decoder.ln.weight.zero_()
-        model.decoder.ln.bias.copy_(3 * word / word.norm())
+        model.decoder.ln.bias.copy_(3 * vector / vector.norm())
     torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path
 

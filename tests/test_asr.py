@@ -1,6 +1,10 @@
 """The real whisper loader and decoder on a tiny random-weight checkpoint (plumbing only)."""
 
+import dataclasses
+
 from pipeline import asr, media, models
+
+from builders import KAZAKH_WORD_TOKEN, tiny_whisper_checkpoint
 
 
 def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video, tmp_path):
@@ -77,3 +81,25 @@ def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_pa
     asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="other model", chunk_seconds=2,
                         fallback=False)
     assert len(calls) == 2 * n + 1, "a different model starts over"
+
+
+def test_a_kyrgyz_model_mapped_for_ky_is_not_flagged_as_a_stand_in(home, speech_video, tmp_path, tiny_checkpoint):
+    models.add_model(home, tiny_checkpoint, name="kyrgyz-tiny", languages="ky,kk")
+    settings = dataclasses.replace(home, language_models=(("ky", "kyrgyz-tiny"),))
+    engine, path, _, name = asr.load_engine(settings, language="ky")
+    assert name == "kyrgyz-tiny" and path.endswith("kyrgyz-tiny.pt")
+    assert asr.native_languages(settings, name) == ("kk", "ky")
+    media.extract_audio(speech_video, tmp_path / "a.wav")
+    result = asr.transcribe(engine, media.load_wav(tmp_path / "a.wav"), "ky", fallback=False,
+                            native=asr.native_languages(settings, name))
+    assert result.segments and all(s.language == "ky" and asr.UNSUPPORTED_FLAG not in s.flags
+                                   for s in result.segments)
+
+
+def test_a_kazakh_passage_in_a_russian_file_is_labelled_kazakh(home, speech_video, tmp_path):
+    """A model that writes the Kazakh word "мен": in a file tagged Russian, its segments are
+    Kazakh passages, decoded again as Kazakh and translated with the Kazakh package."""
+    model = asr.load_model(str(tiny_whisper_checkpoint(tmp_path / "kazakh.pt", word=KAZAKH_WORD_TOKEN)))
+    media.extract_audio(speech_video, tmp_path / "a.wav")
+    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", fallback=False)
+    assert result.segments and all(s.text == "мен" and s.language == "kk" for s in result.segments)

@@ -71,7 +71,8 @@ def test_the_engine_setting_picks_the_model_format(home):
     path, sha = models.resolve_for_engine(home, "faster-whisper", "base")
     assert path.endswith("base-ct2") and sha == models.EMBEDDED_CT2_SHA256
     assert models.resolve_for_engine(home, "openai-whisper", "tiny")[0].endswith("tiny.pt")
-    with pytest.raises(models.ModelError, match="faster-whisper"):
-        models.resolve_for_engine(home, "faster-whisper", "tiny")
+    assert models.resolve_for_engine(home, "faster-whisper", "tiny")[0].endswith("tiny-ct2")  # converted once
+    with pytest.raises(models.ModelError, match="no-such-model"):
+        models.resolve_for_engine(home, "faster-whisper", "no-such-model")
     with pytest.raises(ValueError, match="unknown speech engine"):
         engines.load("whisper.cpp", path)
