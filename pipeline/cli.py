@@ -38,7 +38,9 @@ def _settings(allow_download: bool = False, model: str | None = None) -> config.
         _die(str(exc))
     if allow_download or model:
         settings = dataclasses.replace(settings, allow_download=allow_download or settings.allow_download,
-                                       whisper_model=model or settings.whisper_model)
+                                       whisper_model=model or settings.whisper_model,
+                                       # a model named on the command line is used for every language
+                                       language_models=() if model else settings.language_models)
     settings.ensure_dirs()
     _logging(settings)
     return settings

@@ -2,30 +2,16 @@
 
 import csv
 import json
-import re
 
 import pytest
 
-from pipeline import models
+from pipeline import models, textnorm
 
 from conftest import EVALDATA
 
 pytestmark = [pytest.mark.slow, pytest.mark.evaldata]
 
 CLIPS = ["misc/pisets_test_sound_ru.wav", "misc/coqui_stt_smoke_ru.wav", "golos_gigastt/golos_04.wav"]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s]", " ", text.lower().replace("ё", "е")).split()
-
-
-def edit_distance(a: list[str], b: list[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
 
 
 def test_embedded_base_transcribes_real_russian(tmp_path, monkeypatch, cli):
@@ -44,9 +30,9 @@ def test_embedded_base_transcribes_real_russian(tmp_path, monkeypatch, cli):
         [out] = [d for d in (tmp_path / "outbox" / "RU-1").iterdir() if d.name.startswith(path.stem.lower()[:20])]
         data = json.loads((out / "transcript.json").read_text())
         assert data["language"] == "ru" and data["detected_languages"]["ru"] > data["detected_languages"]["kk"]
-        hyp = words(" ".join(s["text"] for s in data["segments"]))
-        ref = words(refs[clip])
-        errors += edit_distance(ref, hyp)
+        hyp = textnorm.normalize(" ".join(s["text"] for s in data["segments"]), "ru").split()
+        ref = textnorm.normalize(refs[clip], "ru").split()
+        errors += textnorm.edit_distance(ref, hyp)
         total += len(ref)
         assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == info["sha256"]
     assert errors / total <= 0.25, f"word error rate {errors / total:.2f} on {CLIPS}"

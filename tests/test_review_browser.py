@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import transcript
 from pipeline.review.server import make_server
-from pipeline.worker import output_dir
+from pipeline.worker import output_dir, publish
 
 from test_review import new_home, process, seed
 
@@ -43,6 +43,10 @@ def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video):
     monkeypatch.setenv("TESTIMONY_HOME", str(home.home))
     job = process(home, speech_video)
     seed(home, job)
+    out = output_dir(home, job)
+    t = transcript.load(out / transcript.MACHINE_FILE)
+    t.warnings = ["tagged Kazakh but 80% of the Kazakh/Kyrgyz speech reads as Kyrgyz: check the language"]
+    publish(home, job, t, json.loads((out / "provenance.json").read_text()))
     server = make_server(home, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield home, job, server
@@ -68,6 +72,7 @@ def test_review_page_end_to_end(served, page, tmp_path):
     row.locator("a").click()
     page.wait_for_selector("article.seg")
     assert page.locator("article.seg").count() == 4
+    assert "reads as Kyrgyz" in page.locator("p.warning").inner_text()  # the file's language check
     assert page.locator("article.seg.flagged").count() == 2  # low confidence, translation missing
 
     # Play from segment 3: the video seeks there, plays, and the segment follows playback.

@@ -302,7 +302,7 @@ class Handler(BaseHTTPRequestHandler):
             "translation": t.translation.get("status"), "languages": list(LANGUAGES),
             "media": {"url": f"/media/{interview.interview_id}", "kind": interview.media_kind,
                       "name": t.source.get("file")},
-            "review_file": str(interview.out_dir / "review.txt"),
+            "review_file": str(interview.out_dir / "review.txt"), "warnings": t.warnings,
             "segments": [{**asdict(seg), **revisions[seg.id]} for seg in t.segments],
         }
 

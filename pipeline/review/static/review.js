@@ -98,6 +98,7 @@ async function showInterview(id) {
         el("span", {}, "Speed ", el("b", { id: "rate" }, "1×")),
         el("span", { id: "progress" }),
         el("button", { type: "button", id: "mark-interview", onclick: toggleInterviewReviewed })),
+      (data.warnings || []).map((w) => el("p", { class: "warning", role: "alert" }, w)),
       el("p", { class: "hint" }, `Also editable in any text editor: ${data.review_file}`),
       el("ul", { class: "keys" },
         [["Esc", "play / pause"], ["F1", "back 5 s"], ["F2", "forward 5 s"], ["F3", "slower"], ["F4", "faster"],
