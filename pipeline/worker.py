@@ -173,7 +173,8 @@ class Worker:
                         "condition_on_previous_text": False,
                         "temperature_fallback": self.settings.temperature_fallback,
                         "voice_activity_detection": options["vad"], "beam_size": options["beam_size"],
-                        "cyrillic_only": recognition.language in asr.CYRILLIC},
+                        "cyrillic_only": recognition.language in asr.CYRILLIC,
+                        "native_languages": list(options["native"]), "prompt_names": names or []},
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,
         }

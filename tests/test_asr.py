@@ -1,6 +1,7 @@
 """The real whisper loader and decoder on a tiny random-weight checkpoint (plumbing only)."""
 
 import dataclasses
+import json
 
 from pipeline import asr, media, models
 
@@ -103,3 +104,32 @@ def test_a_kazakh_passage_in_a_russian_file_is_labelled_kazakh(home, speech_vide
     media.extract_audio(speech_video, tmp_path / "a.wav")
     result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", fallback=False)
     assert result.segments and all(s.text == "мен" and s.language == "kk" for s in result.segments)
+
+
+def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(home, speech_video, cli, tmp_path, monkeypatch):
+    """The real engine, wrapped only to see what it is asked to decode with."""
+    from pipeline import engines
+
+    prompts = []
+    real_load = engines.load
+
+    def load(name, path, threads=0):
+        engine = real_load(name, path, threads)
+        decode = engine.decode
+
+        def recording(audio, language, **options):
+            prompts.append(options["initial_prompt"])
+            return decode(audio, language, **options)
+
+        engine.decode = recording
+        return engine
+
+    (tmp_path / "names.mp4").write_bytes(speech_video.read_bytes())
+    (tmp_path / "names.mp4.toml").write_text('case_id = "KZ-9"\nnames = ["Айгүл Серікқызы", "Құлжа"]\n')
+    monkeypatch.setattr(engines, "load", load)
+    result = cli("process", tmp_path / "names.mp4", "--language", "kk")
+    assert result.exit_code == 0, result.output
+    assert prompts and set(prompts) == {"Айгүл Серікқызы, Құлжа"}
+    [out] = (home.outbox / "KZ-9").iterdir()
+    options = json.loads((out / "provenance.json").read_text())["options"]
+    assert options["prompt_names"] == ["Айгүл Серікқызы", "Құлжа"] and options["native_languages"] == ["kk", "ru"]
