@@ -27,9 +27,11 @@ class Engine(Protocol):
 
     def decode(self, audio: np.ndarray, language: str, *, initial_prompt: str | None,
                temperatures: tuple[float, ...], beam_size: int | None, cyrillic_only: bool,
-               progress: Callable[[float], None] | None) -> list[RawSegment]:
+               progress: Callable[[float], None] | None, best_of: int = 5) -> list[RawSegment]:
         """Whisper's sliding-window decoding of 16 kHz mono audio, never conditioned on the
-        previous window (so one bad window cannot poison the rest)."""
+        previous window (so one bad window cannot poison the rest); a window that fails the
+        quality checks is decoded again at the next temperature, keeping the best of
+        ``best_of`` samples."""
 
 
 # Bytes a Cyrillic-script token may hold: ASCII other than letters (digits, punctuation,

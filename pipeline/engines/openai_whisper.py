@@ -71,7 +71,8 @@ class OpenAIWhisper:
         _, probs = self.model.detect_language(mel)
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
-    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress):
+    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
+               best_of=5):
         import whisper
 
         options = {"beam_size": beam_size} if beam_size and beam_size > 1 else {}
@@ -82,7 +83,7 @@ class OpenAIWhisper:
             result = whisper.transcribe(
                 self.model, audio, language=language, task="transcribe", fp16=False, verbose=None,
                 initial_prompt=initial_prompt, condition_on_previous_text=False,
-                temperature=temperatures, best_of=5, no_speech_threshold=None, suppress_tokens=suppress,
+                temperature=temperatures, best_of=best_of, no_speech_threshold=None, suppress_tokens=suppress,
                 **options)
         return [{k: seg[k] for k in ("start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio")}
                 for seg in result["segments"]]
