@@ -155,9 +155,16 @@ class _TimeMap:
 
 # Guards and flags ------------------------------------------------------------------------
 
+# A syllable of 2-4 letters said four or more times in a row inside one word ("оқиғағағағаға"):
+# the decoder looping within a word, which the word-level check below cannot see.
+_SYLLABLE_LOOP = re.compile(r"(\w{2,4}?)\1{3,}")
+
+
 def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = 8) -> tuple[str, bool]:
-    """Cut a word or phrase repeated ``repeats``+ times in a row back to one occurrence."""
-    words, changed = text.split(), False
+    """Cut a word or phrase repeated ``repeats``+ times in a row back to one occurrence, and a
+    syllable looping inside a word likewise."""
+    text, loops = _SYLLABLE_LOOP.subn(r"\1", text)
+    words, changed = text.split(), bool(loops)
     for n in range(1, longest + 1):
         i = 0
         while i + n * repeats <= len(words):

@@ -41,6 +41,9 @@ def test_loops_are_cut_back_to_one_occurrence():
     assert asr.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
     assert asr.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
     assert asr.collapse_loops("иә иә бәрі жақсы") == ("иә иә бәрі жақсы", False)
+    # a syllable looping inside a word; "ағаға" (to the elder brother) and the filler "ааа" are speech
+    assert asr.collapse_loops("бір оқйғағағағағағағаға бар") == ("бір оқйға бар", True)
+    assert asr.collapse_loops("ағаға ааа айттым") == ("ағаға ааа айттым", False)
 
 
 def test_foreign_script_tokens_are_the_same_in_both_engines(base_ct2):
