@@ -21,6 +21,9 @@ import re
 LANGUAGES = ("kk", "ky", "ru")
 KAZAKH_ONLY = frozenset("әғқұіһ")
 KAZAKH_OR_KYRGYZ = frozenset("ңөү")
+# Less Kazakh or Kyrgyz speech than this proves nothing: base often writes Kazakh without its
+# own letters (к for қ), and one short segment would then "read as Kyrgyz".
+EVIDENCE_SECONDS = 30.0
 _WORD = re.compile(r"[^\W\d_]+")
 _CYRILLIC = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя") | KAZAKH_ONLY | KAZAKH_OR_KYRGYZ
 
@@ -58,7 +61,7 @@ def mismatch_warning(tagged: str, labels: list[str | None], weights: list[float]
         return None
     total = sum(w for w, lab in zip(weights, labels) if lab in (tagged, other))
     share = sum(w for w, lab in zip(weights, labels) if lab == other) / total if total else 0.0
-    if share <= 0.5:
+    if total < EVIDENCE_SECONDS or share <= 0.5:
         return None
     names = {"kk": "Kazakh", "ky": "Kyrgyz"}
     return (f"tagged {names[tagged]} but {share:.0%} of the {names[tagged]}/{names[other]} speech reads as "

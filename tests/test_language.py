@@ -33,7 +33,8 @@ def test_labels_on_the_mt_sentences_of_each_language():
 
 
 def test_a_kazakh_file_that_reads_as_kyrgyz_gets_a_warning():
-    assert "reads as Kyrgyz" in language.mismatch_warning("kk", ["ky", "ky", "kk", "ru"], [5, 5, 2, 30])
-    assert language.mismatch_warning("kk", ["kk", "ky", "ru", "ru"], [5, 2, 30, 30]) is None
-    assert "reads as Kazakh" in language.mismatch_warning("ky", ["kk", None], [3, 1])
-    assert language.mismatch_warning("ru", ["kk", "kk"], [1, 1]) is None  # Kazakh passages in Russian are normal
+    assert "reads as Kyrgyz" in language.mismatch_warning("kk", ["ky", "ky", "kk", "ru"], [20, 20, 8, 30])
+    assert language.mismatch_warning("kk", ["kk", "ky", "ru", "ru"], [50, 20, 30, 30]) is None
+    assert "reads as Kazakh" in language.mismatch_warning("ky", ["kk", None], [40, 1])
+    assert language.mismatch_warning("ky", ["kk"], [7]) is None  # one short clip proves nothing
+    assert language.mismatch_warning("ru", ["kk", "kk"], [40, 40]) is None  # Kazakh passages in Russian are normal
