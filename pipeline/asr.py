@@ -19,7 +19,6 @@ restricted to the languages these interviews are in.
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import logging
 import math
@@ -32,6 +31,7 @@ import numpy as np
 
 from . import engines
 from . import language as language_check
+from .config import LANGUAGES
 from .transcript import Segment, write_atomic
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Recognition:
 # Engines and options ---------------------------------------------------------------------
 
 def engine_name(settings) -> str:
-    return getattr(settings, "asr_engine", engines.DEFAULT_ENGINE)
+    return settings.asr_engine
 
 
 def load_engine(settings, engine: str | None = None, model: str | None = None, language: str | None = None):
@@ -89,8 +89,7 @@ def load_model(checkpoint: str, threads: int = 0, engine: str = engines.DEFAULT_
 def decode_options(settings) -> dict:
     """The keyword arguments of :func:`transcribe` that the settings decide."""
     return {"fallback": settings.temperature_fallback,
-            "vad": getattr(settings, "asr_vad", True),
-            "beam_size": getattr(settings, "asr_beam_size", 0)}
+            "vad": settings.asr_vad, "beam_size": settings.asr_beam_size}
 
 
 def native_languages(settings, model_name: str) -> tuple[str, ...]:
@@ -99,7 +98,7 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
     from . import models
 
     recorded = (models.model_info(settings, model_name) or {}).get("languages") or DETECTABLE
-    return tuple(code for code in ("kk", "ky", "ru") if code in recorded)
+    return tuple(code for code in LANGUAGES if code in recorded)
 
 
 def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
@@ -120,13 +119,6 @@ def _figure(value) -> float | None:
 
 
 # Voice activity --------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def _vad_model():
-    from faster_whisper.vad import get_vad_model
-
-    return get_vad_model()
-
 
 def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) sample ranges holding speech, padded, per Silero VAD (ONNX, offline)."""
@@ -229,6 +221,7 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
     options = dict(initial_prompt=initial_prompt, temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
                    beam_size=beam_size)
     raw = _decode(engine, audio, decode_as, progress=progress, **options)
+    length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
     segments = []
     for seg in raw:
         text, looped = collapse_loops(seg["text"].strip())
@@ -250,8 +243,6 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
             flags.append(REPETITION_FLAG)
         if seg_language not in native:
             flags.append(UNSUPPORTED_FLAG)
-        # The decoder's last timestamp can fall past the end of the audio it was given.
-        length = len(audio) / SAMPLE_RATE
         start, end = min(float(seg["start"]), length), min(float(seg["end"]), length)
         if timemap:
             start, end = timemap(start), timemap(end, end=True)

@@ -742,7 +742,7 @@ def prepare_ct2(settings: Settings, name: str) -> Path:
 
 def model_for_language(settings: Settings, language: str | None = None) -> str:
     """The Whisper model for ``language``: its ``[asr.models]`` entry, else the default model."""
-    mapping = dict(getattr(settings, "language_models", ()) or ())
+    mapping = dict(settings.language_models)
     return mapping.get(language) or settings.whisper_model
 
 
@@ -836,7 +836,7 @@ def resolve_for_engine(settings: Settings, engine: str, name: str | None = None,
     ``[asr.models]`` maps ``language`` to, else the settings' default model."""
     if name is None:
         name = model_for_language(settings, language)
-        mapping = dict(getattr(settings, "language_models", ()) or ())
+        mapping = dict(settings.language_models)
         downloadable = engine != "faster-whisper" and settings.allow_download and _downloadable(name)
         if language in mapping and not is_installed(settings, name) and not downloadable:
             raise ModelError(

@@ -20,24 +20,27 @@ from pipeline.media import ffmpeg_binary
 NUMBER_TOKEN, KAZAKH_WORD_TOKEN = 502, 6046  # " 1" (reads as no language), " мен" (Kazakh "I")
 
 
-def tiny_whisper_checkpoint(path: Path, word: int = NUMBER_TOKEN) -> Path:
+def tiny_whisper_checkpoint(path: Path, word: int | None = NUMBER_TOKEN, seed: int = 0, **dims) -> Path:
+    """A random-weight Whisper (width 64, one layer each side); ``dims`` override its shape.
+    ``word=None`` leaves the decoder unbiased (its text is noise)."""
     import torch
     from whisper.model import ModelDimensions, Whisper
 
-    torch.manual_seed(0)
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
-                           n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1)
-    model = Whisper(dims)
+    torch.manual_seed(seed)
+    model = Whisper(ModelDimensions(**{
+        "n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 64, "n_audio_head": 2, "n_audio_layer": 1,
+        "n_vocab": 51865, "n_text_ctx": 448, "n_text_state": 64, "n_text_head": 2, "n_text_layer": 1, **dims}))
     with torch.no_grad():
         # Whisper leaves the decoder's positional embedding uninitialised (torch.empty), which
         # makes every logit NaN. Fill it, and bias the final layer norm towards one token so
         # that the decoder writes it, looping as a broken model would: by default a number,
         # which belongs to no language, so segments keep the language they were decoded in.
         model.decoder.positional_embedding.normal_(0, 0.01)
-        vector = model.decoder.token_embedding.weight[word]
-        model.decoder.ln.weight.zero_()
-        model.decoder.ln.bias.copy_(3 * vector / vector.norm())
-    torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
+        if word is not None:
+            vector = model.decoder.token_embedding.weight[word]
+            model.decoder.ln.weight.zero_()
+            model.decoder.ln.bias.copy_(3 * vector / vector.norm())
+    torch.save({"dims": model.dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path
 
 
@@ -224,14 +227,4 @@ def tiny_ct2_whisper_folder(checkpoint: Path, folder: Path, quantization: str = 
 def tiny_whisper_v3_checkpoint(path: Path) -> Path:
     """A random-weight checkpoint laid out like large-v3 and turbo: 128 mel bins, and a
     vocabulary of 51866 (a 100th language, so every special token id moves by one)."""
-    import torch
-    from whisper.model import ModelDimensions, Whisper
-
-    torch.manual_seed(1)
-    dims = ModelDimensions(n_mels=128, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
-                           n_vocab=51866, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2)
-    model = Whisper(dims)
-    with torch.no_grad():
-        model.decoder.positional_embedding.normal_(0, 0.01)
-    torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
-    return path
+    return tiny_whisper_checkpoint(path, word=None, seed=1, n_mels=128, n_vocab=51866, n_text_layer=2)
