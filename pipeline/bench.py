@@ -24,6 +24,7 @@ from typing import Optional
 import typer
 
 from . import config, textnorm
+from .console import die, load_settings
 
 bench_app = typer.Typer(help="Benchmarks: transcription (WER, CER, speed) and translation (chrF, BLEU).",
                         no_args_is_help=True)
@@ -40,20 +41,6 @@ def _group() -> None:
 def read_tsv(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-def _die(message: str):
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
-def _settings() -> config.Settings:
-    try:
-        settings = config.load()
-    except config.SettingsError as exc:
-        _die(str(exc))
-    settings.ensure_dirs()
-    return settings
 
 
 # Transcription -------------------------------------------------------------------------
@@ -160,13 +147,13 @@ def bench_asr(
     from . import engines, media
 
     if language not in LANGUAGES:
-        _die(f"--language must be one of {', '.join(LANGUAGES)}")
+        die(f"--language must be one of {', '.join(LANGUAGES)}")
     if engine and engine not in engines.ENGINES:
-        _die(f"--engine must be one of {', '.join(engines.ENGINES)}")
-    settings = _settings()
+        die(f"--engine must be one of {', '.join(engines.ENGINES)}")
+    settings = load_settings()
     rows = read_tsv(refs)
     if not rows or not {"file", "transcript"} <= set(rows[0]):
-        _die(f"{refs} needs a header with file and transcript columns")
+        die(f"{refs} needs a header with file and transcript columns")
     with tempfile.TemporaryDirectory(prefix="bench-", dir=settings.work) as work:
         wavs, clips = [], []
         for n, row in enumerate(rows):
@@ -208,14 +195,14 @@ def bench_mt(
     from . import translate
 
     if language not in LANGUAGES:
-        _die(f"--language must be one of {', '.join(LANGUAGES)}")
-    settings = _settings()
+        die(f"--language must be one of {', '.join(LANGUAGES)}")
+    settings = load_settings()
     translator = translate.Translator(settings)
     if not translator.available(language):
-        _die(translate.add_command_hint(language))
+        die(translate.add_command_hint(language))
     rows = read_tsv(refs)
     if not rows or not {"src", "ref_en"} <= set(rows[0]):
-        _die(f"{refs} needs a header with src and ref_en columns")
+        die(f"{refs} needs a header with src and ref_en columns")
     started = time.monotonic()
     hyps = [translator.translate(row["src"], language) for row in rows]
     seconds = time.monotonic() - started

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import List, Optional
@@ -14,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from . import config, custody, intake, models, watch, worker
+from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
 from .review.cli import app as review_app
@@ -29,64 +28,6 @@ app.add_typer(review_app, name="review")
 app.add_typer(bench_app, name="bench")
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
-
-
-def _settings(allow_download: bool = False, model: str | None = None) -> config.Settings:
-    try:
-        settings = config.load()
-    except config.SettingsError as exc:
-        _die(str(exc))
-    if allow_download or model:
-        settings = dataclasses.replace(settings, allow_download=allow_download or settings.allow_download,
-                                       whisper_model=model or settings.whisper_model,
-                                       # a model named on the command line is used for every language
-                                       language_models=() if model else settings.language_models)
-    settings.ensure_dirs()
-    _logging(settings)
-    return settings
-
-
-def _logging(settings: config.Settings) -> None:
-    """Log file under the home folder: IDs, paths and stages, never transcript text."""
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
-        if Path(old.baseFilename) == settings.log_file:
-            return
-        root.removeHandler(old)
-        old.close()
-    handler = logging.FileHandler(settings.log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def _die(message: str, code: int = 1):
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-class _Bar:
-    """One progress line on stderr per piece of work; full lines every 10% when not a terminal."""
-
-    def __init__(self):
-        self.last: tuple[str, int] | None = None
-
-    def __call__(self, job: Job, stage: str, fraction: float) -> None:
-        self.show(job.interview_id, stage, fraction)
-
-    def show(self, name: str, stage: str, fraction: float) -> None:
-        pct = int(fraction * 100)
-        tty = sys.stderr.isatty()
-        key = (f"{name} {stage}", pct if tty else pct // 10)
-        if key == self.last:
-            return
-        self.last = key
-        line = f"{name}: {stage:<10} {pct:3d}%"
-        if tty:
-            sys.stderr.write("\r" + line + ("\n" if pct >= 100 else ""))
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
 
 
 def _describe(job: Job, settings: config.Settings) -> str:
@@ -114,7 +55,7 @@ def process(
                                         help="Let whisper fetch a named model (online machines only)."),
 ):
     """Process recordings now, one after another: copy to the evidence store, transcribe, translate."""
-    settings = _settings(allow_download, model)
+    settings = load_settings(allow_download, model)
     store = Store(settings.database)
     queued: list[Job] = []
     problems = 0
@@ -159,7 +100,7 @@ def _recordings(paths: list[Path]) -> list[Path]:
 
 
 def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
-    runner = worker.Worker(settings, store, _Bar())
+    runner = worker.Worker(settings, store, Bar())
     failures = 0
     for job in jobs:
         claimed = store.claim(job.id)
@@ -170,7 +111,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
             finished = runner.run(claimed)
         except KeyboardInterrupt:
             store.release_own()
-            _die("interrupted; the job is queued again and resumes on the next run", 130)
+            die("interrupted; the job is queued again and resumes on the next run", 130)
         if finished.state == "queued":
             failures += 1
             typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
@@ -197,7 +138,7 @@ def watch_cmd(
     allow_download: bool = typer.Option(False, "--allow-download"),
 ):
     """Watch inbox/ (and the folders in testimony.toml) and process what arrives, until Ctrl-C."""
-    settings = _settings(allow_download, model)
+    settings = load_settings(allow_download, model)
     folders = ", ".join(str(f.path) for f in settings.watch)
     typer.echo(f"watching {folders} (settle {settings.settle_seconds:g}s); outputs in {settings.outbox}. "
                f"Ctrl-C stops.")
@@ -214,9 +155,9 @@ def watch_cmd(
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        watch.run(settings, stop, _Bar(), on_intake)
+        watch.run(settings, stop, Bar(), on_intake)
     except watch.AlreadyWatching as exc:
-        _die(str(exc))
+        die(str(exc))
     except KeyboardInterrupt:
         typer.echo("\nstopped; unfinished work resumes at the next start")
 
@@ -224,7 +165,7 @@ def watch_cmd(
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Queued, running, done and failed work, with reasons."""
-    settings = _settings()
+    settings = load_settings()
     store = Store(settings.database)
     jobs = store.jobs()
     store.close()
@@ -246,14 +187,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 def link(file: str = typer.Argument(..., help="Interview ID, original file name or SHA-256 prefix."),
          case_id: str = typer.Argument(..., help="The case ID to link it to.")):
     """Give a recording that arrived without a case ID its case, and process it."""
-    settings = _settings()
+    settings = load_settings()
     if not settings.case_id_ok(case_id):
-        _die(f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}")
+        die(f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}")
     store = Store(settings.database)
     matches = [j for j in store.find_jobs(file) if j.state == "needs_case"]
     if len(matches) != 1:
         waiting = ", ".join(j.interview_id for j in store.jobs("needs_case")) or "none"
-        _die(f"{file!r} names {len(matches)} recordings waiting for a case; waiting: {waiting}")
+        die(f"{file!r} names {len(matches)} recordings waiting for a case; waiting: {waiting}")
     job = matches[0]
     store.update(job.id, case_id=case_id, state="queued")
     store.event("linked", sha256=job.sha256, interview_id=job.interview_id, case_id=case_id)
@@ -267,11 +208,11 @@ def link(file: str = typer.Argument(..., help="Interview ID, original file name 
 @app.command()
 def retry(interview: str = typer.Argument(..., help="Interview ID of a failed job.")):
     """Process a failed interview again (after fixing what its error said)."""
-    settings = _settings()
+    settings = load_settings()
     store = Store(settings.database)
     matches = [j for j in store.find_jobs(interview) if j.state == "failed"]
     if len(matches) != 1:
-        _die(f"{interview!r} names {len(matches)} failed interviews")
+        die(f"{interview!r} names {len(matches)} failed interviews")
     store.update(matches[0].id, state="queued", attempts=0, error=None)
     if not watch.watcher_running(settings) and _run_jobs(settings, store, [store.job(matches[0].id)]):
         raise typer.Exit(1)
@@ -282,8 +223,8 @@ def translate(pending: bool = typer.Option(False, "--pending",
                                            help="Translate interviews written without English.")):
     """Fill in English translations once a package for their language has been added."""
     if not pending:
-        _die("say what to translate: --pending")
-    settings = _settings()
+        die("say what to translate: --pending")
+    settings = load_settings()
     store = Store(settings.database)
     updated = worker.translate_pending(settings, store)
     for job in updated:
@@ -297,7 +238,7 @@ def translate(pending: bool = typer.Option(False, "--pending",
 @app.command()
 def verify(case: Optional[str] = typer.Argument(None, help="Only this case (default: everything).")):
     """Re-hash every original and exported file against the custody log, and check the log's chain."""
-    settings = _settings()
+    settings = load_settings()
     store = Store(settings.database)
     findings = custody.verify(store, case)
     store.close()
@@ -314,12 +255,12 @@ def verify(case: Optional[str] = typer.Argument(None, help="Only this case (defa
 def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
                 as_json: bool = typer.Option(False, "--json")):
     """The chain of custody of one interview, in plain language or as JSON."""
-    settings = _settings()
+    settings = load_settings()
     store = Store(settings.database)
     try:
         entries = custody.history(store, interview)
     except KeyError:
-        _die(f"no interview {interview!r}; `testimony status` lists them")
+        die(f"no interview {interview!r}; `testimony status` lists them")
     finally:
         store.close()
     if as_json:
@@ -340,11 +281,11 @@ def models_add(
     replace: bool = typer.Option(False, "--replace", help="Replace an installed model of the same name."),
 ):
     """Install a model from a file or folder (no network); Whisper models are converted for both engines."""
-    settings = _settings()
+    settings = load_settings()
     try:
         info = models.add_model(settings, path, name=name, languages=languages, replace=replace)
     except Exception as exc:
-        _die(str(exc))
+        die(str(exc))
     if info["kind"] == "argos":
         typer.echo(f"added {info['kind']} model {info['name']} (sha256 {info['sha256']})")
         return
@@ -366,7 +307,7 @@ def models_add(
 @models_app.command("list")
 def models_list():
     """Installed models: formats, languages, SHA-256 of the source weights, and what uses them."""
-    settings = _settings()
+    settings = load_settings()
     rows = models.list_models(settings)
     whisper = [r for r in rows if r["kind"] == "whisper"]
     typer.secho(f"Whisper models (engine {settings.asr_engine}; formats: pt = openai-whisper, "
@@ -389,7 +330,7 @@ def models_list():
 @models_app.command("prepare")
 def models_prepare():
     """Build the embedded Whisper base checkpoint now (otherwise done on first use)."""
-    settings = _settings()
+    settings = load_settings()
     checkpoint, sha = models.resolve_whisper(settings, models.EMBEDDED_NAME)
     typer.echo(f"embedded Whisper base ready: {checkpoint} (sha256 {sha})")
 

@@ -8,26 +8,15 @@ from typing import List, Optional
 
 import typer
 
-from .. import config
+from ..console import Bar, die, load_settings
 from ..store import Store
 from . import core
 from .documents import ExportError
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
-def _settings() -> config.Settings:
-    from ..cli import _settings as cli_settings  # the same settings, folders and log file as every command
-    return cli_settings()
-
-
 def _progress(interview_id: str):
     """Video encoding progress, shown the way the pipeline shows its own."""
-    from ..cli import _Bar
-    bar = _Bar()
+    bar = Bar()
     return lambda label, fraction: bar.show(interview_id, label, fraction)
 
 
@@ -44,7 +33,7 @@ def export(
                                           help="Export before review, marked \"unreviewed machine translation\"."),
 ):
     """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
-    settings = _settings()
+    settings = load_settings()
     store = Store(settings.database)
     try:
         chosen = core.parse_formats(formats)
@@ -60,7 +49,7 @@ def export(
             for name in result.files:
                 typer.echo(f"  {name}")
     except ExportError as exc:
-        _fail(str(exc))
+        die(str(exc))
     finally:
         store.close()
 
@@ -79,14 +68,14 @@ def withhold(
     if "-" in words:
         words = [w for w in words if w != "-"] + sys.stdin.read().splitlines()
     if not any(w.strip() for w in words) and not segments:
-        _fail("give the terms to withhold, or --segment ID")
-    settings = _settings()
+        die("give the terms to withhold, or --segment ID")
+    settings = load_settings()
     store = Store(settings.database)
     try:
         for line in core.withhold(settings, store, target, words, list(segments or [])):
             typer.echo(line)
     except ExportError as exc:
-        _fail(str(exc))
+        die(str(exc))
     finally:
         store.close()
 

@@ -10,24 +10,12 @@ from typing import List, Optional
 
 import typer
 
-from .. import config
+from ..console import die, load_settings
 from .edits import ReviewError, Reviews
 from .server import make_server
 from .textfile import import_review_file, write_review_file
 
 app = typer.Typer(help="Review transcripts: a local web page, or a plain-text file in any editor.")
-
-
-def _settings() -> config.Settings:
-    # The main command's log setup, so the review log lands in testimony.log like the rest.
-    from ..cli import _settings as main_settings
-
-    return main_settings()
-
-
-def _die(message: str):
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 @app.callback(invoke_without_command=True)
@@ -38,11 +26,11 @@ def serve(ctx: typer.Context,
     """Serve the review page until Ctrl-C; open the address it prints (it holds the secret token)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings()
+    settings = load_settings()
     try:
         server = make_server(settings, host, port)
     except OSError as exc:
-        _die(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")
+        die(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"warning: listening on {host}: other machines on the network can reach this page; "
                     f"only the token keeps them out", fg=typer.colors.YELLOW, err=True)
@@ -63,12 +51,12 @@ def import_(file: Path = typer.Argument(..., help="A review.txt written by testi
                                                               "(default: your login name)")):
     """Check a review file and save its edits; a malformed or stale file is refused whole."""
     if not file.is_file():
-        _die(f"{file}: no such file")
-    settings = _settings()
+        die(f"{file}: no such file")
+    settings = load_settings()
     try:
         result = import_review_file(settings, file, reviewer)
     except ReviewError as exc:
-        _die(str(exc))
+        die(str(exc))
     changed = ", ".join(map(str, result.changed)) or "none"
     typer.echo(f"{result.interview_id}: saved changes to segment(s) {changed}; "
                f"{result.unchanged} segment(s) unchanged")
@@ -77,7 +65,7 @@ def import_(file: Path = typer.Argument(..., help="A review.txt written by testi
 @app.command("file")
 def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
     """Write review.txt into an interview's outbox folder, to correct it in a text editor."""
-    settings = _settings()
+    settings = load_settings()
     reviews = Reviews(settings)
     try:
         for interview_id in interviews:
@@ -89,6 +77,6 @@ def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
                 typer.echo(f"{path} has edits not imported yet; left as it is. "
                            f"Run: testimony review import {path}")
     except ReviewError as exc:
-        _die(str(exc))
+        die(str(exc))
     finally:
         reviews.close()
