@@ -58,7 +58,6 @@ def test_foreign_script_tokens_are_the_same_in_both_engines(base_ct2):
     assert not any(i in ids for i in tokens.encode(" Менің ағам, «Ерлан» — 1990 жылы!", add_special_tokens=False).ids)
 
 
-@pytest.mark.evaldata
 def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
     engine = engines.load("faster-whisper", base_ct2)
     wav = tmp_path / "a.wav"
