@@ -61,6 +61,7 @@ def tagged_video(speech_video, tmp_path_factory):
 def interview(home, cli, argos_ru, tagged_video):
     """A processed interview of case KZ-7, and its reviewed.json carrying known text."""
     assert cli("models", "add", argos_ru).exit_code == 0
+    assert cli("keys", "init", "--org", "press@example.org").exit_code == 0  # packets and videos are signed
     result = cli("process", tagged_video, "--case", "KZ-7", "--language", "ru")
     assert result.exit_code == 0, result.output
     [folder] = (home.outbox / "KZ-7").iterdir()
