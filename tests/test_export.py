@@ -234,7 +234,7 @@ def test_reviewed_export_protects_people_in_every_format(home, interview, run):
         manifest = json.loads(zf.read("manifest.json"))
         readme = zf.read("README.txt").decode()
         members = {n: zf.read(n) for n in zf.namelist()}
-    assert set(members) == {*manifest["files"], "manifest.json"} and "README.txt" in manifest["files"]
+    assert set(members) == {*manifest["files"], "manifest.json", "manifest.json.sig"} and "README.txt" in manifest["files"]
     for name, entry in manifest["files"].items():
         assert hashlib.sha256(members[name]).hexdigest() == entry["sha256"]
         if name in files:

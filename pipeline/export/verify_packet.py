@@ -31,8 +31,9 @@ def read_key(text: str) -> str:
     """An OpenSSH public key line from a file, or given as is."""
     path = Path(text)
     line = path.read_text(encoding="utf-8").strip() if path.is_file() else text.strip()
-    if line and '"' in line.split()[0] + line.split()[1]:  # an allowed_signers line: drop principal, options
-        line = " ".join(w for w in line.split() if w.startswith(("ssh-", "AAAA")))
+    words = line.split()
+    start = next((n for n, w in enumerate(words) if w.startswith("ssh-")), 0)
+    line = " ".join(words[start:start + 3])  # an allowed_signers line starts with principal and options
     try:
         signing.fingerprint(line)
     except (ValueError, NotImplementedError, IndexError) as exc:
