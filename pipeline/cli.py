@@ -15,6 +15,7 @@ from . import config, custody, intake, models, watch, worker
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
+from .export.keys_cli import register as register_keys
 from .review.cli import app as review_app
 from .store import Job, Store
 
@@ -24,6 +25,7 @@ models_app = typer.Typer(help="Whisper models and Argos translation packages und
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 register_export(app)
+register_keys(app)
 app.add_typer(review_app, name="review")
 app.add_typer(bench_app, name="bench")
 
@@ -246,7 +248,9 @@ def verify(case: Optional[str] = typer.Argument(None, help="Only this case (defa
         mark = "ok  " if f.ok else "FAIL"
         typer.secho(f"{mark} {f.subject}: {f.detail}", fg=None if f.ok else typer.colors.RED)
     bad = [f for f in findings if not f.ok]
-    typer.echo(f"{len(findings) - len(bad)} intact, {len(bad)} not")
+    unchecked = sum(f.unchecked for f in findings)
+    typer.echo(f"{len(findings) - len(bad) - unchecked} intact, {len(bad)} not"
+               + (f", {unchecked} not checked (replaced, or not here)" if unchecked else ""))
     if bad:
         raise typer.Exit(1)
 

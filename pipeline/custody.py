@@ -22,6 +22,7 @@ class Finding:
     ok: bool
     subject: str
     detail: str
+    unchecked: bool = False  # an export replaced, or no longer here: not checked, not a failure
 
 
 def check_chain(store: Store) -> list[Finding]:
@@ -86,19 +87,36 @@ def exported_files(row) -> dict[Path, str]:
 
 
 def check_exports(store: Store, case: str | None = None) -> list[Finding]:
+    """Check the newest export to each path; older ones to the same path were replaced, not lost.
+
+    An export that is no longer here was most likely carried away (that is what exports are
+    for): it is reported, not failed. One that is here but changed fails.
+    """
     scope = _scope(store, case)
     findings = []
+    newest: dict[Path, tuple[str, str]] = {}  # path -> (SHA-256, when exported)
     for row in store.db.execute("SELECT * FROM events WHERE kind='export' ORDER BY id"):
         if scope is not None and row["interview_id"] not in scope[1]:
             continue
+        day = row["at"][:10]
         for path, digest in exported_files(row).items():
-            subject = f"export {path}"
-            if not path.exists():
-                findings.append(Finding(True, subject, "no longer on this machine (not checked)"))
-            elif sha256_file(path) != digest:
-                findings.append(Finding(False, subject, "differs from what was exported"))
-            else:
-                findings.append(Finding(True, subject, "intact"))
+            if path in newest:
+                findings.append(Finding(True, f"export {path}", f"exported on {newest[path][1][:10]}, "
+                                                                f"replaced on {day} by a newer export", True))
+            newest[path] = (digest, row["at"])
+        for gone in map(Path, json.loads(row["detail"]).get("removed") or []):
+            if gone in newest:
+                findings.append(Finding(True, f"export {gone}", f"exported on {newest.pop(gone)[1][:10]}, removed "
+                                                                f"on {day} by a newer export to its folder", True))
+    for path, (digest, at) in newest.items():
+        subject = f"export {path}"
+        if not path.exists():
+            findings.append(Finding(True, subject, f"not here (sent away?): exported on {at[:10]}, no longer "
+                                                   f"on this machine, so not checked", True))
+        elif sha256_file(path) != digest:
+            findings.append(Finding(False, subject, f"differs from what was exported on {at[:10]}"))
+        else:
+            findings.append(Finding(True, subject, "intact"))
     return findings
 
 

@@ -142,6 +142,27 @@ def rendered_files(t: Transcript) -> dict[str, str]:
     return files
 
 
+def withholds(out_dir: Path) -> bool:
+    """Has a reviewer withheld names or whole segments of this interview (in reviewed.json)?"""
+    reviewed = out_dir / REVIEWED_FILE
+    if not reviewed.exists():
+        return False
+    t = load(reviewed)
+    return bool(t.review.get("withheld_terms")) or any(s.withheld for s in t.segments)
+
+
+def remove_machine_subtitles(out_dir: Path) -> list[Path]:
+    """Remove the outbox's machine .srt/.vtt, which would still name people a reviewer withheld.
+
+    They are renders of transcript.json (kept), so nothing is lost; `testimony export` makes
+    redacted subtitles, through the one redaction path every export takes.
+    """
+    found = sorted(p for p in out_dir.glob("transcript.*") if p.suffix in (".srt", ".vtt"))
+    for path in found:
+        path.unlink()
+    return found
+
+
 # Atomic files ---------------------------------------------------------------------------
 
 def write_atomic(path: Path, content: str | bytes) -> None:

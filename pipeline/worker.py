@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import asr, media, models, transcript
 from .config import Settings
+from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
 from .translate import TranslationError, Translator, add_command_hint
 
@@ -225,6 +226,8 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
     staging = final.parent / f".{job.interview_id}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     files = transcript.rendered_files(result)
+    if transcript.withholds(final):  # no machine subtitles that name withheld people
+        files = {name: content for name, content in files.items() if not name.endswith((".srt", ".vtt"))}
     files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
     for name, content in files.items():
         transcript.write_atomic(staging / name, content)
@@ -255,7 +258,32 @@ def translate_pending(settings: Settings, store: Store) -> list[Job]:
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         provenance["translation"] = {**result.translation, "translated_at": now()}
         publish(settings, job, result, provenance)
+        reviewed = _translate_reviewed(translator, output_dir(settings, job))
         store.finish(job.id, dict(translation=result.translation["status"]), "translated",
-                     sha256=job.sha256, interview_id=job.interview_id, packages=result.translation["packages"])
+                     sha256=job.sha256, interview_id=job.interview_id, packages=result.translation["packages"],
+                     **({"reviewed": reviewed} if reviewed else {}))
         updated.append(store.job(job.id))
     return updated
+
+
+def _translate_reviewed(translator: Translator, folder: Path) -> dict | None:
+    """Fill in the English a started review still lacks; English a person wrote is never touched.
+
+    Only segments with no English at all are translated, from the reviewed text (a reviewer may
+    have corrected it), under the lock every writer of reviewed.json holds.
+    """
+    path = folder / transcript.REVIEWED_FILE
+    if not path.exists():
+        return None
+    with reviewed_lock(folder):
+        t = transcript.load(path)
+        before = [s.english for s in t.segments]
+        status = translate_segments(translator, t.segments)
+        filled = [s.id for s, old in zip(t.segments, before) if old is None and s.english is not None]
+        if not filled:
+            return None
+        t.translation = {**t.translation, "status": status["status"],
+                         "packages": {**t.translation.get("packages", {}), **status["packages"]}}
+        transcript.write_atomic(path, t.to_json())
+    log.info("reviewed.json of %s: English filled in for segment(s) %s", folder.name, filled)
+    return {"file": str(path), "segments": filled, "sha256": models.sha256_file(path)}

@@ -61,6 +61,7 @@ def tagged_video(speech_video, tmp_path_factory):
 def interview(home, cli, argos_ru, tagged_video):
     """A processed interview of case KZ-7, and its reviewed.json carrying known text."""
     assert cli("models", "add", argos_ru).exit_code == 0
+    assert cli("keys", "init", "--org", "press@example.org").exit_code == 0  # packets and videos are signed
     result = cli("process", tagged_video, "--case", "KZ-7", "--language", "ru")
     assert result.exit_code == 0, result.output
     [folder] = (home.outbox / "KZ-7").iterdir()
@@ -233,7 +234,7 @@ def test_reviewed_export_protects_people_in_every_format(home, interview, run):
         manifest = json.loads(zf.read("manifest.json"))
         readme = zf.read("README.txt").decode()
         members = {n: zf.read(n) for n in zf.namelist()}
-    assert set(members) == {*manifest["files"], "manifest.json"} and "README.txt" in manifest["files"]
+    assert set(members) == {*manifest["files"], "manifest.json", "manifest.json.sig"} and "README.txt" in manifest["files"]
     for name, entry in manifest["files"].items():
         assert hashlib.sha256(members[name]).hexdigest() == entry["sha256"]
         if name in files:

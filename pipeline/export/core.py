@@ -3,6 +3,10 @@
 An export is built in a staging folder and moved into place; files a previous export left
 under the same name prefix are removed, so nothing made before a `withhold` stays beside the
 new files. Every export and withhold is recorded in the event log by IDs, paths and hashes only.
+
+Documents and subtitles are dated by the review's own time (the last custody entry that changed
+the transcript), never by the clock, so exporting the same review twice gives the same bytes.
+Videos carry Content Credentials and packets a signature, both by the organisation key.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import transcript as tr
 from ..config import Settings
+from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
 from ..worker import output_dir
-from . import packet, pdf, redact, subtitles, video, word
+from . import c2pa_manifest, packet, pdf, redact, signing, subtitles, video, word
 from .documents import ExportError
 
 log = logging.getLogger(__name__)
@@ -26,6 +32,8 @@ log = logging.getLogger(__name__)
 FORMATS = ("docx", "pdf", "srt", "vtt", "mp4", "burned", "packet")
 DEFAULT_FORMATS = ("docx", "pdf", "srt", "vtt", "packet")
 VIDEO_FORMATS = ("mp4", "burned")
+SIGNED_FORMATS = ("mp4", "burned", "packet")
+CHANGES = ("processed", "translated", "edit", "withhold")  # custody entries that change a transcript
 SUFFIXES = {"docx": ".en.docx", "pdf": ".en.pdf", "srt": ".en.srt", "vtt": ".en.vtt",
             "mp4": ".en-subtitles.mp4", "burned": ".en-burned.mp4", "packet": ".press-packet.zip"}
 
@@ -119,6 +127,13 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
            bilingual: bool = False, progress: video.Progress | None = None) -> Result:
     """Write the chosen formats for one interview (already passed by :func:`check`)."""
     folder = _guard(settings, out or item.folder / "export")
+    key = None
+    if any(f in formats for f in SIGNED_FORMATS):
+        try:
+            key = signing.load(settings.home)
+        except signing.SigningError as exc:
+            raise ExportError(str(exc)) from exc
+    when = as_of(store, item)
     t = redact.redacted(item.transcript)
     unreviewed = t.review["status"] != "reviewed"
     duration = t.source.get("duration_s") or max([s.end for s in t.segments] + [0.0])
@@ -134,20 +149,23 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     staging.mkdir()
     try:
         made: dict[str, Path] = {}
-        render = {"docx": lambda: word.render(t, item.ref, bilingual, unreviewed),
-                  "pdf": lambda: pdf.render(t, item.ref, bilingual, unreviewed),
+        render = {"docx": lambda: word.render(t, item.ref, bilingual, unreviewed, when),
+                  "pdf": lambda: pdf.render(t, item.ref, bilingual, unreviewed, when),
                   "srt": lambda: subtitles.srt(cues), "vtt": lambda: subtitles.vtt(cues)}
         spans = redact.muted_spans(item.transcript, duration)
+        provenance = _provenance(item)
         for fmt in formats:
             path = staging / (item.ref + SUFFIXES[fmt])
             if fmt in render:
                 tr.write_atomic(path, render[fmt]())
-            elif fmt == "mp4":
-                video.soft_subtitled(source, subtitles.srt(cues), path, spans, duration, progress)
-            elif fmt == "burned":
-                video.burned_in(source, subtitles.srt(cues), path, spans, duration, progress)
+            elif fmt in VIDEO_FORMATS:
+                plain = staging / f"plain-{fmt}.mp4"
+                make = video.soft_subtitled if fmt == "mp4" else video.burned_in
+                make(source, subtitles.srt(cues), plain, spans, duration, progress)
+                c2pa_manifest.embed(key, plain, path, _video_facts(item, t, fmt, len(spans), provenance))
+                plain.unlink()
             elif fmt == "packet":
-                _packet(item, t, made, path, unreviewed)
+                _packet(store, key, item, t, made, path, unreviewed, when, provenance)
             made[path.name] = path
         removed = _replace(staging, folder, item.ref, made)
     finally:
@@ -181,17 +199,54 @@ def _video_check(item: Interview, source: Path, formats: list[str], notices: lis
     return formats
 
 
-def _packet(item: Interview, t: tr.Transcript, made: dict[str, Path], target: Path, unreviewed: bool) -> None:
-    names = sorted(made) + ["README.txt"]
-    readme = packet.readme(t, item.ref, names + ["manifest.json"], unreviewed)
-    readme_path = target.with_name("README.txt")
-    tr.write_atomic(readme_path, readme)
-    provenance_file = item.folder / "provenance.json"
-    provenance = json.loads(provenance_file.read_text(encoding="utf-8")) if provenance_file.exists() else {}
-    manifest = packet.manifest(t, item.ref, {**made, "README.txt": readme_path}, provenance, now(), unreviewed)
-    packet.write_zip(target, {**made, "README.txt": readme_path,
-                              "manifest.json": packet.manifest_json(manifest).encode("utf-8")})
-    readme_path.unlink()
+def as_of(store: Store, item: Interview) -> datetime:
+    """When the transcript last changed, by the custody log (the clock only if it says nothing)."""
+    row = store.db.execute(f"SELECT MAX(at) FROM events WHERE interview_id=? AND kind IN ({','.join('?' * len(CHANGES))})",
+                           (item.job.interview_id, *CHANGES)).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else datetime.now(timezone.utc)
+
+
+def _provenance(item: Interview) -> dict:
+    path = item.folder / "provenance.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _video_facts(item: Interview, t: tr.Transcript, fmt: str, muted: int, provenance: dict) -> dict:
+    """What the video's Content Credentials assert; ``t`` is the redacted transcript."""
+    model = provenance.get("model", {})
+    return {"source_sha256": item.job.sha256, "case_id": t.case_id, "packet": item.ref,
+            "subtitles": "added as a switchable English track" if fmt == "mp4" else "burned into the picture",
+            "muted_spans": muted, "withheld_segments": sum(1 for s in t.segments if s.withheld),
+            "withheld_terms": t.review.get("withheld_term_count", 0),
+            "review_status": t.review.get("status", "unreviewed"),
+            "model": {"engine": model.get("engine", "openai-whisper"), "name": model.get("name"),
+                      "sha256": model.get("sha256")},
+            "translation": {"engine": t.translation.get("engine"), "machine_translated": True},
+            "software": (provenance.get("software") or {}).get("testimony-pipeline")}
+
+
+def _packet(store: Store, key: signing.OrgKey, item: Interview, t: tr.Transcript, made: dict[str, Path],
+            target: Path, unreviewed: bool, when: datetime, provenance: dict) -> None:
+    """The zip: files in a fixed order, README, C2PA root, manifest and its signature."""
+    extra: dict[str, Path] = {}
+    if any(name.endswith(".mp4") for name in made):
+        extra[packet.C2PA_ROOT] = target.with_name(packet.C2PA_ROOT)
+        tr.write_atomic(extra[packet.C2PA_ROOT], c2pa_manifest.root_pem(key))
+    names = sorted(made) + ["README.txt", *extra, "manifest.json", packet.SIGNATURE]
+    extra["README.txt"] = target.with_name("README.txt")
+    tr.write_atomic(extra["README.txt"], packet.readme(t, item.ref, names, unreviewed, key.public_line))
+    head = store.db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    signer = {"org": key.org, "public_key": key.public_line, "fingerprint": key.fingerprint,
+              "namespace": signing.NAMESPACE}
+    files = {**made, **extra}
+    manifest = packet.manifest(t, item.ref, files, provenance, now(), unreviewed, when.isoformat(),
+                               {"entry": head["id"], "sha256": head["hash"]} if head else {}, signer)
+    body = packet.manifest_json(manifest).encode("utf-8")
+    members = {name: files[name] for name in names[:-2]}
+    packet.write_zip(target, {**members, "manifest.json": body,
+                              packet.SIGNATURE: signing.sign(key, body).encode()}, when)
+    for path in extra.values():
+        path.unlink()
 
 
 def _replace(staging: Path, folder: Path, ref: str, made: dict[str, Path]) -> list[str]:
@@ -212,33 +267,41 @@ def withhold(settings: Settings, store: Store, key: str, terms: list[str], segme
         raise ExportError(f"{key} names {len(items)} interviews; --segment needs one interview ID")
     lines = []
     for item in items:
-        t = item.transcript
-        known = {s.id for s in t.segments}
-        unknown = sorted(set(segment_ids) - known)
-        if unknown:
-            raise ExportError(f"{item.job.interview_id} has no segment {', '.join(map(str, unknown))} "
-                              f"(segments are {min(known, default=0)}..{max(known, default=0)})")
-        listed = t.review.setdefault("withheld_terms", [])
-        seen = {w.strip().casefold() for w in listed}
-        added = []
-        for term in (w.strip() for w in terms):
-            if term and term.casefold() not in seen:
-                seen.add(term.casefold())
-                added.append(term)
-        listed.extend(added)
-        for seg in t.segments:
-            if seg.id in segment_ids:
-                seg.withheld = True
-        path = item.folder / tr.REVIEWED_FILE
-        tr.write_atomic(path, t.to_json())
-        # Counts and segment IDs only: the terms themselves are what must not spread.
-        store.event("withhold", sha256=item.job.sha256, interview_id=item.job.interview_id,
-                    terms_added=len(added), terms_total=len(listed), segments=sorted(set(segment_ids)),
-                    reviewed={"file": str(path), "sha256": packet.sha256_file(path)})
-        log.info("withhold %s: %d terms added, segments %s", item.job.interview_id, len(added),
-                 sorted(set(segment_ids)))
-        lines.append(f"{item.job.interview_id}: {len(added)} term(s) added ({len(listed)} withheld in all)"
-                     + (f", segment(s) {', '.join(map(str, sorted(set(segment_ids))))} withheld"
-                        if segment_ids else "")
-                     + f"; saved in {path}")
+        with reviewed_lock(item.folder):
+            lines.append(_withhold_one(store, item, terms, segment_ids))
     return lines
+
+
+def _withhold_one(store: Store, item: Interview, terms: list[str], segment_ids: list[int]) -> str:
+    """Under the reviewed.json lock: read it afresh, add, write."""
+    t = tr.load_current(item.folder)
+    known = {s.id for s in t.segments}
+    unknown = sorted(set(segment_ids) - known)
+    if unknown:
+        raise ExportError(f"{item.job.interview_id} has no segment {', '.join(map(str, unknown))} "
+                          f"(segments are {min(known, default=0)}..{max(known, default=0)})")
+    listed = t.review.setdefault("withheld_terms", [])
+    seen = {w.strip().casefold() for w in listed}
+    added = []
+    for term in (w.strip() for w in terms):
+        if term and term.casefold() not in seen:
+            seen.add(term.casefold())
+            added.append(term)
+    listed.extend(added)
+    for seg in t.segments:
+        if seg.id in segment_ids:
+            seg.withheld = True
+    path = item.folder / tr.REVIEWED_FILE
+    tr.write_atomic(path, t.to_json())
+    # Counts and segment IDs only: the terms themselves are what must not spread.
+    store.event("withhold", sha256=item.job.sha256, interview_id=item.job.interview_id,
+                terms_added=len(added), terms_total=len(listed), segments=sorted(set(segment_ids)),
+                reviewed={"file": str(path), "sha256": packet.sha256_file(path)})
+    log.info("withhold %s: %d terms added, segments %s", item.job.interview_id, len(added),
+             sorted(set(segment_ids)))
+    removed = tr.remove_machine_subtitles(item.folder)
+    return (f"{item.job.interview_id}: {len(added)} term(s) added ({len(listed)} withheld in all)"
+            + (f", segment(s) {', '.join(map(str, sorted(set(segment_ids))))} withheld" if segment_ids else "")
+            + f"; saved in {path}"
+            + (f"; the outbox's machine subtitles ({len(removed)} file(s)) removed: `testimony export "
+               f"{item.job.interview_id} --format srt,vtt` makes redacted ones" if removed else ""))

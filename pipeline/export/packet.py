@@ -2,20 +2,30 @@
 
 The manifest lets a newsroom verify that a file is the one the organisation sent, and ties it
 to the original recording (by SHA-256, which the organisation can re-hash from its evidence
-store on request); the README says what a machine did and what a person checked.
+store on request) and to the custody log (its head hash at export time); ``manifest.json.sig``
+binds the manifest to the organisation's key. The README says what a machine did, what a
+person checked, and how to check all of it with OpenSSH alone.
+
+Zips are written with fixed entry dates (the review's time) and a fixed order, so the same
+content always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..transcript import Transcript
 from .documents import clock, language_names
+from .signing import NAMESPACE, allowed_signers_line, fingerprint
 
 ZIP_STORED_SUFFIXES = {".mp4", ".docx", ".zip"}  # already compressed
+SIGNATURE = "manifest.json.sig"
+C2PA_ROOT = "content-credentials-root.pem"
 
 
 def sha256_file(path: Path) -> str:
@@ -27,13 +37,16 @@ def sha256_file(path: Path) -> str:
 
 
 def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, exported_at: str,
-             unreviewed: bool) -> dict:
+             unreviewed: bool, as_of: str, custody_head: dict, signer: dict) -> dict:
     """Hashes and provenance of the packet's files; ``t`` must be the redacted transcript."""
     model = provenance.get("model", {})
     return {
         "packet": ref,
         "case_id": t.case_id,
         "exported_at": exported_at,
+        "transcript_as_of": as_of,
+        "custody_log_head": custody_head,
+        "signed_by": signer,
         "unreviewed_machine_translation": unreviewed,
         "original_recording": {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s"),
                                "recorded_on": t.interview.get("recorded_on")},
@@ -54,7 +67,7 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
     }
 
 
-def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool) -> str:
+def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str) -> str:
     """What the journalist needs to know before quoting; ``t`` must be the redacted transcript."""
     checked = sum(1 for s in t.segments if s.reviewed)
     reviewers = ", ".join(t.review.get("reviewers") or []).rstrip(".") or "nobody"
@@ -83,25 +96,76 @@ Protecting people
   videos. The people concerned have relatives who are still detained: please do not try to
   restore or guess what was withheld, and blur or crop anything identifying you notice.
 
-Checking the files
-- manifest.json lists the SHA-256 of every file here and of the original recording, which the
-  organisation keeps unchanged. `sha256sum FILE` must print the value listed for it.
-
+""" + checks(public_line, any(n.endswith(".mp4") for n in names)) + """
 Files
 """ + "".join(f"- {name}\n" for name in names)
 
 
-def write_zip(target: Path, members: dict[str, Path | bytes]) -> None:
-    """Zip ``members`` (name -> file or bytes) at ``target``; video and DOCX are stored as they are."""
+def checks(public_line: str, videos: bool) -> str:
+    """The README's walk through the checks, for someone with a terminal and OpenSSH."""
+    algo, blob, org = public_line.split()[:3]
+    text = f"""Checking that this packet is from {org} and was not changed
+1. The organisation's public key, which signed this packet, is
+     {algo} {blob} {org}
+   with the fingerprint
+     {fingerprint(public_line)}
+   Compare the fingerprint with the one {org} publishes (its website, or ask by phone).
+   A packet that carries its own key proves nothing until that matches.
+2. Save this line as a file named allowed_signers:
+     {allowed_signers_line(public_line)}
+3. Unzip the packet and, in its folder, run (OpenSSH 8.2 or newer, any system):
+     ssh-keygen -Y verify -f allowed_signers -I {org} -n {NAMESPACE} -s {SIGNATURE} < manifest.json
+   It must print: Good "{NAMESPACE}" signature for {org} with ED25519 key {fingerprint(public_line)}
+4. manifest.json, now known to be the organisation's, lists the SHA-256 of every file here
+   and of the original recording, which the organisation keeps unchanged.
+   `sha256sum FILE` (on a Mac: `shasum -a 256 FILE`) must print the value listed for it.
+   With the testimony tool installed, steps 3 and 4 (and 5) are one command:
+     testimony verify-packet PACKET.zip --key org.pub   (org.pub: the key line of step 1)
+"""
+    if videos:
+        text += f"""5. The videos carry Content Credentials (C2PA): what was done to them (subtitles, muted
+   spans, metadata removed), the original's SHA-256, the review status and the model used.
+   Any C2PA reader shows them; use an offline one (c2patool), as uploading sends the video
+   away. The certificate is the organisation's own, not one bought from an authority, so
+   readers call the signer "unknown" or "untrusted". {C2PA_ROOT} here is that
+   certificate's root: `testimony verify-packet` checks that it is the key of step 1.
+"""
+    return text
+
+
+
+def _entry(name: str, when: datetime, method: int) -> zipfile.ZipInfo:
+    stamp = max(when.astimezone(timezone.utc), datetime(1980, 1, 1, tzinfo=timezone.utc))
+    info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+    info.compress_type = method
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def write_zip(target: Path, members: dict[str, Path | bytes], when: datetime) -> None:
+    """Zip ``members`` (name -> file or bytes, in that order) at ``target``, every entry dated
+    ``when``; video and DOCX are stored as they are."""
     tmp = target.with_name(f".{target.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         for name, content in members.items():
             method = zipfile.ZIP_STORED if Path(name).suffix in ZIP_STORED_SUFFIXES else zipfile.ZIP_DEFLATED
-            if isinstance(content, Path):
-                zf.write(content, name, compress_type=method)
-            else:
-                zf.writestr(name, content, compress_type=method)
+            with zf.open(_entry(name, when, method), "w", force_zip64=True) as out:
+                if isinstance(content, Path):
+                    with content.open("rb") as fh:
+                        for block in iter(lambda: fh.read(1 << 20), b""):
+                            out.write(block)
+                else:
+                    out.write(content)
     tmp.replace(target)
+
+
+def rezip(data: bytes, when: datetime) -> bytes:
+    """The same zip (DOCX) with every entry dated ``when``, in its own order."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as zf:
+        for info in src.infolist():
+            zf.writestr(_entry(info.filename, when, info.compress_type), src.read(info))
+    return out.getvalue()
 
 
 def manifest_json(data: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -39,9 +41,11 @@ class _Pages(FPDF):
         self.cell(0, 5, f"Testimony {self.ref} · page {self.page_no()} of {{nb}}", align="C")
 
 
-def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool) -> bytes:
-    """PDF bytes for the redacted transcript ``t``."""
+def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: datetime) -> bytes:
+    """PDF bytes for the redacted transcript ``t``, dated ``when`` (its /ID is a hash of the content
+    and that date, so the same review gives the same bytes)."""
     pdf = _Pages(ref, banner(unreviewed))
+    pdf.set_creation_date(when)
     pdf.add_page()
     pdf.set_font(FONT_FAMILY, "B", 15)
     pdf.multi_cell(0, 8, f"Testimony {ref}: English transcript", **NEXT_LINE)

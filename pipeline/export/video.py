@@ -25,6 +25,8 @@ Progress = Callable[[str, float], None]
 MP4_VIDEO = {"h264", "hevc", "av1", "vp9", "mpeg4"}
 MP4_AUDIO = {"aac", "mp3", "alac"}
 BURN_STYLE = f"FontName={FONT_FAMILY},FontSize=14,Outline=1.2,Shadow=0,MarginV=14"
+# No encoder version strings or muxer dates: the same input gives the same streams and bytes.
+BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
 
 
 def streams(path: Path) -> list[tuple[str, str]]:
@@ -83,7 +85,7 @@ def soft_subtitled(source: Path, srt_text: str, target: Path, spans: list[tuple[
         _run(["-i", str(source), "-i", "en.srt", "-map", "0:v:0", "-map", "0:a:0?", "-map", "1:0",
               *video, *_audio_args(kinds.get("audio"), spans), "-c:s", "mov_text",
               "-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "handler_name=English",
-              "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart", str(target)],
+              "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, "-movflags", "+faststart", str(target)],
              Path(tmp), "subtitled", duration, progress)
 
 
@@ -105,5 +107,5 @@ def burned_in(source: Path, srt_text: str, target: Path, spans: list[tuple[float
         _run(["-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", picture,
               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
               *_audio_args(kinds.get("audio"), spans),
-              "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart", str(target)],
+              "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, "-movflags", "+faststart", str(target)],
              work, "burned-in", duration, progress)

@@ -10,18 +10,20 @@ from docx.shared import Pt, RGBColor
 
 from ..transcript import Transcript
 from .documents import LANGUAGE_NAMES, banner, header_fields, stamp
+from .packet import rezip
 
 RED = RGBColor(0xB0, 0x00, 0x00)
 
 
-def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool) -> bytes:
-    """DOCX bytes for the redacted transcript ``t``."""
+def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: datetime) -> bytes:
+    """DOCX bytes for the redacted transcript ``t``, dated ``when`` (the review's time, so that
+    exporting the same review twice gives the same bytes)."""
     doc = Document()
     props = doc.core_properties  # no author or template leftovers: only what the header says
     props.author = props.last_modified_by = "testimony"
     props.title = f"Testimony {ref}: English transcript"
     props.comments = props.keywords = props.subject = ""
-    props.created = props.modified = datetime.now(timezone.utc).replace(tzinfo=None)
+    props.created = props.modified = when.astimezone(timezone.utc).replace(tzinfo=None)
     props.revision = 1
 
     section = doc.sections[0]
@@ -58,4 +60,4 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool) -> bytes:
             para.add_run(seg.english or "")
     buffer = io.BytesIO()
     doc.save(buffer)
-    return buffer.getvalue()
+    return rezip(buffer.getvalue(), when)  # python-docx dates each zip entry with the clock

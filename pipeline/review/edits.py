@@ -22,6 +22,7 @@ from typing import Callable
 
 from .. import transcript as tr
 from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
+from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
 from ..worker import output_dir
 
@@ -191,6 +192,14 @@ class Reviews:
         """The reviewed version, started as a copy of the machine's the first time."""
         reviewed = interview.out_dir / tr.REVIEWED_FILE
         if not reviewed.exists():
+            with reviewed_lock(interview.out_dir):  # withhold may be starting it too
+                self._start(interview, reviewed)
+        t = tr.load(reviewed)
+        self._first_versions(interview, t)
+        return t
+
+    def _start(self, interview: Interview, reviewed: Path) -> None:
+        if not reviewed.exists():
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 if not reviewed.exists():
@@ -204,9 +213,6 @@ class Reviews:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        t = tr.load(reviewed)
-        self._first_versions(interview, t)
-        return t
 
     def _first_versions(self, interview: Interview, t: tr.Transcript) -> None:
         """Give segments with no saved version yet their revision 0 (the copy as it is)."""
@@ -261,19 +267,20 @@ class Reviews:
             raise ReviewError("say who you are: a reviewer name is needed for the audit log")
         self.open(interview)
         path = interview.out_dir / tr.REVIEWED_FILE
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            t = tr.load(path)
-            self._first_versions(interview, t)
-            changes, touched = apply(t)
-            if changes:
-                self._record(interview, reviewer, t, changes, touched)
-                t.segments.sort(key=lambda s: (s.start, s.id))
-                tr.write_atomic(path, t.to_json())
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+        with reviewed_lock(interview.out_dir):  # withhold and translate write reviewed.json too
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                t = tr.load(path)
+                self._first_versions(interview, t)
+                changes, touched = apply(t)
+                if changes:
+                    self._record(interview, reviewer, t, changes, touched)
+                    t.segments.sort(key=lambda s: (s.start, s.id))
+                    tr.write_atomic(path, t.to_json())
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
         for c in changes:
             self.store.event("edit", sha256=interview.sha256, interview_id=interview.interview_id,
                              reviewer=reviewer, segment=c.segment_id, field=c.field, action=c.action)
