@@ -368,6 +368,7 @@ def test_cross_site_posts_are_refused(home, job, server):
 
 def test_the_log_names_requests_not_words(home, job, server, caplog):
     caplog.set_level(logging.INFO)
+    assert call(server, "GET", f"/?token={server.token}", token=False)[0] == 303  # the token is in the URL
     secret = "Менің ұлым Құлжада жоғалды"
     status, _, _ = call(server, "POST", f"/api/interviews/{job.interview_id}/segments/1",
                         {"reviewer": "Aigerim", "revision": 0, "changes": {"text": secret}})

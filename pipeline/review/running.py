@@ -6,6 +6,7 @@ carry it) even when the port was 0 (any free one).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import socket
 import threading
@@ -51,6 +52,8 @@ class ReviewServer:
         config = uvicorn.Config(self.app, ssl_certfile=str(tls_cert) if tls_cert else None,
                                 ssl_keyfile=str(tls_key) if tls_key else None, log_config=None,
                                 access_log=False, lifespan="off", server_header=False)
+        # uvicorn's access log would write whole URLs, the printed token among them; Guard logs paths only.
+        logging.getLogger("uvicorn.access").disabled = True
         self.server = uvicorn.Server(config)
         self.thread: threading.Thread | None = None
 
