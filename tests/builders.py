@@ -168,21 +168,11 @@ def _hf_key(name: str) -> str:
 
 
 def write_safetensors(path: Path, tensors: dict) -> Path:
-    """The safetensors layout: 8-byte header length, JSON header, raw little-endian data."""
-    names = {"float32": "F32", "float16": "F16"}
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, tensor in tensors.items():
-        data = tensor.detach().contiguous().numpy().tobytes()
-        header[name] = {"dtype": names[str(tensor.dtype).removeprefix("torch.")], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as fh:
-        fh.write(len(raw).to_bytes(8, "little") + raw)
-        for blob in blobs:
-            fh.write(blob)
+    """A ``.safetensors`` file as ``transformers``' ``save_pretrained`` writes it."""
+    from safetensors.torch import save_file
+
+    save_file({name: tensor.detach().contiguous() for name, tensor in tensors.items()}, str(path),
+              metadata={"format": "pt"})
     return path
 
 
