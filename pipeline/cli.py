@@ -11,19 +11,18 @@ from typing import List, Optional
 
 import typer
 
-from . import config, custody, intake, models, watch, worker
+from . import config, custody, intake, watch, worker
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
 from .export.keys_cli import register as register_keys
+from .models.cli import app as models_app
 from .review.cli import app as review_app
 from .review.accounts_cli import app as reviewers_app
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
                        "English translations out, linked to case IDs.", no_args_is_help=True)
-models_app = typer.Typer(help="Whisper models and Argos translation packages under models/.",
-                         no_args_is_help=True)
 app.add_typer(models_app, name="models")
 register_export(app)
 register_keys(app)
@@ -274,71 +273,6 @@ def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or orig
         return
     for e in entries:
         typer.echo(f"{e['at']}  {e['text']}  [#{e['id']} {e['hash'][:12]}]")
-
-
-@models_app.command("add")
-def models_add(
-    path: Path = typer.Argument(..., help="A Whisper .pt checkpoint, a faster-whisper (CTranslate2) folder, "
-                                          "a Hugging Face Whisper folder, or an .argosmodel file."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name to install it under (default: the file or "
-                                                              "folder name); [asr.models] in testimony.toml uses it."),
-    languages: Optional[str] = typer.Option(None, "--languages",
-                                            help="Languages it is for, e.g. ky,kk (default: what the model says)."),
-    replace: bool = typer.Option(False, "--replace", help="Replace an installed model of the same name."),
-):
-    """Install a model from a file or folder (no network); Whisper models are converted for both engines."""
-    settings = load_settings()
-    try:
-        info = models.add_model(settings, path, name=name, languages=languages, replace=replace)
-    except Exception as exc:
-        die(str(exc))
-    if info["kind"] == "argos":
-        typer.echo(f"added {info['kind']} model {info['name']} (sha256 {info['sha256']})")
-        return
-    folder = models.whisper_dir(settings)
-    state = "already installed" if info.get("unchanged") else "added"
-    typer.echo(f"{state} Whisper model {info['name']} from {models.SOURCE_FORMATS[info['format']]}")
-    for file, digest in info["source_sha256"].items():
-        typer.echo(f"  source        {file} sha256 {digest}")
-    typer.echo(f"  openai-whisper {folder / (info['name'] + '.pt')} (sha256 {info['sha256']})")
-    if info.get("ct2_sha256"):
-        typer.echo(f"  faster-whisper {folder / (info['name'] + '-ct2')} (model.bin sha256 {info['ct2_sha256']})")
-    else:
-        typer.echo("  faster-whisper converted on first use")
-    typer.echo(f"  languages     {models.languages_label(info)} (from {info['languages_from']})")
-    language = next((c for c in ("ky", *config.LANGUAGES) if c in (info.get("languages") or ["ky"])), "ky")
-    typer.echo(f"Use it for a language in testimony.toml:  [asr.models]  {language} = \"{info['name']}\"")
-
-
-@models_app.command("list")
-def models_list():
-    """Installed models: formats, languages, SHA-256 of the source weights, and what uses them."""
-    settings = load_settings()
-    rows = models.list_models(settings)
-    whisper = [r for r in rows if r["kind"] == "whisper"]
-    typer.secho(f"Whisper models (engine {settings.asr_engine}; formats: pt = openai-whisper, "
-                f"ct2 = faster-whisper)", bold=True)
-    typer.echo(f"  {'NAME':<24} {'FORMATS':<21} {'LANGUAGES':<24} {'SHA-256':<13} USED FOR")
-    for row in whisper:
-        used = " ".join(row["used_for"]) or "-"
-        typer.echo(f"  {row['name']:<24} {row['formats']:<21} {row['languages']:<24} "
-                   f"{row['sha256_short']:<13} {used}")
-    for row in (r for r in rows if r["kind"] == "missing"):
-        typer.secho(f"  {row['name']:<24} {' '.join(row['used_for'])}: {row['hint']}", fg=typer.colors.RED)
-    argos = [r for r in rows if r["kind"] == "argos"]
-    typer.secho("Argos translation packages", bold=True)
-    for row in argos:
-        typer.echo(f"  {row['name']:<24} {row['languages']}")
-    if not argos:
-        typer.echo("  none: add one with `testimony models add FILE.argosmodel`")
-
-
-@models_app.command("prepare")
-def models_prepare():
-    """Build the embedded Whisper base checkpoint now (otherwise done on first use)."""
-    settings = load_settings()
-    checkpoint, sha = models.resolve_whisper(settings, models.EMBEDDED_NAME)
-    typer.echo(f"embedded Whisper base ready: {checkpoint} (sha256 {sha})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -168,21 +168,11 @@ def _hf_key(name: str) -> str:
 
 
 def write_safetensors(path: Path, tensors: dict) -> Path:
-    """The safetensors layout: 8-byte header length, JSON header, raw little-endian data."""
-    names = {"float32": "F32", "float16": "F16"}
-    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, tensor in tensors.items():
-        data = tensor.detach().contiguous().numpy().tobytes()
-        header[name] = {"dtype": names[str(tensor.dtype).removeprefix("torch.")], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as fh:
-        fh.write(len(raw).to_bytes(8, "little") + raw)
-        for blob in blobs:
-            fh.write(blob)
+    """A ``.safetensors`` file as ``transformers``' ``save_pretrained`` writes it."""
+    from safetensors.torch import save_file
+
+    save_file({name: tensor.detach().contiguous() for name, tensor in tensors.items()}, str(path),
+              metadata={"format": "pt"})
     return path
 
 
@@ -228,3 +218,54 @@ def tiny_whisper_v3_checkpoint(path: Path) -> Path:
     """A random-weight checkpoint laid out like large-v3 and turbo: 128 mel bins, and a
     vocabulary of 51866 (a 100th language, so every special token id moves by one)."""
     return tiny_whisper_checkpoint(path, word=None, seed=1, n_mels=128, n_vocab=51866, n_text_layer=2)
+
+
+# Hugging Face repositories as transformers writes them (for the loopback hub) ----------------
+
+def transformers_whisper_folder(checkpoint: Path, folder: Path) -> Path:
+    """The weights of an openai-whisper ``.pt`` saved by transformers' own ``save_pretrained``
+    (config.json, generation_config.json, model.safetensors without the tied output layer)."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    saved = torch.load(checkpoint, map_location="cpu")
+    dims, state = saved["dims"], saved["model_state_dict"]
+    config = WhisperConfig(vocab_size=dims["n_vocab"], num_mel_bins=dims["n_mels"], d_model=dims["n_audio_state"],
+                           encoder_layers=dims["n_audio_layer"], encoder_attention_heads=dims["n_audio_head"],
+                           decoder_layers=dims["n_text_layer"], decoder_attention_heads=dims["n_text_head"],
+                           encoder_ffn_dim=4 * dims["n_audio_state"], decoder_ffn_dim=4 * dims["n_text_state"],
+                           max_source_positions=dims["n_audio_ctx"], max_target_positions=dims["n_text_ctx"])
+    model = WhisperForConditionalGeneration(config)
+    hf = {_hf_key(name): tensor for name, tensor in state.items()}
+    missing, unexpected = model.load_state_dict(hf, strict=False)
+    assert not unexpected and set(missing) <= {"proj_out.weight"}, (missing, unexpected)
+    model.save_pretrained(folder)
+    return folder
+
+
+def transformers_nllb_folder(folder: Path) -> Path:
+    """A random-weight NLLB-200 (M2M100, width 16, one layer each side) with a 60-piece
+    SentencePiece model, saved by transformers as facebook/nllb-200-* are laid out."""
+    import sentencepiece as spm
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder.parent / f"{folder.name}-corpus.txt"
+    corpus.write_text("\n".join(["мой брат живёт в городе", "где ваш сын сейчас", "менің ағам қалада тұрады",
+                                 "my brother lives in the city", "where is your son now",
+                                 "they took him at night"] * 3), encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "sentencepiece.bpe"), vocab_size=60,
+                                   character_coverage=1.0, hard_vocab_limit=False, minloglevel=2)
+    corpus.unlink()
+    (folder / "sentencepiece.bpe.vocab").unlink()
+    tokenizer = NllbTokenizer(vocab_file=str(folder / "sentencepiece.bpe.model"))
+    torch.manual_seed(0)
+    config = M2M100Config(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                          decoder_ffn_dim=32, max_position_embeddings=1024, pad_token_id=tokenizer.pad_token_id,
+                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                          decoder_start_token_id=tokenizer.eos_token_id)
+    M2M100ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,246 @@
+"""`testimony models fetch / bundle / add BUNDLE / use / list`: models fetched on a connected
+machine, carried as one checked bundle, installed on an offline one.
+
+The "internet" is two loopback servers started here (tests/hub.py): a Hugging Face hub that
+the real huggingface_hub client downloads from (HF_ENDPOINT), serving tiny Whisper and NLLB
+models saved by transformers itself, and an Argos package index (ARGOS_PACKAGE_INDEX) serving
+a tiny Argos package. Nothing reaches outside the machine."""
+
+import hashlib
+import io
+import json
+import socket
+import tarfile
+
+import pytest
+
+from pipeline import config, models
+from pipeline.models.catalog import KNOWN
+from pipeline.store import Store
+
+from builders import ffmpeg, tiny_argos_package, transformers_nllb_folder, transformers_whisper_folder
+from conftest import FAST_SETTINGS, SAMPLE
+from hub import ArgosIndex, FakeHub
+
+NLLB = "nllb-200-distilled-600M"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, tiny_checkpoint):
+    root = tmp_path_factory.mktemp("published")
+    whisper = transformers_whisper_folder(tiny_checkpoint, root / "whisper-small")
+    nllb = transformers_nllb_folder(root / "nllb")
+    argos = tiny_argos_package(root / "argos-build", "ru", "en")
+    with FakeHub() as hub, ArgosIndex() as index:
+        hub.add("openai/whisper-small", whisper, licence="apache-2.0")
+        hub.add("someone/whisper-small-kazakh", whisper, licence="cc-by-4.0")
+        hub.add(KNOWN[NLLB].repo, nllb, licence="cc-by-nc-4.0", commit=KNOWN[NLLB].revision)
+        index.add(argos, "ru", "en")
+        yield hub, index
+
+
+@pytest.fixture
+def online(servers, monkeypatch, tmp_path):
+    hub, index = servers
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("ARGOS_PACKAGE_INDEX", index.url + "/")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token or cache of the user's
+    return hub, index
+
+
+def new_home(root, monkeypatch):
+    root.mkdir()
+    (root / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
+    monkeypatch.setenv("TESTIMONY_HOME", str(root))
+    settings = config.load(root)
+    settings.ensure_dirs()
+    return settings
+
+
+def manifest_of(bundle):
+    with tarfile.open(bundle) as tar:
+        return json.load(tar.extractfile("manifest.json"))
+
+
+@pytest.fixture(scope="module")
+def fetched(servers, tmp_path_factory):
+    """One bundle fetched from the loopback servers, shared by the tests that only read it."""
+    hub, index = servers
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("HF_ENDPOINT", hub.url)
+        mp.setenv("ARGOS_PACKAGE_INDEX", index.url + "/")
+        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))
+        settings = new_home(tmp_path_factory.mktemp("connected") / "home", mp)
+        from pipeline.models.fetch import fetch
+
+        out = tmp_path_factory.mktemp("carry") / "models.tar"
+        fetch(settings, ["small", NLLB, "argos:ru-en"], out, say=lambda line: None)
+    finally:
+        mp.undo()
+    return out
+
+
+def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path, monkeypatch):
+    hub, _ = online
+    manifest = manifest_of(fetched)
+    by_name = {m["name"]: m for m in manifest["models"]}
+    assert by_name["small"]["revision"] == hub.repos["openai/whisper-small"]["sha"]
+    assert by_name["small"]["licence"] == "apache-2.0" and by_name["small"]["kind"] == "whisper"
+    assert by_name[NLLB]["revision"] == KNOWN[NLLB].revision and by_name[NLLB]["licence"] == "cc-by-nc-4.0"
+    assert set(by_name[NLLB]["languages"]) == {"kk", "ky", "ru"}
+    argos = next(m for m in manifest["models"] if m["repo"] == "argos:ru-en")
+    assert argos["revision"] == "1.9"
+    assert {"whisper/small.pt", "whisper/small-ct2/model.bin", f"argos/{NLLB}.argosmodel"} <= set(manifest["files"])
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+
+    # The offline machine: a second home that never talks to the servers.
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("ARGOS_PACKAGE_INDEX")
+    offline = new_home(tmp_path / "offline", monkeypatch)
+    added = cli("models", "add", fetched)
+    assert added.exit_code == 0, added.output
+    assert "manifest sha256" in added.output
+    events = Store(offline.database).events()
+    [event] = [e for e in events if e["kind"] == "models_added"]
+    with tarfile.open(fetched) as tar:
+        assert event["sha256"] == hashlib.sha256(tar.extractfile("manifest.json").read()).hexdigest()
+
+    listing = cli("models", "list").output
+    assert f"from openai/whisper-small @ {hub.repos['openai/whisper-small']['sha']}; licence apache-2.0" in listing
+    assert "published:" in listing and "kk,ky,ru -> en" in listing and "ru -> en" in listing
+    assert cli("models", "add", fetched).exit_code == 0  # the same bundle again: nothing changes
+
+    used = cli("models", "use", "small", "--languages", "kk")
+    assert used.exit_code == 0, used.output
+    assert models.model_for_language(config.load(offline.home), "kk") == "small"
+
+    clip = tmp_path / "KZ-0002_clip.mp4"
+    ffmpeg("-i", str(SAMPLE), "-t", "4", "-c", "copy", str(clip))
+    result = cli("process", clip, "--language", "kk")
+    assert result.exit_code == 0, result.output
+    [processed] = [e for e in Store(offline.database).events() if e["kind"] == "processed"]
+    detail = json.loads(processed["detail"])
+    record = json.loads((models.whisper_dir(offline) / "small.json").read_text())
+    assert detail["model"] == "small" and detail["model_sha256"] == record["sha256"]
+    assert record["revision"] == hub.repos["openai/whisper-small"]["sha"]
+
+
+def test_a_fine_tune_by_repository_id_with_its_languages(online, cli, tmp_path, monkeypatch):
+    new_home(tmp_path / "home", monkeypatch)
+    out = tmp_path / "kk.tar"
+    result = cli("models", "fetch", "someone/whisper-small-kazakh", "--languages", "kk", "--out", out)
+    assert result.exit_code == 0, result.output
+    [entry] = manifest_of(out)["models"]
+    assert entry["name"] == "whisper-small-kazakh" and entry["languages"] == ["kk"]
+    assert entry["licence"] == "cc-by-4.0"
+
+
+def files_under(settings):
+    return sorted(str(p.relative_to(settings.models)) for p in settings.models.rglob("*"))
+
+
+def rewrite(bundle, out, change):
+    """Copy ``bundle`` member by member, letting ``change(name, data)`` alter a file's bytes."""
+    with tarfile.open(bundle) as src, tarfile.open(out, "w") as dst:
+        for member in src:
+            data = src.extractfile(member).read()
+            data = change(member.name, data)
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    return out
+
+
+def test_an_altered_file_is_named_and_nothing_is_installed(fetched, cli, tmp_path, monkeypatch):
+    settings = new_home(tmp_path / "home", monkeypatch)
+    before = files_under(settings)
+
+    def flip(name, data):
+        return data[:-1] + bytes([data[-1] ^ 1]) if name == "whisper/small-ct2/model.bin" else data
+
+    result = cli("models", "add", rewrite(fetched, tmp_path / "tampered.tar", flip))
+    assert result.exit_code == 1
+    assert "whisper/small-ct2/model.bin does not match its SHA-256" in result.output
+    assert files_under(settings) == before
+    assert not [e for e in Store(settings.database).events() if e["kind"] == "models_added"]
+
+
+def test_a_truncated_bundle_is_refused_whole(fetched, cli, tmp_path, monkeypatch):
+    settings = new_home(tmp_path / "home", monkeypatch)
+    before = files_under(settings)
+    data = fetched.read_bytes()
+    for cut in (len(data) // 2, len(data) - 30_000):  # (the last 10 KiB or so are only end-of-archive padding)
+        short = tmp_path / f"short-{cut}.tar"
+        short.write_bytes(data[:cut])
+        result = cli("models", "add", short)
+        assert result.exit_code == 1, result.output
+        assert short.name in result.output and ("truncated" in result.output or "missing" in result.output)
+        assert files_under(settings) == before
+
+
+def test_what_is_not_a_bundle_is_refused(cli, tmp_path, monkeypatch):
+    new_home(tmp_path / "home", monkeypatch)
+    junk = tmp_path / "notes.tar"
+    junk.write_text("not a tar at all")
+    result = cli("models", "add", junk)
+    assert result.exit_code == 1 and "notes.tar is not a model bundle" in result.output
+    plain = tmp_path / "plain.tar"
+    (tmp_path / "readme.txt").write_text("hello")
+    with tarfile.open(plain, "w") as tar:
+        tar.add(tmp_path / "readme.txt", arcname="readme.txt")
+    result = cli("models", "add", plain)
+    assert result.exit_code == 1 and "plain.tar is not a model bundle" in result.output
+
+
+def test_an_unknown_name_is_refused_before_any_download(online, cli, tmp_path, monkeypatch):
+    hub, _ = online
+    new_home(tmp_path / "home", monkeypatch)
+    seen = len(hub.requests)
+    result = cli("models", "fetch", "large-v9", "--out", tmp_path / "x.tar")
+    assert result.exit_code == 1 and "'large-v9' is not a model this tool knows" in result.output
+    assert len(hub.requests) == seen and not (tmp_path / "x.tar").exists()
+    missing = cli("models", "fetch", "nobody/no-such-whisper", "--out", tmp_path / "x.tar")
+    assert missing.exit_code == 1 and "no such model repository" in missing.output
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+def test_an_unreachable_hub_says_the_machine_seems_offline(cli, tmp_path, monkeypatch):
+    new_home(tmp_path / "home", monkeypatch)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("ARGOS_PACKAGE_INDEX", f"http://127.0.0.1:{closed_port()}/")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    for name in ("small", "argos:ky-en"):
+        result = cli("models", "fetch", name, "--out", tmp_path / "x.tar")
+        assert result.exit_code == 1
+        lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and "seems offline" in lines[0] and "testimony models add BUNDLE.tar" in lines[0]
+    assert not (tmp_path / "x.tar").exists()
+
+
+@pytest.mark.slow
+def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tmp_path, monkeypatch):
+    from pipeline import asr, media
+
+    first = new_home(tmp_path / "first", monkeypatch)
+    out = tmp_path / "base.tar"
+    assert cli("models", "bundle", "base", "--out", out).exit_code == 0
+    sha_first = models.resolve_whisper(first, "base")[1]
+    second = new_home(tmp_path / "second", monkeypatch)
+    result = cli("models", "add", out)
+    assert result.exit_code == 0, result.output
+    path_second, sha_second = models.resolve_whisper(second, "base")
+    assert sha_second == sha_first and models.resolve_ct2(second, "base")[1] == models.EMBEDDED_CT2_SHA256
+
+    clip = tmp_path / "clip.wav"
+    ffmpeg("-i", str(SAMPLE), "-t", "5", "-ar", "16000", "-ac", "1", str(clip))
+    audio = media.load_wav(clip)
+    texts = []
+    for settings in (first, second):
+        engine = asr.load_model(models.resolve_whisper(settings, "base")[0])
+        texts.append([s.text for s in asr.transcribe(engine, audio, "kk", fallback=False).segments])
+    assert texts[0] == texts[1] and any(t.strip() for t in texts[0])
