@@ -86,6 +86,11 @@ def exported_files(row) -> dict[Path, str]:
             for name, digest in (detail.get("files") or {}).items()}
 
 
+def _when(at: str) -> str:
+    """A custody timestamp to the minute, as a person reads it."""
+    return at[:16].replace("T", " ") + " UTC"
+
+
 def check_exports(store: Store, case: str | None = None) -> list[Finding]:
     """Check the newest export to each path; older ones to the same path were replaced, not lost.
 
@@ -98,23 +103,23 @@ def check_exports(store: Store, case: str | None = None) -> list[Finding]:
     for row in store.db.execute("SELECT * FROM events WHERE kind='export' ORDER BY id"):
         if scope is not None and row["interview_id"] not in scope[1]:
             continue
-        day = row["at"][:10]
+        day = _when(row["at"])
         for path, digest in exported_files(row).items():
             if path in newest:
-                findings.append(Finding(True, f"export {path}", f"exported on {newest[path][1][:10]}, "
+                findings.append(Finding(True, f"export {path}", f"exported on {_when(newest[path][1])}, "
                                                                 f"replaced on {day} by a newer export", True))
             newest[path] = (digest, row["at"])
         for gone in map(Path, json.loads(row["detail"]).get("removed") or []):
             if gone in newest:
-                findings.append(Finding(True, f"export {gone}", f"exported on {newest.pop(gone)[1][:10]}, removed "
+                findings.append(Finding(True, f"export {gone}", f"exported on {_when(newest.pop(gone)[1])}, removed "
                                                                 f"on {day} by a newer export to its folder", True))
     for path, (digest, at) in newest.items():
         subject = f"export {path}"
         if not path.exists():
-            findings.append(Finding(True, subject, f"not here (sent away?): exported on {at[:10]}, no longer "
+            findings.append(Finding(True, subject, f"not here (sent away?): exported on {_when(at)}, no longer "
                                                    f"on this machine, so not checked", True))
         elif sha256_file(path) != digest:
-            findings.append(Finding(False, subject, f"differs from what was exported on {at[:10]}"))
+            findings.append(Finding(False, subject, f"differs from what was exported on {_when(at)}"))
         else:
             findings.append(Finding(True, subject, "intact"))
     return findings

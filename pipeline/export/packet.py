@@ -115,7 +115,8 @@ def checks(public_line: str, videos: bool) -> str:
      {allowed_signers_line(public_line)}
 3. Unzip the packet and, in its folder, run (OpenSSH 8.2 or newer, any system):
      ssh-keygen -Y verify -f allowed_signers -I {org} -n {NAMESPACE} -s {SIGNATURE} < manifest.json
-   It must print: Good "{NAMESPACE}" signature for {org} with ED25519 key {fingerprint(public_line)}
+   It must print:
+     Good "{NAMESPACE}" signature for {org} with ED25519 key {fingerprint(public_line)}
 4. manifest.json, now known to be the organisation's, lists the SHA-256 of every file here
    and of the original recording, which the organisation keeps unchanged.
    `sha256sum FILE` (on a Mac: `shasum -a 256 FILE`) must print the value listed for it.

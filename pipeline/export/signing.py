@@ -144,6 +144,3 @@ def signer_of(message: bytes, armored: bytes | str, namespace: str = NAMESPACE) 
         raise InvalidSignature(f"not an SSH signature: {exc}") from exc
     return str(sshsig_verify(message, armored, [public], namespace))
 
-
-__all__ = ["NAMESPACE", "OrgKey", "SigningError", "InvalidSignature", "init", "load", "sign", "signer_of",
-           "fingerprint", "public_line", "allowed_signers_line", "keys_dir"]

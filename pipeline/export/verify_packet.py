@@ -59,11 +59,15 @@ def verify(zip_path: Path, key_line: str | None = None) -> list[Check]:
             return [Check(False, " and ".join(missing), "missing: this is not a signed press packet, "
                                                         "or the files were taken out of it")]
         body = zf.read("manifest.json")
-        checks = [_signature(body, zf.read(packet.SIGNATURE), key_line)]
+        check, made_by = _signature(body, zf.read(packet.SIGNATURE), key_line)
+        checks = [check]
         try:
             manifest = json.loads(body)
         except ValueError:
             return checks + [Check(False, "manifest.json", "is not JSON")]
+        named = (manifest.get("signed_by") or {}).get("public_key")
+        if made_by and (not named or _blob(named) != _blob(made_by)):
+            checks.append(Check(False, "manifest.json", "names another signing key than the one that signed it"))
         listed = manifest.get("files") or {}
         for name, entry in listed.items():
             if name not in names:
@@ -82,21 +86,22 @@ def verify(zip_path: Path, key_line: str | None = None) -> list[Check]:
     return checks
 
 
-def _signature(body: bytes, sig: bytes, key_line: str | None) -> Check:
+def _signature(body: bytes, sig: bytes, key_line: str | None) -> tuple[Check, str | None]:
+    """The signature's check, and the key that made it when it is valid."""
     try:
         signer = signing.signer_of(body, sig)
     except signing.InvalidSignature:
         return Check(False, "manifest.json.sig", "does not match manifest.json: the manifest was changed "
-                                                 "after it was signed")
+                                                 "after it was signed"), None
     found = signing.fingerprint(signer)
     if key_line is None:
         return Check(True, "manifest.json.sig", f"valid, made by the key {found} that the packet itself names: "
                                                 f"compare that with the fingerprint the organisation publishes, "
-                                                f"or pass --key")
+                                                f"or pass --key"), signer
     if _blob(signer) != _blob(key_line):
         return Check(False, "manifest.json.sig", f"made by the key {found}, not by the organisation's key "
-                                                 f"{signing.fingerprint(key_line)} that you gave")
-    return Check(True, "manifest.json.sig", f"valid, made by the organisation's key {found}")
+                                                 f"{signing.fingerprint(key_line)} that you gave"), signer
+    return Check(True, "manifest.json.sig", f"valid, made by the organisation's key {found}"), signer
 
 
 def _credentials(zf: zipfile.ZipFile, videos: list[str], signer: str, manifest: dict) -> list[Check]:
