@@ -34,7 +34,9 @@ from pipeline import config, models, transcript  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 EVALDATA = Path(os.environ.get("TESTIMONY_EVALDATA", ROOT.parent / "shared" / "evaldata"))
-CLIPS = sorted((EVALDATA / "kk" / "kaz_codeswitch").glob("kzaudio_*.wav"))
+# The 18 evaluation clips when they are beside the repository, else the 8 that ship with the tests.
+CLIPS = (sorted((EVALDATA / "kk" / "kaz_codeswitch").glob("kzaudio_*.wav"))
+         or sorted((ROOT / "tests" / "data" / "kk").glob("kzaudio_*.flac")))
 SETTINGS = """
 [intake]
 settle_seconds = 0.5
@@ -299,22 +301,39 @@ def flood(lab: Lab, count: int) -> dict:
             "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
 
 
+def first_to_exit(procs: list[subprocess.Popen], timeout: float) -> subprocess.Popen | None:
+    """The first of ``procs`` to exit within ``timeout`` seconds, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                return proc
+        time.sleep(0.1)
+    return None
+
+
 def two_watchers(lab: Lab) -> dict:
     home = lab.home()
     inputs = make_inputs(lab.scratch / "two-inputs", 10, seconds=1.0)
-    first, second = testimony(home, "watch"), testimony(home, "watch")
+    pair = [testimony(home, "watch"), testimony(home, "watch")]
     for p in inputs:
         shutil.copyfile(p, home.inbox / p.name)
-    refused = second.wait(60) == 1
-    deadline = time.monotonic() + 120
+    # Started together, either may win the lock: the scheduler decides, more so on a busy machine.
+    # A refusal slower than the deadline is a failure in the table, not a crash.
+    loser = first_to_exit(pair, timeout=300)
+    problems = [] if loser is not None and loser.returncode == 1 else [
+        "neither watcher refused within 300 s" if loser is None else f"a watcher exited with code {loser.returncode}"]
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (
             len(jobs(home)) == len(inputs) and all(j.state == "done" for j in jobs(home))):
         time.sleep(0.3)
-    stop(first)
+    for watcher in pair:
+        stop(watcher)
     counts = processed_counts(home)
-    failures = (not refused) + sum(c != 1 for c in counts.values()) + (len(counts) != len(inputs))
-    lost, corrupt, problems = audit(home, {p.name: sha(p) for p in inputs})
-    return {"name": "two watchers on one home folder (second refused)", "trials": len(inputs),
+    failures = len(problems) + sum(c != 1 for c in counts.values()) + (len(counts) != len(inputs))
+    lost, corrupt, found = audit(home, {p.name: sha(p) for p in inputs})
+    problems += found
+    return {"name": "two watchers on one home folder (one refused)", "trials": len(inputs),
             "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
 
 

@@ -4,13 +4,13 @@ real `testimony watch` process, and the one-shot `testimony process`."""
 import hashlib
 import json
 import signal
-import time
 from pathlib import Path
 
 from pipeline.store import Store
+from pipeline.worker import STAGES
 
 from builders import video_without_audio
-from conftest import SAMPLE, drop, wait_until
+from conftest import DEADLINE, SAMPLE, drop, wait_until
 
 
 def sha(path: Path) -> str:
@@ -25,11 +25,11 @@ def jobs(home):
         store.close()
 
 
-def one_job(home, state, timeout=90):
+def one_job(home, state):
     def check():
         found = [j for j in jobs(home) if j.state == state]
         return found[0] if found else None
-    return wait_until(check, timeout, what=f"a job in state {state}")
+    return wait_until(check, what=f"a job in state {state}")
 
 
 def test_watch_end_to_end(home, watcher, speech_video, cli):
@@ -72,7 +72,7 @@ def test_duplicate_drop_is_processed_once(home, watcher, speech_video):
     drop(speech_video, home.inbox, "KZ-5_first.mp4")
     one_job(home, "done")
     drop(speech_video, home.inbox, "KZ-5_again.mp4")
-    wait_until(lambda: not (home.inbox / "KZ-5_again.mp4").exists(), 30, what="the duplicate to be taken")
+    wait_until(lambda: not (home.inbox / "KZ-5_again.mp4").exists(), what="the duplicate to be taken")
     assert len(jobs(home)) == 1
     store = Store(home.database)
     kinds = [e["kind"] for e in store.events()]
@@ -115,9 +115,10 @@ def test_corrupt_file_fails_clearly(home, watcher, speech_video):
 def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
     w = watcher()
     drop(SAMPLE, home.inbox)
-    wait_until(lambda: any(j.stage == "transcribe" and j.state == "running" for j in jobs(home)),
-               60, interval=0.05, what="transcription to start")
-    time.sleep(0.5)
+    # Killed once the first window of speech is decoded, long before the last: the sample is
+    # 71 s, and each 30-s window takes the test model seconds.
+    wait_until(lambda: any(j.stage == "transcribe" and j.progress > STAGES["transcribe"][0]
+                           for j in jobs(home)), interval=0.05, what="transcription to make progress")
     w.stop(signal.SIGKILL)
     [job] = jobs(home)
     assert job.state == "running"
@@ -125,7 +126,7 @@ def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
     assert not (out / "transcript.json").exists(), "no output from the killed run"
 
     watcher()
-    done = one_job(home, "done", timeout=120)
+    done = one_job(home, "done")
     assert done.attempts == 2
     json.loads((out / "transcript.json").read_text())
     assert sorted(p.name for p in out.parent.iterdir()) == [job.interview_id], "no staging left behind"
@@ -138,9 +139,9 @@ def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
 
 def test_second_watcher_on_the_same_home_refuses(home, watcher):
     first = watcher()
-    wait_until(lambda: "watching" in first.output(), 30, what="the first watcher")
+    wait_until(lambda: "watching" in first.output(), what="the first watcher")
     second = watcher()
-    assert second.proc.wait(timeout=60) == 1
+    assert second.proc.wait(timeout=DEADLINE) == 1
     assert "already watching" in second.output()
 
 
@@ -176,7 +177,7 @@ def test_watcher_imports_an_edited_review_file(home, watcher, speech_video, cli)
     review = out / "review.txt"
     review.write_text(review.read_text(encoding="utf-8").replace("speaker:", "speaker: mother", 1),
                       encoding="utf-8")
-    wait_until(lambda: transcript.load_current(out).segments[0].speaker == "mother", 30,
+    wait_until(lambda: transcript.load_current(out).segments[0].speaker == "mother",
                what="the watcher to import review.txt")
     assert transcript.load(out / "transcript.json").segments[0].speaker is None, "machine output untouched"
 

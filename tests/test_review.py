@@ -272,7 +272,7 @@ def server(home, review_server):
 
 
 def call(srv, method, path, body=None, token=True, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)  # generous: the machine may be busy
     sent = {"Host": f"127.0.0.1:{srv.port}"}
     if token:
         sent["X-Testimony-Token"] = srv.token

@@ -30,7 +30,7 @@ def page():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(120_000)  # generous: the machine may be busy
         yield page
         browser.close()
 

@@ -7,7 +7,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import foreign_script_token_ids
+from .script import foreign_script_token_ids
 
 
 def _byte_decoder() -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import foreign_script_token_ids
+from .script import foreign_script_token_ids
 
 
 class _Progress:

@@ -25,6 +25,7 @@ from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
 from ..worker import output_dir
+from .reviewfile import write_review_file
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ CREATE TABLE IF NOT EXISTS review_files (
 
 EDITABLE = ("text", "english", "language", "speaker", "reviewed")
 STATUSES = ("unreviewed", "in_progress", "reviewed")
-REVIEW_FILE = "review.txt"
 MACHINE_TRANSLATION = "machine translation"
 HAND_WRITTEN = ("edit", "review.txt")  # audit actions in which a person typed the value
 
@@ -287,8 +287,6 @@ class Reviews:
         if changes:
             log.info("%s: %d change(s) by a reviewer to segment(s) %s", interview.interview_id, len(changes),
                      sorted(s for s in {c.segment_id for c in changes} if s is not None))
-            from .textfile import write_review_file  # here: textfile builds on this module
-
             write_review_file(self, interview)  # keeps an untouched review.txt current
         return t
 

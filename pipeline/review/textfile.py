@@ -10,7 +10,6 @@ that is wrong and why; nothing is saved then, and the file is left as it is for 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from pathlib import Path
 
 from .. import transcript as tr
 from ..config import LANGUAGES, Settings
-from .edits import REVIEW_FILE, Edit, Interview, Reviews, ReviewError
+from .edits import Edit, Interview, Reviews, ReviewError
+from .reviewfile import REVIEW_FILE, write_review_file
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +53,6 @@ class ImportResult:
     interview_id: str
     changed: list[int]
     unchanged: int
-
-
-def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
-    lines = [
-        f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
-        "# Correct the language, speaker, reviewed, text and english of any segment, save, then run",
-        "#   testimony review import review.txt     (a running `testimony watch` imports it by itself)",
-        "# Leave each '=== segment' line as it is: it says which version of the segment you edit.",
-        "# Times and flags are for reference; split or merge segments on the review page.",
-        "# Deleting a block deletes nothing. Lines starting with # above 'text:' are ignored.",
-        "",
-    ]
-    for seg in t.segments:
-        lines += [
-            f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",
-            f"# flags: {' '.join(', '.join(seg.flags).split()) or 'none'}",  # one line, whatever a flag holds
-            f"language: {seg.language}",
-            f"speaker: {seg.speaker or ''}".rstrip(),
-            f"reviewed: {'yes' if seg.reviewed else 'no'}",
-            "text:",
-            seg.text,
-            "english:",
-            seg.english or "",
-            "",
-        ]
-    return "\n".join(lines)
 
 
 def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
@@ -238,24 +212,3 @@ def _note_errors(path: Path, interview: Interview | None, message: str | None) -
         (folder / ERRORS_FILE).unlink(missing_ok=True)
     else:
         tr.write_atomic(folder / ERRORS_FILE, message + "\n")
-
-
-def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
-    """(Re)write review.txt unless a person has changed it since this tool last wrote it.
-
-    A changed file holds edits not imported yet: it is left alone until imported, and never
-    overwritten. Returns whether the file was written.
-    """
-    path = interview.out_dir / REVIEW_FILE
-    row = reviews.db.execute("SELECT sha256 FROM review_files WHERE interview_id=?",
-                             (interview.interview_id,)).fetchone()
-    if path.exists() and not force:
-        if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
-            return False
-    t = reviews.open(interview)
-    content = render(t, reviews.revisions(interview.interview_id))
-    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
-        tr.write_atomic(path, content)
-    reviews.db.execute("INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest))
-    return True
