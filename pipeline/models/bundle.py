@@ -51,7 +51,7 @@ def whisper_entry(settings: Settings, name: str) -> tuple[dict, dict[str, Path]]
         raise ModelError(f"no Whisper model named {name!r} is installed; `testimony models list` shows them")
     else:
         prepare_ct2(settings, name)
-    record = {k: v for k, v in (model_info(settings, name) or {}).items() if k not in ("source_path",)}
+    record = model_info(settings, name) or {}
     files = {f"whisper/{name}.pt": folder / f"{name}.pt"}
     for file in sorted((folder / f"{name}-ct2").iterdir()):
         if file.is_file():
@@ -96,14 +96,17 @@ def write_bundle(entries: list[tuple[dict, dict[str, Path]]], out: Path) -> str:
                           for path, file in sorted(members.items())}}
     raw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(MANIFEST)
-        info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-        for path, file in sorted(members.items()):
-            tar.add(file, arcname=path, recursive=False)
-    os.replace(tmp, out)
+    tmp = out.with_name(out.name + ".part")  # a bundle is there whole or not at all
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo(MANIFEST)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+            for path, file in sorted(members.items()):
+                tar.add(file, arcname=path, recursive=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return hashlib.sha256(raw).hexdigest()
 
 

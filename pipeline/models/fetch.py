@@ -78,10 +78,13 @@ def fetch(settings: Settings, names: list[str], out: Path, languages: str | None
 
 def _download(known: Known, target: Path, endpoint: str | None) -> tuple[Path, dict]:
     """Snapshot of the files an engine needs, all from one commit; (folder, provenance)."""
-    import httpx2
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    try:
+        import httpx2  # huggingface_hub's HTTP client: its connection errors mean "offline"
+        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError:
+        raise ModelError("fetching needs the fetch extra: pip install 'testimony-pipeline[fetch]'") from None
 
     where = f"the Hugging Face hub ({endpoint or 'huggingface.co'})"
     try:
