@@ -199,6 +199,16 @@ def test_what_is_not_a_bundle_is_refused(cli, tmp_path, monkeypatch):
         tar.add(tmp_path / "readme.txt", arcname="readme.txt")
     result = cli("models", "add", plain)
     assert result.exit_code == 1 and "plain.tar is not a model bundle" in result.output
+    hostile = tmp_path / "hostile.tar"  # well-formed, but its model name climbs out of models/
+    raw = json.dumps({"format": "testimony-model-bundle", "version": 1, "files": {},
+                      "models": [{"name": "../evil", "kind": "whisper"}]}).encode()
+    with tarfile.open(hostile, "w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    result = cli("models", "add", hostile)
+    assert result.exit_code == 1 and "names a model '../evil' that cannot be installed" in result.output
+    assert not (tmp_path / "home" / "evil.pt").exists()
 
 
 def test_an_unknown_name_is_refused_before_any_download(online, cli, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import zipfile
@@ -31,6 +32,7 @@ from .registry import model_info, prepare_ct2
 FORMAT = "testimony-model-bundle"
 VERSION = 1
 MANIFEST = "manifest.json"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 CARRY_HINT = ("run `testimony models fetch NAME... --out BUNDLE.tar` on a connected machine, carry the file "
               "over, and run `testimony models add BUNDLE.tar` here")
 
@@ -149,8 +151,7 @@ def unpack_checked(bundle: Path, into: Path) -> tuple[dict, str]:
                         manifest = json.loads(raw)
                     except ValueError:
                         raise ModelError(f"{what}: its {MANIFEST} is not valid JSON") from None
-                    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                        raise ModelError(f"{what} is not a model bundle ({MANIFEST} is not a {FORMAT} manifest)")
+                    _check_manifest(manifest, what)
                     continue
                 if manifest is None:
                     raise ModelError(f"{what} is not a model bundle: it does not start with {MANIFEST}")
@@ -183,6 +184,26 @@ def unpack_checked(bundle: Path, into: Path) -> tuple[dict, str]:
     return manifest, digest
 
 
+def _check_manifest(manifest, what: str) -> None:
+    """The manifest's shape, and that each model names only files it lists, under a safe name."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelError(f"{what} is not a model bundle ({MANIFEST} is not a {FORMAT} manifest)")
+    files, entries = manifest.get("files"), manifest.get("models")
+    if (manifest.get("version") != VERSION or not isinstance(files, dict) or not isinstance(entries, list)
+            or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
+                       for v in files.values())):
+        raise ModelError(f"{what}: its {MANIFEST} is damaged or of a version this tool cannot read")
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or entry.get("kind") not in ("whisper", "argos"):
+            raise ModelError(f"{what}: its {MANIFEST} names a model {name!r} that cannot be installed")
+        needed = ([f"whisper/{name}.pt", f"whisper/{name}-ct2/model.bin"] if entry["kind"] == "whisper"
+                  else [f"argos/{name}.argosmodel"])
+        unlisted = [path for path in needed + list(entry.get("files") or []) if path not in files]
+        if unlisted:
+            raise ModelError(f"{what}: model {name} needs {unlisted[0]}, which its {MANIFEST} does not list")
+
+
 # Installing -------------------------------------------------------------------------------
 
 def _whisper_plan(settings: Settings, entry: dict, unpacked: Path, replace: bool) -> list[tuple[Path, Path]]:
@@ -206,6 +227,13 @@ def _argos_plan(settings: Settings, entry: dict, unpacked: Path, replace: bool) 
     installed = argos_dir(settings) / name
     record = read_json(argos_dir(settings) / f"{name}.json")
     archive = unpacked / "argos" / f"{name}.argosmodel"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            top = {PurePosixPath(n).parts[0] for n in zf.namelist() if n.strip("/")}
+    except zipfile.BadZipFile:
+        top = set()
+    if top != {name}:
+        raise ModelError(f"the bundle's argos/{name}.argosmodel is not an Argos package with one folder {name}/")
     if installed.exists() and record.get("sha256") == sha256_file(archive):
         return []
     if installed.exists() and not replace:
