@@ -276,3 +276,23 @@ def test_use_sets_only_its_own_lines_in_testimony_toml(home, cli):
     refused = cli("models", "use", "no-such-model", "--languages", "kk")
     assert refused.exit_code == 1 and "no Whisper model named 'no-such-model'" in refused.output
     assert cli("models", "use", "tiny", "--languages", "en").exit_code == 1
+
+
+def test_a_bundle_replaces_an_installed_model_only_when_asked(home, cli, tmp_path, monkeypatch):
+    from builders import tiny_whisper_checkpoint
+
+    other = new_home(tmp_path / "other", monkeypatch)  # "tiny" there is another model
+    models.add_model(other, tiny_whisper_checkpoint(tmp_path / "tiny.pt", seed=5))
+    out = tmp_path / "other.tar"
+    assert cli("models", "bundle", "tiny", "--out", out).exit_code == 0
+    new_sha = models.model_info(other, "tiny")["sha256"]
+
+    monkeypatch.setenv("TESTIMONY_HOME", str(home.home))
+    old_sha = models.model_info(home, "tiny")["sha256"]
+    refused = cli("models", "add", out)
+    assert refused.exit_code == 1 and "--replace" in refused.output
+    assert models.model_info(home, "tiny")["sha256"] == old_sha == models.resolve_whisper(home, "tiny")[1]
+    replaced = cli("models", "add", out, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert models.resolve_whisper(home, "tiny")[1] == new_sha != old_sha
+    assert not list(home.models.glob(".adding-*"))  # the old model went with the scratch folder

@@ -248,14 +248,20 @@ def add_bundle(settings: Settings, bundle: Path, replace: bool = False) -> dict:
         manifest, digest = unpack_checked(bundle, unpacked)
         plans = [(entry, (_whisper_plan if entry["kind"] == "whisper" else _argos_plan)(
             settings, entry, unpacked, replace)) for entry in manifest["models"]]
+        # What --replace replaces is set aside in the scratch folder (gone with it on success) and
+        # put back if any model fails: all or nothing, the old models included.
+        targets = [path for entry, moves in plans if moves for path in _targets(settings, entry, moves)]
+        displaced = _set_aside(targets, unpacked / ".replaced")
         done: list[Path] = []
         try:
             for entry, moves in plans:
                 if moves:
                     done.extend(_install(settings, entry, moves, digest))
         except BaseException:
-            for path in done:  # all or nothing: what this add put in place goes again
+            for path in done:
                 _remove(path)
+            for original, aside in displaced:
+                os.rename(aside, original)
             raise
     store = Store(settings.database)  # the custody log: which bundle brought which models
     try:
@@ -267,8 +273,24 @@ def add_bundle(settings: Settings, bundle: Path, replace: bool = False) -> dict:
             "installed": [e["name"] for e, moves in plans if moves]}
 
 
+def _targets(settings: Settings, entry: dict, moves: list[tuple[Path, Path]]) -> list[Path]:
+    folder = whisper_dir(settings) if entry["kind"] == "whisper" else argos_dir(settings)
+    return [dst for _, dst in moves] + [folder / f"{entry['name']}.json"]
+
+
+def _set_aside(paths: list[Path], aside: Path) -> list[tuple[Path, Path]]:
+    aside.mkdir()
+    moved = []
+    for i, path in enumerate(paths):
+        if path.exists():
+            os.rename(path, aside / str(i))
+            moved.append((path, aside / str(i)))
+    return moved
+
+
 def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], digest: str) -> list[Path]:
-    """Move one checked model into place; returns every path it created, for undoing."""
+    """Move one checked model into place (its old files are set aside already); returns every
+    path it created, for undoing."""
     record = {**(entry.get("record") or {}), "name": entry["name"], "bundle_sha256": digest,
               "added": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     created: list[Path] = []
@@ -276,7 +298,6 @@ def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], di
     argos_dir(settings).mkdir(exist_ok=True)
     if entry["kind"] == "whisper":
         for src, dst in moves:
-            _remove(dst)
             os.rename(src, dst)
             created.append(dst)
         ct2, pt = (dst for _, dst in moves)
@@ -284,7 +305,6 @@ def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], di
         write_json(info, {**record, "sha256": sha256_file(pt), "ct2_sha256": sha256_file(ct2 / "model.bin")})
     else:
         [(archive, installed)] = moves
-        _remove(installed)
         created.append(installed)
         translate.install_package(settings, archive)
         info = argos_dir(settings) / f"{entry['name']}.json"
