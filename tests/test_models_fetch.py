@@ -115,6 +115,15 @@ def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path,
     assert used.exit_code == 0, used.output
     assert models.model_for_language(config.load(offline.home), "kk") == "small"
 
+    # The same models packed again here, for a worker or a second office: the same bytes.
+    office = tmp_path / "office.tar"
+    packed = cli("models", "bundle", "small", "translate-ru_en", "--out", office)
+    assert packed.exit_code == 0, packed.output
+    again = manifest_of(office)
+    assert again["files"]["whisper/small.pt"] == manifest["files"]["whisper/small.pt"]
+    assert {m["name"]: m["revision"] for m in again["models"]} == {"small": by_name["small"]["revision"],
+                                                                   "translate-ru_en": "1.9"}
+
     clip = tmp_path / "KZ-0002_clip.mp4"
     ffmpeg("-i", str(SAMPLE), "-t", "4", "-c", "copy", str(clip))
     result = cli("process", clip, "--language", "kk")
@@ -190,6 +199,16 @@ def test_what_is_not_a_bundle_is_refused(cli, tmp_path, monkeypatch):
         tar.add(tmp_path / "readme.txt", arcname="readme.txt")
     result = cli("models", "add", plain)
     assert result.exit_code == 1 and "plain.tar is not a model bundle" in result.output
+    hostile = tmp_path / "hostile.tar"  # well-formed, but its model name climbs out of models/
+    raw = json.dumps({"format": "testimony-model-bundle", "version": 1, "files": {},
+                      "models": [{"name": "../evil", "kind": "whisper"}]}).encode()
+    with tarfile.open(hostile, "w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    result = cli("models", "add", hostile)
+    assert result.exit_code == 1 and "names a model '../evil' that cannot be installed" in result.output
+    assert not (tmp_path / "home" / "evil.pt").exists()
 
 
 def test_an_unknown_name_is_refused_before_any_download(online, cli, tmp_path, monkeypatch):
@@ -244,3 +263,36 @@ def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tm
         engine = asr.load_model(models.resolve_whisper(settings, "base")[0])
         texts.append([s.text for s in asr.transcribe(engine, audio, "kk", fallback=False).segments])
     assert texts[0] == texts[1] and any(t.strip() for t in texts[0])
+
+
+def test_use_sets_only_its_own_lines_in_testimony_toml(home, cli):
+    path = home.home / config.SETTINGS_FILE
+    path.write_text(FAST_SETTINGS + '\n[asr.models]\nky = "tiny"  # Kyrgyz\nru = "tiny"\n\n[jobs]\nmax_attempts = 5\n')
+    assert cli("models", "use", "tiny", "--languages", "kk,ky").exit_code == 0
+    text = path.read_text()
+    assert 'kk = "tiny"' in text and 'ru = "tiny"' in text and text.count("ky = ") == 1
+    settings = config.load(home.home)
+    assert dict(settings.language_models) == {"kk": "tiny", "ky": "tiny", "ru": "tiny"} and settings.max_attempts == 5
+    refused = cli("models", "use", "no-such-model", "--languages", "kk")
+    assert refused.exit_code == 1 and "no Whisper model named 'no-such-model'" in refused.output
+    assert cli("models", "use", "tiny", "--languages", "en").exit_code == 1
+
+
+def test_a_bundle_replaces_an_installed_model_only_when_asked(home, cli, tmp_path, monkeypatch):
+    from builders import tiny_whisper_checkpoint
+
+    other = new_home(tmp_path / "other", monkeypatch)  # "tiny" there is another model
+    models.add_model(other, tiny_whisper_checkpoint(tmp_path / "tiny.pt", seed=5))
+    out = tmp_path / "other.tar"
+    assert cli("models", "bundle", "tiny", "--out", out).exit_code == 0
+    new_sha = models.model_info(other, "tiny")["sha256"]
+
+    monkeypatch.setenv("TESTIMONY_HOME", str(home.home))
+    old_sha = models.model_info(home, "tiny")["sha256"]
+    refused = cli("models", "add", out)
+    assert refused.exit_code == 1 and "--replace" in refused.output
+    assert models.model_info(home, "tiny")["sha256"] == old_sha == models.resolve_whisper(home, "tiny")[1]
+    replaced = cli("models", "add", out, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert models.resolve_whisper(home, "tiny")[1] == new_sha != old_sha
+    assert not list(home.models.glob(".adding-*"))  # the old model went with the scratch folder

@@ -1,10 +1,13 @@
 """Models on disk: the embedded Whisper base, user-added Whisper models, Argos packages.
 
-Nothing here downloads. One file per concern: ``common`` (errors, hashes, folders), one file
-per form a model comes in (``openai_pt``, ``ct2``, ``huggingface``, ``argos``), the Whisper
-``tokenizer`` faster-whisper needs, the ``embedded`` default, the ``registry`` (what is
-installed, what each engine loads) and ``install`` (``testimony models add``). The names other
-stages use are re-exported here, so callers write ``models.resolve_for_engine(...)``.
+Nothing here downloads except ``fetch``, which runs only when a user asks for it on a
+connected machine. One file per concern: ``common`` (errors, hashes, folders), one file per
+form a model comes in (``openai_pt``, ``ct2``, ``huggingface``, ``argos``, and ``bundle``, the
+tar that carries models between machines), the Whisper ``tokenizer`` faster-whisper needs, the
+``embedded`` default, the ``registry`` (what is installed, what each engine loads, which
+languages a model serves), ``install`` (``models add``), ``catalog`` (the models known by
+name) and ``fetch``; ``cli`` holds the ``testimony models`` commands. The names other stages
+use are re-exported here, so callers write ``models.resolve_for_engine(...)``.
 """
 
 from .common import ModelError, argos_dir, sha256_file, whisper_dir

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import zipfile
@@ -31,6 +32,7 @@ from .registry import model_info, prepare_ct2
 FORMAT = "testimony-model-bundle"
 VERSION = 1
 MANIFEST = "manifest.json"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 CARRY_HINT = ("run `testimony models fetch NAME... --out BUNDLE.tar` on a connected machine, carry the file "
               "over, and run `testimony models add BUNDLE.tar` here")
 
@@ -51,7 +53,7 @@ def whisper_entry(settings: Settings, name: str) -> tuple[dict, dict[str, Path]]
         raise ModelError(f"no Whisper model named {name!r} is installed; `testimony models list` shows them")
     else:
         prepare_ct2(settings, name)
-    record = {k: v for k, v in (model_info(settings, name) or {}).items() if k not in ("source_path",)}
+    record = model_info(settings, name) or {}
     files = {f"whisper/{name}.pt": folder / f"{name}.pt"}
     for file in sorted((folder / f"{name}-ct2").iterdir()):
         if file.is_file():
@@ -96,14 +98,17 @@ def write_bundle(entries: list[tuple[dict, dict[str, Path]]], out: Path) -> str:
                           for path, file in sorted(members.items())}}
     raw = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(MANIFEST)
-        info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-        for path, file in sorted(members.items()):
-            tar.add(file, arcname=path, recursive=False)
-    os.replace(tmp, out)
+    tmp = out.with_name(out.name + ".part")  # a bundle is there whole or not at all
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo(MANIFEST)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+            for path, file in sorted(members.items()):
+                tar.add(file, arcname=path, recursive=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return hashlib.sha256(raw).hexdigest()
 
 
@@ -146,8 +151,7 @@ def unpack_checked(bundle: Path, into: Path) -> tuple[dict, str]:
                         manifest = json.loads(raw)
                     except ValueError:
                         raise ModelError(f"{what}: its {MANIFEST} is not valid JSON") from None
-                    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                        raise ModelError(f"{what} is not a model bundle ({MANIFEST} is not a {FORMAT} manifest)")
+                    _check_manifest(manifest, what)
                     continue
                 if manifest is None:
                     raise ModelError(f"{what} is not a model bundle: it does not start with {MANIFEST}")
@@ -180,6 +184,26 @@ def unpack_checked(bundle: Path, into: Path) -> tuple[dict, str]:
     return manifest, digest
 
 
+def _check_manifest(manifest, what: str) -> None:
+    """The manifest's shape, and that each model names only files it lists, under a safe name."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ModelError(f"{what} is not a model bundle ({MANIFEST} is not a {FORMAT} manifest)")
+    files, entries = manifest.get("files"), manifest.get("models")
+    if (manifest.get("version") != VERSION or not isinstance(files, dict) or not isinstance(entries, list)
+            or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
+                       for v in files.values())):
+        raise ModelError(f"{what}: its {MANIFEST} is damaged or of a version this tool cannot read")
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or entry.get("kind") not in ("whisper", "argos"):
+            raise ModelError(f"{what}: its {MANIFEST} names a model {name!r} that cannot be installed")
+        needed = ([f"whisper/{name}.pt", f"whisper/{name}-ct2/model.bin"] if entry["kind"] == "whisper"
+                  else [f"argos/{name}.argosmodel"])
+        unlisted = [path for path in needed + list(entry.get("files") or []) if path not in files]
+        if unlisted:
+            raise ModelError(f"{what}: model {name} needs {unlisted[0]}, which its {MANIFEST} does not list")
+
+
 # Installing -------------------------------------------------------------------------------
 
 def _whisper_plan(settings: Settings, entry: dict, unpacked: Path, replace: bool) -> list[tuple[Path, Path]]:
@@ -203,6 +227,13 @@ def _argos_plan(settings: Settings, entry: dict, unpacked: Path, replace: bool) 
     installed = argos_dir(settings) / name
     record = read_json(argos_dir(settings) / f"{name}.json")
     archive = unpacked / "argos" / f"{name}.argosmodel"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            top = {PurePosixPath(n).parts[0] for n in zf.namelist() if n.strip("/")}
+    except zipfile.BadZipFile:
+        top = set()
+    if top != {name}:
+        raise ModelError(f"the bundle's argos/{name}.argosmodel is not an Argos package with one folder {name}/")
     if installed.exists() and record.get("sha256") == sha256_file(archive):
         return []
     if installed.exists() and not replace:
@@ -217,14 +248,20 @@ def add_bundle(settings: Settings, bundle: Path, replace: bool = False) -> dict:
         manifest, digest = unpack_checked(bundle, unpacked)
         plans = [(entry, (_whisper_plan if entry["kind"] == "whisper" else _argos_plan)(
             settings, entry, unpacked, replace)) for entry in manifest["models"]]
+        # What --replace replaces is set aside in the scratch folder (gone with it on success) and
+        # put back if any model fails: all or nothing, the old models included.
+        targets = [path for entry, moves in plans if moves for path in _targets(settings, entry, moves)]
+        displaced = _set_aside(targets, unpacked / ".replaced")
         done: list[Path] = []
         try:
             for entry, moves in plans:
                 if moves:
                     done.extend(_install(settings, entry, moves, digest))
         except BaseException:
-            for path in done:  # all or nothing: what this add put in place goes again
+            for path in done:
                 _remove(path)
+            for original, aside in displaced:
+                os.rename(aside, original)
             raise
     store = Store(settings.database)  # the custody log: which bundle brought which models
     try:
@@ -236,8 +273,24 @@ def add_bundle(settings: Settings, bundle: Path, replace: bool = False) -> dict:
             "installed": [e["name"] for e, moves in plans if moves]}
 
 
+def _targets(settings: Settings, entry: dict, moves: list[tuple[Path, Path]]) -> list[Path]:
+    folder = whisper_dir(settings) if entry["kind"] == "whisper" else argos_dir(settings)
+    return [dst for _, dst in moves] + [folder / f"{entry['name']}.json"]
+
+
+def _set_aside(paths: list[Path], aside: Path) -> list[tuple[Path, Path]]:
+    aside.mkdir()
+    moved = []
+    for i, path in enumerate(paths):
+        if path.exists():
+            os.rename(path, aside / str(i))
+            moved.append((path, aside / str(i)))
+    return moved
+
+
 def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], digest: str) -> list[Path]:
-    """Move one checked model into place; returns every path it created, for undoing."""
+    """Move one checked model into place (its old files are set aside already); returns every
+    path it created, for undoing."""
     record = {**(entry.get("record") or {}), "name": entry["name"], "bundle_sha256": digest,
               "added": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     created: list[Path] = []
@@ -245,7 +298,6 @@ def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], di
     argos_dir(settings).mkdir(exist_ok=True)
     if entry["kind"] == "whisper":
         for src, dst in moves:
-            _remove(dst)
             os.rename(src, dst)
             created.append(dst)
         ct2, pt = (dst for _, dst in moves)
@@ -253,7 +305,6 @@ def _install(settings: Settings, entry: dict, moves: list[tuple[Path, Path]], di
         write_json(info, {**record, "sha256": sha256_file(pt), "ct2_sha256": sha256_file(ct2 / "model.bin")})
     else:
         [(archive, installed)] = moves
-        _remove(installed)
         created.append(installed)
         translate.install_package(settings, archive)
         info = argos_dir(settings) / f"{entry['name']}.json"

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from .. import config
@@ -40,13 +41,11 @@ def resolve_names(names: list[str], languages: str | None) -> list[Known]:
     """Known names, or Hugging Face repository IDs of Whisper fine-tunes; refuses any other name."""
     wanted = []
     for name in names:
+        codes = tuple(parse_languages(languages)) if languages else None
         if name in KNOWN:
-            known = KNOWN[name]
-            wanted.append(Known(**{**known.__dict__, "languages": tuple(parse_languages(languages))})
-                          if languages else known)
+            wanted.append(replace(KNOWN[name], languages=codes) if codes else KNOWN[name])
         elif is_repo_id(name):
-            wanted.append(Known(local_name(name), "whisper", name, "", tuple(parse_languages(languages))
-                                if languages else ()))
+            wanted.append(Known(local_name(name), "whisper", name, "", codes or ()))
         else:
             raise ModelError(f"{name!r} is not a model this tool knows ({', '.join(KNOWN)}) nor a Hugging Face "
                              f"repository ID (OWNER/NAME, e.g. a Whisper fine-tune with --languages kk)")
@@ -78,10 +77,13 @@ def fetch(settings: Settings, names: list[str], out: Path, languages: str | None
 
 def _download(known: Known, target: Path, endpoint: str | None) -> tuple[Path, dict]:
     """Snapshot of the files an engine needs, all from one commit; (folder, provenance)."""
-    import httpx2
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    try:
+        import httpx2  # huggingface_hub's HTTP client: its connection errors mean "offline"
+        from huggingface_hub import HfApi, snapshot_download
+        from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
+                                            RepositoryNotFoundError, RevisionNotFoundError)
+    except ImportError:
+        raise ModelError("fetching needs the fetch extra: pip install 'testimony-pipeline[fetch]'") from None
 
     where = f"the Hugging Face hub ({endpoint or 'huggingface.co'})"
     try:
