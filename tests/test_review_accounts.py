@@ -13,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import transcript
+from pipeline import custody, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.accounts import Accounts
 from pipeline.review.running import InsecureNetwork, make_server
@@ -194,6 +194,8 @@ def test_roles_are_enforced_by_the_server(server, team, job):  # noqa: F811
     assert [s["id"] for s in reply.json()["interview"]["segments"] if s["withheld"]] == [2]
     events = [e for e in Store(team.database).events(job.interview_id) if e["kind"] == "review page"]
     assert json.loads(events[-1]["detail"]) == {"account": "Dana", "action": "withhold"}
+    assert custody.history(Store(team.database), job.interview_id)[-1]["text"] == \
+        "Dana used withhold on the review page"
     assert press.get("/api/accounts").status_code == 403
 
     admin, _ = log_in(server, "Admin")
@@ -211,6 +213,8 @@ def test_edits_are_attributed_to_the_account_not_a_typed_name(server, team, job)
     assert c.get(f"/api/interviews/{job.interview_id}/segments/1/audit").json()[-1]["reviewer"] == "Aigerim"
     edits = [json.loads(e["detail"]) for e in Store(team.database).events(job.interview_id) if e["kind"] == "edit"]
     assert edits[-1]["reviewer"] == "Aigerim"
+    told = [e["text"] for e in custody.history(Store(team.database), job.interview_id)]
+    assert "Aigerim edited segment 1 (english)" in told
 
 
 # Requests that must not get through --------------------------------------------------------

@@ -30,7 +30,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from .. import transcript as tr
 from ..config import LANGUAGES, Settings
 from ..export import core as export_core
 from ..export.documents import ExportError

@@ -74,6 +74,10 @@ function showName() {
 }
 if (!ACCOUNT) $("#who").addEventListener("click", askName);
 
+// The pipeline's flags (pipeline/asr.py, transcript.py), named here so the catalogue translates them.
+N_("low confidence"); N_("uncertain"); N_("repetition"); N_("possible hallucination in silence");
+N_("unsupported language: full review needed"); N_("translation missing");
+
 // The list of interviews, filtered by case, status and flag count (kept in the address) -----
 const STATUS_NAMES = () => ({ unreviewed: t("unreviewed"), in_progress: t("in progress"), reviewed: t("reviewed") });
 
@@ -172,7 +176,8 @@ function render(data) {
 function showProgress() {
   const done = view.segs.filter((s) => s.data.reviewed).length;
   const flagged = view.segs.filter(isFlagged).length;
-  $("#progress").textContent = `${done}/${view.segs.length} reviewed, ${flagged} flagged, interview ${view.data.review.status.replace("_", " ")}`;
+  $("#progress").textContent = t("{done}/{total} reviewed, {flagged} flagged, interview {status}",
+    { done, total: view.segs.length, flagged, status: STATUS_NAMES()[view.data.review.status] || view.data.review.status });
   $("#mark-interview").textContent = view.data.review.status === "reviewed" ? t("Reopen interview") : t("Mark interview reviewed");
 }
 
@@ -187,7 +192,7 @@ function buildSegment(s) {
       el("span", {}, `#${d.id}`), lang,
       el("input", { class: "speaker", placeholder: t("speaker"), "aria-label": t("speaker"), value: d.speaker || "" }),
       el("label", {}, el("input", { type: "checkbox", class: "reviewed", checked: d.reviewed }), " ", t("reviewed")),
-      d.flags.map((f) => el("span", { class: "flag" }, f)),
+      d.flags.map((f) => el("span", { class: "flag", "data-flag": f }, t(f))),
       el("span", { class: "seg-state" })),
     el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": t("source text") }, d.text),
     el("textarea", { class: "en", rows: 2, lang: "en", "aria-label": t("English"), placeholder: t("English (missing)") }, d.english || ""),
@@ -210,7 +215,8 @@ function buildSegment(s) {
       clearTimeout(s.timer);
       s.timer = setTimeout(() => save(s), immediate ? 0 : 700);
     });
-    input.addEventListener("blur", () => { if (s.dirty.size) save(s); });
+    // Leaving a segment saves it, unless it waits for the reviewer to choose between two versions.
+    input.addEventListener("blur", () => { if (s.dirty.size && !s.el.classList.contains("conflicted")) save(s); });
   }
   node.addEventListener("focusin", () => { view.focused = s; });
   paint(s);
