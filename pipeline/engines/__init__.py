@@ -51,13 +51,14 @@ def foreign_script_token_ids(token_bytes: Iterable[tuple[int, bytes]]) -> list[i
     return [i for i, data in token_bytes if not set(data) <= _CYRILLIC_BYTES]
 
 
-def load(name: str, model_path: str, threads: int = 0) -> Engine:
+def load(name: str, model_path: str, threads: int = 0, device: str = "cpu") -> Engine:
+    """``device`` "cuda" runs in float16 (a GPU worker, see pipeline/cluster_worker.py)."""
     if name == "openai-whisper":
         from .openai_whisper import OpenAIWhisper
 
-        return OpenAIWhisper(model_path, threads)
+        return OpenAIWhisper(model_path, threads, device)
     if name == "faster-whisper":
         from .faster_whisper import FasterWhisper
 
-        return FasterWhisper(model_path, threads)
+        return FasterWhisper(model_path, threads, device)
     raise ValueError(f"unknown speech engine {name!r}; expected one of {', '.join(ENGINES)}")
