@@ -115,7 +115,10 @@ def configure(url: str, visibility_timeout: float) -> Celery:
         broker_url=url, result_backend=url,
         task_serializer="json", result_serializer="json", accept_content=["json"], result_accept_content=["json"],
         task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        # A piece left unacknowledged longer than this (its worker's machine died) is queued again;
+        # kombu looks for such pieces every unacked_restore_interval x throttle seconds.
+        broker_transport_options={"visibility_timeout": visibility_timeout, "unacked_restore_throttle": 1,
+                                  "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 4))},
         broker_connection_retry_on_startup=True,
         result_backend_always_retry=True, result_expires=7 * 86400, task_track_started=True,
     )

@@ -84,7 +84,7 @@ def serve(held: dict[str, Held], device: str, threads: int, concurrency: int, na
           loglevel: str = "INFO") -> None:
     """Run the Celery worker on the queues of ``held`` until stopped (the app is configured)."""
     _State.held, _State.device, _State.threads = held, device, threads
-    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # its success line repeats the result
+    logging.getLogger("celery.app.trace").setLevel(logging.ERROR)  # its success line repeats the result
     queues = sorted({queue_for(sha) for sha in held})
     node = name or f"testimony-{os.getpid()}@{socket.gethostname()}"
     app.worker_main(["worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),

@@ -175,11 +175,14 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def pieces(home: Path) -> dict[str, list[dict]]:
     """Custody entries of decoded pieces, per interview."""
-    db = sqlite3.connect(home / "testimony.db")
-    try:
-        rows = db.execute("SELECT interview_id, detail FROM events WHERE kind='piece' ORDER BY id").fetchall()
-    finally:
-        db.close()
+    try:  # read-only: never create the coordinator's database before it does
+        db = sqlite3.connect(f"file:{home / 'testimony.db'}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT interview_id, detail FROM events WHERE kind='piece' ORDER BY id").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not made yet
+        rows = []
     found: dict[str, list[dict]] = {}
     for interview, detail in rows:
         found.setdefault(interview, []).append(json.loads(detail))
@@ -240,7 +243,7 @@ def test_two_workers_share_several_interviews(tmp_path, procs, interviews, refer
 
 def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpoint):
     redis = procs(Redis, tmp_path / "redis").start()
-    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=6)
+    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=20)
     doomed = start_worker(procs, tmp_path, workers_home, "doomed", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", str(interviews[1])], tmp_path / "coordinator.out")
@@ -357,3 +360,67 @@ def test_pieces_travel_as_lossless_flac_and_urls_are_checked():
                      ("rediss://:pw@broker.example:6380/0", "ssl_cert_reqs")]:
         with pytest.raises(cluster.BrokerError, match=why):
             cluster.check_url(bad)
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1, made with the cryptography package."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_broker_with_rediss_url(tmp_path):
+    ca, cert, key = _certificates(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                               "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file",
+                               str(ca), "--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "",
+                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        url = f"rediss://:{PASSWORD}@127.0.0.1:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={ca}"
+
+        def reachable():
+            try:
+                cluster.preflight(url)
+                return True
+            except cluster.BrokerError:
+                return server.poll() is not None
+        wait_until(reachable, 30, what="redis-server with TLS")
+        assert server.poll() is None, "this redis-server was built without TLS"
+        app = cluster.configure(url, 60)
+        with app.connection_for_write() as connection:  # Celery's own transport over TLS
+            connection.ensure_connection(max_retries=3)
+        app.backend.set("testimony-tls-check", "ok")
+        assert app.backend.get("testimony-tls-check") == b"ok"
+        with pytest.raises(cluster.BrokerError, match="cannot reach"):  # plain text to a TLS port
+            cluster.preflight(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
