@@ -139,8 +139,9 @@ def pieces_out(timeout: float = 1.0) -> tuple[dict[str, list[str]], dict[str, in
     """Pieces being decoded, per worker (as "interview piece N"), and pieces queued, per queue."""
     active = app.control.inspect(timeout=timeout).active() or {}
     running = {node: [t.get("kwargsrepr") or t.get("id") for t in tasks] for node, tasks in active.items()}
-    client = app.connection_for_write().default_channel.client
-    queued = {key.decode(): client.llen(key) for key in client.scan_iter(match="asr-*", _type="list")}
+    with app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        queued = {key.decode(): client.llen(key) for key in client.scan_iter(match="asr-*", _type="list")}
     return running, queued
 
 
@@ -220,11 +221,11 @@ class _Run:
             state = asr.saved_piece(self.resume_dir, n, self.key, language)
             if state is not None:
                 self._record(n, state)
-                continue
-            self._send(n, audio, language)
-            if language is None:  # later pieces are decoded in the language the first one found
-                self._collect(until_done=n)
-                language = self.states[n]["language"]
+            else:
+                self._send(n, audio, language)
+                if language is None:  # later pieces are decoded in the language the first one found
+                    self._collect(until_done=n)
+            language = language or self.states.get(n, {}).get("language")
         self._collect()
         if self.progress:
             self.progress(1.0)
