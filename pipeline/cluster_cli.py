@@ -80,12 +80,6 @@ def worker(
         picked = cluster_worker.pick_device(device)
     except (cluster.BrokerError, ValueError) as exc:
         die(str(exc))
-    if picked == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            die("--device cuda, but torch sees no GPU here: check the NVIDIA driver and a CUDA build of "
-                "torch, or use --device cpu")
     held = cluster_worker.inventory(settings)
     if not held:
         die(f"no Whisper models under {settings.models / 'whisper'}: copy the coordinator's models/ folder "

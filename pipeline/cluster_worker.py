@@ -61,14 +61,21 @@ def inventory(settings: Settings) -> dict[str, Held]:
 
 
 def pick_device(device: str) -> str:
-    """``auto``: cuda when torch sees a GPU, else cpu."""
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
+    """``auto``: cuda when torch sees a GPU, else cpu. ``cuda`` without a GPU is refused."""
+    if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"--device {device!r}: use auto, cpu or cuda")
-    return device
+    if device == "cpu":
+        return device
+    # Asked through NVML, so that CUDA is not initialised before the pool's processes fork.
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise ValueError("--device cuda, but torch sees no GPU here: check the NVIDIA driver and that torch "
+                         "is a CUDA build, or use --device cpu")
+    return "cpu"
 
 
 class _State:

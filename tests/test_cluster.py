@@ -424,3 +424,15 @@ def test_tls_broker_with_rediss_url(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_device_auto_is_cpu_without_a_gpu_and_cuda_is_refused_there():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    from pipeline import cluster_worker
+
+    assert cluster_worker.pick_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="sees no GPU"):
+        cluster_worker.pick_device("cuda")
