@@ -1,7 +1,7 @@
 """Several machines on one: the wall time of one long interview with 1 and with 2 workers.
 
     python bench/cluster.py [--minutes 30] [--engine faster-whisper] [--model base|tiny]
-                            [--piece-seconds 600] [--evaldata ../shared/evaldata] [--out bench-out/cluster]
+                            [--piece-seconds 600] [--language kk] [--evaldata ../shared/evaldata] [--out bench-out/cluster]
 
 Starts its own redis-server (loopback, password, append-only file) and real `testimony worker`
 processes, each single-threaded (``--concurrency 1 --threads 1``), then times `testimony process`
@@ -91,7 +91,8 @@ def timed_run(folder: Path, args, broker: str, models: Path, wav: Path, workers:
         for _, log in procs:
             wait_for(lambda p=Path(log.name): "ready." in p.read_text(errors="replace"), "a worker to start")
         start = time.monotonic()
-        run = testimony(home, "process", "--case", "BENCH-1", str(wav), stdout=subprocess.DEVNULL,
+        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language, str(wav),
+                        stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL)
         if run.wait() != 0:
             raise SystemExit(f"testimony process failed; see {home / 'testimony.log'}")
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--engine", default="faster-whisper", choices=("faster-whisper", "openai-whisper"))
     parser.add_argument("--model", default="base", choices=("base", "tiny"))
     parser.add_argument("--piece-seconds", type=float, default=600)
+    # Known language: every piece goes out at once. Unknown, the first piece is decoded (and its
+    # language detected) before the others are sent, as on one machine.
+    parser.add_argument("--language", default="kk")
     parser.add_argument("--evaldata", type=Path, default=Path(os.environ.get("TESTIMONY_EVALDATA",
                                                                              ROOT.parent / "shared" / "evaldata")))
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "cluster")
@@ -136,7 +140,7 @@ def main() -> None:
         redis.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
     pieces = max(1, round(seconds / args.piece_seconds))
-    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model,
+    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model, "language": args.language,
               "piece_seconds": args.piece_seconds, "pieces": pieces, "cpu_cores": os.cpu_count(),
               "wall_s": {str(w): round(t, 1) for w, t in times.items()},
               "audio_hours_per_hour": {str(w): round(seconds / t, 2) for w, t in times.items()},
