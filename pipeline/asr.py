@@ -274,6 +274,25 @@ def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) ->
             "compression_ratio": max(p["compression_ratio"] for p in parts)}
 
 
+def piece_path(resume_dir: Path, n: int) -> Path:
+    return resume_dir / f"piece-{n:04d}.json"
+
+
+def saved_piece(resume_dir: Path, n: int, resume_key: str, language: str | None) -> dict | None:
+    """Piece ``n``'s saved result when it was decoded with the same model and options, else None."""
+    saved = piece_path(resume_dir, n)
+    state = json.loads(saved.read_text()) if saved.exists() else None
+    if state is None or state["key"] != resume_key or (language and state["language"] != language):
+        return None
+    return state
+
+
+def piece_state(part: Recognition, resume_key: str) -> dict:
+    """What is saved of one decoded piece (and what a cluster worker sends back)."""
+    return {"key": resume_key, "language": part.language, "detected": part.detected,
+            "segments": [asdict(s) for s in part.segments]}
+
+
 def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
                     progress: Callable[[float], None] | None = None, chunk_seconds: float = 600,
                     **options) -> Recognition:
@@ -285,30 +304,36 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
     from . import media
 
     total = max(media.wav_seconds(wav), 1e-6)
-    detected, segments = None, []
+    pieces = []
     resume_dir.mkdir(parents=True, exist_ok=True)
     for n, (offset, audio) in enumerate(media.wav_chunks(wav, chunk_seconds)):
-        saved = resume_dir / f"piece-{n:04d}.json"
-        state = json.loads(saved.read_text()) if saved.exists() else None
-        if state is None or state["key"] != resume_key or (language and state["language"] != language):
+        state = saved_piece(resume_dir, n, resume_key, language)
+        if state is None:
             report = (lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress((o + f * d) / total)
                       ) if progress else None
-            part = transcribe(engine, audio, language, progress=report, **options)
-            state = {"key": resume_key, "language": part.language, "detected": part.detected,
-                     "segments": [asdict(s) for s in part.segments]}
-            write_atomic(saved, json.dumps(state, ensure_ascii=False))
+            state = piece_state(transcribe(engine, audio, language, progress=report, **options), resume_key)
+            write_atomic(piece_path(resume_dir, n), json.dumps(state, ensure_ascii=False))
         else:
             log.info("resuming after piece %d of %s", n, wav)
         language = language or state["language"]
+        pieces.append((offset, state))
+    if progress:
+        progress(1.0)
+    return assemble(wav, pieces, language, options.get("native", DETECTABLE))
+
+
+def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,
+             native: tuple[str, ...] = DETECTABLE) -> Recognition:
+    """One recognition from the pieces' saved results (``(offset seconds, state)`` in order)."""
+    detected, segments = None, []
+    for offset, state in pieces:
         detected = detected or state["detected"]
         for seg in map(lambda d: Segment(**d), state["segments"]):
             seg.id = len(segments) + 1
             seg.start, seg.end = round(seg.start + offset, 3), round(seg.end + offset, 3)
             segments.append(seg)
-    if progress:
-        progress(1.0)
     warnings = []
-    if language in options.get("native", DETECTABLE):  # text decoded through a stand-in proves nothing
+    if language in native:  # text decoded through a stand-in proves nothing
         warning = language_check.mismatch_warning(
             language, [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments])
         if warning:

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from . import config, custody, intake, watch, worker
+from . import cluster_cli, config, custody, intake, watch, worker
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
@@ -29,6 +29,7 @@ register_keys(app)
 app.add_typer(review_app, name="review")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(bench_app, name="bench")
+cluster_cli.register(app)
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 
@@ -59,6 +60,7 @@ def process(
 ):
     """Process recordings now, one after another: copy to the evidence store, transcribe, translate."""
     settings = load_settings(allow_download, model)
+    cluster_cli.preflight(settings)
     store = Store(settings.database)
     queued: list[Job] = []
     problems = 0
@@ -142,6 +144,7 @@ def watch_cmd(
 ):
     """Watch inbox/ (and the folders in testimony.toml) and process what arrives, until Ctrl-C."""
     settings = load_settings(allow_download, model)
+    cluster_cli.preflight(settings)
     folders = ", ".join(str(f.path) for f in settings.watch)
     typer.echo(f"watching {folders} (settle {settings.settle_seconds:g}s); outputs in {settings.outbox}. "
                f"Ctrl-C stops.")
@@ -184,6 +187,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
             typer.secho(f"{state.replace('_', ' ')} ({len(group)})", bold=True)
             for job in group:
                 typer.echo(f"  {job.case_id or '-':<14} {job.interview_id:<40} {_describe(job, settings)}")
+    cluster_cli.show_status(settings, waiting=any(j.state == "running" for j in jobs))
 
 
 @app.command()

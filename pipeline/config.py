@@ -58,6 +58,11 @@ class Settings:
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
+    piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
+    # [cluster]: with a broker URL this machine coordinates and `testimony worker`s decode (pipeline/cluster.py)
+    broker: str | None = None
+    # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
+    visibility_timeout: float = 7200.0
 
     # Locations -------------------------------------------------------------------------
     @property
@@ -116,6 +121,7 @@ def load(home: Path | None = None) -> Settings:
 
     intake = raw.get("intake", {})
     asr = raw.get("asr", {})
+    cluster = raw.get("cluster", {})
     folders = [WatchFolder(home / "inbox")]
     for entry in raw.get("watch", []):
         if "path" not in entry:
@@ -154,4 +160,7 @@ def load(home: Path | None = None) -> Settings:
         asr_beam_size=int(asr.get("beam_size", 0)),
         language_models=tuple(sorted((k, str(v)) for k, v in language_models.items())),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
+        piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),
+        broker=os.environ.get("TESTIMONY_BROKER") or cluster.get("broker") or None,
+        visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
     )

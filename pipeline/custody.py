@@ -143,6 +143,9 @@ def _sentence(kind: str, d: dict) -> str:
     if kind == "processed":
         return (f"transcribed with {d.get('engine', 'openai-whisper')} model {d.get('model', '?')} "
                 f"(SHA-256 {d.get('model_sha256')}), translation {d.get('translation')}")
+    if kind == "piece":
+        return (f"audio piece {d.get('piece')} transcribed on {d.get('host')} (worker {d.get('worker')}) with "
+                f"{d.get('engine')} on {d.get('device')}, model SHA-256 {d.get('model_sha256')}")
     if kind == "failed":
         return f"processing failed: {d.get('reason')}"
     if kind == "requeued":

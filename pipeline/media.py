@@ -126,7 +126,8 @@ def wav_chunks(path: Path, chunk_seconds: float = 600, search_seconds: float = 5
     Memory stays the size of one piece however long the interview is (a 2-hour file as a
     whole would need gigabytes for its spectrogram), and pieces are the unit of resuming.
     """
-    size, search = int(chunk_seconds * SAMPLE_RATE), int(search_seconds * SAMPLE_RATE)
+    # The pause is looked for in the last quarter at most, so short test pieces stay near their length.
+    size, search = int(chunk_seconds * SAMPLE_RATE), int(min(search_seconds, chunk_seconds / 4) * SAMPLE_RATE)
     with _open_checked(path) as wav:
         remaining = wav.getnframes()
         carry, offset = np.zeros(0, dtype=np.float32), 0

@@ -117,6 +117,13 @@ class Worker:
         engine = asr.engine_name(self.settings)
         name = models.model_for_language(self.settings, language)
         checkpoint, sha = models.resolve_for_engine(self.settings, engine, language=language)
+        if self.settings.broker:  # workers load it, found by its SHA-256 (pipeline/cluster.py)
+            from .cluster import RemoteModel
+
+            if not sha:
+                raise models.ModelError(f"model {name!r} must be installed here (testimony models add) "
+                                        f"so that workers can be sent its SHA-256")
+            return RemoteModel(engine, sha), checkpoint, sha, name
         if self._model_key != f"{engine}|{checkpoint}":
             self._model = asr.load_model(checkpoint, self.settings.threads, engine)
             self._model_key = f"{engine}|{checkpoint}"
@@ -143,8 +150,13 @@ class Worker:
         names = job.meta.get("names")
         prompt = ", ".join(names) if names else None
         options = {**asr.decode_options(self.settings), "native": asr.native_languages(self.settings, model_name)}
-        recognition = asr.transcribe_file(
-            model, wav, job.language, resume_dir=work / "pieces",
+        transcribe_file = asr.transcribe_file
+        if self.settings.broker:
+            from .cluster import dispatcher
+
+            transcribe_file = dispatcher(self.settings, self.store, job)
+        recognition = transcribe_file(
+            model, wav, job.language, resume_dir=work / "pieces", chunk_seconds=self.settings.piece_seconds,
             resume_key=asr.resume_key(model, model_sha or checkpoint, options, prompt),
             progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt, **options)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)

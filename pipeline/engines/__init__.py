@@ -34,13 +34,14 @@ class Engine(Protocol):
         ``best_of`` samples."""
 
 
-def load(name: str, model_path: str, threads: int = 0) -> Engine:
+def load(name: str, model_path: str, threads: int = 0, device: str = "cpu") -> Engine:
+    """``device`` "cuda" runs in float16 (a GPU worker, see pipeline/cluster_worker.py)."""
     if name == "openai-whisper":
         from .openai_whisper import OpenAIWhisper
 
-        return OpenAIWhisper(model_path, threads)
+        return OpenAIWhisper(model_path, threads, device)
     if name == "faster-whisper":
         from .faster_whisper import FasterWhisper
 
-        return FasterWhisper(model_path, threads)
+        return FasterWhisper(model_path, threads, device)
     raise ValueError(f"unknown speech engine {name!r}; expected one of {', '.join(ENGINES)}")

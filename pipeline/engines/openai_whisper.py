@@ -1,4 +1,4 @@
-"""openai-whisper (PyTorch, float32 on CPU): the default engine."""
+"""openai-whisper (PyTorch, float32 on CPU, float16 on a GPU): the default engine."""
 
 from __future__ import annotations
 
@@ -56,13 +56,14 @@ def _foreign_ids() -> tuple[int, ...]:
 class OpenAIWhisper:
     name = "openai-whisper"
 
-    def __init__(self, checkpoint: str, threads: int = 0):
+    def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu"):
         import torch
         import whisper
 
         if threads:
             torch.set_num_threads(threads)
-        self.model = whisper.load_model(checkpoint, device="cpu")
+        self.model = whisper.load_model(checkpoint, device=device)
+        self.fp16 = device == "cuda"
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         import whisper
@@ -81,7 +82,7 @@ class OpenAIWhisper:
         suppress = [-1, *_foreign_ids()] if cyrillic_only else [-1]
         with _reporting(progress):
             result = whisper.transcribe(
-                self.model, audio, language=language, task="transcribe", fp16=False, verbose=None,
+                self.model, audio, language=language, task="transcribe", fp16=self.fp16, verbose=None,
                 initial_prompt=initial_prompt, condition_on_previous_text=False,
                 temperature=temperatures, best_of=best_of, no_speech_threshold=None, suppress_tokens=suppress,
                 **options)

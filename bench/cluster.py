@@ -1,0 +1,158 @@
+"""Several machines on one: the wall time of one long interview with 1 and with 2 workers.
+
+    python bench/cluster.py [--minutes 30] [--engine faster-whisper] [--model base|tiny]
+                            [--piece-seconds 600] [--language kk] [--evaldata ../shared/evaldata] [--out bench-out/cluster]
+
+Starts its own redis-server (loopback, password, append-only file) and real `testimony worker`
+processes, each single-threaded (``--concurrency 1 --threads 1``), then times `testimony process`
+as coordinator on an interview assembled by bench/make_interview.py from the Kazakh dev clips.
+``--model tiny`` uses the random-weight tiny model of tests/builders.py (plumbing cost only);
+``base`` is the embedded Whisper base. Workers are started and ready before the clock starts.
+
+Reports audio hours per hour with 1 and 2 workers, the wall times, and the scaling efficiency
+(time on 1 worker / (2 x time on 2 workers)). A job's pieces are the unit of spreading, so an
+interview of P pieces on W workers takes ceil(P / W) rounds at best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+PASSWORD = "bench-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def testimony(home: Path, *args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT,
+                            env={**os.environ, "TESTIMONY_HOME": str(home)}, **kw)
+
+
+def wait_for(predicate, what: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def make_home(root: Path, args, broker: str | None, models: Path | None) -> Path:
+    root.mkdir(parents=True)
+    text = (f'[asr]\nengine = "{args.engine}"\nmodel = "{args.model}"\ntemperature_fallback = false\n'
+            f"threads = 1\npiece_seconds = {args.piece_seconds}\n")
+    if broker:
+        text += f'\n[cluster]\nbroker = "{broker}"\n'
+    (root / "testimony.toml").write_text(text)
+    if models:
+        (root / "models").symlink_to(models)
+    return root
+
+
+def prepare_models(folder: Path, args) -> Path:
+    from pipeline import config, models
+
+    home = make_home(folder / "models-home", args, None, None)
+    settings = config.load(home)
+    settings.ensure_dirs()
+    if args.model == "tiny":
+        from builders import tiny_whisper_checkpoint
+
+        models.add_model(settings, tiny_whisper_checkpoint(folder / "tiny.pt"), name="tiny")
+    models.resolve_for_engine(settings, args.engine, args.model)  # builds what the engine loads
+    return settings.models
+
+
+def timed_run(folder: Path, args, broker: str, models: Path, wav: Path, workers: int) -> float:
+    home = make_home(folder / f"coordinator-{workers}", args, broker, models)
+    procs = []
+    try:
+        for n in range(workers):
+            log = open(folder / f"worker-{workers}-{n}.out", "wb")
+            procs.append((testimony(home, "worker", "--concurrency", "1", "--threads", "1", "--device", "cpu",
+                                    "--name", f"bench{workers}-{n}@%h", stdout=log, stderr=subprocess.STDOUT), log))
+        for _, log in procs:
+            wait_for(lambda p=Path(log.name): "ready." in p.read_text(errors="replace"), "a worker to start")
+        start = time.monotonic()
+        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language, str(wav),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+        if run.wait() != 0:
+            raise SystemExit(f"testimony process failed; see {home / 'testimony.log'}")
+        return time.monotonic() - start
+    finally:
+        for proc, log in procs:
+            proc.terminate()
+            proc.wait(timeout=120)
+            log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--engine", default="faster-whisper", choices=("faster-whisper", "openai-whisper"))
+    parser.add_argument("--model", default="base", choices=("base", "tiny"))
+    parser.add_argument("--piece-seconds", type=float, default=600)
+    # Known language: every piece goes out at once. Unknown, the first piece is decoded (and its
+    # language detected) before the others are sent, as on one machine.
+    parser.add_argument("--language", default="kk")
+    parser.add_argument("--evaldata", type=Path, default=Path(os.environ.get("TESTIMONY_EVALDATA",
+                                                                             ROOT.parent / "shared" / "evaldata")))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "cluster")
+    args = parser.parse_args()
+    import make_interview
+    from pipeline import media
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    make_interview.MINUTES = args.minutes
+    make_interview.main(args.evaldata / "kk", args.out / "speed")
+    wav = args.out / "speed" / "interview.wav"
+    seconds = media.wav_seconds(wav)
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+                              "--appendonly", "yes", "--save", "", "--requirepass", PASSWORD],
+                             stdout=subprocess.DEVNULL)
+    broker = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    try:
+        models = prepare_models(folder, args)
+        times = {w: timed_run(folder, args, broker, models, wav, w) for w in (1, 2)}
+    finally:
+        redis.terminate()
+        redis.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+    pieces = max(1, round(seconds / args.piece_seconds))
+    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model, "language": args.language,
+              "piece_seconds": args.piece_seconds, "pieces": pieces, "cpu_cores": os.cpu_count(),
+              "wall_s": {str(w): round(t, 1) for w, t in times.items()},
+              "audio_hours_per_hour": {str(w): round(seconds / t, 2) for w, t in times.items()},
+              "scaling_efficiency": round(times[1] / (2 * times[2]), 2)}
+    (args.out / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{seconds / 60:.1f}-minute interview, {args.engine} {args.model}, greedy, pieces of "
+          f"{args.piece_seconds:g} s, single-threaded workers, {os.cpu_count()} cores\n")
+    print("| workers | wall time (s) | audio hours per hour |\n|---|---|---|")
+    for w, t in times.items():
+        print(f"| {w} | {t:.1f} | {seconds / t:.2f} |")
+    print(f"\nscaling efficiency with 2 workers: {result['scaling_efficiency']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
