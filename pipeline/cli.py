@@ -16,6 +16,7 @@ from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
 from .review.cli import app as review_app
+from .search_cli import register as register_search
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
@@ -24,6 +25,7 @@ models_app = typer.Typer(help="Whisper models and Argos translation packages und
                          no_args_is_help=True)
 app.add_typer(models_app, name="models")
 register_export(app)
+register_search(app)
 app.add_typer(review_app, name="review")
 app.add_typer(bench_app, name="bench")
 

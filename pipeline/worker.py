@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import asr, media, models, transcript
+from . import asr, media, models, search, transcript
 from .config import Settings
 from .store import Job, Store, now
 from .translate import TranslationError, Translator, add_command_hint
@@ -234,6 +234,7 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
         (staging / name).replace(final / name)
     (final / "FAILED.txt").unlink(missing_ok=True)
     staging.rmdir()
+    search.update(settings.database, final)
     return final
 
 

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import transcript as tr
+from .. import search, transcript as tr
 from ..config import Settings
 from ..store import Job, Store, now
 from ..worker import output_dir
@@ -231,6 +231,7 @@ def withhold(settings: Settings, store: Store, key: str, terms: list[str], segme
                 seg.withheld = True
         path = item.folder / tr.REVIEWED_FILE
         tr.write_atomic(path, t.to_json())
+        search.update(settings.database, item.folder)
         # Counts and segment IDs only: the terms themselves are what must not spread.
         store.event("withhold", sha256=item.job.sha256, interview_id=item.job.interview_id,
                     terms_added=len(added), terms_total=len(listed), segments=sorted(set(segment_ids)),
