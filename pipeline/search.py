@@ -61,16 +61,20 @@ SCHEMA = (
         withheld INTEGER NOT NULL DEFAULT 0,
         text TEXT, english TEXT, speaker TEXT,
         ptext TEXT, penglish TEXT, pspeaker TEXT,  -- redacted copies, only where a withheld term occurs
+        hidden TEXT,            -- 'hidden' where the press must not match the text as reviewers see it
         UNIQUE (interview_id, segment_id)
     )""",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(text, english, speaker, ptext, penglish, pspeaker,"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(text, english, speaker, ptext, penglish, pspeaker, hidden,"
     " content='search_segments', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_meta USING fts5(fields, pfields,"
     " content='search_interviews', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
 )
 SEGMENT_COLUMNS = ("language", "start", "end", "withheld", "text", "english", "speaker", "ptext", "penglish",
-                   "pspeaker")
-INDEXED = ("text", "english", "speaker", "ptext", "penglish", "pspeaker")
+                   "pspeaker", "hidden")
+INDEXED = ("text", "english", "speaker", "ptext", "penglish", "pspeaker", "hidden")
+# Matches ranked at most; a query with more ranks the newest CAP (a bounded time, and the
+# hint to narrow it). Every match of a rarer query is ranked.
+CAP = 5_000
 
 
 class QueryError(ValueError):
@@ -133,7 +137,8 @@ def _rows(t: tr.Transcript) -> dict[int, tuple]:
         text, english, speaker = _nfc(s.text), _nfc(s.english), _nfc(s.speaker)
         public = (redact_text(text, pattern), redact_text(english, pattern), redact_text(speaker, pattern))
         redacted = public if public != (text, english, speaker) and not s.withheld else (None, None, None)
-        rows[s.id] = (s.language, s.start, s.end, int(bool(s.withheld)), text, english, speaker, *redacted)
+        hidden = "hidden" if s.withheld or redacted[0] is not None else None
+        rows[s.id] = (s.language, s.start, s.end, int(bool(s.withheld)), text, english, speaker, *redacted, hidden)
     return rows
 
 
@@ -342,8 +347,14 @@ class Hit:
                 "withheld": self.withheld, "link": self.link}
 
 
+@dataclass
+class Results:
+    hits: list[Hit]
+    more: bool  # more than CAP segments matched: the hits are the best of the newest CAP
+
+
 def search(db: sqlite3.Connection, query: str, *, role: str = "reviewer", case: str | None = None,
-           language: str | None = None, limit: int = 50) -> list[Hit]:
+           language: str | None = None, limit: int = 50) -> Results:
     """Hits for ``query`` as ``role`` may see them, best first (interview fields first when they match)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
@@ -351,7 +362,7 @@ def search(db: sqlite3.Connection, query: str, *, role: str = "reviewer", case: 
         raise QueryError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
     expression = fts_query(query)
     ensure_schema(db)
-    hits = _search(db, expression, role, case, language, limit)
+    hits, more = _search(db, expression, role, case, language, limit)
     stale = _stale(db, {h.interview_id for h in hits})
     if stale:  # a file changed behind the index's back: re-read those, then answer afresh
         for interview_id, folder in stale:
@@ -359,8 +370,8 @@ def search(db: sqlite3.Connection, query: str, *, role: str = "reviewer", case: 
                 index_folder(db, folder)
             else:
                 remove(db, interview_id)
-        hits = _search(db, expression, role, case, language, limit)
-    return hits
+        hits, more = _search(db, expression, role, case, language, limit)
+    return Results(hits, more)
 
 
 def _stale(db: sqlite3.Connection, interview_ids: set[str]) -> list[tuple[str, Path]]:
@@ -376,61 +387,71 @@ def _stale(db: sqlite3.Connection, interview_ids: set[str]) -> list[tuple[str, P
     return stale
 
 
-def _search(db, expression: str, role: str, case: str | None, language: str | None, limit: int) -> list[Hit]:
-    press = role == "press"
+def _match(expression: str, press: bool, language: str | None) -> tuple[str, str, str]:
+    """The MATCH for a role, and the column filters for the reviewers' copy and the redacted one.
+
+    The press matches a row as reviewers see it only where nothing in it is hidden, else its
+    redacted copy (empty for a withheld segment): one FTS5 expression, no join.
+    """
     columns = {"en": "english", None: "text english speaker"}.get(language, "text speaker")
     public = " ".join("p" + c for c in columns.split())
-    where, args = "", []
-    if case:
-        where += " AND s.case_id=?"
-        args.append(case)
-    if language in ("kk", "ky", "ru"):
-        where += " AND s.language=?"
-        args.append(language)
-    select = ("SELECT s.id, search_text.rank AS score FROM search_text JOIN search_segments s"
-              " ON s.id=search_text.rowid WHERE search_text MATCH ?")
-    if press:  # rows with a withheld term match only their redacted copy; withheld segments never
-        sql = (f"{select} AND s.withheld=0 AND s.ptext IS NULL{where} UNION ALL "
-               f"{select} AND s.withheld=0 AND s.ptext IS NOT NULL{where} ORDER BY score LIMIT ?")
-        params = [f"{{{columns}}} : ({expression})", *args, f"{{{public}}} : ({expression})", *args, limit]
-    else:
-        sql = f"{select}{where} ORDER BY score LIMIT ?"
-        params = [f"{{{columns}}} : ({expression})", *args, limit]
-    ranked = db.execute(sql, params).fetchall()
-    hits = _segment_hits(db, [r["id"] for r in ranked], {r["id"]: r["score"] for r in ranked}, expression,
-                         columns, public, press)
+    own, redacted = f"{{{columns}}} : ({expression})", f"{{{public}}} : ({expression})"
+    return (f"(({own}) NOT hidden : hidden) OR ({redacted})" if press else own), own, redacted
+
+
+def _search(db, expression: str, role: str, case: str | None, language: str | None,
+            limit: int) -> tuple[list[Hit], bool]:
+    press = role == "press"
+    match, own, redacted = _match(expression, press, language)
+    join, where, args = "", "", []
+    if case or language in ("kk", "ky", "ru"):
+        join = " JOIN search_segments s ON s.id=search_text.rowid"
+        if case:
+            where += " AND s.case_id=?"
+            args.append(case)
+        if language in ("kk", "ky", "ru"):
+            where += " AND s.language=?"
+            args.append(language)
+    base = f"FROM search_text{join} WHERE search_text MATCH ?{where}"
+    cutoff = db.execute(f"SELECT search_text.rowid {base} ORDER BY search_text.rowid DESC LIMIT 1 OFFSET ?",
+                        [match, *args, CAP - 1]).fetchone()
+    bound = [cutoff[0]] if cutoff else []
+    ranked = db.execute(f"SELECT search_text.rowid AS id, search_text.rank AS score {base}"
+                        f"{' AND search_text.rowid >= ?' if bound else ''} ORDER BY score LIMIT ?",
+                        [match, *args, *bound, limit]).fetchall()
+    hits = _segment_hits(db, [r["id"] for r in ranked], {r["id"]: r["score"] for r in ranked}, own, redacted,
+                         press)
     if language is None:
         hits = _interview_hits(db, expression, press, case) + hits
-    return hits
+    return hits, cutoff is not None
 
 
-def _segment_hits(db, ids: list[int], scores: dict, expression: str, columns: str, public: str,
-                  press: bool) -> list[Hit]:
+def _segment_hits(db, ids: list[int], scores: dict, own: str, redacted: str, press: bool) -> list[Hit]:
     """Snippets for the chosen rows only (snippet() is costly; computing it for every match is not needed).
 
     For the press, a row with a withheld term gets its snippet from the redacted copy only.
     """
     if not ids:
         return []
-    redacted = {r["id"] for r in db.execute(
+    hidden = {r["id"] for r in db.execute(
         f"SELECT id FROM search_segments WHERE ptext IS NOT NULL AND id IN ({','.join('?' * len(ids))})", ids)}
     snip = f"snippet(search_text, -1, '{START}', '{STOP}', '…', {SNIPPET_TOKENS})"
     rows = {}
-    for cols, chosen in ((columns, [i for i in ids if not press or i not in redacted]),
-                         (public, [i for i in ids if press and i in redacted])):
+    for match, chosen in ((own, [i for i in ids if not press or i not in hidden]),
+                          (redacted, [i for i in ids if press and i in hidden])):
         if chosen:
             rows.update((r["id"], r) for r in db.execute(
                 f"SELECT s.*, {snip} AS snip FROM search_text JOIN search_segments s ON s.id=search_text.rowid"
                 f" WHERE search_text MATCH ? AND search_text.rowid IN ({','.join('?' * len(chosen))})",
-                [f"{{{cols}}} : ({expression})", *chosen]))
+                [match, *chosen]))
     hits = []
     for row_id in ids:
         r = rows[row_id]
-        if press and row_id in redacted:
+        if press and row_id in hidden:
             text, english, speaker = r["ptext"], r["penglish"], r["pspeaker"]
         else:
             text, english, speaker = r["text"], r["english"], r["speaker"]
-        withheld = None if press else ("segment" if r["withheld"] else "term" if row_id in redacted else None)
+        withheld = None if press else ("segment" if r["withheld"] else "term" if row_id in hidden else None)
         hits.append(Hit(r["interview_id"], r["case_id"], r["segment_id"], r["start"], r["end"], r["language"],
                         speaker, text, english, r["snip"], scores[row_id], withheld))
     return hits

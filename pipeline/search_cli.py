@@ -54,9 +54,10 @@ def search_cmd(
         if role not in ("reviewer", "press"):
             die(f"--as {role!r}: say reviewer or press")
         try:
-            hits = search.search(db, query, role=role, case=case, language=language, limit=limit)
+            results = search.search(db, query, role=role, case=case, language=language, limit=limit)
         except search.QueryError as exc:
             die(str(exc))
+        hits = results.hits
         log.info("search: %d hit(s)", len(hits))  # counts only, never the query
         empty = not hits and search.stats(db)["segments"] == 0
     finally:
@@ -72,6 +73,9 @@ def search_cmd(
         typer.secho(f"{group[0].case_id} / {interview_id}  ({len(group)} hit{'s' * (len(group) != 1)})", bold=True)
         for hit in group:
             typer.echo(_line(hit))
+    if results.more:
+        typer.echo(f"more than {search.CAP:,} segments match: these are the best of the newest {search.CAP:,}; "
+                   f"add words, a phrase or --case to narrow the search")
 
 
 def _line(hit: search.Hit) -> str:
