@@ -16,6 +16,7 @@ from .console import Bar, die, load_settings
 from .bench import bench_app
 from .export.cli import register as register_export
 from .review.cli import app as review_app
+from .review.accounts_cli import app as reviewers_app
 from .search_cli import register as register_search
 from .store import Job, Store
 
@@ -27,6 +28,7 @@ app.add_typer(models_app, name="models")
 register_export(app)
 register_search(app)
 app.add_typer(review_app, name="review")
+app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(bench_app, name="bench")
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")

@@ -9,7 +9,6 @@ with no review yet.
 import http.client
 import json
 import logging
-import threading
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +18,6 @@ from pipeline import config, models, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
-from pipeline.review.server import make_server
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
 from pipeline.store import Store
 from pipeline.worker import output_dir, publish
@@ -269,13 +267,8 @@ def test_split_merge_and_retranslate(home, job, reviews, argos_ru, cli):
 # The review server ------------------------------------------------------------------------
 
 @pytest.fixture
-def server(home):
-    srv = make_server(home, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def server(home, review_server):
+    return review_server(home)
 
 
 def call(srv, method, path, body=None, token=True, headers=None):
@@ -312,8 +305,7 @@ def test_two_reviewers_second_stale_save_refused_over_http(home, job, server):
 
 
 def test_requests_without_the_token_are_refused(home, job, server):
-    for path in ("/", f"/i/{job.interview_id}", "/api/interviews", f"/media/{job.interview_id}",
-                 "/static/review.js"):
+    for path in ("/", f"/interviews/{job.interview_id}", "/api/interviews", f"/media/{job.interview_id}"):
         assert call(server, "GET", path, token=False)[0] == 401, path
     assert call(server, "GET", "/?token=wrong", token=False)[0] == 403
     status, _, _ = call(server, "POST", f"/api/interviews/{job.interview_id}/segments/1",
@@ -321,15 +313,18 @@ def test_requests_without_the_token_are_refused(home, job, server):
     assert status == 401
     assert not (output_dir(home, job) / transcript.REVIEWED_FILE).exists()
 
-    # The printed URL sets a same-site cookie, which then opens everything.
+    # The printed URL sets a same-site session cookie, which then opens everything.
     status, headers, _ = call(server, "GET", f"/?token={server.token}", token=False)
     assert status == 303 and headers["Location"] == "/"
     cookie = headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     status, _, body = call(server, "GET", "/api/interviews", token=False, headers={"Cookie": cookie.split(";")[0]})
     assert status == 200 and json.loads(body)[0]["interview_id"] == job.interview_id
+    # The old /i/<id> addresses lead to the new ones.
+    status, headers, _ = call(server, "GET", f"/i/{job.interview_id}")
+    assert status == 301 and headers["Location"] == f"/interviews/{job.interview_id}"
     # A page served under another host name (DNS rebinding) is refused even with the token.
-    assert call(server, "GET", "/api/interviews", headers={"Host": f"evil.example:{server.port}"})[0] == 403
+    assert call(server, "GET", "/api/interviews", headers={"Host": f"evil.example:{server.port}"})[0] == 400
 
 
 def test_path_traversal_is_refused(home, job, server):
@@ -355,19 +350,25 @@ def test_media_is_served_with_ranges(home, job, server):
 
 
 def test_cross_site_posts_are_refused(home, job, server):
+    """A browser holding the session cookie but not the page's CSRF token cannot post (asgi-csrf)."""
+    status, headers, _ = call(server, "GET", f"/?token={server.token}", token=False)
+    session = headers["Set-Cookie"].split(";")[0]
+    status, headers, page = call(server, "GET", "/", token=False, headers={"Cookie": session})
+    csrf = next(c.split(";")[0] for c in headers.get_all("Set-Cookie") if c.startswith("testimony-csrf-"))
+    token = page.decode().split('name="csrf-token" content="')[1].split('"')[0]
+    cookies = {"Cookie": f"{session}; {csrf}"}
     path = f"/api/interviews/{job.interview_id}/segments/1"
     edit = {"reviewer": "x", "revision": 0, "changes": {"text": "forged"}}
-    assert call(server, "POST", path, edit, headers={"Origin": "http://evil.example"})[0] == 403
-    assert call(server, "POST", path, edit, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert call(server, "POST", path, edit, headers=form)[0] == 403
+    assert call(server, "POST", path, edit, token=False, headers=cookies)[0] == 403
+    form = {**cookies, "Content-Type": "application/x-www-form-urlencoded"}
+    assert call(server, "POST", path, edit, token=False, headers=form)[0] == 403
     assert not (output_dir(home, job) / transcript.REVIEWED_FILE).exists()
-    same = {"Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
-    assert call(server, "POST", path, edit, headers=same)[0] == 200
+    assert call(server, "POST", path, edit, token=False, headers={**cookies, "X-CSRFToken": token})[0] == 200
 
 
 def test_the_log_names_requests_not_words(home, job, server, caplog):
     caplog.set_level(logging.INFO)
+    assert call(server, "GET", f"/?token={server.token}", token=False)[0] == 303  # the token is in the URL
     secret = "Менің ұлым Құлжада жоғалды"
     status, _, _ = call(server, "POST", f"/api/interviews/{job.interview_id}/segments/1",
                         {"reviewer": "Aigerim", "revision": 0, "changes": {"text": secret}})
