@@ -25,6 +25,7 @@ import logging
 import re
 import sqlite3
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -155,20 +156,19 @@ def _fts(db: sqlite3.Connection, table: str, rowid: int, values: tuple, delete: 
         db.execute(f"INSERT INTO {table}(rowid, {columns}) VALUES(?, {marks})", folded)
 
 
+@contextmanager
 def _transaction(db: sqlite3.Connection):
-    """Run inside the caller's transaction if there is one, else in one of our own."""
-
-    class Scope:
-        def __enter__(self):
-            self.own = not db.in_transaction
-            if self.own:
-                db.execute("BEGIN IMMEDIATE")
-
-        def __exit__(self, kind, exc, trace):
-            if self.own:
-                db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-    return Scope()
+    """Run inside the caller's transaction if there is one (a reviewer's save), else in one of our own."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def index_transcript(db: sqlite3.Connection, t: tr.Transcript, source: Path | None = None) -> None:
@@ -284,7 +284,7 @@ def fts_query(query: str) -> str:
     if not folded:
         raise QueryError(f"nothing to search for: {SYNTAX_HELP}")
     if folded.count('"') % 2:
-        raise QueryError(f"a double quote is not closed; put a phrase between two quotes, e.g. \"Құлжа қаласы\"")
+        raise QueryError("a double quote is not closed; put a phrase between two quotes, e.g. \"Құлжа қаласы\"")
     parts, depth = [], 0
     for token in _TOKEN.findall(folded):
         if token == "(":
