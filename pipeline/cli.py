@@ -19,6 +19,7 @@ from .export.keys_cli import register as register_keys
 from .models.cli import app as models_app
 from .review.cli import app as review_app
 from .review.accounts_cli import app as reviewers_app
+from .search_cli import register as register_search
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
@@ -26,6 +27,7 @@ app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable tr
 app.add_typer(models_app, name="models")
 register_export(app)
 register_keys(app)
+register_search(app)
 app.add_typer(review_app, name="review")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(bench_app, name="bench")

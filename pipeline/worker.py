@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import asr, media, models, transcript
+from . import asr, media, models, search, transcript
 from .config import Settings
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
@@ -249,6 +249,7 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
         (staging / name).replace(final / name)
     (final / "FAILED.txt").unlink(missing_ok=True)
     staging.rmdir()
+    search.update(settings.database, final)
     return final
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import transcript as tr
+from .. import search, transcript as tr
 from ..config import Settings
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
@@ -269,6 +269,7 @@ def withhold(settings: Settings, store: Store, key: str, terms: list[str], segme
     for item in items:
         with reviewed_lock(item.folder):
             lines.append(_withhold_one(store, item, terms, segment_ids))
+            search.update(settings.database, item.folder)
     return lines
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import transcript as tr
+from .. import search, transcript as tr
 from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
@@ -277,6 +277,7 @@ class Reviews:
                     self._record(interview, reviewer, t, changes, touched)
                     t.segments.sort(key=lambda s: (s.start, s.id))
                     tr.write_atomic(path, t.to_json())
+                    search.index_transcript(self.db, t, path)  # same transaction: found at once, or not saved
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")

@@ -38,6 +38,7 @@ from ..translate import Translator
 from . import i18n, login
 from .accounts import Accounts, Policy, load_policy
 from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
+from .search_api import post_search
 from .textfile import write_review_file
 
 log = logging.getLogger(__name__)
@@ -365,6 +366,7 @@ def build_app(settings: Settings, token: str, port: int, *, https: bool = False,
         Route("/api/interviews/{interview_id}/segments/{segment_id:int}/audit", audit),
         Route("/api/interviews/{interview_id}/segments/{segment_id:int}/{action:str}", post_edit, methods=["POST"]),
         Route("/api/interviews/{interview_id}/press/{action:str}", post_press, methods=["POST"]),
+        Route("/api/search", post_search, methods=["POST"]),
         Route("/api/accounts", account_list),
         Route("/api/accounts/{name}/{action}", account_action, methods=["POST"]),
         Route("/media/{interview_id}", media, methods=["GET", "HEAD"]),
