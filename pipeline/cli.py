@@ -14,6 +14,7 @@ import typer
 from . import config, custody, intake, models, watch, worker
 from .console import Bar, die, load_settings
 from .bench import bench_app
+from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)
 from .export.cli import register as register_export
 from .review.cli import app as review_app
 from .store import Job, Store

@@ -58,6 +58,8 @@ class Settings:
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
+    speakers: bool = True       # label speaker turns (pipeline/speakers.py)
+    speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
 
     # Locations -------------------------------------------------------------------------
     @property
@@ -154,4 +156,12 @@ def load(home: Path | None = None) -> Settings:
         asr_beam_size=int(asr.get("beam_size", 0)),
         language_models=tuple(sorted((k, str(v)) for k, v in language_models.items())),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
+        speakers=bool(raw.get("speakers", {}).get("enabled", True)),
+        speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),
     )
+
+
+def _count(value, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(f"{path}: [speakers] count must be a whole number of speakers, or 0 to find it")
+    return value

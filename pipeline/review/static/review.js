@@ -90,6 +90,7 @@ async function showInterview(id) {
   const player = el(data.media.kind, { id: "player", controls: true, preload: "auto", src: data.media.url });
   player.addEventListener("error", () => setState(`This browser cannot play ${data.media.name}; the text can still be edited.`, true));
   player.addEventListener("timeupdate", followPlayback);
+  player.addEventListener("timeupdate", () => followWords(player.currentTime));
   player.addEventListener("ratechange", () => { $("#rate").textContent = `${player.playbackRate}×`; });
   view.player = player;
   main.replaceChildren(el("div", { class: "layout" },
@@ -98,6 +99,7 @@ async function showInterview(id) {
         el("span", {}, "Speed ", el("b", { id: "rate" }, "1×")),
         el("span", { id: "progress" }),
         el("button", { type: "button", id: "mark-interview", onclick: toggleInterviewReviewed })),
+      el("div", { id: "speakers" }),
       (data.warnings || []).map((w) => el("p", { class: "warning", role: "alert" }, w)),
       el("p", { class: "hint" }, `Also editable in any text editor: ${data.review_file}`),
       el("ul", { class: "keys" },
@@ -116,6 +118,7 @@ function render(data) {
   $("#title").textContent = `${data.case_id} / ${data.interview_id}`;
   view.segs = data.segments.map((seg) => buildSegment({ data: seg, dirty: new Set(), saving: null, again: false }));
   $("#segments").replaceChildren(...view.segs.map((s) => s.el));
+  $("#speakers").replaceWith(speakerBar(data));
   showProgress();
 }
 
@@ -140,6 +143,7 @@ function buildSegment(s) {
       d.flags.map((f) => el("span", { class: "flag" }, f)),
       el("span", { class: "seg-state" })),
     el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": "source text" }, d.text),
+    wordLine(d),
     el("textarea", { class: "en", rows: 2, lang: "en", "aria-label": "English", placeholder: "English (missing)" }, d.english || ""),
     el("div", { class: "seg-actions" },
       el("button", { type: "button", class: "translate", onclick: () => retranslate(s) }, "Re-translate"),
@@ -229,6 +233,7 @@ function adopt(s, payload) {
   view.data = payload;
   const fresh = payload.segments.find((x) => x.id === s.data.id);
   if (fresh) s.data = fresh;
+  s.el.querySelector("p.words").replaceWith(wordLine(s.data));
   paint(s);
   showProgress();
 }
