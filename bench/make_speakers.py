@@ -3,7 +3,8 @@
     python bench/make_speakers.py ../shared/evaldata /tmp/speakers
 
 Three voices that are known apart: the Kazakh clips 1-10 (one comedian's video), the Kazakh
-clips 17-24 (an interview, another voice) and the Russian Golos clips (each one reader). They
+clips 17-24 but 20 (the interviewee of an interview; clip 20 is the interviewer's question,
+a fourth voice) and the Russian Golos clips (each one reader). They
 are alternated into two- and three-speaker conversations, 16 kHz mono, with pauses of 0.4 to
 1.5 s between turns (seeded, so the set is the same every time). Writes one WAV per
 conversation and ``refs2.tsv`` / ``refs3.tsv``: one row per reference turn (``file``,
@@ -24,7 +25,8 @@ from pipeline import media  # noqa: E402
 
 RATE = 16000
 COMEDIAN = [f"kk/kaz_codeswitch/kzaudio_{i}.wav" for i in range(1, 11)]
-INTERVIEW = [f"kk/kaz_codeswitch/kzaudio_{i}.wav" for i in range(17, 25)]
+# Clip 20 is the interviewer's question ("...сіз тиктокқа шығасыз..."), another voice: left out.
+INTERVIEW = [f"kk/kaz_codeswitch/kzaudio_{i}.wav" for i in range(17, 25) if i != 20]
 GOLOS = [f"ru/golos_gigastt/golos_{i:02d}.wav" for i in range(8)]
 
 

@@ -17,6 +17,7 @@ from .bench import bench_app
 from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)
 from .export.cli import register as register_export
 from .review.cli import app as review_app
+from .review.accounts_cli import app as reviewers_app
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
@@ -26,6 +27,7 @@ models_app = typer.Typer(help="Whisper models and Argos translation packages und
 app.add_typer(models_app, name="models")
 register_export(app)
 app.add_typer(review_app, name="review")
+app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(bench_app, name="bench")
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")

@@ -30,6 +30,7 @@ THRESHOLD = 0.45       # cosine distance below which two groups of windows are o
 MIN_SHARE = 0.05       # a "voice" holding less of the speech than this is folded into the nearest one
 SMOOTH = 5             # windows in the majority vote that steadies labels within a segment
 MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
+PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,21 +53,32 @@ def model_info() -> dict:
 
 
 def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(window centre times, the segment index of each window, embeddings) over the segments' audio."""
+    """(window centre times, the segment each window lies in, embeddings) over the speech.
+
+    Segments less than a pause apart are embedded as one stretch, so that short segments still
+    get whole windows rather than windows padded with silence."""
     from resemblyzer.audio import normalize_volume
 
     encoder = _encoder()
+    stretches: list[list[float]] = []
+    for seg in sorted(segments, key=lambda s: s.start):
+        if stretches and seg.start - stretches[-1][1] < PAUSE_S:
+            stretches[-1][1] = max(stretches[-1][1], seg.end)
+        else:
+            stretches.append([seg.start, seg.end])
+    starts = np.array([s.start for s in segments])
     times, owners, vectors = [], [], []
-    for i, seg in enumerate(segments):
-        piece = audio[int(seg.start * SAMPLE_RATE):int(seg.end * SAMPLE_RATE)]
+    for start, end in stretches:
+        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
         if len(piece) < SAMPLE_RATE // 2:
             continue
         piece = normalize_volume(piece.astype(np.float32), -30, increase_only=True)
         _, partials, slices = encoder.embed_utterance(piece, return_partials=True, rate=RATE)
         for s, vector in zip(slices, partials):
-            centre = (s.start + min(s.stop, len(piece))) / 2 / SAMPLE_RATE
-            times.append(seg.start + centre)
-            owners.append(i)
+            centre = start + (s.start + min(s.stop, len(piece))) / 2 / SAMPLE_RATE
+            inside = [i for i, seg in enumerate(segments) if seg.start <= centre <= seg.end]
+            times.append(centre)
+            owners.append(inside[0] if inside else int(np.argmin(np.abs(starts - centre))))
             vectors.append(vector)
     if not vectors:
         return np.zeros(0), np.zeros(0, int), np.zeros((0, 256), np.float32)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from pipeline import config, models
 from pipeline.cli import app
+from pipeline.review.running import make_server
 
 from builders import tiny_argos_package, tiny_whisper_checkpoint, video_with_audio
 
@@ -141,3 +142,18 @@ def drop(source: Path, folder: Path, name: str | None = None) -> Path:
     shutil.copyfile(source, partial)
     partial.rename(target)
     return target
+
+
+@pytest.fixture
+def review_server():
+    """Start the review page (uvicorn in a thread) on a free loopback port: ``review_server(settings, **options)``."""
+    started = []
+
+    def start(settings, **options):
+        server = make_server(settings, "127.0.0.1", 0, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

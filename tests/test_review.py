@@ -9,7 +9,6 @@ with no review yet.
 import http.client
 import json
 import logging
-import threading
 
 import pytest
 from typer.testing import CliRunner
@@ -19,7 +18,6 @@ from pipeline import config, models, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
-from pipeline.review.server import make_server
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
 from pipeline.store import Store
 from pipeline.worker import output_dir, publish
@@ -269,13 +267,8 @@ def test_split_merge_and_retranslate(home, job, reviews, argos_ru, cli):
 # The review server ------------------------------------------------------------------------
 
 @pytest.fixture
-def server(home):
-    srv = make_server(home, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+def server(home, review_server):
+    return review_server(home)
 
 
 def call(srv, method, path, body=None, token=True, headers=None):
@@ -312,8 +305,7 @@ def test_two_reviewers_second_stale_save_refused_over_http(home, job, server):
 
 
 def test_requests_without_the_token_are_refused(home, job, server):
-    for path in ("/", f"/i/{job.interview_id}", "/api/interviews", f"/media/{job.interview_id}",
-                 "/static/review.js"):
+    for path in ("/", f"/interviews/{job.interview_id}", "/api/interviews", f"/media/{job.interview_id}"):
         assert call(server, "GET", path, token=False)[0] == 401, path
     assert call(server, "GET", "/?token=wrong", token=False)[0] == 403
     status, _, _ = call(server, "POST", f"/api/interviews/{job.interview_id}/segments/1",
@@ -321,15 +313,18 @@ def test_requests_without_the_token_are_refused(home, job, server):
     assert status == 401
     assert not (output_dir(home, job) / transcript.REVIEWED_FILE).exists()
 
-    # The printed URL sets a same-site cookie, which then opens everything.
+    # The printed URL sets a same-site session cookie, which then opens everything.
     status, headers, _ = call(server, "GET", f"/?token={server.token}", token=False)
     assert status == 303 and headers["Location"] == "/"
     cookie = headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     status, _, body = call(server, "GET", "/api/interviews", token=False, headers={"Cookie": cookie.split(";")[0]})
     assert status == 200 and json.loads(body)[0]["interview_id"] == job.interview_id
+    # The old /i/<id> addresses lead to the new ones.
+    status, headers, _ = call(server, "GET", f"/i/{job.interview_id}")
+    assert status == 301 and headers["Location"] == f"/interviews/{job.interview_id}"
     # A page served under another host name (DNS rebinding) is refused even with the token.
-    assert call(server, "GET", "/api/interviews", headers={"Host": f"evil.example:{server.port}"})[0] == 403
+    assert call(server, "GET", "/api/interviews", headers={"Host": f"evil.example:{server.port}"})[0] == 400
 
 
 def test_path_traversal_is_refused(home, job, server):
@@ -355,19 +350,25 @@ def test_media_is_served_with_ranges(home, job, server):
 
 
 def test_cross_site_posts_are_refused(home, job, server):
+    """A browser holding the session cookie but not the page's CSRF token cannot post (asgi-csrf)."""
+    status, headers, _ = call(server, "GET", f"/?token={server.token}", token=False)
+    session = headers["Set-Cookie"].split(";")[0]
+    status, headers, page = call(server, "GET", "/", token=False, headers={"Cookie": session})
+    csrf = next(c.split(";")[0] for c in headers.get_all("Set-Cookie") if c.startswith("testimony-csrf-"))
+    token = page.decode().split('name="csrf-token" content="')[1].split('"')[0]
+    cookies = {"Cookie": f"{session}; {csrf}"}
     path = f"/api/interviews/{job.interview_id}/segments/1"
     edit = {"reviewer": "x", "revision": 0, "changes": {"text": "forged"}}
-    assert call(server, "POST", path, edit, headers={"Origin": "http://evil.example"})[0] == 403
-    assert call(server, "POST", path, edit, headers={"Sec-Fetch-Site": "cross-site"})[0] == 403
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert call(server, "POST", path, edit, headers=form)[0] == 403
+    assert call(server, "POST", path, edit, token=False, headers=cookies)[0] == 403
+    form = {**cookies, "Content-Type": "application/x-www-form-urlencoded"}
+    assert call(server, "POST", path, edit, token=False, headers=form)[0] == 403
     assert not (output_dir(home, job) / transcript.REVIEWED_FILE).exists()
-    same = {"Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
-    assert call(server, "POST", path, edit, headers=same)[0] == 200
+    assert call(server, "POST", path, edit, token=False, headers={**cookies, "X-CSRFToken": token})[0] == 200
 
 
 def test_the_log_names_requests_not_words(home, job, server, caplog):
     caplog.set_level(logging.INFO)
+    assert call(server, "GET", f"/?token={server.token}", token=False)[0] == 303  # the token is in the URL
     secret = "Менің ұлым Құлжада жоғалды"
     status, _, _ = call(server, "POST", f"/api/interviews/{job.interview_id}/segments/1",
                         {"reviewer": "Aigerim", "revision": 0, "changes": {"text": secret}})
@@ -376,3 +377,81 @@ def test_the_log_names_requests_not_words(home, job, server, caplog):
     assert secret not in caplog.text and "Алматы" not in caplog.text and server.token not in caplog.text
     status, _, body = call(server, "GET", f"/api/interviews/{job.interview_id}/segments/1/audit")
     assert json.loads(body)[-1]["after"] == secret
+
+
+# Speakers and words in time ---------------------------------------------------------------
+
+def timed_words(seg):
+    """The segment's words, evenly timed over it, as the recognizer would give them."""
+    parts = seg.text.split()
+    step = (seg.end - seg.start) / len(parts)
+    return [{"start": round(seg.start + i * step, 3), "end": round(seg.start + (i + 1) * step, 3),
+             "text": word, "probability": 0.3 if i == 0 else 0.9} for i, word in enumerate(parts)]
+
+
+def seed_speakers(settings, job):
+    """Publish the readable segments labelled S1, S2, S1, S2 and with word times."""
+    out = output_dir(settings, job)
+    t = transcript.load(out / transcript.MACHINE_FILE)
+    for seg, label in zip(t.segments, ["S1", "S2", "S1", "S2"]):
+        seg.speaker, seg.words = label, timed_words(seg)
+    t.speakers = {"model": "resemblyzer VoiceEncoder", "count": 2, "names": {}}
+    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
+
+
+def test_renaming_a_speaker_is_one_audited_edit_that_changes_every_segment(home, job, reviews):
+    seed_speakers(home, job)
+    interview = reviews.find(job.interview_id)
+    reviews.open(interview)
+    t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
+    assert [s.speaker for s in t.segments] == ["Interviewer", "S2", "Interviewer", "S2"]
+    entries = reviews.audit(job.interview_id)
+    assert [(a["segment_id"], a["field"], a["before"], a["after"]) for a in entries
+            if a["action"] == "rename speaker"] == [(None, "speaker", "S1", "Interviewer")]
+    assert not [a for a in entries if a["field"] == "speaker" and a["segment_id"] is not None]
+    revisions = reviews.revisions(job.interview_id)
+    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [1, 0, 1, 0]  # each renamed segment changed
+    assert t.speakers["names"] == {"S1": "Interviewer"}
+
+    # The review file lists the speakers; naming one there renames it everywhere, once.
+    path = review_file(reviews, job)
+    text = path.read_text()
+    assert "speaker Interviewer -> Interviewer\nspeaker S2 -> S2\n" in text
+    path.write_text(text.replace("speaker S2 -> S2", "speaker S2 -> Witness"))
+    result = review_cli("import", path, "--reviewer", "Dana")
+    assert result.exit_code == 0, result.output
+    t = transcript.load(path.parent / transcript.REVIEWED_FILE)
+    assert [s.speaker for s in t.segments] == ["Interviewer", "Witness", "Interviewer", "Witness"]
+    assert len([a for a in reviews.audit(job.interview_id) if a["action"] == "rename speaker"]) == 2
+    assert t.speakers["names"] == {"S1": "Interviewer", "S2": "Witness"}
+
+    path.write_text(path.read_text().replace("speaker Witness -> Witness", "speaker S9 -> Mother"))
+    result = review_cli("import", path, "--reviewer", "Dana")
+    assert result.exit_code != 0 and "no segment has the speaker 'S9'" in result.output
+
+
+def test_an_edit_drops_word_times_that_no_longer_spell_the_text(home, job, reviews):
+    seed_speakers(home, job)
+    interview = reviews.find(job.interview_id)
+    t = reviews.save(interview, "Aigerim", 3, 0, {"speaker": "S2", "english": "Where is your son, please?"})
+    assert [w["text"] for w in t.segments[2].words] == ["Где", "ваш", "сын?"]  # text untouched: words kept
+    t = reviews.save(interview, "Aigerim", 3, 1, {"text": "Где сейчас ваш сын?"})
+    assert t.segments[2].words == []  # a new word has no time: none is shown rather than a wrong one
+    assert transcript.load_current(interview.out_dir).segments[2].words == []
+
+    # A split between two words keeps each half's words; a merge joins them.
+    t = reviews.split(interview, "Aigerim", 1, 0, at=0.48, offset=len("Мой брат"))
+    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат"]
+    assert [w["text"] for w in t.segments[1].words] == ["живёт", "в", "Алматы."]
+    t = reviews.merge(interview, "Aigerim", 1, 1, next_revision=0)
+    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат", "живёт", "в", "Алматы."]
+
+
+def test_a_speaker_is_renamed_over_http(home, job, server):
+    seed_speakers(home, job)
+    path = f"/api/interviews/{job.interview_id}"
+    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S2", "new": "Witness"})
+    assert status == 200, body
+    assert [s["speaker"] for s in json.loads(body)["segments"]] == ["S1", "Witness", "S1", "Witness"]
+    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"})
+    assert status == 400 and "S7" in json.loads(body)["error"]

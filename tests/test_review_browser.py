@@ -6,13 +6,11 @@ Set TESTIMONY_SCREENSHOT_DIR to keep the screenshot (docs/review-page.png is mad
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from pipeline import transcript
-from pipeline.review.server import make_server
 from pipeline.worker import output_dir, publish
 
 from test_review import new_home, process, seed
@@ -38,7 +36,7 @@ def page():
 
 
 @pytest.fixture
-def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video):
+def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video, review_server):
     home = new_home(tmp_path / "home", tiny_checkpoint)
     monkeypatch.setenv("TESTIMONY_HOME", str(home.home))
     job = process(home, speech_video)
@@ -47,11 +45,7 @@ def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video):
     t = transcript.load(out / transcript.MACHINE_FILE)
     t.warnings = ["tagged Kazakh but 80% of the Kazakh/Kyrgyz speech reads as Kyrgyz: check the language"]
     publish(home, job, t, json.loads((out / "provenance.json").read_text()))
-    server = make_server(home, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield home, job, server
-    server.shutdown()
-    server.server_close()
+    return home, job, review_server(home)
 
 
 def saved(page, segment_id):

@@ -22,6 +22,10 @@ QUESTIONS = [
     "Были ли у вас с ним какие-то связи после этого?",
 ]
 RATE = media.SAMPLE_RATE
+# The sample interview is clips 17-24 joined; 26.6-35.0 s is clip 20, the interviewer's question
+# (another voice). The interviewee's answers are taken from around it.
+ANSWERS = (0, 9, 36, 45)
+INTERVIEWER = (26.6, 35.0)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def conversation(voices):
     answers, questions = voices
     pieces, turns, at = [], [], 0.0
     for n, question in enumerate(questions):
-        answer = answers[n * 9 * RATE:(n * 9 + 8) * RATE]
+        answer = answers[ANSWERS[n] * RATE:(ANSWERS[n] + 8) * RATE]
         for who, audio in (("interviewer", question), ("interviewee", answer)):
             pause = np.zeros(int(0.6 * RATE), np.float32)
             pieces += [pause, audio]
@@ -94,6 +98,7 @@ def test_a_known_count_is_used_as_given(voices):
 
 def test_one_voice_gets_one_label_not_two(voices):
     answers, _ = voices
+    answers = np.concatenate([answers[:int(INTERVIEWER[0] * RATE)], answers[int(INTERVIEWER[1] * RATE):]])
     length = len(answers) / RATE
     segments = [Segment(n + 1, start, min(start + 6.0, length), "kk", f"w{n}")
                 for n, start in enumerate(np.arange(0.0, length - 1.0, 6.5))]

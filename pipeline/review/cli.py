@@ -12,7 +12,8 @@ import typer
 
 from ..console import die, load_settings
 from .edits import ReviewError, Reviews
-from .server import make_server
+from .accounts import Accounts
+from .running import LOOPBACK, InsecureNetwork, make_server
 from .textfile import import_review_file, write_review_file
 
 app = typer.Typer(help="Review transcripts: a local web page, or a plain-text file in any editor.")
@@ -20,29 +21,48 @@ app = typer.Typer(help="Review transcripts: a local web page, or a plain-text fi
 
 @app.callback(invoke_without_command=True)
 def serve(ctx: typer.Context,
-          host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but 127.0.0.1 lets "
-                                                     "other machines reach the page (they still need the token)."),
-          port: int = typer.Option(8765, help="Port to listen on (0: any free port).")):
-    """Serve the review page until Ctrl-C; open the address it prints (it holds the secret token)."""
+          host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but 127.0.0.1 lets other "
+                                                     "machines reach the page, and then needs --tls-cert/--tls-key."),
+          port: int = typer.Option(8765, help="Port to listen on (0: any free port)."),
+          tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="TLS certificate (PEM): serve HTTPS."),
+          tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
+          insecure_http: bool = typer.Option(False, "--insecure-http",
+                                             help="Serve plain HTTP beyond this machine (passwords in clear text).")):
+    """Serve the review page until Ctrl-C; with no accounts, open the address it prints (it holds a secret token)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = load_settings()
+    for given in (tls_cert, tls_key):
+        if given is not None and not given.is_file():
+            die(f"{given}: no such file; see the README for making a self-signed certificate with openssl")
+    if host not in LOOPBACK and not tls_cert:
+        typer.secho(f"warning: {host} lets other machines on the network reach the review page, and without TLS "
+                    f"its passwords and transcripts cross the network unencrypted", fg=typer.colors.YELLOW, err=True)
     try:
-        server = make_server(settings, host, port)
+        server = make_server(settings, host, port, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http)
+    except InsecureNetwork as exc:
+        die(str(exc))
     except OSError as exc:
         die(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.secho(f"warning: listening on {host}: other machines on the network can reach this page; "
-                    f"only the token keeps them out", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"Review page for {settings.home}\n\n    {server.url}\n\n"
-               f"Open this address in a browser on this machine; keep it secret (it holds the access token). "
-               f"Ctrl-C stops the server.")
+    accounts = Accounts(settings)
+    try:
+        team = accounts.any()
+    finally:
+        accounts.close()
+    if team:
+        typer.echo(f"Review page for {settings.home}\n\n    {server.base}/\n\n"
+                   f"Log in with a reviewer account (`testimony reviewers list`). Ctrl-C stops the server.")
+    else:
+        typer.echo(f"Review page for {settings.home}\n\n    {server.url}\n\n"
+                   f"Open this address in a browser on this machine; keep it secret (it holds the access token). "
+                   f"For a team, add accounts: testimony reviewers add NAME --role reviewer. Ctrl-C stops the server.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        typer.echo("stopped")
+        pass
     finally:
-        server.server_close()
+        server.sock.close()
+    typer.echo("stopped")
 
 
 @app.command("import")

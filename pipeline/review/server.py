@@ -1,311 +1,380 @@
-"""The local review page: a small JSON API and static files on the standard library's HTTP server.
+"""The review page as a Starlette app: routes, the JSON API, media by interview ID, pages in four languages.
 
-Recordings and transcripts are sensitive, so the server is shut by default: it binds to
-127.0.0.1, every request needs the secret token printed at start (given once as ``?token=``,
-then kept in a same-site cookie), posts must be JSON from the page's own origin (a cross-site
-form cannot send that), media comes only from this home folder's evidence store, and the log
-names requests by path only, never by content.
+HTTP itself (parsing, sessions, CSRF, static files, range requests) is Starlette's, uvicorn's
+and asgi-csrf's; this module only says who may do what and hands the work to the review
+logic in edits.py. Recordings and transcripts are sensitive: every page and API call needs a
+login (or, with no accounts, the token printed at start), the roles are checked here and not
+only on the page, media comes only from this home folder's evidence store, and the log names
+requests by path only, never by content.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import mimetypes
-import re
-import secrets
 import threading
 from contextlib import closing
-from dataclasses import asdict
-from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
+from asgi_csrf import asgi_csrf
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .. import transcript as tr
 from ..config import LANGUAGES, Settings
+from ..export import core as export_core
+from ..export.documents import ExportError
+from ..store import Store
 from ..translate import Translator
+from . import i18n, login
+from .accounts import Accounts, Policy, load_policy
 from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
 from .textfile import write_review_file
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).parent / "static"
+HERE = Path(__file__).parent
 MAX_BODY = 1 << 20
-CHUNK = 1 << 16
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
                ".mkv": "video/x-matroska", ".3gp": "video/3gpp", ".avi": "video/x-msvideo",
                ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg",
                ".opus": "audio/ogg", ".flac": "audio/flac"}
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-SEGMENT_ROUTE = re.compile(r"^/api/interviews/([^/]+)/segments/(\d+)(?:/(split|merge|translate|audit))?$")
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+           (b"referrer-policy", b"no-referrer"),
+           (b"content-security-policy", b"default-src 'self'; media-src 'self'; connect-src 'self'")]
 
 
-class ReviewServer(ThreadingHTTPServer):
-    daemon_threads = True
+@dataclass
+class Site:
+    """What every request needs: the home folder's settings, the token and the shared translator."""
 
-    def __init__(self, settings: Settings, host: str, port: int, token: str | None = None):
-        super().__init__((host, port), Handler)
-        self.settings = settings
-        self.token = token or secrets.token_urlsafe(24)
-        self.host = host
-        self.translator = Translator(settings)  # loads a model on first use, then keeps it
-        self.translate_lock = threading.Lock()  # one CTranslate2 model load/run at a time
-        self.evidence = settings.evidence.resolve()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
+    settings: Settings
+    token: str
+    policy: Policy
+    templates: Jinja2Templates
+    translator: Translator
+    translate_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def cookie_name(self) -> str:
-        return f"testimony-review-{self.port}"
+    def evidence(self) -> Path:
+        return self.settings.evidence.resolve()
 
-    @property
-    def url(self) -> str:
-        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{shown}:{self.port}/?token={self.token}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: ReviewServer
-    protocol_version = "HTTP/1.1"
-    server_version = "testimony-review"
-    sys_version = ""
-
-    def log_message(self, fmt: str, *args) -> None:
-        """Method, path without query (which may hold the token) and status; never any content."""
-        log.info("review page %s %s -> %s", self.command, urlsplit(self.path).path, getattr(self, "_status", "-"))
-
-    # Replies ------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
-        self._status = status
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Security-Policy", "default-src 'self'; media-src 'self'; connect-src 'self'")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data) -> None:
-        self._send(status, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
-
-    def _error(self, status: int, message: str, **extra) -> None:
-        self._json(status, {"error": message, **extra})
-
-    # Access -------------------------------------------------------------------------
-    def _host_ok(self) -> bool:
-        """Refuse other host names on a loopback bind, so a DNS-rebinding page cannot reach us."""
-        if self.server.host not in LOOPBACK:
-            return True
-        return self.headers.get("Host", "") in {f"{h}:{self.server.port}" for h in LOOPBACK}
-
-    def _authorised(self) -> bool:
-        token = self.server.token
-        given = self.headers.get("X-Testimony-Token", "")
-        if not given:
-            morsel = SimpleCookie(self.headers.get("Cookie", "")).get(self.server.cookie_name)
-            given = morsel.value if morsel else ""
-        return hmac.compare_digest(given.encode(), token.encode())
-
-    def _cross_site(self) -> str | None:
-        """Why a post is refused as possibly cross-site, or None."""
-        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-            return "cross-site requests are refused"
-        origin = self.headers.get("Origin")
-        if origin is not None and origin != f"http://{self.headers.get('Host', '')}":
-            return "requests from another origin are refused"
-        if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
-            return "posts must be JSON (Content-Type: application/json)"
-        return None
-
-    def _gate(self) -> bool:
-        if not self._host_ok():
-            self._error(403, "unknown Host header; open the address printed by `testimony review`")
-            return False
-        url = urlsplit(self.path)
-        query_token = parse_qs(url.query).get("token", [""])[0]
-        if self.command == "GET" and query_token:
-            if not hmac.compare_digest(query_token.encode(), self.server.token.encode()):
-                self._error(403, "wrong token; use the address printed by `testimony review`")
-                return False
-            cookie = f"{self.server.cookie_name}={self.server.token}; Path=/; HttpOnly; SameSite=Strict"
-            self._send(303, b"", "text/plain", {"Location": url.path or "/", "Set-Cookie": cookie})
-            return False
-        if not self._authorised():
-            self._error(401, "a token is needed: open the address (with ?token=...) that `testimony review` "
-                             "printed when it started")
-            return False
-        return True
-
-    # GET ----------------------------------------------------------------------------
-    def do_GET(self) -> None:
-        if not self._gate():
-            return
-        path = urlsplit(self.path).path
-        try:
-            if path == "/" or path.startswith("/i/"):
-                return self._static("index.html")
-            if path.startswith("/static/"):
-                return self._static(unquote(path[len("/static/"):]))
-            if path.startswith("/media/"):
-                return self._media(unquote(path[len("/media/"):]))
-            with self._reviews() as reviews:
-                if path == "/api/interviews":
-                    return self._json(200, [reviews.progress(i) for i in reviews.interviews()])
-                m = re.fullmatch(r"/api/interviews/([^/]+)", path)
-                if m:
-                    return self._json(200, self._payload(reviews, unquote(m[1])))
-                m = SEGMENT_ROUTE.match(path)
-                if m and m[3] == "audit":
-                    interview = reviews.find(unquote(m[1]))
-                    return self._json(200, reviews.audit(interview.interview_id, int(m[2])))
-            self._error(404, "no such page")
-        except NotFound as exc:
-            self._error(404, str(exc))
-
-    def _static(self, name: str) -> None:
-        root = STATIC.resolve()
-        target = (root / name).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            return self._error(404, "no such file")
-        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        self._send(200, target.read_bytes(), f"{kind}; charset=utf-8" if kind.startswith("text/") or
-                   kind.endswith("javascript") else kind)
-
-    def _media(self, interview_id: str) -> None:
-        """The original recording of an interview, from the evidence store only, with Range support."""
-        with self._reviews() as reviews:
-            interview = reviews.find(interview_id)
-        path = interview.evidence_path.resolve()
-        if not path.is_relative_to(self.server.evidence) or not path.is_file():
-            log.warning("review page: media for %s is not in the evidence store; refused", interview_id)
-            return self._error(403, "the recording is not in this home folder's evidence store")
-        size = path.stat().st_size
-        start, end = 0, size - 1
-        status, headers = 200, {"Accept-Ranges": "bytes"}
-        spec = self.headers.get("Range")
-        if spec:
-            m = re.fullmatch(r"bytes=(\d*)-(\d*)", spec.strip())
-            if not m or (not m[1] and not m[2]):
-                return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
-            if m[1]:
-                start, end = int(m[1]), min(int(m[2]) if m[2] else size - 1, size - 1)
-            else:
-                start = max(size - int(m[2]), 0)
-            if start > end or start >= size:
-                return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{size}"})
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        self._status = status
-        self.send_response(status)
-        self.send_header("Content-Type", MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"))
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        with path.open("rb") as fh:
-            fh.seek(start)
-            left = end - start + 1
-            try:
-                while left > 0:
-                    chunk = fh.read(min(CHUNK, left))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    left -= len(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the player seeked elsewhere and dropped this request
-
-    do_HEAD = do_GET
-
-    # POST ---------------------------------------------------------------------------
-    def do_POST(self) -> None:
-        if not self._host_ok():
-            return self._error(403, "unknown Host header; open the address printed by `testimony review`")
-        why = self._cross_site()
-        if why:
-            log.warning("review page: refused a post to %s: %s", urlsplit(self.path).path, why)
-            return self._error(403, why)
-        if not self._authorised():
-            return self._error(401, "a token is needed: reload the page from the address `testimony review` printed")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            return self._error(413, "request too large")
-        try:
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return self._error(400, "the request body is not a JSON object")
-        path = urlsplit(self.path).path
-        try:
-            with self._reviews() as reviews:
-                self._post(reviews, path, body)
-        except Conflict as exc:
-            self._error(409, str(exc), conflict={"segment_id": exc.segment_id, "revision": exc.revision,
-                                                 "current": exc.current, "by": exc.by, "at": exc.at})
-        except NeedsConfirmation as exc:
-            self._error(409, str(exc), needs_confirmation=True, proposed=exc.proposed)
-        except NotFound as exc:
-            self._error(404, str(exc))
-        except ReviewError as exc:
-            self._error(400, str(exc))
-        except (KeyError, TypeError, ValueError) as exc:
-            self._error(400, f"missing or wrong value in the request: {type(exc).__name__} {exc}")
-
-    def _post(self, reviews: Reviews, path: str, body: dict) -> None:
-        reviewer = str(body.get("reviewer") or "")
-        m = re.fullmatch(r"/api/interviews/([^/]+)/status", path)
-        if m:
-            interview = reviews.find(unquote(m[1]))
-            reviews.set_status(interview, reviewer, body["status"])
-            return self._json(200, self._payload(reviews, interview.interview_id))
-        m = SEGMENT_ROUTE.match(path)
-        if not m or m[3] == "audit":
-            return self._error(404, "no such action")
-        interview = reviews.find(unquote(m[1]))
-        seg_id, revision, action = int(m[2]), int(body["revision"]), m[3]
-        if action is None:
-            reviews.save(interview, reviewer, seg_id, revision, body["changes"])
-        elif action == "split":
-            reviews.split(interview, reviewer, seg_id, revision, float(body["at"]), int(body["offset"]))
-        elif action == "merge":
-            reviews.merge(interview, reviewer, seg_id, revision, int(body["next_revision"]))
-        else:
-            with self.server.translate_lock:
-                reviews.retranslate(interview, reviewer, seg_id, revision, bool(body.get("replace")))
-        self._json(200, self._payload(reviews, interview.interview_id))
-
-    # Data ---------------------------------------------------------------------------
-    def _reviews(self) -> closing[Reviews]:
+    def reviews(self) -> closing[Reviews]:
         """A Reviews per request (SQLite connections are not shared between threads), closed after."""
-        return closing(Reviews(self.server.settings, self.server.translator))
+        return closing(Reviews(self.settings, self.translator))
 
-    def _payload(self, reviews: Reviews, interview_id: str) -> dict:
-        interview = reviews.find(interview_id)
-        t = reviews.open(interview)
-        write_review_file(reviews, interview)
-        revisions = reviews.revisions(interview.interview_id)
-        return {
-            "interview_id": t.interview_id, "case_id": t.case_id, "language": t.language, "review": t.review,
-            "translation": t.translation.get("status"), "languages": list(LANGUAGES),
-            "media": {"url": f"/media/{interview.interview_id}", "kind": interview.media_kind,
-                      "name": t.source.get("file")},
-            "review_file": str(interview.out_dir / "review.txt"), "warnings": t.warnings,
-            "segments": [{**asdict(seg), **revisions[seg.id]} for seg in t.segments],
-        }
+    def render(self, request: Request, name: str, user: login.User | None, context: dict | None = None,
+               status: int = 200, headers: dict | None = None) -> Response:
+        """A page in the user's language, with the CSRF token its forms and script send back."""
+        locale = login.language(request, user)
+        gettext = i18n.translations(locale).gettext
+        return self.templates.TemplateResponse(request, name, {
+            "_": gettext, "locale": locale, "languages": i18n.names(), "user": user,
+            "csrftoken": request.scope["csrftoken"](), "messages": i18n.messages(locale),
+            **(context or {})}, status_code=status, headers=headers)
 
 
-def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> ReviewServer:
-    return ReviewServer(settings, host, port, token)
+# Pages ----------------------------------------------------------------------------------
+
+def page(request: Request) -> Response:
+    """The list of interviews at /, one interview at /interviews/<id>: the same page, drawn by review.js."""
+    entered = login.enter_with_token(request)
+    if entered is not None:
+        return entered
+    user = login.current_user(request)
+    if user is None:
+        if login.accounts_exist(request):
+            return login.login_redirect(request)
+        raise HTTPException(401, "a token is needed: open the address (with ?token=...) that `testimony review` "
+                                 "printed when it started")
+    return request.app.state.site.render(request, "index.html", user)
+
+
+def old_address(request: Request) -> Response:
+    return RedirectResponse(f"/interviews/{request.path_params['interview_id']}", status_code=301)
+
+
+# The JSON API -----------------------------------------------------------------------------
+
+def me(request: Request) -> Response:
+    user = login.require(request)
+    return JSONResponse({"name": user.name, "role": user.role, "token_mode": user.token_mode,
+                         "may": sorted(r for r in ("edit", "withhold", "export", "accounts") if user.may(r)),
+                         "language": login.language(request, user)})
+
+
+def interviews(request: Request) -> Response:
+    """Every interview with its progress; ?case=, ?status= and ?flagged= (at least that many) filter it."""
+    login.require(request)
+    q = request.query_params
+    with request.app.state.site.reviews() as reviews:
+        rows = [reviews.progress(i) for i in reviews.interviews()]
+    try:
+        flagged = int(q.get("flagged") or 0)
+    except ValueError:
+        raise HTTPException(400, "flagged must be a whole number (the least number of flagged segments)")
+    rows = [r for r in rows if (not q.get("case") or r["case_id"] == q["case"])
+            and (not q.get("status") or r["status"] == q["status"]) and r["flagged"] >= flagged]
+    return JSONResponse(rows)
+
+
+def payload(reviews: Reviews, interview_id: str) -> dict:
+    interview = reviews.find(interview_id)
+    t = reviews.open(interview)
+    write_review_file(reviews, interview)
+    revisions = reviews.revisions(interview.interview_id)
+    return {
+        "interview_id": t.interview_id, "case_id": t.case_id, "language": t.language, "review": t.review,
+        "translation": t.translation.get("status"), "languages": list(LANGUAGES),
+        "media": {"url": f"/media/{interview.interview_id}", "kind": interview.media_kind,
+                  "name": t.source.get("file")},
+        "review_file": str(interview.out_dir / "review.txt"), "warnings": t.warnings,
+        "segments": [{**asdict(seg), **revisions[seg.id]} for seg in t.segments],
+    }
+
+
+def interview(request: Request) -> Response:
+    login.require(request)
+    with request.app.state.site.reviews() as reviews:
+        return JSONResponse(payload(reviews, request.path_params["interview_id"]))
+
+
+def audit(request: Request) -> Response:
+    login.require(request)
+    with request.app.state.site.reviews() as reviews:
+        found = reviews.find(request.path_params["interview_id"])
+        return JSONResponse(reviews.audit(found.interview_id, request.path_params["segment_id"]))
+
+
+def media(request: Request) -> Response:
+    """The original recording of an interview, from the evidence store only; Starlette answers Range requests."""
+    login.require(request)
+    site = request.app.state.site
+    with site.reviews() as reviews:
+        found = reviews.find(request.path_params["interview_id"])
+    path = found.evidence_path.resolve()
+    if not path.is_relative_to(site.evidence) or not path.is_file():
+        log.warning("review page: media for %s is not in the evidence store; refused", found.interview_id)
+        raise HTTPException(403, "the recording is not in this home folder's evidence store")
+    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"))
+
+
+async def json_body(request: Request) -> dict:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, "posts must be JSON (Content-Type: application/json)")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, "request too large")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "the request body is not a JSON object")
+    return body
+
+
+def author(user: login.User, body: dict) -> str:
+    """The name for the audit log: the account's, or in single-token mode the name typed on the page."""
+    return user.name if not user.token_mode else str(body.get("reviewer") or "")
+
+
+async def post_edit(request: Request) -> Response:
+    body = await json_body(request)
+    return await run_in_threadpool(_edit, request, body)
+
+
+def _edit(request: Request, body: dict) -> Response:
+    user = login.require(request, "edit")
+    site, params = request.app.state.site, request.path_params
+    who = author(user, body)
+    with site.reviews() as reviews:
+        found = reviews.find(params["interview_id"])
+        action = params.get("action")
+        if "segment_id" not in params:
+            if action == "status":
+                reviews.set_status(found, who, body["status"])
+            elif action == "speakers":  # a name for a speaker in every segment: one audited edit
+                reviews.rename_speaker(found, who, str(body["old"]), str(body["new"]))
+            else:
+                raise HTTPException(404, "no such action")
+            return JSONResponse(payload(reviews, found.interview_id))
+        seg_id, revision = params["segment_id"], int(body["revision"])
+        if action is None:
+            reviews.save(found, who, seg_id, revision, body["changes"])
+        elif action == "split":
+            reviews.split(found, who, seg_id, revision, float(body["at"]), int(body["offset"]))
+        elif action == "merge":
+            reviews.merge(found, who, seg_id, revision, int(body["next_revision"]))
+        elif action == "translate":
+            with site.translate_lock:  # one translation model load/run at a time
+                reviews.retranslate(found, who, seg_id, revision, bool(body.get("replace")))
+        else:
+            raise HTTPException(404, "no such action")
+        return JSONResponse(payload(reviews, found.interview_id))
+
+
+async def post_press(request: Request) -> Response:
+    body = await json_body(request)
+    return await run_in_threadpool(_press, request, body)
+
+
+def _press(request: Request, body: dict) -> Response:
+    """Withhold names or segments, or export: a press officer's work, refused to reviewers by the server."""
+    action = request.path_params["action"]
+    user = login.require(request, action)
+    site = request.app.state.site
+    store = Store(site.settings.database)
+    try:
+        with site.reviews() as reviews:
+            found = reviews.find(request.path_params["interview_id"])
+        if action == "withhold":
+            terms = [str(t) for t in body.get("terms") or []]
+            segments = [int(s) for s in body.get("segments") or []]
+            lines = export_core.withhold(site.settings, store, found.interview_id, terms, segments)
+            reply = {"messages": lines}
+        else:
+            items = export_core.find(site.settings, store, found.interview_id)
+            export_core.check(items, bool(body.get("allow_unreviewed")))
+            result = export_core.export(site.settings, store, items[0],
+                                        export_core.parse_formats(body.get("formats")))
+            reply = {"folder": str(result.folder), "files": sorted(result.files), "notices": result.notices}
+        # Who did it, by account: the custody log's own entry names files and hashes only.
+        store.event("review page", sha256=found.sha256, interview_id=found.interview_id, action=action,
+                    account=user.name or "token holder")
+    finally:
+        store.close()
+    with site.reviews() as reviews:
+        reply["interview"] = payload(reviews, found.interview_id)
+    return JSONResponse(reply)
+
+
+def account_list(request: Request) -> Response:
+    login.require(request, "accounts")
+    acc = login.accounts(request)
+    try:
+        return JSONResponse([{"name": a.name, "role": a.role, "active": a.active,
+                              "locked": bool(a.locked_until)} for a in acc.list()])
+    finally:
+        acc.close()
+
+
+async def account_action(request: Request) -> Response:
+    def run() -> Response:
+        user = login.require(request, "accounts")
+        name, action = request.path_params["name"], request.path_params["action"]
+        if action not in ("disable", "enable"):
+            raise HTTPException(404, "no such action")
+        if name == user.name:
+            raise HTTPException(400, "you cannot disable your own account")
+        acc = login.accounts(request)
+        try:
+            acc.set_active(name, action == "enable")
+        finally:
+            acc.close()
+        log.info("review page: %s %sd account %s", user.name, action, name)
+        return account_list(request)
+
+    await json_body(request)
+    return await run_in_threadpool(run)
+
+
+# Errors, headers, the app ------------------------------------------------------------------
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> Response:
+    if not request.url.path.startswith(("/api/", "/media/")) and exc.status_code in (401, 403, 404):
+        return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}</title>"
+                            f"<p>{exc.detail}</p>", status_code=exc.status_code)
+    return _error(exc.status_code, exc.detail)
+
+
+async def on_review_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, Conflict):
+        return _error(409, str(exc), conflict={"segment_id": exc.segment_id, "revision": exc.revision,
+                                                "current": exc.current, "by": exc.by, "at": exc.at})
+    if isinstance(exc, NeedsConfirmation):
+        return _error(409, str(exc), needs_confirmation=True, proposed=exc.proposed)
+    if isinstance(exc, NotFound):
+        return _error(404, str(exc))
+    if isinstance(exc, (ReviewError, ExportError)):
+        return _error(400, str(exc))
+    return _error(400, f"missing or wrong value in the request: {type(exc).__name__} {exc}")
+
+
+class Guard:
+    """Security headers on every reply, and one log line per request: method, path, status; never content."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = {}
+
+        async def send_with_headers(event):
+            if event["type"] == "http.response.start":
+                status["code"] = event["status"]
+                event = {**event, "headers": list(event.get("headers") or []) + HEADERS}
+            await send(event)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.info("review page %s %s -> %s", scope["method"], scope["path"], status.get("code", "-"))
+
+
+def build_app(settings: Settings, token: str, port: int, *, https: bool = False, loopback: bool = True):
+    """The review page as an ASGI app; cookie names carry the port, as browsers share cookies across ports."""
+    policy = load_policy(settings)
+    acc = Accounts(settings, policy)
+    try:
+        session_key, csrf_key = acc.key("session"), acc.key("csrf")
+    finally:
+        acc.close()
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    site = Site(settings, token, policy, templates, Translator(settings))
+    errors = {HTTPException: on_http_error}
+    errors.update({exc: on_review_error for exc in (ReviewError, ExportError, KeyError, TypeError, ValueError)})
+    middleware = [Middleware(Guard)]
+    if loopback:  # a DNS-rebinding page under another host name cannot reach a loopback server
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES, www_redirect=False))
+    middleware.append(Middleware(SessionMiddleware, secret_key=session_key, session_cookie=f"testimony-{port}",
+                                 max_age=int(policy.session_hours * 3600), same_site="strict", https_only=https))
+    app = Starlette(routes=[
+        Route("/", page), Route("/interviews/{interview_id}", page),
+        Route("/i/{interview_id}", old_address),
+        Route("/login", login.login_page, methods=["GET"]), Route("/login", login.login, methods=["POST"]),
+        Route("/logout", login.logout, methods=["POST"]),
+        Route("/api/me", me),
+        Route("/api/interviews", interviews),
+        Route("/api/interviews/{interview_id}", interview),
+        Route("/api/interviews/{interview_id}/{action:str}", post_edit, methods=["POST"]),
+        Route("/api/interviews/{interview_id}/segments/{segment_id:int}", post_edit, methods=["POST"]),
+        Route("/api/interviews/{interview_id}/segments/{segment_id:int}/audit", audit),
+        Route("/api/interviews/{interview_id}/segments/{segment_id:int}/{action:str}", post_edit, methods=["POST"]),
+        Route("/api/interviews/{interview_id}/press/{action:str}", post_press, methods=["POST"]),
+        Route("/api/accounts", account_list),
+        Route("/api/accounts/{name}/{action}", account_action, methods=["POST"]),
+        Route("/media/{interview_id}", media, methods=["GET", "HEAD"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ], middleware=middleware, exception_handlers=errors)
+    app.state.site = site
+    # CSRF: asgi-csrf (as datasette uses it) wants the token from its cookie back in a form field or header.
+    return asgi_csrf(app, signing_secret=csrf_key, cookie_name=f"testimony-csrf-{port}", cookie_secure=https,
+                     cookie_samesite="Strict")

@@ -5,6 +5,16 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
 const NAME_KEY = "testimony-reviewer";
+const MESSAGES = JSON.parse($("#messages").textContent);
+const ACCOUNT = document.body.dataset.account;  // empty in single-token mode: the name is typed instead
+const ROLE = document.body.dataset.role;
+const MAY = { edit: true, withhold: ROLE !== "reviewer", export: ROLE !== "reviewer" };
+
+// The interface in the server's chosen language: English source strings looked up in the catalogue.
+const N_ = (text) => text;  // marks a string for the catalogue that is translated later, by t()
+function t(text, vars = {}) {
+  return (MESSAGES[text] || text).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
 const RATES = [0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2];
 
 function el(tag, attrs = {}, ...children) {
@@ -21,7 +31,7 @@ function el(tag, attrs = {}, ...children) {
 async function api(method, url, body) {
   const init = { method, credentials: "same-origin" };
   if (body !== undefined) {
-    init.headers = { "Content-Type": "application/json" };
+    init.headers = { "Content-Type": "application/json", "X-CSRFToken": $('meta[name="csrf-token"]').content };
     init.body = JSON.stringify(body);
   }
   const reply = await fetch(url, init);
@@ -42,7 +52,7 @@ function setState(text, error = false) {
 }
 
 // Reviewer name: asked once per browser, kept in localStorage ---------------------------
-function reviewer() { return localStorage.getItem(NAME_KEY) || ""; }
+function reviewer() { return ACCOUNT || localStorage.getItem(NAME_KEY) || ""; }
 
 function askName() {
   return new Promise((resolve) => {
@@ -58,24 +68,49 @@ function askName() {
   });
 }
 
-function showName() { $("#who").textContent = reviewer() ? `Reviewing as ${reviewer()}` : "Set your name"; }
-$("#who").addEventListener("click", askName);
+function showName() {
+  if (ACCOUNT) return;  // the account's name, shown by the server
+  $("#who").textContent = reviewer() ? t("Reviewing as {name}", { name: reviewer() }) : t("Set your name");
+}
+if (!ACCOUNT) $("#who").addEventListener("click", askName);
 
-// The list of interviews ------------------------------------------------------------------
+// The list of interviews, filtered by case, status and flag count (kept in the address) -----
+const STATUS_NAMES = () => ({ unreviewed: t("unreviewed"), in_progress: t("in progress"), reviewed: t("reviewed") });
+
 async function showList() {
   $("#title").textContent = "";
   const { ok, data } = await api("GET", "/api/interviews");
-  if (!ok) { main.textContent = data ? data.error : "could not load the interviews"; return; }
-  if (!data.length) { main.append(el("p", {}, "No transcripts yet: process recordings first.")); return; }
-  main.append(el("table", { class: "list" },
-    el("thead", {}, el("tr", {}, ["Case", "Interview", "Review", "Segments reviewed", "Flagged", "Reviewers"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, data.map((i) => el("tr", {},
+  if (!ok) { main.textContent = data ? data.error : t("Could not load the interviews."); return; }
+  if (!data.length) { main.append(el("p", {}, t("No transcripts yet: process recordings first."))); return; }
+  const query = new URLSearchParams(location.search);
+  const cases = [...new Set(data.map((i) => i.case_id))].sort();
+  const pick = (name, options) => el("select", { name, "aria-label": name, onchange: filter },
+    el("option", { value: "" }, t("all")), options.map(([v, label]) => el("option", { value: v, selected: query.get(name) === v }, label)));
+  const filters = el("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+    el("label", {}, t("Case"), " ", pick("case", cases.map((c) => [c, c]))),
+    el("label", {}, t("Status"), " ", pick("status", Object.entries(STATUS_NAMES()))),
+    el("label", {}, t("At least this many flagged"), " ",
+      el("input", { name: "flagged", type: "number", min: 0, value: query.get("flagged") || "", oninput: filter, style: "width: 5em" })));
+  const body = el("tbody");
+  main.replaceChildren(filters, el("table", { class: "list" },
+    el("thead", {}, el("tr", {}, [t("Case"), t("Interview"), t("Review"), t("Segments reviewed"), t("Flagged"), t("Reviewers")].map((h) => el("th", {}, h)))),
+    body));
+  function filter() {
+    const form = new FormData(filters), wanted = new URLSearchParams();
+    for (const [k, v] of form) if (v) wanted.set(k, v);
+    history.replaceState(null, "", wanted.toString() ? `/?${wanted}` : "/");
+    const least = Number(wanted.get("flagged") || 0);
+    const shown = data.filter((i) => (!wanted.get("case") || i.case_id === wanted.get("case"))
+      && (!wanted.get("status") || i.status === wanted.get("status")) && i.flagged >= least);
+    body.replaceChildren(...shown.map((i) => el("tr", {},
       el("td", {}, i.case_id),
-      el("td", {}, el("a", { href: `/i/${encodeURIComponent(i.interview_id)}` }, i.interview_id)),
-      el("td", { class: `status-${i.status}` }, i.status.replace("_", " ")),
+      el("td", {}, el("a", { href: `/interviews/${encodeURIComponent(i.interview_id)}` }, i.interview_id)),
+      el("td", { class: `status-${i.status}` }, STATUS_NAMES()[i.status] || i.status),
       el("td", {}, el("progress", { max: i.segments, value: i.reviewed_segments }), ` ${i.reviewed_segments}/${i.segments}`),
       el("td", {}, i.flagged),
-      el("td", {}, i.reviewers.join(", ")))))));
+      el("td", {}, i.reviewers.join(", ")))));
+  }
+  filter();
 }
 
 // One interview ------------------------------------------------------------------------------
@@ -83,12 +118,17 @@ const view = { id: null, data: null, segs: [], player: null, playing: null };
 
 function isFlagged(s) { return s.data.flags.length > 0 && !s.data.reviewed; }
 
+const KEYS = () => [["Esc", t("play / pause")], ["F1", t("back 5 s")], ["F2", t("forward 5 s")], ["F3", t("slower")], ["F4", t("faster")],
+  ["Alt+↓", t("next segment")], ["Alt+↑", t("previous segment")], ["F8", t("next flagged")], ["Shift+F8", t("previous flagged")],
+  ["Ctrl+Enter", t("segment reviewed, go to next")], ["Ctrl+S", t("save now")], ["Alt+T", t("re-translate")],
+  ["Alt+S", t("split at cursor")], ["Alt+M", t("merge with next")], ["Alt+H", t("history")], ["Alt+P", t("play segment")]];
+
 async function showInterview(id) {
   view.id = id;
   const { ok, data } = await api("GET", `/api/interviews/${encodeURIComponent(id)}`);
-  if (!ok) { main.textContent = data ? data.error : "could not load the interview"; return; }
+  if (!ok) { main.textContent = data ? data.error : t("Could not load the interview."); return; }
   const player = el(data.media.kind, { id: "player", controls: true, preload: "auto", src: data.media.url });
-  player.addEventListener("error", () => setState(`This browser cannot play ${data.media.name}; the text can still be edited.`, true));
+  player.addEventListener("error", () => setState(t("This browser cannot play {name}; the text can still be edited.", { name: data.media.name }), true));
   player.addEventListener("timeupdate", followPlayback);
   player.addEventListener("timeupdate", () => followWords(player.currentTime));
   player.addEventListener("ratechange", () => { $("#rate").textContent = `${player.playbackRate}×`; });
@@ -96,22 +136,32 @@ async function showInterview(id) {
   main.replaceChildren(el("div", { class: "layout" },
     el("section", { class: "player" }, player,
       el("div", { class: "controls" },
-        el("span", {}, "Speed ", el("b", { id: "rate" }, "1×")),
+        el("span", {}, t("Speed"), " ", el("b", { id: "rate" }, "1×")),
         el("span", { id: "progress" }),
         el("button", { type: "button", id: "mark-interview", onclick: toggleInterviewReviewed })),
       el("div", { id: "speakers" }),
+      MAY.withhold ? el("div", { class: "press" },
+        el("button", { type: "button", id: "withhold-term", onclick: withholdTerm }, t("Withhold a name…")),
+        el("button", { type: "button", id: "export", onclick: exportInterview }, t("Export for the press"))) : "",
       (data.warnings || []).map((w) => el("p", { class: "warning", role: "alert" }, w)),
-      el("p", { class: "hint" }, `Also editable in any text editor: ${data.review_file}`),
-      el("ul", { class: "keys" },
-        [["Esc", "play / pause"], ["F1", "back 5 s"], ["F2", "forward 5 s"], ["F3", "slower"], ["F4", "faster"],
-         ["Alt+↓", "next segment"], ["Alt+↑", "previous segment"], ["F8", "next flagged"], ["Shift+F8", "previous flagged"],
-         ["Ctrl+Enter", "segment reviewed, go to next"], ["Ctrl+S", "save now"], ["Alt+T", "re-translate"],
-         ["Alt+S", "split at cursor"], ["Alt+M", "merge with next"], ["Alt+H", "history"], ["Alt+P", "play segment"]]
-          .map(([k, what]) => el("li", {}, el("kbd", {}, k), " ", what)))),
+      el("p", { class: "hint" }, t("Also editable in any text editor: {file}", { file: data.review_file })),
+      el("ul", { class: "keys" }, KEYS().map(([k, what]) => el("li", {}, el("kbd", {}, k), " ", what)))),
     el("section", { id: "segments" })));
   render(data);
-  if (view.segs.length) view.segs[0].el.querySelector("textarea.src").focus({ preventScroll: true });
+  if (!goToHash() && view.segs.length) view.segs[0].el.querySelector("textarea.src").focus({ preventScroll: true });
 }
+
+// #segment-<n>: scroll to that segment, focus it and seek the player there.
+function goToHash() {
+  const m = location.hash.match(/^#segment-(\d+)$/);
+  const s = m && view.segs.find((x) => x.data.id === Number(m[1]));
+  if (!s) return false;
+  view.segs.forEach((x) => x.el.classList.toggle("target", x === s));
+  go(s);
+  s.el.scrollIntoView({ block: "center" });
+  return true;
+}
+window.addEventListener("hashchange", () => { if (view.player) goToHash(); });
 
 function render(data) {
   view.data = data;
@@ -126,30 +176,31 @@ function showProgress() {
   const done = view.segs.filter((s) => s.data.reviewed).length;
   const flagged = view.segs.filter(isFlagged).length;
   $("#progress").textContent = `${done}/${view.segs.length} reviewed, ${flagged} flagged, interview ${view.data.review.status.replace("_", " ")}`;
-  $("#mark-interview").textContent = view.data.review.status === "reviewed" ? "Reopen interview" : "Mark interview reviewed";
+  $("#mark-interview").textContent = view.data.review.status === "reviewed" ? t("Reopen interview") : t("Mark interview reviewed");
 }
 
 function buildSegment(s) {
   const d = s.data;
-  const lang = el("select", { class: "lang", "aria-label": "language" },
+  const lang = el("select", { class: "lang", "aria-label": t("language") },
     view.data.languages.map((l) => el("option", { value: l, selected: l === d.language }, l)));
   const node = el("article", { class: "seg", "data-id": d.id },
     el("div", { class: "seg-head" },
-      el("button", { type: "button", class: "time", title: "Play from here", onclick: () => playFrom(s) },
+      el("button", { type: "button", class: "time", title: t("Play from here"), onclick: () => playFrom(s) },
         `${clock(d.start)}–${clock(d.end)}`),
       el("span", {}, `#${d.id}`), lang,
-      el("input", { class: "speaker", placeholder: "speaker", "aria-label": "speaker", value: d.speaker || "" }),
-      el("label", {}, el("input", { type: "checkbox", class: "reviewed", checked: d.reviewed }), " reviewed"),
+      el("input", { class: "speaker", placeholder: t("speaker"), "aria-label": t("speaker"), value: d.speaker || "" }),
+      el("label", {}, el("input", { type: "checkbox", class: "reviewed", checked: d.reviewed }), " ", t("reviewed")),
       d.flags.map((f) => el("span", { class: "flag" }, f)),
       el("span", { class: "seg-state" })),
-    el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": "source text" }, d.text),
+    el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": t("source text") }, d.text),
     wordLine(d),
-    el("textarea", { class: "en", rows: 2, lang: "en", "aria-label": "English", placeholder: "English (missing)" }, d.english || ""),
+    el("textarea", { class: "en", rows: 2, lang: "en", "aria-label": t("English"), placeholder: t("English (missing)") }, d.english || ""),
     el("div", { class: "seg-actions" },
-      el("button", { type: "button", class: "translate", onclick: () => retranslate(s) }, "Re-translate"),
-      el("button", { type: "button", class: "split", onclick: () => split(s) }, "Split at cursor"),
-      el("button", { type: "button", class: "merge", onclick: () => merge(s) }, "Merge with next"),
-      el("button", { type: "button", class: "history", onclick: () => toggleHistory(s) }, "History")),
+      el("button", { type: "button", class: "translate", onclick: () => retranslate(s) }, t("Re-translate")),
+      el("button", { type: "button", class: "split", onclick: () => split(s) }, t("Split at cursor")),
+      el("button", { type: "button", class: "merge", onclick: () => merge(s) }, t("Merge with next")),
+      el("button", { type: "button", class: "history", onclick: () => toggleHistory(s) }, t("History")),
+      MAY.withhold ? el("button", { type: "button", class: "withhold", onclick: () => withholdSegment(s) }, t("Withhold segment")) : ""),
     el("div", { class: "conflict", hidden: true }),
     el("div", { class: "audit", hidden: true }));
   s.el = node;
@@ -159,7 +210,7 @@ function buildSegment(s) {
     const immediate = input.tagName === "SELECT" || input.type === "checkbox";
     input.addEventListener(immediate ? "change" : "input", () => {
       s.dirty.add(name);
-      setSegState(s, "unsaved");
+      setSegState(s, N_("unsaved"));
       clearTimeout(s.timer);
       s.timer = setTimeout(() => save(s), immediate ? 0 : 700);
     });
@@ -173,9 +224,11 @@ function buildSegment(s) {
 function paint(s) {
   s.el.classList.toggle("flagged", isFlagged(s));
   s.el.classList.toggle("reviewed", s.data.reviewed);
+  s.el.classList.toggle("withheld", Boolean(s.data.withheld));
 }
 
-function setSegState(s, text) { s.el.querySelector(".seg-state").textContent = text; }
+// The state in words for the reviewer, and as a stable key (data-state) for scripts and tests.
+function setSegState(s, key) { s.el.querySelector(".seg-state").textContent = t(key); s.el.dataset.state = key; }
 
 function valueOf(s, name) {
   const n = s.el;
@@ -207,20 +260,20 @@ async function save(s) {
   const changes = {};
   for (const name of s.dirty) changes[name] = valueOf(s, name);
   s.dirty.clear();
-  setSegState(s, "saving…");
-  setState("Saving…");
+  setSegState(s, N_("saving…"));
+  setState(t("Saving…"));
   s.saving = (async () => {
     const { ok, status, data } = await api("POST", `/api/interviews/${encodeURIComponent(view.id)}/segments/${s.data.id}`,
       { reviewer: reviewer(), revision: s.data.revision, changes });
     s.saving = null;
     if (ok) {
       adopt(s, data);
-      setSegState(s, s.dirty.size ? "unsaved" : "saved");
-      if (!view.segs.some((x) => x.dirty.size || (x.saving && x !== s))) setState("All changes saved");
+      setSegState(s, s.dirty.size ? N_("unsaved") : N_("saved"));
+      if (!view.segs.some((x) => x.dirty.size || (x.saving && x !== s))) setState(t("All changes saved"));
     } else {
       for (const name of Object.keys(changes)) s.dirty.add(name);
       if (status === 409 && data.conflict) showConflict(s, data);
-      else { setSegState(s, "not saved"); setState(data ? data.error : "Save failed: is the server running?", true); }
+      else { setSegState(s, N_("not saved")); setState(data ? data.error : t("Save failed: is the server running?"), true); }
       return;
     }
     if (s.again) { s.again = false; await save(s); }
@@ -241,15 +294,16 @@ function adopt(s, payload) {
 function showConflict(s, reply) {
   const c = reply.conflict, box = s.el.querySelector(".conflict");
   s.el.classList.add("conflicted");
-  setSegState(s, "not saved: changed by someone else");
-  setState(`Segment ${c.segment_id} was changed by ${c.by} meanwhile: choose which version to keep`, true);
+  setSegState(s, N_("not saved: changed by someone else"));
+  setState(t("Segment {id} was changed by {by} meanwhile: choose which version to keep", { id: c.segment_id, by: c.by }), true);
   const theirs = c.current;
+  const who = c.by || t("someone");
   box.replaceChildren(
-    el("p", {}, `Not saved: ${c.by || "someone"} saved this segment at ${c.at} (revision ${c.revision}) after you opened it. Their version:`),
+    el("p", {}, t("Not saved: {by} saved this segment at {at} (revision {revision}) after you opened it. Their version:", { by: who, at: c.at, revision: c.revision })),
     theirs ? el("div", {}, el("div", { class: "their-text" }, `${theirs.language}: ${theirs.text}`),
-      el("div", { class: "their-english" }, `en: ${theirs.english || "(none)"}`)) : el("p", {}, "It was merged into another segment: reload the page."),
-    theirs ? el("button", { type: "button", onclick: () => resolve(false) }, "Use their version") : "",
-    theirs ? el("button", { type: "button", onclick: () => resolve(true) }, "Keep mine (replaces theirs)") : "");
+      el("div", { class: "their-english" }, "en: ", theirs.english || t("(none)"))) : el("p", {}, t("It was merged into another segment: reload the page.")),
+    theirs ? el("button", { type: "button", onclick: () => resolve(false) }, t("Use their version")) : "",
+    theirs ? el("button", { type: "button", onclick: () => resolve(true) }, t("Keep mine (replaces theirs)")) : "");
   box.hidden = false;
   function resolve(keepMine) {
     box.hidden = true;
@@ -259,7 +313,7 @@ function showConflict(s, reply) {
     s.data = { ...s.data, ...theirs, revision: c.revision };
     showValues(s);
     if (keepMine) { Object.keys(mine).forEach((k) => s.dirty.add(k)); restore(s, mine); save(s); }
-    else { s.dirty.clear(); setSegState(s, "their version"); setState("All changes saved"); }
+    else { s.dirty.clear(); setSegState(s, N_("their version")); setState(t("All changes saved")); }
   }
 }
 
@@ -277,9 +331,9 @@ async function flush() { await Promise.all(view.segs.map((s) => save(s))); }
 async function post(url, body, s) {
   await flush();
   const { ok, status, data } = await api("POST", url, { reviewer: reviewer(), ...body });
-  if (ok) { rerender(data); setState("All changes saved"); return { ok }; }
+  if (ok) { rerender(data); setState(t("All changes saved")); return { ok }; }
   if (status === 409 && data.conflict && s) showConflict(s, data);
-  else if (!(status === 409 && data.needs_confirmation)) setState(data ? data.error : "failed", true);
+  else if (!(status === 409 && data.needs_confirmation)) setState(data ? data.error : t("Failed."), true);
   return { ok, status, data };
 }
 
@@ -292,13 +346,13 @@ function rerender(data) {
 
 async function retranslate(s) {
   const url = `/api/interviews/${encodeURIComponent(view.id)}/segments/${s.data.id}/translate`;
-  setState("Translating…");
+  setState(t("Translating…"));
   await flush();
   const reply = await post(url, { revision: s.data.revision }, s);
   if (!reply.ok && reply.status === 409 && reply.data.needs_confirmation) {
-    if (confirm(`The English of segment ${s.data.id} was written by hand. Replace it with the machine translation?\n\n${reply.data.proposed}`)) {
+    if (confirm(`${t("The English of segment {id} was written by hand. Replace it with the machine translation?", { id: s.data.id })}\n\n${reply.data.proposed}`)) {
       await post(url, { revision: s.data.revision, replace: true }, s);
-    } else setState("Kept the hand-written English");
+    } else setState(t("Kept the hand-written English"));
   }
 }
 
@@ -314,7 +368,7 @@ async function split(s) {
 
 async function merge(s) {
   const next = view.segs[view.segs.indexOf(s) + 1];
-  if (!next) { setState("This is the last segment: nothing to merge with", true); return; }
+  if (!next) { setState(t("This is the last segment: nothing to merge with"), true); return; }
   await post(`/api/interviews/${encodeURIComponent(view.id)}/segments/${s.data.id}/merge`,
     { revision: s.data.revision, next_revision: next.data.revision }, s);
 }
@@ -326,10 +380,10 @@ async function toggleHistory(s) {
   if (!ok) { setState(data ? data.error : "could not load the history", true); return; }
   const show = (v) => (v === null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
   box.replaceChildren(data.length ? el("table", {},
-    el("tr", {}, ["When", "Who", "Action", "Field", "Before", "After"].map((h) => el("th", {}, h))),
+    el("tr", {}, [t("When"), t("Who"), t("Action"), t("Field"), t("Before"), t("After")].map((h) => el("th", {}, h))),
     data.map((a) => el("tr", { class: "audit-entry" }, el("td", {}, a.at), el("td", {}, a.reviewer), el("td", {}, a.action),
       el("td", {}, a.field), el("td", {}, show(a.before)), el("td", {}, show(a.after)))))
-    : el("p", { class: "hint" }, "No changes yet: this is the machine's version."));
+    : el("p", { class: "hint" }, t("No changes yet: this is the machine's version.")));
   box.hidden = false;
 }
 
@@ -338,10 +392,35 @@ async function toggleInterviewReviewed() {
   await post(`/api/interviews/${encodeURIComponent(view.id)}/status`, { status });
 }
 
+// A press officer's work: withhold names or segments from exports, export -------------------
+async function pressAction(action, body) {
+  await flush();
+  setState(action === "export" ? t("Exporting…") : t("Saving…"));
+  const { ok, data } = await api("POST", `/api/interviews/${encodeURIComponent(view.id)}/press/${action}`, body);
+  if (!ok) { setState(data ? data.error : t("Failed."), true); return null; }
+  rerender(data.interview);
+  return data;
+}
+
+async function withholdTerm() {
+  const term = prompt(t("A name, place or number to withhold from every export:"));
+  if (!term || !term.trim()) return;
+  if (await pressAction("withhold", { terms: [term.trim()] })) setState(t("Withheld from exports"));
+}
+
+async function withholdSegment(s) {
+  if (await pressAction("withhold", { segments: [s.data.id] })) setState(t("Segment {id} withheld from exports", { id: s.data.id }));
+}
+
+async function exportInterview() {
+  const reply = await pressAction("export", {});
+  if (reply) setState(t("Exported {count} file(s) to {folder}", { count: reply.files.length, folder: reply.folder }));
+}
+
 // Playback -----------------------------------------------------------------------------------
 function playFrom(s) {
   view.player.currentTime = s.data.start;
-  view.player.play().catch(() => setState("Press play on the player (the browser blocked autoplay)", true));
+  view.player.play().catch(() => setState(t("Press play on the player (the browser blocked autoplay)"), true));
 }
 
 function followPlayback() {
@@ -372,7 +451,7 @@ function nextFlagged(step) {
     const s = list[(start + step * i + list.length * i) % list.length];
     if (isFlagged(s)) return go(s);
   }
-  setState("No flagged segments left");
+  setState(t("No flagged segments left"));
 }
 
 function setRate(step) {
@@ -419,7 +498,7 @@ window.addEventListener("beforeunload", (e) => {
 (async () => {
   showName();
   if (!reviewer()) await askName();
-  const m = location.pathname.match(/^\/i\/([^/]+)$/);
+  const m = location.pathname.match(/^\/interviews\/([^/]+)$/);
   if (m) await showInterview(decodeURIComponent(m[1]));
   else await showList();
 })();

@@ -30,13 +30,13 @@ function followWords(t) {
 // Speakers: rename a label once for the whole interview ("S1" → "Interviewer"), one audited edit.
 function speakerBar(data) {
   const labels = [...new Set(data.segments.map((x) => x.speaker).filter(Boolean))];
-  return el("div", { class: "speakers", id: "speakers" }, labels.length ? "Speakers: " : "",
+  return el("div", { class: "speakers", id: "speakers" }, labels.length ? t("Speakers:") + " " : "",
     labels.map((label) => el("button", { type: "button", class: "rename", "data-speaker": label,
-      title: "Rename this speaker in every segment", onclick: () => renameSpeaker(label) }, label)));
+      title: t("Rename this speaker in every segment"), onclick: () => renameSpeaker(label) }, label)));
 }
 
 async function renameSpeaker(label) {
-  const name = prompt(`New name for ${label} in every segment of this interview:`, label);
+  const name = prompt(t("New name for {label} in every segment of this interview:", { label }), label);
   if (!name || name.trim() === label) return;
   const url = `/api/interviews/${encodeURIComponent(view.id)}/speakers`;
   await post(url, { old: label, new: name.trim() });

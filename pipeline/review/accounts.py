@@ -1,0 +1,265 @@
+"""Reviewer accounts, their roles and their login sessions, in the home folder's SQLite file.
+
+Passwords are kept only as argon2 hashes (argon2-cffi). Wrong passwords count per account:
+after ``lockout_after`` in a row the account refuses every password, right or wrong, for
+``lockout_minutes``. A session is a random ID kept server-side (only its SHA-256 is stored),
+so logging out, disabling an account or expiry ends it even if someone kept the cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .. import config
+from ..config import Settings, SettingsError
+from ..store import Store, now
+
+log = logging.getLogger(__name__)
+
+ROLES = ("reviewer", "press", "admin")
+# What each role may do; each role can do everything the ones before it can.
+RIGHTS = {"reviewer": {"edit"}, "press": {"edit", "withhold", "export"},
+          "admin": {"edit", "withhold", "export", "accounts"}}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_accounts (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1,
+    language TEXT,                  -- the interface language this person chose
+    failures INTEGER NOT NULL DEFAULT 0,   -- wrong passwords in a row
+    locked_until REAL,              -- epoch seconds
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    account TEXT NOT NULL REFERENCES review_accounts(name),
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL        -- epoch seconds
+);
+CREATE TABLE IF NOT EXISTS review_keys (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Login limits from ``[review]`` in testimony.toml."""
+
+    login_delay_seconds: float = 1.0   # added per wrong password in a row (capped at 10 times)
+    lockout_after: int = 10
+    lockout_minutes: float = 15.0
+    session_hours: float = 12.0
+
+
+def load_policy(settings: Settings) -> Policy:
+    """Read ``[review]`` from the settings file (kept here so config.py stays about the pipeline)."""
+    path = settings.home / config.SETTINGS_FILE
+    raw = {}
+    if path.exists():
+        raw = config.tomllib.loads(path.read_text(encoding="utf-8")).get("review", {})
+    try:
+        policy = Policy(**{k: type(getattr(Policy, k))(v) for k, v in raw.items() if hasattr(Policy, k)})
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{path}: [review] holds a value that is not a number: {exc}") from None
+    if policy.lockout_after < 1 or policy.session_hours <= 0:
+        raise SettingsError(f"{path}: [review] lockout_after must be at least 1 and session_hours above 0")
+    return policy
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role: str
+    active: bool
+    language: str | None
+    failures: int
+    locked_until: float | None
+
+    def may(self, right: str) -> bool:
+        return right in RIGHTS[self.role]
+
+
+@dataclass(frozen=True)
+class Login:
+    """The outcome of a password check: ``account`` when it succeeded, else why not."""
+
+    account: Account | None
+    failures: int = 0
+    locked_until: float | None = None
+
+
+def _sid_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class Accounts:
+    """Accounts and sessions of one home folder; one instance per thread (SQLite connection)."""
+
+    _hasher = PasswordHasher()
+    _dummy: str | None = None
+
+    def __init__(self, settings: Settings, policy: Policy | None = None):
+        self.store = Store(settings.database)
+        self.db = self.store.db
+        self.db.executescript(SCHEMA)
+        self.policy = policy or load_policy(settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # Accounts -------------------------------------------------------------------------
+    def _account(self, row: sqlite3.Row | None) -> Account | None:
+        if row is None:
+            return None
+        return Account(row["name"], row["role"], bool(row["active"]), row["language"], row["failures"],
+                       row["locked_until"])
+
+    def get(self, name: str) -> Account | None:
+        return self._account(self.db.execute("SELECT * FROM review_accounts WHERE name=?", (name,)).fetchone())
+
+    def list(self) -> list[Account]:
+        return [self._account(r) for r in self.db.execute("SELECT * FROM review_accounts ORDER BY name")]
+
+    def any(self) -> bool:
+        """Whether any account exists: with none, the page keeps its single-token mode."""
+        return self.db.execute("SELECT 1 FROM review_accounts LIMIT 1").fetchone() is not None
+
+    def add(self, name: str, role: str, password: str) -> Account:
+        name = name.strip()
+        if not name or len(name) > 64 or any(ch.isspace() and ch != " " for ch in name):
+            raise AccountError("an account name is 1 to 64 characters, on one line")
+        if role not in ROLES:
+            raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        self._check_password(password)
+        if self.get(name) is not None:
+            raise AccountError(f"account {name!r} exists already; change its password with "
+                               f"`testimony reviewers passwd {name}`")
+        stamp = now()
+        self.db.execute("INSERT INTO review_accounts (name, role, password_hash, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?)", (name, role, self._hasher.hash(password), stamp, stamp))
+        log.info("review account %s added with role %s", name, role)
+        return self.get(name)
+
+    def _check_password(self, password: str) -> None:
+        if len(password) < 8:
+            raise AccountError("a password needs at least 8 characters")
+
+    def _need(self, name: str) -> Account:
+        account = self.get(name)
+        if account is None:
+            raise AccountError(f"no account named {name!r}; `testimony reviewers list` shows them")
+        return account
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password; it also unlocks the account and ends its sessions."""
+        self._need(name)
+        self._check_password(password)
+        self.db.execute("UPDATE review_accounts SET password_hash=?, failures=0, locked_until=NULL, updated_at=?"
+                        " WHERE name=?", (self._hasher.hash(password), now(), name))
+        self.end_sessions(name)
+        log.info("review account %s: password changed", name)
+
+    def set_active(self, name: str, active: bool) -> None:
+        """Disable (ending every live session at once) or enable an account."""
+        self._need(name)
+        self.db.execute("UPDATE review_accounts SET active=?, updated_at=? WHERE name=?", (int(active), now(), name))
+        if not active:
+            self.end_sessions(name)
+        log.info("review account %s %s", name, "enabled" if active else "disabled")
+
+    def set_language(self, name: str, language: str) -> None:
+        self.db.execute("UPDATE review_accounts SET language=? WHERE name=?", (language, name))
+
+    # Passwords ------------------------------------------------------------------------
+    def check(self, name: str, password: str) -> Login:
+        """Check a password, counting failures in a row and locking the account after too many."""
+        row = self.db.execute("SELECT * FROM review_accounts WHERE name=?", (name,)).fetchone()
+        if row is None or not row["active"]:
+            self._verify(self._dummy_hash(), password)  # the same work as a real check: names stay hidden
+            log.warning("review login failed: %s", "unknown account name" if row is None
+                        else f"account {name} is disabled")
+            return Login(None)
+        clock = time.time()
+        if row["locked_until"] and row["locked_until"] > clock:
+            log.warning("review login refused: account %s is locked", name)
+            return Login(None, row["failures"], row["locked_until"])
+        if self._verify(row["password_hash"], password):
+            self.db.execute("UPDATE review_accounts SET failures=0, locked_until=NULL WHERE name=?", (name,))
+            if self._hasher.check_needs_rehash(row["password_hash"]):
+                self.db.execute("UPDATE review_accounts SET password_hash=? WHERE name=?",
+                                (self._hasher.hash(password), name))
+            return Login(self.get(name))
+        expired = bool(row["locked_until"])  # a lock that ran out starts a fresh count
+        failures = (0 if expired else row["failures"]) + 1
+        locked = clock + self.policy.lockout_minutes * 60 if failures >= self.policy.lockout_after else None
+        self.db.execute("UPDATE review_accounts SET failures=?, locked_until=? WHERE name=?",
+                        (failures, locked, name))
+        log.warning("review login failed: wrong password for account %s (%d in a row)%s", name, failures,
+                    f"; locked for {self.policy.lockout_minutes:g} minutes" if locked else "")
+        return Login(None, failures, locked)
+
+    def _verify(self, hashed: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @classmethod
+    def _dummy_hash(cls) -> str:
+        if cls._dummy is None:
+            cls._dummy = cls._hasher.hash(secrets.token_urlsafe(16))
+        return cls._dummy
+
+    def delay(self, login: Login) -> float:
+        """Seconds to hold back the answer to a failed login: longer with each failure in a row."""
+        return self.policy.login_delay_seconds * min(max(login.failures, 1), 10)
+
+    # Sessions -------------------------------------------------------------------------
+    def start_session(self, name: str) -> str:
+        """A new session ID for an account (never one the browser brought: no fixation)."""
+        session_id = secrets.token_urlsafe(32)
+        expires = time.time() + self.policy.session_hours * 3600
+        self.db.execute("DELETE FROM review_sessions WHERE expires_at < ?", (time.time(),))
+        self.db.execute("INSERT INTO review_sessions VALUES (?,?,?,?)", (_sid_hash(session_id), name, now(), expires))
+        return session_id
+
+    def session(self, session_id: str) -> Account | None:
+        """The live, enabled account of a session, or None if it ended, expired or was disabled."""
+        row = self.db.execute(
+            "SELECT review_accounts.* FROM review_sessions JOIN review_accounts ON account=name"
+            " WHERE id_sha256=? AND expires_at > ? AND active=1", (_sid_hash(session_id), time.time())).fetchone()
+        return self._account(row)
+
+    def end_session(self, session_id: str) -> None:
+        self.db.execute("DELETE FROM review_sessions WHERE id_sha256=?", (_sid_hash(session_id),))
+
+    def end_sessions(self, name: str) -> None:
+        self.db.execute("DELETE FROM review_sessions WHERE account=?", (name,))
+
+    # Keys -------------------------------------------------------------------------------
+    def key(self, name: str) -> str:
+        """A secret kept in the database (cookie signing), made on first use."""
+        self.db.execute("INSERT OR IGNORE INTO review_keys VALUES (?,?)", (name, secrets.token_urlsafe(48)))
+        return self.db.execute("SELECT value FROM review_keys WHERE name=?", (name,)).fetchone()["value"]
+
+
+def locked_until_text(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="minutes")
