@@ -32,7 +32,7 @@ import numpy as np
 from . import engines
 from . import language as language_check
 from .config import LANGUAGES
-from .transcript import Segment, write_atomic
+from .transcript import Segment, fit_words, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
 
 def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
     """Names everything that changes a decoded piece, so a changed setting starts over."""
-    return json.dumps([engine.name, model_id, sorted(options.items()), prompt], ensure_ascii=False)
+    return json.dumps([engine.name, model_id, sorted(options.items()), prompt, "word times"], ensure_ascii=False)
 
 
 def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
@@ -191,7 +191,7 @@ _WORDLESS = re.compile(r"^[\W_]*$")
 def transcribe(engine, audio: np.ndarray, language: str | None, *,
                progress: Callable[[float], None] | None = None,
                initial_prompt: str | None = None, fallback: bool = True, vad: bool = True,
-               beam_size: int = 0, native: tuple[str, ...] = DETECTABLE) -> Recognition:
+               beam_size: int = 0, native: tuple[str, ...] = DETECTABLE, words: bool = True) -> Recognition:
     """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags.
 
     ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
@@ -199,6 +199,7 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
     the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
     0 means the per-language default (:data:`BEAM_SIZE`, else greedy). ``native`` are the
     languages the model was trained on; others are decoded as their stand-in and flagged.
+    ``words`` times each word (off only to measure what word times cost).
 
     Each segment is labelled with the language its text reads as (:mod:`pipeline.language`);
     a Russian passage in a Kazakh or Kyrgyz interview, or the reverse, is decoded again in its
@@ -219,7 +220,7 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
         timemap = _TimeMap(regions)
         audio = np.concatenate([audio[s:e] for s, e in regions])
     options = dict(initial_prompt=initial_prompt, temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
-                   beam_size=beam_size)
+                   beam_size=beam_size, word_timestamps=words)
     raw = _decode(engine, audio, decode_as, progress=progress, **options)
     length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
     segments = []
@@ -246,12 +247,29 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
         start, end = min(float(seg["start"]), length), min(float(seg["end"]), length)
         if timemap:
             start, end = timemap(start), timemap(end, end=True)
+        start, end = round(start, 3), round(max(end, start), 3)
         segments.append(Segment(
-            id=len(segments) + 1, start=round(start, 3), end=round(max(end, start), 3),
-            language=seg_language, text=text, flags=flags, **figures,
+            id=len(segments) + 1, start=start, end=end, language=seg_language, text=text, flags=flags,
+            words=_timed_words(seg.get("words", []), start, end, length, timemap), **figures,
         ))
+        fit_words(segments[-1])  # a loop cut out of the text leaves words that no longer spell it
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
+
+
+def _timed_words(words: list[dict], start: float, end: float, length: float, timemap) -> list[dict]:
+    """The engine's words in the original audio's time, each held inside its segment."""
+    timed = []
+    for w in words:
+        if not w["text"]:
+            continue
+        w_start, w_end = min(w["start"], length), min(w["end"], length)
+        if timemap:
+            w_start, w_end = timemap(w_start), timemap(w_end, end=True)
+        w_start = min(max(w_start, start), end)
+        timed.append({"start": round(w_start, 3), "end": round(min(max(w_end, w_start), end), 3),
+                      "text": w["text"], "probability": round(w["probability"], 3)})
+    return timed
 
 
 def _decode(engine, audio: np.ndarray, language: str, progress=None, **options) -> list[dict]:
@@ -271,7 +289,9 @@ def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) ->
     return {"start": seg["start"], "end": seg["end"], "text": " ".join(p["text"].strip() for p in parts),
             "avg_logprob": float(np.average([p["avg_logprob"] for p in parts], weights=weights)),
             "no_speech_prob": max(p["no_speech_prob"] for p in parts),
-            "compression_ratio": max(p["compression_ratio"] for p in parts)}
+            "compression_ratio": max(p["compression_ratio"] for p in parts),
+            "words": [{**w, "start": w["start"] + seg["start"], "end": w["end"] + seg["start"]}
+                      for p in parts for w in p.get("words", [])]}
 
 
 def piece_path(resume_dir: Path, n: int) -> Path:
@@ -331,6 +351,8 @@ def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,
         for seg in map(lambda d: Segment(**d), state["segments"]):
             seg.id = len(segments) + 1
             seg.start, seg.end = round(seg.start + offset, 3), round(seg.end + offset, 3)
+            seg.words = [{**w, "start": round(w["start"] + offset, 3), "end": round(w["end"] + offset, 3)}
+                         for w in seg.words]
             segments.append(seg)
     warnings = []
     if language in native:  # text decoded through a stand-in proves nothing

@@ -63,6 +63,8 @@ class Settings:
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
     visibility_timeout: float = 7200.0
+    speakers: bool = True       # label speaker turns (pipeline/speakers.py)
+    speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
 
     # Locations -------------------------------------------------------------------------
     @property
@@ -163,4 +165,12 @@ def load(home: Path | None = None) -> Settings:
         piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),
         broker=os.environ.get("TESTIMONY_BROKER") or cluster.get("broker") or None,
         visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
+        speakers=bool(raw.get("speakers", {}).get("enabled", True)),
+        speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),
     )
+
+
+def _count(value, path: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(f"{path}: [speakers] count must be a whole number of speakers, or 0 to find it")
+    return value

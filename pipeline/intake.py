@@ -31,7 +31,7 @@ else:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 SIDECAR_EXTENSIONS = (".toml", ".json")
-SIDECAR_KEYS = {"case_id", "language", "interviewee", "recorded_on", "notes", "names"}
+SIDECAR_KEYS = {"case_id", "language", "interviewee", "recorded_on", "notes", "names", "speakers"}
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp", ".partial", ".download", ".opdownload")
 REJECTED_SUFFIX = ".REJECTED.txt"
 
@@ -100,6 +100,9 @@ def read_sidecar(path: Path, settings: Settings) -> dict:
     names = data.get("names")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise IntakeError(f"sidecar {printable(path.name)}: names must be a list of strings")
+    count = data.get("speakers")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise IntakeError(f"sidecar {printable(path.name)}: speakers must be the number of people speaking, e.g. 2")
     return {k: (str(v) if k in ("recorded_on",) else v) for k, v in data.items()}
 
 

@@ -38,6 +38,9 @@ class Segment:
     speaker: str | None = None
     reviewed: bool = False
     withheld: bool = False
+    # Each word in time, as the engine aligned it: {"start", "end", "text", "probability"}.
+    # Kept only while the words spell the segment's text (see :func:`fit_words`).
+    words: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +56,8 @@ class Transcript:
     interview: dict = field(default_factory=dict)
     # status: unreviewed | in_progress | reviewed; reviewers: names; withheld_terms: strings
     review: dict = field(default_factory=lambda: {"status": "unreviewed", "reviewers": [], "withheld_terms": []})
+    # Which speaker model and settings produced the S1, S2... labels, and reviewers' names for them.
+    speakers: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -86,10 +91,37 @@ def _checked(seg: Segment) -> Segment:
           and isinstance(seg.start, number) and isinstance(seg.end, number) and 0 <= seg.start <= seg.end
           and isinstance(seg.language, str) and isinstance(seg.text, str)
           and (seg.english is None or isinstance(seg.english, str))
-          and isinstance(seg.flags, list) and all(isinstance(f, str) for f in seg.flags))
+          and isinstance(seg.flags, list) and all(isinstance(f, str) for f in seg.flags)
+          and isinstance(seg.words, list) and all(_word_ok(w) for w in seg.words))
     if not ok:
         raise TranscriptError(f"segment {seg.id!r} has a field of the wrong type or times out of order")
     return seg
+
+
+def _word_ok(w) -> bool:
+    return (isinstance(w, dict) and isinstance(w.get("text"), str)
+            and all(isinstance(w.get(k), (int, float)) for k in ("start", "end", "probability")))
+
+
+# Words in time -------------------------------------------------------------------------
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def words_spell(words: list[dict], text: str) -> bool:
+    """Whether the words, read in order, are the text (ignoring case, spaces and punctuation)."""
+    return bool(words) and _letters("".join(w["text"] for w in words)) == _letters(text)
+
+
+def fit_words(seg: Segment) -> bool:
+    """Keep the words that lie in the segment's span; drop them all unless they still spell its
+    text, so a word list is never left wrong after an edit. Returns whether words were dropped."""
+    inside = [w for w in seg.words if seg.start - 0.01 <= (w["start"] + w["end"]) / 2 <= seg.end + 0.01]
+    kept = inside if words_spell(inside, seg.text) else []
+    dropped = len(kept) != len(seg.words)
+    seg.words = kept
+    return dropped
 
 
 def load(path: Path) -> Transcript:
@@ -113,19 +145,62 @@ def timestamp(seconds: float, sep: str = ".") -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+CUE_CHARS = 84  # two subtitle lines of 42
+
+
+def new_speakers(segments: list[Segment]) -> list[str | None]:
+    """Per segment, the speaker's name where another speaker starts talking (in a recording with
+    two or more), else None: subtitles prefix it, "[Interviewer] ...", as newsrooms do."""
+    if len({s.speaker for s in segments if s.speaker}) < 2:
+        return [None] * len(segments)
+    names, previous = [], None
+    for seg in segments:
+        names.append(seg.speaker if seg.speaker and seg.speaker != previous else None)
+        previous = seg.speaker or previous
+    return names
+
+
+def word_cues(seg: Segment) -> list[tuple[float, float, str]]:
+    """The segment as (start, end, text) cues cut at natural points by its word times: after a
+    sentence end, a pause or a comma, and before a cue grows past two lines."""
+    if not seg.words:
+        return [(seg.start, seg.end, seg.text)]
+    groups: list[list[dict]] = [[]]
+    for w, nxt in zip(seg.words, seg.words[1:] + [None]):
+        groups[-1].append(w)
+        if nxt is None:
+            break
+        length = len(" ".join(x["text"] for x in groups[-1]))
+        natural = (w["text"].endswith((".", "!", "?", "…")) or nxt["start"] - w["end"] >= 0.5
+                   or (w["text"].endswith((",", ";", ":")) and length >= CUE_CHARS / 2))
+        if (natural and length >= 15) or length + 1 + len(nxt["text"]) > CUE_CHARS:
+            groups.append([])
+    return [(seg.start if k == 0 else g[0]["start"], seg.end if k == len(groups) - 1 else g[-1]["end"],
+             " ".join(w["text"] for w in g)) for k, g in enumerate(groups)]
+
+
+def _cues(segments: list[Segment], english: bool) -> list[tuple[str, float, float, str]]:
+    """(cue id, start, end, text): the source text cut by word times; English one cue a segment."""
+    out = []
+    for seg, name in zip(segments, new_speakers(segments)):
+        parts = [(seg.start, seg.end, seg.english)] if english else word_cues(seg)
+        for k, (start, end, text) in enumerate(parts):
+            prefix = f"[{name}] " if name and k == 0 else ""
+            out.append((f"{seg.id}" if k == 0 else f"{seg.id}.{k}", start, end, f"{prefix}{text}"))
+    return out
+
+
 def srt(segments: list[Segment], english: bool = False) -> str:
     blocks = []
-    for n, seg in enumerate(segments, 1):
-        text = seg.english if english else seg.text
-        blocks.append(f"{n}\n{timestamp(seg.start, ',')} --> {timestamp(seg.end, ',')}\n{text}\n")
+    for n, (_, start, end, text) in enumerate(_cues(segments, english), 1):
+        blocks.append(f"{n}\n{timestamp(start, ',')} --> {timestamp(end, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
 def vtt(segments: list[Segment], english: bool = False) -> str:
     blocks = ["WEBVTT\n"]
-    for seg in segments:
-        text = seg.english if english else seg.text
-        blocks.append(f"{seg.id}\n{timestamp(seg.start, '.')} --> {timestamp(seg.end, '.')}\n{text}\n")
+    for cue_id, start, end, text in _cues(segments, english):
+        blocks.append(f"{cue_id}\n{timestamp(start, '.')} --> {timestamp(end, '.')}\n{text}\n")
     return "\n".join(blocks)
 
 

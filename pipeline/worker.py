@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import asr, media, models, search, transcript
+from . import asr, media, models, search, speakers, transcript
 from .config import Settings
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
@@ -162,8 +162,14 @@ class Worker:
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
+        segments, speaker_info = recognition.segments, {}
+        if self.settings.speakers and segments:
+            count = job.meta.get("speakers") or self.settings.speaker_count or None
+            segments, speaker_info = speakers.diarise(media.load_wav(wav), segments, count)
+        timings["speakers_s"] = round(time.monotonic() - t0, 2)
+
+        t0 = time.monotonic()
         self._progress(job, "translate", 0.0)
-        segments = recognition.segments
         status = translate_segments(Translator(self.settings), segments)
         timings["translate_s"] = round(time.monotonic() - t0, 2)
 
@@ -174,6 +180,7 @@ class Worker:
             source={"file": job.original_name, "sha256": job.sha256, "duration_s": round(duration, 3),
                     "evidence_path": job.evidence_path},
             interview={k: v for k, v in job.meta.items() if k != "case_id"}, warnings=recognition.warnings,
+            speakers=speaker_info,
         )
         provenance = {
             "interview_id": job.interview_id, "case_id": job.case_id,
@@ -187,7 +194,8 @@ class Worker:
                         "temperature_fallback": self.settings.temperature_fallback,
                         "voice_activity_detection": options["vad"], "beam_size": options["beam_size"],
                         "cyrillic_only": recognition.language in asr.CYRILLIC,
-                        "native_languages": list(options["native"]), "prompt_names": names or []},
+                        "native_languages": list(options["native"]), "prompt_names": names or [],
+                        "word_timestamps": True, "speakers": {k: v for k, v in speaker_info.items() if k != "names"}},
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,
         }

@@ -377,3 +377,81 @@ def test_the_log_names_requests_not_words(home, job, server, caplog):
     assert secret not in caplog.text and "Алматы" not in caplog.text and server.token not in caplog.text
     status, _, body = call(server, "GET", f"/api/interviews/{job.interview_id}/segments/1/audit")
     assert json.loads(body)[-1]["after"] == secret
+
+
+# Speakers and words in time ---------------------------------------------------------------
+
+def timed_words(seg):
+    """The segment's words, evenly timed over it, as the recognizer would give them."""
+    parts = seg.text.split()
+    step = (seg.end - seg.start) / len(parts)
+    return [{"start": round(seg.start + i * step, 3), "end": round(seg.start + (i + 1) * step, 3),
+             "text": word, "probability": 0.3 if i == 0 else 0.9} for i, word in enumerate(parts)]
+
+
+def seed_speakers(settings, job):
+    """Publish the readable segments labelled S1, S2, S1, S2 and with word times."""
+    out = output_dir(settings, job)
+    t = transcript.load(out / transcript.MACHINE_FILE)
+    for seg, label in zip(t.segments, ["S1", "S2", "S1", "S2"]):
+        seg.speaker, seg.words = label, timed_words(seg)
+    t.speakers = {"model": "resemblyzer VoiceEncoder", "count": 2, "names": {}}
+    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
+
+
+def test_renaming_a_speaker_is_one_audited_edit_that_changes_every_segment(home, job, reviews):
+    seed_speakers(home, job)
+    interview = reviews.find(job.interview_id)
+    reviews.open(interview)
+    t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
+    assert [s.speaker for s in t.segments] == ["Interviewer", "S2", "Interviewer", "S2"]
+    entries = reviews.audit(job.interview_id)
+    assert [(a["segment_id"], a["field"], a["before"], a["after"]) for a in entries
+            if a["action"] == "rename speaker"] == [(None, "speaker", "S1", "Interviewer")]
+    assert not [a for a in entries if a["field"] == "speaker" and a["segment_id"] is not None]
+    revisions = reviews.revisions(job.interview_id)
+    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [1, 0, 1, 0]  # each renamed segment changed
+    assert t.speakers["names"] == {"S1": "Interviewer"}
+
+    # The review file lists the speakers; naming one there renames it everywhere, once.
+    path = review_file(reviews, job)
+    text = path.read_text()
+    assert "speaker Interviewer -> Interviewer\nspeaker S2 -> S2\n" in text
+    path.write_text(text.replace("speaker S2 -> S2", "speaker S2 -> Witness"))
+    result = review_cli("import", path, "--reviewer", "Dana")
+    assert result.exit_code == 0, result.output
+    t = transcript.load(path.parent / transcript.REVIEWED_FILE)
+    assert [s.speaker for s in t.segments] == ["Interviewer", "Witness", "Interviewer", "Witness"]
+    assert len([a for a in reviews.audit(job.interview_id) if a["action"] == "rename speaker"]) == 2
+    assert t.speakers["names"] == {"S1": "Interviewer", "S2": "Witness"}
+
+    path.write_text(path.read_text().replace("speaker Witness -> Witness", "speaker S9 -> Mother"))
+    result = review_cli("import", path, "--reviewer", "Dana")
+    assert result.exit_code != 0 and "no segment has the speaker 'S9'" in result.output
+
+
+def test_an_edit_drops_word_times_that_no_longer_spell_the_text(home, job, reviews):
+    seed_speakers(home, job)
+    interview = reviews.find(job.interview_id)
+    t = reviews.save(interview, "Aigerim", 3, 0, {"speaker": "S2", "english": "Where is your son, please?"})
+    assert [w["text"] for w in t.segments[2].words] == ["Где", "ваш", "сын?"]  # text untouched: words kept
+    t = reviews.save(interview, "Aigerim", 3, 1, {"text": "Где сейчас ваш сын?"})
+    assert t.segments[2].words == []  # a new word has no time: none is shown rather than a wrong one
+    assert transcript.load_current(interview.out_dir).segments[2].words == []
+
+    # A split between two words keeps each half's words; a merge joins them.
+    t = reviews.split(interview, "Aigerim", 1, 0, at=0.48, offset=len("Мой брат"))
+    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат"]
+    assert [w["text"] for w in t.segments[1].words] == ["живёт", "в", "Алматы."]
+    t = reviews.merge(interview, "Aigerim", 1, 1, next_revision=0)
+    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат", "живёт", "в", "Алматы."]
+
+
+def test_a_speaker_is_renamed_over_http(home, job, server):
+    seed_speakers(home, job)
+    path = f"/api/interviews/{job.interview_id}"
+    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S2", "new": "Witness"})
+    assert status == 200, body
+    assert [s["speaker"] for s in json.loads(body)["segments"]] == ["S1", "Witness", "S1", "Witness"]
+    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"})
+    assert status == 400 and "S7" in json.loads(body)["error"]

@@ -15,7 +15,8 @@ import numpy as np
 ENGINES = ("openai-whisper", "faster-whisper")
 DEFAULT_ENGINE = "openai-whisper"
 
-# A raw segment: start, end, text, avg_logprob, no_speech_prob, compression_ratio.
+# A raw segment: start, end, text, avg_logprob, no_speech_prob, compression_ratio, and words
+# (each made by :func:`word`).
 RawSegment = dict
 
 
@@ -27,7 +28,8 @@ class Engine(Protocol):
 
     def decode(self, audio: np.ndarray, language: str, *, initial_prompt: str | None,
                temperatures: tuple[float, ...], beam_size: int | None, cyrillic_only: bool,
-               progress: Callable[[float], None] | None, best_of: int = 5) -> list[RawSegment]:
+               progress: Callable[[float], None] | None, best_of: int = 5,
+               word_timestamps: bool = True) -> list[RawSegment]:
         """Whisper's sliding-window decoding of 16 kHz mono audio, never conditioned on the
         previous window (so one bad window cannot poison the rest); a window that fails the
         quality checks is decoded again at the next temperature, keeping the best of

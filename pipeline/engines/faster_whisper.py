@@ -8,6 +8,7 @@ from typing import Iterable
 import numpy as np
 
 from .script import foreign_script_token_ids
+from .words import word
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -49,18 +50,19 @@ class FasterWhisper:
         return {code: float(found.get(code, 0.0)) for code in allowed}
 
     def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5):
+               best_of=5, word_timestamps=True):
         suppress = [-1, *self._foreign_ids()] if cyrillic_only else [-1]
         segments, _ = self.model.transcribe(
             audio, language=language, task="transcribe", beam_size=beam_size or 1,
             best_of=best_of, temperature=list(temperatures), condition_on_previous_text=False,
-            initial_prompt=initial_prompt, suppress_tokens=suppress, vad_filter=False,
+            initial_prompt=initial_prompt, suppress_tokens=suppress, vad_filter=False, word_timestamps=word_timestamps,
             no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
         total = max(len(audio) / 16000, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating
             out.append({"start": seg.start, "end": seg.end, "text": seg.text, "avg_logprob": seg.avg_logprob,
-                        "no_speech_prob": seg.no_speech_prob, "compression_ratio": seg.compression_ratio})
+                        "no_speech_prob": seg.no_speech_prob, "compression_ratio": seg.compression_ratio,
+                        "words": [word(w.start, w.end, w.word, w.probability) for w in seg.words or []]})
             if progress:
                 progress(min(seg.end / total, 1.0))
         if progress:

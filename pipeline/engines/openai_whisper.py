@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .script import foreign_script_token_ids
+from .words import word
 
 
 class _Progress:
@@ -73,7 +74,7 @@ class OpenAIWhisper:
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
     def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5):
+               best_of=5, word_timestamps=True):
         import whisper
 
         options = {"beam_size": beam_size} if beam_size and beam_size > 1 else {}
@@ -85,6 +86,7 @@ class OpenAIWhisper:
                 self.model, audio, language=language, task="transcribe", fp16=self.fp16, verbose=None,
                 initial_prompt=initial_prompt, condition_on_previous_text=False,
                 temperature=temperatures, best_of=best_of, no_speech_threshold=None, suppress_tokens=suppress,
-                **options)
-        return [{k: seg[k] for k in ("start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio")}
+                word_timestamps=word_timestamps, **options)
+        return [{**{k: seg[k] for k in ("start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio")},
+                 "words": [word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", [])]}
                 for seg in result["segments"]]

@@ -64,11 +64,12 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: dat
             table.row(["Original", "English"])
             for seg in t.segments:
                 language = LANGUAGE_NAMES.get(seg.language, seg.language)
-                table.row([f"{stamp(seg)} {language}\n{seg.text}", f"{stamp(seg)}\n{seg.english or ''}"])
+                who = f" {seg.speaker}:" if seg.speaker else ""
+                table.row([f"{stamp(seg)} {language}{who}\n{seg.text}", f"{stamp(seg)}{who}\n{seg.english or ''}"])
     else:
         for seg in t.segments:
             pdf.set_font(FONT_FAMILY, "B", 9)
-            pdf.cell(0, 5, stamp(seg), **NEXT_LINE)
+            pdf.cell(0, 5, f"{stamp(seg)}  {seg.speaker}:" if seg.speaker else stamp(seg), **NEXT_LINE)
             pdf.set_font(FONT_FAMILY, "", 10)
             pdf.multi_cell(0, 5, seg.english or "", **NEXT_LINE)
             pdf.ln(2)

@@ -2,8 +2,11 @@
 
 A recognizer segment can hold 30 seconds of speech; shown whole it fills the screen. Each
 segment is cut into cues of at most two lines of about 42 characters, at sentence ends where
-possible, and the segment's time is shared among them by length. A cue that would go faster
-than about 17 characters a second is left on screen into the following pause, when there is one.
+possible. Where the segment has word times, each cue changes at a pause between the spoken
+words at about the same share of the text, else the segment's time is shared among them by
+length. A cue that would go faster than about 17 characters a second is left on screen into
+the following pause, when there is one. A cue where a new speaker starts talking begins with
+the speaker's name in brackets, "[Interviewer] ...", as newsroom subtitles do.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from ..transcript import Segment, timestamp
+from ..transcript import Segment, new_speakers, timestamp
 
 MAX_CHARS = 42
 MAX_LINES = 2
@@ -95,21 +98,37 @@ def chunks(text: str) -> list[str]:
                  lambda sentence: _pack(re.split(r"(?<=[,;:])\s+", sentence), _split_words))
 
 
+def _pause_near(words: list[dict], share: float, reach: float = 0.15) -> float:
+    """The time between two spoken words at about ``share`` of the text: the longest pause within
+    ``reach`` of that share, else the word boundary nearest it."""
+    total = sum(len(w["text"]) + 1 for w in words)
+    done, candidates = 0, []
+    for w, nxt in zip(words, words[1:]):
+        done += len(w["text"]) + 1
+        candidates.append((abs(done / total - share), nxt["start"] - w["end"], (w["end"] + nxt["start"]) / 2))
+    near = [c for c in candidates if c[0] <= reach]
+    return max(near, key=lambda c: c[1])[2] if near else min(candidates)[2]
+
+
 def cues(segments: list[Segment], duration: float | None = None, unreviewed: bool = False) -> list[Cue]:
     """Reading cues for the segments' English; ``unreviewed`` adds a marker over the whole video."""
     spoken = [s for s in segments if (s.english or "").strip()]
     result: list[Cue] = []
-    for n, seg in enumerate(spoken):
-        pieces = chunks(seg.english)
+    for n, (seg, name) in enumerate(zip(spoken, new_speakers(spoken))):
+        pieces = chunks(f"[{name}] {seg.english}" if name else seg.english)
         lengths = [len(p) for p in pieces]
         limit = spoken[n + 1].start if n + 1 < len(spoken) else (duration or seg.end + 2 * MIN_CUE_S)
         wanted = max(sum(lengths) / MAX_CPS, MIN_CUE_S * len(pieces))
         end = max(seg.end, min(seg.start + wanted, limit))
-        at = seg.start
-        for piece, length in zip(pieces, lengths):
-            span = (end - seg.start) * length / sum(lengths)
-            result.append(Cue(round(at, 3), round(at + span, 3), _lines(piece)))
-            at += span
+        if len(seg.words) > 1 and len(pieces) > 1:  # change cues at pauses in the speech
+            shares = [sum(lengths[:i + 1]) / sum(lengths) for i in range(len(pieces) - 1)]
+            bounds = [seg.start, *sorted(_pause_near(seg.words, share) for share in shares), end]
+        else:
+            bounds = [seg.start]
+            for length in lengths:
+                bounds.append(bounds[-1] + (end - seg.start) * length / sum(lengths))
+        for piece, at, until in zip(pieces, bounds, bounds[1:]):
+            result.append(Cue(round(at, 3), round(until, 3), _lines(piece)))
     if unreviewed:
         last = max([c.end for c in result] + [duration or 0.0, MIN_CUE_S])
         result.insert(0, Cue(0.0, last, [UNREVIEWED_MARK], top=True))

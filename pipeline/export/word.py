@@ -48,15 +48,18 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: dat
         grid.rows[0].cells[0].paragraphs[0].add_run("Original").bold = True
         grid.rows[0].cells[1].paragraphs[0].add_run("English").bold = True
         for seg in t.segments:
+            who = f" {seg.speaker}:" if seg.speaker else ""
             left, right = grid.add_row().cells
-            left.paragraphs[0].add_run(f"{stamp(seg)} {LANGUAGE_NAMES.get(seg.language, seg.language)}").bold = True
+            left.paragraphs[0].add_run(f"{stamp(seg)} {LANGUAGE_NAMES.get(seg.language, seg.language)}{who}").bold = True
             left.add_paragraph(seg.text)
-            right.paragraphs[0].add_run(stamp(seg)).bold = True
+            right.paragraphs[0].add_run(f"{stamp(seg)}{who}").bold = True
             right.add_paragraph(seg.english or "")
     else:
         for seg in t.segments:
             para = doc.add_paragraph()
             para.add_run(f"[{stamp(seg)}] ").bold = True
+            if seg.speaker:
+                para.add_run(f"{seg.speaker}: ").bold = True
             para.add_run(seg.english or "")
     buffer = io.BytesIO()
     doc.save(buffer)

@@ -273,6 +273,9 @@ class Reviews:
                 t = tr.load(path)
                 self._first_versions(interview, t)
                 changes, touched = apply(t)
+                for seg in t.segments:  # words that no longer spell an edited text are dropped, never left wrong
+                    if seg.id in touched:
+                        tr.fit_words(seg)
                 if changes:
                     self._record(interview, reviewer, t, changes, touched)
                     t.segments.sort(key=lambda s: (s.start, s.id))
@@ -393,6 +396,7 @@ class Reviews:
             before = asdict(seg)
             seg.end = nxt.end
             seg.text = f"{seg.text} {nxt.text}".strip()
+            seg.words = seg.words + nxt.words
             if seg.english is not None or nxt.english is not None:
                 seg.english = f"{seg.english or ''} {nxt.english or ''}".strip()
             seg.flags = list(dict.fromkeys(seg.flags + nxt.flags))
@@ -435,6 +439,26 @@ class Reviews:
             before = t.review.get("status", "unreviewed")
             t.review["status"] = status
             return ([Change(None, "status", before, status, "status")] if before != status else []), set()
+
+        return self.change(interview, reviewer, apply)
+
+    def rename_speaker(self, interview: Interview, reviewer: str, old: str, new: str) -> tr.Transcript:
+        """Name a speaker once for the whole interview ("S1" -> "Interviewer"): one audit entry,
+        and every segment with that label gets a new revision. A name already in use merges them."""
+        old, new = (old or "").strip(), (new or "").strip()
+        if not new or new == old:
+            raise ReviewError("give the speaker a new name, e.g. Interviewer")
+
+        def apply(t: tr.Transcript):
+            hit = [s for s in t.segments if s.speaker == old]
+            if not hit:
+                labels = sorted({s.speaker for s in t.segments if s.speaker})
+                raise ReviewError(f"no segment has the speaker {old!r}; speakers here: {', '.join(labels) or 'none'}")
+            for seg in hit:
+                seg.speaker = new
+            names = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
+            names[next((k for k, v in names.items() if v == old), old)] = new
+            return [Change(None, "speaker", old, new, "rename speaker")], {s.id for s in hit}
 
         return self.change(interview, reviewer, apply)
 

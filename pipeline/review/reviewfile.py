@@ -27,6 +27,10 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
         "# Deleting a block deletes nothing. Lines starting with # above 'text:' are ignored.",
         "",
     ]
+    labels = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
+    if labels:
+        lines += ["# Speakers: write a name after '->' to rename a speaker in every segment at once.",
+                  *(f"speaker {label} -> {label}" for label in labels), ""]
     for seg in t.segments:
         lines += [
             f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",

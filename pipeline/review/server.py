@@ -203,9 +203,12 @@ def _edit(request: Request, body: dict) -> Response:
         found = reviews.find(params["interview_id"])
         action = params.get("action")
         if "segment_id" not in params:
-            if action != "status":
+            if action == "status":
+                reviews.set_status(found, who, body["status"])
+            elif action == "speakers":  # a name for a speaker in every segment: one audited edit
+                reviews.rename_speaker(found, who, str(body["old"]), str(body["new"]))
+            else:
                 raise HTTPException(404, "no such action")
-            reviews.set_status(found, who, body["status"])
             return JSONResponse(payload(reviews, found.interview_id))
         seg_id, revision = params["segment_id"], int(body["revision"])
         if action is None:

@@ -26,6 +26,7 @@ ERRORS_FILE = "review.ERRORS.txt"
 FIRST_LINE = re.compile(r"^# testimony review file: interview (\S+)")
 BLOCK = re.compile(r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$")
 BLOCK_EXAMPLE = "=== segment 3 | 00:00:01.200 --> 00:00:04.000 | rev 2"
+RENAME = re.compile(r"^speaker (.+?) -> (.*)$")  # before the first block: a name for a speaker, everywhere
 
 
 class ReviewFileError(ReviewError):
@@ -102,7 +103,7 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
                 block.fields["english"] = []
             else:
                 block.fields[body].append(line)
-        elif not line.strip() or line.startswith("#"):
+        elif not line.strip() or line.startswith("#") or (block is None and RENAME.match(line)):
             continue
         elif block is None:
             problems.append((n, "text outside a segment block; every block starts with a '=== segment' line"))
@@ -126,6 +127,27 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
     if problems:
         raise ReviewFileError(path, sorted(problems))
     return (first[1] if first else None), blocks
+
+
+def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
+    """(old, new) speaker names from the 'speaker X -> Y' lines above the first block."""
+    found, problems = [], []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.startswith("==="):
+            break
+        m = RENAME.match(line.removesuffix("\r").strip())
+        if not m or m[1].strip() == m[2].strip():
+            continue
+        old, new = m[1].strip(), m[2].strip()
+        if old not in labels:
+            problems.append((n, f"no segment has the speaker {old!r}; speakers here: {', '.join(sorted(labels))}"))
+        elif not new:
+            problems.append((n, f"write a name after '->' for {old}, or put back '{old}'"))
+        else:
+            found.append((old, new))
+    if problems:
+        raise ReviewFileError(path, problems)
+    return found
 
 
 def edits_from(reviews: Reviews, interview: Interview, blocks: list[Block], path: Path) -> list[Edit]:
@@ -186,8 +208,11 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             interview = reviews.find(interview_id or path.parent.name)
             reviews.open(interview)
             edits = edits_from(reviews, interview, blocks, path)
+            names = renames(text, {s.speaker for s in reviews.open(interview).segments if s.speaker}, path)
             if edits:
                 reviews.apply_edits(interview, reviewer, edits, action="review.txt")
+            for old, new in names:
+                reviews.rename_speaker(interview, reviewer, old, new)
         except ReviewFileError as exc:
             _note_errors(path, interview, str(exc))
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])

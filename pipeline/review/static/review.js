@@ -134,6 +134,7 @@ async function showInterview(id) {
   const player = el(data.media.kind, { id: "player", controls: true, preload: "auto", src: data.media.url });
   player.addEventListener("error", () => setState(t("This browser cannot play {name}; the text can still be edited.", { name: data.media.name }), true));
   player.addEventListener("timeupdate", followPlayback);
+  player.addEventListener("timeupdate", () => followWords(player.currentTime));
   player.addEventListener("ratechange", () => { $("#rate").textContent = `${player.playbackRate}×`; });
   view.player = player;
   main.replaceChildren(el("div", { class: "layout" },
@@ -142,6 +143,7 @@ async function showInterview(id) {
         el("span", {}, t("Speed"), " ", el("b", { id: "rate" }, "1×")),
         el("span", { id: "progress" }),
         el("button", { type: "button", id: "mark-interview", onclick: toggleInterviewReviewed })),
+      el("div", { id: "speakers" }),
       MAY.withhold ? el("div", { class: "press" },
         el("button", { type: "button", id: "withhold-term", onclick: withholdTerm }, t("Withhold a name…")),
         el("button", { type: "button", id: "export", onclick: exportInterview }, t("Export for the press"))) : "",
@@ -170,6 +172,7 @@ function render(data) {
   $("#title").textContent = `${data.case_id} / ${data.interview_id}`;
   view.segs = data.segments.map((seg) => buildSegment({ data: seg, dirty: new Set(), saving: null, again: false }));
   $("#segments").replaceChildren(...view.segs.map((s) => s.el));
+  $("#speakers").replaceWith(speakerBar(data));
   showProgress();
 }
 
@@ -195,6 +198,7 @@ function buildSegment(s) {
       d.flags.map((f) => el("span", { class: "flag", "data-flag": f }, t(f))),
       el("span", { class: "seg-state" })),
     el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": t("source text") }, d.text),
+    wordLine(d),
     el("textarea", { class: "en", rows: 2, lang: "en", "aria-label": t("English"), placeholder: t("English (missing)") }, d.english || ""),
     el("div", { class: "seg-actions" },
       el("button", { type: "button", class: "translate", onclick: () => retranslate(s) }, t("Re-translate")),
@@ -288,6 +292,7 @@ function adopt(s, payload) {
   view.data = payload;
   const fresh = payload.segments.find((x) => x.id === s.data.id);
   if (fresh) s.data = fresh;
+  s.el.querySelector("p.words").replaceWith(wordLine(s.data));
   paint(s);
   showProgress();
 }

@@ -1,0 +1,181 @@
+"""Who speaks when: speaker turns from voice embeddings, offline.
+
+Every interview has at least two voices. Each segment's audio is cut into overlapping 1.6 s
+windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
+trained weights shipped inside its wheel, so nothing is downloaded). The windows are
+clustered with scikit-learn's agglomerative clustering on cosine distance: the number of
+speakers is found by a distance threshold, or fixed when the settings or the sidecar give it
+(``speakers = 2``). Segments are split on word boundaries where the speaker changes, and the
+speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them later.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .transcript import Segment
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+RATE = 0.625           # windows per second: each 1.6 s window once, no overlap (the encoder dominates the cost)
+THRESHOLD = 0.45       # cosine distance below which two groups of windows are one voice (bench/README-speakers)
+MIN_SHARE = 0.05       # a "voice" holding less of the speech than this is folded into the nearest one
+SMOOTH = 5             # windows in the majority vote that steadies labels within a segment
+MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
+PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
+
+
+@functools.lru_cache(maxsize=1)
+def _encoder():
+    with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder
+    return VoiceEncoder("cpu", verbose=False)
+
+
+def model_info() -> dict:
+    """Names the voice model by its version and the SHA-256 of its weights, for the transcript."""
+    import importlib.metadata
+
+    import resemblyzer
+
+    weights = Path(resemblyzer.__file__).with_name("pretrained.pt")
+    return {"model": "resemblyzer VoiceEncoder", "version": importlib.metadata.version("resemblyzer"),
+            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
+def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(window centre times, the segment each window lies in, embeddings) over the speech.
+
+    Segments less than a pause apart are embedded as one stretch, so that short segments still
+    get whole windows rather than windows padded with silence."""
+    from resemblyzer.audio import normalize_volume
+
+    encoder = _encoder()
+    stretches: list[list[float]] = []
+    for seg in sorted(segments, key=lambda s: s.start):
+        if stretches and seg.start - stretches[-1][1] < PAUSE_S:
+            stretches[-1][1] = max(stretches[-1][1], seg.end)
+        else:
+            stretches.append([seg.start, seg.end])
+    starts = np.array([s.start for s in segments])
+    times, owners, vectors = [], [], []
+    for start, end in stretches:
+        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        if len(piece) < SAMPLE_RATE // 2:
+            continue
+        piece = normalize_volume(piece.astype(np.float32), -30, increase_only=True)
+        _, partials, slices = encoder.embed_utterance(piece, return_partials=True, rate=RATE)
+        for s, vector in zip(slices, partials):
+            centre = start + (s.start + min(s.stop, len(piece))) / 2 / SAMPLE_RATE
+            inside = [i for i, seg in enumerate(segments) if seg.start <= centre <= seg.end]
+            times.append(centre)
+            owners.append(inside[0] if inside else int(np.argmin(np.abs(starts - centre))))
+            vectors.append(vector)
+    if not vectors:
+        return np.zeros(0), np.zeros(0, int), np.zeros((0, 256), np.float32)
+    return np.array(times), np.array(owners), np.array(vectors)
+
+
+def cluster(vectors: np.ndarray, count: int | None = None, threshold: float = THRESHOLD) -> np.ndarray:
+    """A voice number per window: ``count`` voices when given, else as many as the threshold finds."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    if len(vectors) < 2:
+        return np.zeros(len(vectors), int)
+    if count:
+        model = AgglomerativeClustering(n_clusters=min(count, len(vectors)), metric="cosine", linkage="average")
+        return model.fit_predict(vectors)
+    labels = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
+                                     linkage="average").fit_predict(vectors)
+    sizes = np.bincount(labels)
+    keep = [k for k in range(len(sizes)) if sizes[k] >= MIN_SHARE * len(labels)] or [int(sizes.argmax())]
+    centres = np.array([vectors[labels == k].mean(axis=0) for k in keep])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    return np.array([keep.index(k) if k in keep else int(np.argmax(centres @ v)) for k, v in zip(labels, vectors)])
+
+
+def _smoothed(labels: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """A majority vote over neighbouring windows of the same segment, against one-window flickers."""
+    out = labels.copy()
+    half = SMOOTH // 2
+    for i in range(len(labels)):
+        near = [labels[j] for j in range(max(i - half, 0), min(i + half + 1, len(labels))) if owners[j] == owners[i]]
+        out[i] = np.bincount(near).argmax()
+    return out
+
+
+def _turns(seg: Segment, times: np.ndarray, labels: np.ndarray) -> list[tuple[int, list[dict]]]:
+    """(voice, words) runs of the segment; a whole segment without words is one run."""
+    if len(times) == 0:
+        return []
+    if not seg.words:
+        return [(int(np.bincount(labels).argmax()), [])]
+    runs: list[tuple[int, list[dict]]] = []
+    for w in seg.words:
+        voice = int(labels[np.argmin(np.abs(times - (w["start"] + w["end"]) / 2))])
+        if runs and runs[-1][0] == voice:
+            runs[-1][1].append(w)
+        else:
+            runs.append((voice, [w]))
+    changed = True
+    while changed and len(runs) > 1:  # fold the shortest too-short run into a neighbour
+        changed = False
+        spans = [r[1][-1]["end"] - r[1][0]["start"] for r in runs]
+        i = int(np.argmin(spans))
+        if spans[i] < MIN_TURN_S:
+            j = i - 1 if i > 0 and (i + 1 >= len(runs) or spans[i - 1] >= spans[i + 1]) else i + 1
+            lo, hi = min(i, j), max(i, j)
+            runs[lo:hi + 1] = [(runs[j][0], runs[lo][1] + runs[hi][1])]
+            changed = True
+    merged: list[tuple[int, list[dict]]] = []
+    for voice, words in runs:
+        if merged and merged[-1][0] == voice:
+            merged[-1][1].extend(words)
+        else:
+            merged.append((voice, words))
+    return merged
+
+
+def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray) -> list[Segment]:
+    """The segments split where the voice changes, labelled S1, S2... in order of first appearance."""
+    labels = _smoothed(labels, owners)
+    out: list[Segment] = []
+    for i, seg in enumerate(segments):
+        mine = owners == i
+        runs = _turns(seg, times[mine], labels[mine])
+        if len(runs) <= 1:
+            out.append(replace(seg, speaker=runs[0][0] if runs else None))
+            continue
+        for n, (voice, words) in enumerate(runs):
+            start = seg.start if n == 0 else words[0]["start"]
+            end = seg.end if n == len(runs) - 1 else words[-1]["end"]
+            out.append(replace(seg, start=start, end=max(end, start), speaker=voice, words=words,
+                               text=" ".join(w["text"] for w in words), flags=list(seg.flags)))
+    names: dict[int, str] = {}
+    for seg in out:
+        if seg.speaker is not None:
+            seg.speaker = names.setdefault(seg.speaker, f"S{len(names) + 1}")
+    for n, seg in enumerate(out, 1):
+        seg.id = n
+    return out
+
+
+def diarise(audio: np.ndarray, segments: list[Segment], count: int | None = None,
+            threshold: float = THRESHOLD) -> tuple[list[Segment], dict]:
+    """Speaker-labelled segments, and what the transcript records about how they were found."""
+    times, owners, vectors = embed(audio, segments)
+    labels = cluster(vectors, count, threshold)
+    labelled = label(segments, times, owners, labels)
+    found = len({s.speaker for s in labelled if s.speaker})
+    log.info("speakers: %d found over %d windows (%s)", found, len(times), "count given" if count else "automatic")
+    return labelled, {**model_info(), "count": found, "requested_count": count, "threshold": threshold,
+                      "window_s": 1.6, "windows_per_s": RATE, "min_turn_s": MIN_TURN_S, "names": {}}

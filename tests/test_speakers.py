@@ -1,0 +1,121 @@
+"""Speaker turns: real voices through resemblyzer's shipped encoder and scikit-learn's clustering.
+
+The conversations are built here from the shipped sample interview (the CC BY Kazakh
+interview clips 17-24, one voice) and a clearly different voice synthesised by espeak-ng.
+"""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE
+from pipeline import media, speakers, transcript
+from pipeline.transcript import Segment
+
+QUESTIONS = [
+    "Скажите, пожалуйста, когда вы в последний раз видели своего брата?",
+    "Где он работал до того, как его забрали?",
+    "Вам кто-нибудь объяснил, почему его задержали?",
+    "Были ли у вас с ним какие-то связи после этого?",
+]
+RATE = media.SAMPLE_RATE
+# The sample interview is clips 17-24 joined; 26.6-35.0 s is clip 20, the interviewer's question
+# (another voice). The interviewee's answers are taken from around it.
+ANSWERS = (0, 9, 36, 45)
+INTERVIEWER = (26.6, 35.0)
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    """(interviewee audio, [interviewer questions]) as 16 kHz mono float arrays."""
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (apt install espeak-ng)")
+    folder = tmp_path_factory.mktemp("voices")
+    media.extract_audio(SAMPLE, folder / "interviewee.wav")
+    questions = []
+    for n, text in enumerate(QUESTIONS):
+        subprocess.run(["espeak-ng", "-v", "ru", "-w", str(folder / f"q{n}.raw.wav"), text], check=True)
+        media.extract_audio(folder / f"q{n}.raw.wav", folder / f"q{n}.wav")
+        questions.append(media.load_wav(folder / f"q{n}.wav"))
+    return media.load_wav(folder / "interviewee.wav"), questions
+
+
+def _words(start: float, end: float, prefix: str) -> list[dict]:
+    """Evenly spaced stand-in words over a turn (the recognizer's words are not under test here)."""
+    edges = np.linspace(start, end, max(int((end - start) / 0.5), 2) + 1)
+    return [{"start": round(a, 3), "end": round(b, 3), "text": f"{prefix}{i}", "probability": 0.9}
+            for i, (a, b) in enumerate(zip(edges, edges[1:]))]
+
+
+def conversation(voices):
+    """Audio of four question-answer pairs and one segment per turn, except the first segment,
+    which runs over the first question and its answer as a recognizer's segment can.
+    Returns (audio, segments, the true voice of each turn in order)."""
+    answers, questions = voices
+    pieces, turns, at = [], [], 0.0
+    for n, question in enumerate(questions):
+        answer = answers[ANSWERS[n] * RATE:(ANSWERS[n] + 8) * RATE]
+        for who, audio in (("interviewer", question), ("interviewee", answer)):
+            pause = np.zeros(int(0.6 * RATE), np.float32)
+            pieces += [pause, audio]
+            at += len(pause) / RATE
+            turns.append((who, round(at, 3), round(at + len(audio) / RATE, 3)))
+            at += len(audio) / RATE
+    segments = []
+    for who, start, end in turns:
+        words = _words(start, end, "a" if who == "interviewee" else "q")
+        segments.append(Segment(len(segments) + 1, start, end, "ru", " ".join(w["text"] for w in words), words=words))
+    first, second = segments[0], segments.pop(1)
+    first.end, first.words = second.end, first.words + second.words
+    first.text = " ".join(w["text"] for w in first.words)
+    return np.concatenate(pieces), segments, [who for who, _, _ in turns]
+
+
+def test_two_voices_get_two_labels_in_order_of_first_appearance(voices):
+    audio, segments, truth = conversation(voices)
+    labelled, info = speakers.diarise(audio, segments)
+
+    assert info["count"] == 2 and info["requested_count"] is None
+    assert info["model"] == "resemblyzer VoiceEncoder" and len(info["sha256"]) == 64
+    assert [s.speaker for s in labelled] == ["S1" if who == "interviewer" else "S2" for who in truth]
+    # The first segment held a question and its answer: it was split where the voice changed.
+    assert len(labelled) == len(segments) + 1
+    assert labelled[0].text.split()[-1].startswith("q") and labelled[1].text.split()[0].startswith("a")
+    assert [s.id for s in labelled] == list(range(1, len(labelled) + 1))
+    for seg in labelled:
+        assert transcript.words_spell(seg.words, seg.text)
+        assert all(seg.start <= w["start"] <= w["end"] <= seg.end for w in seg.words)
+
+
+def test_a_known_count_is_used_as_given(voices):
+    audio, segments, _ = conversation(voices)
+    labelled, info = speakers.diarise(audio, segments, count=2)
+    assert info["requested_count"] == 2 and {s.speaker for s in labelled} == {"S1", "S2"}
+
+
+def test_one_voice_gets_one_label_not_two(voices):
+    answers, _ = voices
+    answers = np.concatenate([answers[:int(INTERVIEWER[0] * RATE)], answers[int(INTERVIEWER[1] * RATE):]])
+    length = len(answers) / RATE
+    segments = [Segment(n + 1, start, min(start + 6.0, length), "kk", f"w{n}")
+                for n, start in enumerate(np.arange(0.0, length - 1.0, 6.5))]
+    labelled, info = speakers.diarise(answers, segments)
+    assert info["count"] == 1
+    assert {s.speaker for s in labelled} == {"S1"} and len(labelled) == len(segments)
+
+
+def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(home, speech_video, cli):
+    result = cli("process", str(speech_video), "--case", "KZ-9", "--language", "kk")
+    assert result.exit_code == 0, result.output
+    [out] = [p.parent for p in (home.outbox / "KZ-9").rglob(transcript.MACHINE_FILE)]
+    data = json.loads((out / transcript.MACHINE_FILE).read_text())
+    assert data["speakers"]["model"] == "resemblyzer VoiceEncoder"
+    assert data["speakers"]["threshold"] == speakers.THRESHOLD
+    t = transcript.load(out / transcript.MACHINE_FILE)
+    for seg in t.segments:
+        assert seg.speaker == "S1"
+        assert not seg.words or transcript.words_spell(seg.words, seg.text)
+        assert all(seg.start <= w["start"] <= w["end"] <= seg.end for w in seg.words)
