@@ -61,7 +61,8 @@ def test_malformed_segments_are_refused_cleanly(fields):
 
 from pathlib import Path  # noqa: E402
 
-from pipeline.review.textfile import ReviewFileError, parse, render  # noqa: E402
+from pipeline.review.reviewfile import render  # noqa: E402
+from pipeline.review.textfile import ReviewFileError, parse  # noqa: E402
 
 one_line = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
                    max_size=60).map(str.strip).filter(bool)
