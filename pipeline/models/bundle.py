@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from .. import translate
 from ..config import Settings
 from ..store import Store
+from .argos import zip_package
 from .common import ModelError, argos_dir, read_json, sha256_file, staging, whisper_dir, write_json
 from .embedded import EMBEDDED_CT2_SHA256, EMBEDDED_NAME, assemble_embedded_ct2, embedded_checkpoint
 from .registry import model_info, prepare_ct2
@@ -70,12 +71,7 @@ def argos_entry(settings: Settings, name: str, scratch: Path) -> tuple[dict, dic
     if not (package / "metadata.json").is_file():
         raise ModelError(f"no model or translation package named {name!r} is installed; "
                          f"`testimony models list` shows them")
-    archive = scratch / f"{name}.argosmodel"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for file in sorted(package.rglob("*")):
-            if file.is_file():
-                info = zipfile.ZipInfo(str(file.relative_to(package.parent)), date_time=(1980, 1, 1, 0, 0, 0))
-                zf.writestr(info, file.read_bytes())
+    archive = zip_package(package, scratch / f"{name}.argosmodel")
     record = read_json(argos_dir(settings) / f"{name}.json")
     metadata = read_json(package / "metadata.json")
     languages = [c if isinstance(c, str) else c.get("code") for c in metadata.get("languages") or []]

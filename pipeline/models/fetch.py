@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import config
 from ..config import Settings
+from .argos import zip_package
 from .bundle import CARRY_HINT, whisper_entry, write_bundle
 from .catalog import KNOWN, Known, is_repo_id, local_name
 from .common import ModelError, staging, whisper_dir, write_json
@@ -159,18 +160,10 @@ def _nllb(known: Known, source: Path, provenance: dict, scratch: Path):
         "from_name": languages[0], "to_code": "en", "to_name": "English", "languages": languages,
         "target_prefix": NLLB_TARGET, "source": provenance["source"], "license": provenance["licence"],
     }, indent=2))
-    archive = scratch / f"{known.name}.argosmodel"
-    _zip_folder(root, archive)
+    archive = zip_package(root, scratch / f"{known.name}.argosmodel")
     entry = {"name": known.name, "kind": "argos", **{k: provenance[k] for k in ("repo", "revision", "licence")},
              "languages": languages, "record": {**provenance, "languages": languages}}
     return entry, {f"argos/{known.name}.argosmodel": archive}
-
-
-def _zip_folder(root: Path, archive: Path) -> None:
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for file in sorted(root.rglob("*")):
-            if file.is_file():
-                zf.write(file, file.relative_to(root.parent))
 
 
 # Argos index --------------------------------------------------------------------------------
