@@ -153,7 +153,7 @@ def models_use(
     name: str = typer.Argument(..., help="An installed Whisper model."),
     languages: str = typer.Option(..., "--languages", help="The languages it serves, e.g. kk,ky."),
 ):
-    """Make an installed Whisper model serve languages ([asr.models] in testimony.toml)."""
+    """Make an installed Whisper model serve languages (the asr.models table in testimony.toml)."""
     settings = load_settings()
     codes = [c.strip().lower() for c in languages.split(",") if c.strip()]
     try:
