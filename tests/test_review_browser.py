@@ -225,5 +225,11 @@ def test_russian_interface_deep_link_and_list_filters(home, job, browser, team_s
     page.click('nav.languages a[hreflang="kk"]')
     page.wait_for_selector('html[lang="kk"] article.seg')
     assert page.locator("header form.logout button").inner_text() == "Шығу"
-    again = logged_in(browser, team_server, "Aigerim", locale="ru-RU")
+    # A colleague who is not logged in yet follows a link to one segment: login, then that segment.
+    again = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ru-RU").new_page()
+    again.goto(f"{team_server.base}/interviews/{job.interview_id}#segment-4")
+    again.fill('input[name="name"]', "Aigerim")
+    again.fill('input[name="password"]', PASSWORD)
+    again.click('form.login button[type="submit"]')
+    again.wait_for_selector('article.seg[data-id="4"].target')
     assert again.locator("html").get_attribute("lang") == "kk"
