@@ -139,6 +139,7 @@ def team_server(home, review_server):  # noqa: F811
     accounts.db.executescript("DELETE FROM review_sessions; DELETE FROM review_accounts;")
     for name in ("Aigerim", "Dana"):
         accounts.add(name, "reviewer", PASSWORD)
+    accounts.add("Nurlan", "admin", PASSWORD)
     accounts.close()
     return review_server(home)
 
@@ -189,6 +190,16 @@ def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(home, job,
     conflict.locator("button", has_text="Use their version").click()
     assert dana.locator('article.seg[data-id="2"] textarea.src').input_value() == "Ол екі жыл лагерьде болды."
     reviews.close()
+
+    # The admin disables Dana's account from the list page: her open page loses its session.
+    admin = logged_in(browser, team_server, "Nurlan")
+    row = admin.locator('section.accounts tr[data-account="Dana"]')
+    row.locator("button").click()
+    admin.wait_for_function("() => document.querySelector('section.accounts tr[data-account=\"Dana\"] .state')"
+                            ".textContent === 'disabled'")
+    assert admin.locator('section.accounts tr[data-account="Nurlan"] button').count() == 0  # not oneself
+    dana.reload()
+    dana.wait_for_selector('form.login input[name="password"]')
 
 
 def test_russian_interface_deep_link_and_list_filters(home, job, browser, team_server, tmp_path):  # noqa: F811
