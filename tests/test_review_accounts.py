@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from pipeline import custody, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.accounts import Accounts
+from pipeline.review.login import safe_next
 from pipeline.review.running import InsecureNetwork, make_server
 from pipeline.store import Store
 from pipeline.worker import output_dir
@@ -262,3 +263,9 @@ def test_network_address_needs_tls(team, tmp_path, review_server):
     assert reply.status_code == 303
     assert "secure" in reply.headers["Set-Cookie"].lower()
     assert c.get("/api/me").json()["name"] == "Aigerim"
+
+
+def test_after_login_only_addresses_on_this_site():
+    assert safe_next("/interviews/KZ-7-0003#segment-12") == "/interviews/KZ-7-0003#segment-12"
+    for elsewhere in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)", "evil.example"):
+        assert safe_next(elsewhere) == "/", elsewhere

@@ -139,6 +139,7 @@ def team_server(home, review_server):  # noqa: F811
     accounts.db.executescript("DELETE FROM review_sessions; DELETE FROM review_accounts;")
     for name in ("Aigerim", "Dana"):
         accounts.add(name, "reviewer", PASSWORD)
+    accounts.add("Nurlan", "admin", PASSWORD)
     accounts.close()
     return review_server(home)
 
@@ -190,6 +191,16 @@ def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(home, job,
     assert dana.locator('article.seg[data-id="2"] textarea.src').input_value() == "Ол екі жыл лагерьде болды."
     reviews.close()
 
+    # The admin disables Dana's account from the list page: her open page loses its session.
+    admin = logged_in(browser, team_server, "Nurlan")
+    row = admin.locator('section.accounts tr[data-account="Dana"]')
+    row.locator("button").click()
+    admin.wait_for_function("() => document.querySelector('section.accounts tr[data-account=\"Dana\"] .state')"
+                            ".textContent === 'disabled'")
+    assert admin.locator('section.accounts tr[data-account="Nurlan"] button').count() == 0  # not oneself
+    dana.reload()
+    dana.wait_for_selector('form.login input[name="password"]')
+
 
 def test_russian_interface_deep_link_and_list_filters(home, job, browser, team_server, tmp_path):  # noqa: F811
     page = logged_in(browser, team_server, "Aigerim", locale="ru-RU")  # Accept-Language: ru-RU
@@ -225,5 +236,11 @@ def test_russian_interface_deep_link_and_list_filters(home, job, browser, team_s
     page.click('nav.languages a[hreflang="kk"]')
     page.wait_for_selector('html[lang="kk"] article.seg')
     assert page.locator("header form.logout button").inner_text() == "Шығу"
-    again = logged_in(browser, team_server, "Aigerim", locale="ru-RU")
+    # A colleague who is not logged in yet follows a link to one segment: login, then that segment.
+    again = browser.new_context(viewport={"width": 1280, "height": 860}, locale="ru-RU").new_page()
+    again.goto(f"{team_server.base}/interviews/{job.interview_id}#segment-4")
+    again.fill('input[name="name"]', "Aigerim")
+    again.fill('input[name="password"]', PASSWORD)
+    again.click('form.login button[type="submit"]')
+    again.wait_for_selector('article.seg[data-id="4"].target')
     assert again.locator("html").get_attribute("lang") == "kk"

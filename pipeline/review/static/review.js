@@ -115,6 +115,7 @@ async function showList() {
       el("td", {}, i.reviewers.join(", ")))));
   }
   filter();
+  if (ROLE === "admin") main.append(await accountsSection());
 }
 
 // One interview ------------------------------------------------------------------------------
@@ -500,11 +501,11 @@ window.addEventListener("beforeunload", (e) => {
   if (pending) { flush(); e.preventDefault(); }
 });
 
-// Start ------------------------------------------------------------------------------------
-(async () => {
+// Start, once every script of the page (accounts.js too) has run ---------------------------
+document.addEventListener("DOMContentLoaded", async () => {
   showName();
   if (!reviewer()) await askName();
   const m = location.pathname.match(/^\/interviews\/([^/]+)$/);
   if (m) await showInterview(decodeURIComponent(m[1]));
   else await showList();
-})();
+});
