@@ -201,7 +201,8 @@ def _video_check(item: Interview, source: Path, formats: list[str], notices: lis
 
 def as_of(store: Store, item: Interview) -> datetime:
     """When the transcript last changed, by the custody log (the clock only if it says nothing)."""
-    row = store.db.execute(f"SELECT MAX(at) FROM events WHERE interview_id=? AND kind IN ({','.join('?' * len(CHANGES))})",
+    kinds = ",".join("?" * len(CHANGES))
+    row = store.db.execute(f"SELECT MAX(at) FROM events WHERE interview_id=? AND kind IN ({kinds})",
                            (item.job.interview_id, *CHANGES)).fetchone()
     return datetime.fromisoformat(row[0]) if row and row[0] else datetime.now(timezone.utc)
 
