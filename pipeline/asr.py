@@ -308,10 +308,14 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
     if progress:
         progress(1.0)
     warnings = []
-    if language in options.get("native", DETECTABLE):  # text decoded through a stand-in proves nothing
-        warning = language_check.mismatch_warning(
-            language, [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments])
-        if warning:
-            warnings.append(warning)
-            log.warning("language check on %s: %s", wav.name, warning)
+    labels, weights = [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments]
+    if detected is not None:  # nobody gave the language, and Whisper cannot detect Kyrgyz
+        warning = language_check.maybe_kyrgyz_warning(detected, labels, weights)
+    elif language in options.get("native", DETECTABLE):  # text decoded through a stand-in proves nothing
+        warning = language_check.mismatch_warning(language, labels, weights)
+    else:
+        warning = None
+    if warning:
+        warnings.append(warning)
+        log.warning("language check on %s: %s", wav.name, warning)
     return Recognition(language=language, detected=detected, segments=segments, warnings=warnings)
