@@ -95,8 +95,8 @@ def maybe_kyrgyz_warning(detected: dict[str, float], labels: list[str | None],
     reasons = []
     if detected and max(detected.values()) < UNSURE_BELOW:
         scores = ", ".join(f"{code} {p:.3f}" for code, p in sorted(detected.items()))
-        reasons.append(f"language detection was unsure ({scores}; a language it knows scores "
-                       f"{UNSURE_BELOW} or more)")
+        reasons.append(f"language detection was unsure of both Kazakh and Russian ({scores}; "
+                       f"below {UNSURE_BELOW})")
     share = _share(labels, weights, "ky")
     if share is not None and share > 0.5:
         reasons.append(f"{share:.0%} of its Kazakh/Kyrgyz speech reads as Kyrgyz")
