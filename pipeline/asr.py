@@ -355,10 +355,14 @@ def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,
                          for w in seg.words]
             segments.append(seg)
     warnings = []
-    if language in native:  # text decoded through a stand-in proves nothing
-        warning = language_check.mismatch_warning(
-            language, [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments])
-        if warning:
-            warnings.append(warning)
-            log.warning("language check on %s: %s", wav.name, warning)
+    labels, weights = [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments]
+    if detected is not None:  # nobody gave the language, and Whisper cannot detect Kyrgyz
+        warning = language_check.maybe_kyrgyz_warning(detected, labels, weights)
+    elif language in native:  # text decoded through a stand-in proves nothing
+        warning = language_check.mismatch_warning(language, labels, weights)
+    else:
+        warning = None
+    if warning:
+        warnings.append(warning)
+        log.warning("language check on %s: %s", wav.name, warning)
     return Recognition(language=language, detected=detected, segments=segments, warnings=warnings)

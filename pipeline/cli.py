@@ -42,7 +42,7 @@ def _describe(job: Job, settings: config.Settings) -> str:
         extra = f"-> {job.output_dir}"
         if job.translation == "missing":
             extra += "  (English missing: add a package, then `testimony translate --pending`)"
-        return extra
+        return extra + "".join(f"\n{'':<57}warning: {w}" for w in _file_warnings(job))
     if job.state == "failed":
         return f"{job.error}"
     if job.state == "needs_case":
@@ -50,6 +50,14 @@ def _describe(job: Job, settings: config.Settings) -> str:
     if job.state == "running":
         return f"{job.stage or 'starting'} {int(job.progress * 100)}%"
     return job.error or "waiting"
+
+
+def _file_warnings(job: Job) -> list[str]:
+    """Warnings about the whole file (e.g. that it may be Kyrgyz) from its transcript."""
+    try:
+        return json.loads((Path(job.output_dir) / "transcript.json").read_text(encoding="utf-8")).get("warnings", [])
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 @app.command()

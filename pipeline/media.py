@@ -41,19 +41,52 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _explain(stderr: str, name: str) -> str:
-    text = stderr.lower()
+def _explain(stderr: str, source: Path) -> str:
+    """What is wrong with ``source``, from ffmpeg's report and, where that cannot tell (ffmpeg
+    says "moov atom not found" of a text file named .mp4 and of a half-copied video alike),
+    from what the file's first bytes say it is."""
+    name, text = source.name, stderr.lower()
+    kind = _kind(source)
+    if kind is not None:
+        return (f"{name} is not a recording: it is {kind} with a {source.suffix or 'media'} name. Check that the "
+                f"right file was sent, and drop the recording itself.")
     if "matches no streams" in text or "does not contain any stream" in text:
         return (f"{name} has no audio track. Check that the right file was sent; if the interview "
                 f"was recorded on a separate device, drop that audio file instead.")
-    if "moov atom not found" in text or "end of file" in text or "truncated" in text:
-        return (f"{name} is incomplete (the file ends early, as a half-copied or interrupted "
-                f"recording does). Copy it again from the camera or phone and drop the new copy.")
-    if "invalid data found" in text or "could not find codec" in text or "unknown format" in text:
-        return (f"{name} is not a readable audio or video file (damaged, or not what its name says). "
-                f"Open it in a media player to check, and drop a good copy.")
+    if "no decoder found" in text or "decoder not found" in text or "unknown codec" in text:
+        return (f"{name} holds its sound in a format (codec) this tool's ffmpeg cannot decode. Convert it to "
+                f"WAV or MP3 with the recorder's own software (or a full ffmpeg) and drop the converted copy; "
+                f"keep the original too.")
+    if ("moov atom not found" in text or "end of file" in text or "truncated" in text
+            or "invalid data found" in text):
+        return (f"{name} is incomplete or damaged (it starts like a recording but cannot be read through, as a "
+                f"half-copied or interrupted recording does). Copy it again from the camera or phone and drop "
+                f"the new copy.")
     last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
     return f"ffmpeg could not read {name}: {last}"
+
+
+def _kind(source: Path) -> str | None:
+    """What ``source`` is when its first bytes say it is not audio or video (text, an image, a
+    document); None when they name a media container, or when it cannot be read."""
+    import filetype
+
+    try:
+        with open(source, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return None
+    guess = filetype.guess(head)
+    if guess is not None:
+        top = guess.mime.split("/")[0]
+        return None if top in ("audio", "video") else f"a {guess.extension.upper()} file ({guess.mime})"
+    try:
+        sample = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut at the end of the sample is still text
+        sample = head[:exc.start].decode("utf-8") if exc.start > len(head) - 4 else ""
+    if sample and sum(c.isprintable() or c.isspace() for c in sample) >= 0.95 * len(sample):
+        return "a text file"
+    return "data of no audio or video format that this tool knows"
 
 
 def extract_audio(source: Path, target: Path) -> float:
@@ -77,7 +110,7 @@ def extract_audio(source: Path, target: Path) -> float:
         stderr = exc.stderr.decode("utf-8", "replace")
         if "no space left on device" in stderr.lower():
             raise DiskFull(errno.ENOSPC, "no space left for the audio working copy") from None
-        raise MediaError(_explain(stderr, source.name)) from None
+        raise MediaError(_explain(stderr, source)) from None
     seconds = wav_seconds(tmp)
     if seconds < 0.1:
         tmp.unlink(missing_ok=True)

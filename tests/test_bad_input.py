@@ -46,20 +46,35 @@ def _with_sidecar(sidecar_name: str, content: bytes):
 
 
 RANDOM = os.urandom(40_000)
+NOT_MEDIA = "is not a recording: it is "
+INCOMPLETE = "is incomplete or damaged .* Copy it again"
+
+
+def unknown_codec_mkv(tmp: Path) -> bytes:
+    """A Matroska file whose audio track names a codec no ffmpeg has ("A_ZZZ/INT/LIT")."""
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "1", "-c:a", "pcm_s16le",
+           str(tmp / "pcm.mkv"))
+    data = (tmp / "pcm.mkv").read_bytes()
+    assert data.count(b"A_PCM/INT/LIT") == 1
+    return data.replace(b"A_PCM/INT/LIT", b"A_ZZZ/INT/LIT")
 
 CASES = {
     "zero bytes": (lambda i, v, t: _write(i / "KZ-1_empty.mp4", b""), "rejected", "empty"),
-    "random bytes named mp4": (lambda i, v, t: _write(i / "KZ-1_noise.mp4", RANDOM), "failed", "not a readable|incomplete"),
-    "random bytes named webm": (lambda i, v, t: _write(i / "KZ-1_noise.webm", RANDOM), "failed", "not a readable|incomplete"),
-    "random bytes named mp3": (lambda i, v, t: _write(i / "KZ-1_noise.mp3", RANDOM), "failed", "not a readable|incomplete"),
+    "random bytes named mp4": (lambda i, v, t: _write(i / "KZ-1_noise.mp4", RANDOM), "failed", NOT_MEDIA + "data of no"),
+    "random bytes named webm": (lambda i, v, t: _write(i / "KZ-1_noise.webm", RANDOM), "failed", NOT_MEDIA + "data of no"),
+    "random bytes named mp3": (lambda i, v, t: _write(i / "KZ-1_noise.mp3", RANDOM), "failed", NOT_MEDIA + "data of no"),
+    "text named mp4": (lambda i, v, t: _write(i / "KZ-0778_notes.mp4", "Заметки: брат, 2017\n".encode() * 300), "failed",
+                       NOT_MEDIA + r"a text file with a \.mp4 name"),
     "truncated mp4 (a third)": (lambda i, v, t: _write(i / "KZ-1_cut.mp4", v.read_bytes()[: v.stat().st_size // 3]),
-                                "failed", "incomplete|not a readable"),
+                                "failed", INCOMPLETE),
     "truncated mp4 (100 bytes)": (lambda i, v, t: _write(i / "KZ-1_stub.mp4", v.read_bytes()[:100]),
-                                  "failed", "incomplete|not a readable"),
+                                  "failed", INCOMPLETE),
+    "unsupported codec": (lambda i, v, t: _write(i / "KZ-1_odd.mkv", unknown_codec_mkv(t)), "failed",
+                          r"format \(codec\) this tool's ffmpeg cannot decode\. Convert it"),
     "text named wav": (lambda i, v, t: _write(i / "KZ-1_notes.wav", "мой брат\n".encode() * 100), "failed",
-                       "not a readable|incomplete"),
+                       NOT_MEDIA + r"a text file with a \.wav name"),
     "png named mp4": (lambda i, v, t: _write(i / "KZ-1_photo.mp4", b"\x89PNG\r\n\x1a\n" + RANDOM[:2000]), "failed",
-                      "no audio track|not a readable|incomplete"),
+                      NOT_MEDIA + r"a PNG file \(image/png\)"),
     "video without audio": (lambda i, v, t: shutil.copy(video_without_audio(t / "film.mp4"), i / "KZ-1_film.mp4"),
                             "failed", "no audio track"),
     "zero-length audio": (lambda i, v, t: _write(i / "KZ-1_blank.wav", tiny_wav(t / "z.wav", 0.01).read_bytes()),

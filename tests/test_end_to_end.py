@@ -108,7 +108,7 @@ def test_corrupt_file_fails_clearly(home, watcher, speech_video):
     watcher()
     (home.inbox / "KZ-8_broken.mp4").write_bytes(speech_video.read_bytes()[:20000])
     job = one_job(home, "failed")
-    assert "incomplete" in job.error or "not a readable" in job.error
+    assert "is incomplete or damaged" in job.error
     assert Path(job.evidence_path).stat().st_size == 20000
 
 

@@ -30,14 +30,14 @@ def test_video_without_audio_says_so(tmp_path):
 def test_truncated_video_is_called_incomplete(speech_video, tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(speech_video.read_bytes()[: speech_video.stat().st_size // 3])
-    with pytest.raises(media.MediaError, match="incomplete|not a readable"):
+    with pytest.raises(media.MediaError, match="is incomplete or damaged"):
         media.extract_audio(cut, tmp_path / "a.wav")
 
 
-def test_random_bytes_named_mp4_are_not_readable(tmp_path):
+def test_random_bytes_named_mp4_are_not_a_recording(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(1).bytes(50_000))
-    with pytest.raises(media.MediaError, match="not a readable|incomplete"):
+    with pytest.raises(media.MediaError, match="is not a recording: it is data of no audio or video format"):
         media.extract_audio(junk, tmp_path / "a.wav")
 
 
