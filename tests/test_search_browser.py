@@ -88,6 +88,10 @@ def test_search_box_finds_across_interviews_and_opens_the_moment(served, browser
     page.locator(".search-hit a.moment").click()
     page.wait_for_url(f"**/interviews/{job.interview_id}#segment-1")
     page.wait_for_selector('article.seg[data-id="1"].target')
+    search(page, '"ваш сын"')  # from inside that interview: another segment of the same page
+    page.locator(".search-hit a.moment").click()
+    page.wait_for_selector('article.seg[data-id="3"].target')
+    assert page.url.endswith(f"/interviews/{job.interview_id}#segment-3")
 
     text = search(page, '"брат')  # a quote left open: a clear message, not a failure
     assert "double quote is not closed" in page.locator(".search-results .error").inner_text()

@@ -12,6 +12,7 @@
     event.preventDefault();
     const query = input.value.trim();
     if (!query) return;
+    main.replaceChildren();  // the last results go at once: nothing stale stays on screen
     const { ok, data } = await api("POST", "/api/search", { query });
     $("#title").textContent = t("Search");
     if (!ok) {
@@ -41,10 +42,19 @@
     return (a.segment === null ? -1 : a.start) - (b.segment === null ? -1 : b.start);
   }
 
+  // A hit in the interview already open differs only by its #segment-: load the page again,
+  // since the results have taken the segments' place.
+  function open(event) {
+    if (event.currentTarget.pathname !== location.pathname) return;
+    event.preventDefault();
+    history.replaceState(null, "", event.currentTarget.href);
+    location.reload();
+  }
+
   function item(hit) {
     const withheld = { segment: t("withheld segment"), term: t("has a withheld name") }[hit.withheld];
     return el("li", { class: "search-hit", "data-segment": hit.segment === null ? "" : hit.segment },
-      el("a", { href: hit.link, class: "moment" }, hit.segment === null ? t("interview") : clock(hit.start)),
+      el("a", { href: hit.link, class: "moment", onclick: open }, hit.segment === null ? t("interview") : clock(hit.start)),
       el("span", { class: "speaker" }, hit.speaker || ""),
       el("span", { class: "snippet" }, hit.parts.map(([text, matched]) => (matched ? el("mark", {}, text) : text)),
         withheld ? el("span", { class: "withheld-mark" }, withheld) : ""));
