@@ -118,30 +118,6 @@ async function showList() {
   if (ROLE === "admin") main.append(await accountsSection());
 }
 
-// An admin's view of the team: disable or enable accounts (new ones come from the command line).
-async function accountsSection() {
-  const box = el("section", { class: "accounts" });
-  const { ok, data } = await api("GET", "/api/accounts");
-  if (!ok) return box;
-  const state = (a) => (!a.active ? t("disabled") : a.locked ? t("locked") : t("active"));
-  const toggle = async (a) => {
-    const reply = await api("POST", `/api/accounts/${encodeURIComponent(a.name)}/${a.active ? "disable" : "enable"}`, {});
-    if (reply.ok) draw(reply.data);
-    else setState(reply.data ? reply.data.error : t("Failed."), true);
-  };
-  function draw(rows) {
-    box.replaceChildren(el("h2", {}, t("Accounts")), el("table", { class: "list" },
-      el("thead", {}, el("tr", {}, [t("Name"), t("Role"), t("State"), ""].map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows.map((a) => el("tr", { "data-account": a.name },
-        el("td", {}, a.name), el("td", {}, t(a.role)), el("td", { class: "state" }, state(a)),
-        el("td", {}, a.name === ACCOUNT ? "" : el("button", { type: "button", onclick: () => toggle(a) },
-          a.active ? t("Disable") : t("Enable"))))))),
-    el("p", { class: "hint" }, t("New accounts and passwords: testimony reviewers add NAME --role reviewer; testimony reviewers passwd NAME")));
-  }
-  draw(data);
-  return box;
-}
-
 // One interview ------------------------------------------------------------------------------
 const view = { id: null, data: null, segs: [], player: null, playing: null };
 
@@ -520,11 +496,11 @@ window.addEventListener("beforeunload", (e) => {
   if (pending) { flush(); e.preventDefault(); }
 });
 
-// Start ------------------------------------------------------------------------------------
-(async () => {
+// Start, once every script of the page (accounts.js too) has run ---------------------------
+document.addEventListener("DOMContentLoaded", async () => {
   showName();
   if (!reviewer()) await askName();
   const m = location.pathname.match(/^\/interviews\/([^/]+)$/);
   if (m) await showInterview(decodeURIComponent(m[1]));
   else await showList();
-})();
+});
