@@ -413,37 +413,37 @@ def _search(db, expression: str, role: str, case: str | None, language: str | No
             where += " AND s.language=?"
             args.append(language)
     base = f"FROM search_text{join} WHERE search_text MATCH ?{where}"
-    cutoff = db.execute(f"SELECT search_text.rowid {base} ORDER BY search_text.rowid DESC LIMIT 1 OFFSET ?",
-                        [match, *args, CAP - 1]).fetchone()
-    bound = [cutoff[0]] if cutoff else []
-    ranked = db.execute(f"SELECT search_text.rowid AS id, search_text.rank AS score {base}"
-                        f"{' AND search_text.rowid >= ?' if bound else ''} ORDER BY score LIMIT ?",
-                        [match, *args, *bound, limit]).fetchall()
+    # One pass, newest first, stopping after CAP + 1 matches: bm25 for those only, ranked here.
+    newest = db.execute(f"SELECT search_text.rowid AS id, search_text.rank AS score {base}"
+                        f" ORDER BY search_text.rowid DESC LIMIT ?", [match, *args, CAP + 1]).fetchall()
+    ranked = sorted(newest[:CAP], key=lambda r: r["score"])[:limit]
     hits = _segment_hits(db, [r["id"] for r in ranked], {r["id"]: r["score"] for r in ranked}, own, redacted,
                          press)
     if language is None:
         hits = _interview_hits(db, expression, press, case) + hits
-    return hits, cutoff is not None
+    return hits, len(newest) > CAP
 
 
 def _segment_hits(db, ids: list[int], scores: dict, own: str, redacted: str, press: bool) -> list[Hit]:
-    """Snippets for the chosen rows only (snippet() is costly; computing it for every match is not needed).
+    """Snippets for the chosen rows only; for the press, from the redacted copy where something is hidden.
 
-    For the press, a row with a withheld term gets its snippet from the redacted copy only.
+    snippet() is asked for inside one rowid range: ``rowid IN (...)`` would make FTS5 set the
+    query up again for every ID (for a prefix, merging every matching word's list each time).
     """
     if not ids:
         return []
-    hidden = {r["id"] for r in db.execute(
-        f"SELECT id FROM search_segments WHERE ptext IS NOT NULL AND id IN ({','.join('?' * len(ids))})", ids)}
-    snip = f"snippet(search_text, -1, '{START}', '{STOP}', '…', {SNIPPET_TOKENS})"
-    rows = {}
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in db.execute(f"SELECT * FROM search_segments WHERE id IN ({marks})", ids)}
+    hidden = {i for i in ids if rows[i]["ptext"] is not None}
+    snips = {}
     for match, chosen in ((own, [i for i in ids if not press or i not in hidden]),
                           (redacted, [i for i in ids if press and i in hidden])):
         if chosen:
-            rows.update((r["id"], r) for r in db.execute(
-                f"SELECT s.*, {snip} AS snip FROM search_text JOIN search_segments s ON s.id=search_text.rowid"
-                f" WHERE search_text MATCH ? AND search_text.rowid IN ({','.join('?' * len(chosen))})",
-                [match, *chosen]))
+            wanted = ",".join("?" * len(chosen))
+            snips.update((rowid, snip) for rowid, snip in db.execute(
+                f"SELECT rowid, CASE WHEN rowid IN ({wanted}) THEN snippet(search_text, -1, '{START}', '{STOP}',"
+                f" '…', {SNIPPET_TOKENS}) END FROM search_text WHERE search_text MATCH ? AND rowid BETWEEN ? AND ?",
+                [*chosen, match, min(chosen), max(chosen)]) if snip is not None)
     hits = []
     for row_id in ids:
         r = rows[row_id]
@@ -453,7 +453,7 @@ def _segment_hits(db, ids: list[int], scores: dict, own: str, redacted: str, pre
             text, english, speaker = r["text"], r["english"], r["speaker"]
         withheld = None if press else ("segment" if r["withheld"] else "term" if row_id in hidden else None)
         hits.append(Hit(r["interview_id"], r["case_id"], r["segment_id"], r["start"], r["end"], r["language"],
-                        speaker, text, english, r["snip"], scores[row_id], withheld))
+                        speaker, text, english, snips[row_id], scores[row_id], withheld))
     return hits
 
 

@@ -67,9 +67,9 @@ def logged_in(browser, server, name):
 def search(page, query):
     box = page.locator("#search input")
     box.fill(query)
-    box.press("Enter")
-    page.wait_for_selector(".search-results")
-    return page.locator(".search-results").inner_text()
+    box.press("Enter")  # the panel says "searching" at once, "done" when the answer is drawn
+    page.wait_for_selector('#search-results[data-state="done"]')
+    return page.locator("#search-results").inner_text()
 
 
 def test_search_box_finds_across_interviews_and_opens_the_moment(served, browser):
@@ -88,9 +88,14 @@ def test_search_box_finds_across_interviews_and_opens_the_moment(served, browser
     page.locator(".search-hit a.moment").click()
     page.wait_for_url(f"**/interviews/{job.interview_id}#segment-1")
     page.wait_for_selector('article.seg[data-id="1"].target')
+    search(page, '"ваш сын"')  # from inside that interview: another segment of the same page
+    page.locator(".search-hit a.moment").click()
+    page.wait_for_selector('article.seg[data-id="3"].target')
+    assert page.url.endswith(f"/interviews/{job.interview_id}#segment-3")
+    assert page.locator("#search-results").is_hidden()
 
     text = search(page, '"брат')  # a quote left open: a clear message, not a failure
-    assert "double quote is not closed" in page.locator(".search-results .error").inner_text()
+    assert "double quote is not closed" in page.locator("#search-results .error").inner_text()
 
 
 def test_the_press_never_sees_withheld_text(served, browser):
