@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import logging
 import warnings
 from dataclasses import replace
@@ -36,7 +38,7 @@ PAUSE_S = 0.3          # segments closer than this are embedded as one stretch o
 
 @functools.lru_cache(maxsize=1)
 def _encoder():
-    with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
+    with warnings.catch_warnings():  # resemblyzer imports the deprecated pkg_resources and scipy paths
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
     return VoiceEncoder("cpu", verbose=False)
@@ -44,11 +46,7 @@ def _encoder():
 
 def model_info() -> dict:
     """Names the voice model by its version and the SHA-256 of its weights, for the transcript."""
-    import importlib.metadata
-
-    import resemblyzer
-
-    weights = Path(resemblyzer.__file__).with_name("pretrained.pt")
+    weights = Path(importlib.util.find_spec("resemblyzer").origin).with_name("pretrained.pt")
     return {"model": "resemblyzer VoiceEncoder", "version": importlib.metadata.version("resemblyzer"),
             "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
 
