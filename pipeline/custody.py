@@ -127,7 +127,10 @@ def _sentence(kind: str, d: dict) -> str:
     if kind == "translated":
         return f"English added with {', '.join(f'{k}: {v}' for k, v in (d.get('packages') or {}).items())}"
     if kind == "edit":
-        return f"{d.get('who', '?')} edited segment {d.get('segment', '?')} ({d.get('field', 'text')})"
+        return (f"{d.get('reviewer') or d.get('who', '?')} edited segment {d.get('segment', '?')} "
+                f"({d.get('field', 'text')})")
+    if kind == "review page":
+        return f"{d.get('account', '?')} used {d.get('action', '?')} on the review page"
     if kind == "withhold":
         return "terms or segments marked withheld from exports"
     if kind == "export":

@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -181,7 +182,8 @@ class Store:
         self._write_head(cur.lastrowid, digest)
 
     def _write_head(self, event_id: int, digest: str) -> None:
-        tmp = self.head_file.with_suffix(f".{os.getpid()}.tmp")
+        # One temporary file per thread: the review page appends from several threads of one process.
+        tmp = self.head_file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "w") as fh:
             fh.write(f"{event_id} {digest}\n")
             fh.flush()

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import transcript
+from pipeline import custody, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.accounts import Accounts
+from pipeline.review.login import safe_next
 from pipeline.review.running import InsecureNetwork, make_server
 from pipeline.store import Store
 from pipeline.worker import output_dir
@@ -194,6 +195,8 @@ def test_roles_are_enforced_by_the_server(server, team, job):  # noqa: F811
     assert [s["id"] for s in reply.json()["interview"]["segments"] if s["withheld"]] == [2]
     events = [e for e in Store(team.database).events(job.interview_id) if e["kind"] == "review page"]
     assert json.loads(events[-1]["detail"]) == {"account": "Dana", "action": "withhold"}
+    assert custody.history(Store(team.database), job.interview_id)[-1]["text"] == \
+        "Dana used withhold on the review page"
     assert press.get("/api/accounts").status_code == 403
 
     admin, _ = log_in(server, "Admin")
@@ -211,6 +214,8 @@ def test_edits_are_attributed_to_the_account_not_a_typed_name(server, team, job)
     assert c.get(f"/api/interviews/{job.interview_id}/segments/1/audit").json()[-1]["reviewer"] == "Aigerim"
     edits = [json.loads(e["detail"]) for e in Store(team.database).events(job.interview_id) if e["kind"] == "edit"]
     assert edits[-1]["reviewer"] == "Aigerim"
+    told = [e["text"] for e in custody.history(Store(team.database), job.interview_id)]
+    assert "Aigerim edited segment 1 (english)" in told
 
 
 # Requests that must not get through --------------------------------------------------------
@@ -258,3 +263,9 @@ def test_network_address_needs_tls(team, tmp_path, review_server):
     assert reply.status_code == 303
     assert "secure" in reply.headers["Set-Cookie"].lower()
     assert c.get("/api/me").json()["name"] == "Aigerim"
+
+
+def test_after_login_only_addresses_on_this_site():
+    assert safe_next("/interviews/KZ-7-0003#segment-12") == "/interviews/KZ-7-0003#segment-12"
+    for elsewhere in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)", "evil.example"):
+        assert safe_next(elsewhere) == "/", elsewhere

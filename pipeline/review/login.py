@@ -115,7 +115,7 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target or "/")
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
         return "/"
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+    return parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def login_redirect(request: Request) -> RedirectResponse:

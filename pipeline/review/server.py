@@ -30,7 +30,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from .. import transcript as tr
 from ..config import LANGUAGES, Settings
 from ..export import core as export_core
 from ..export.documents import ExportError
@@ -325,18 +324,13 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        status = {}
-
         async def send_with_headers(event):
-            if event["type"] == "http.response.start":
-                status["code"] = event["status"]
+            if event["type"] == "http.response.start":  # logged before the reply leaves, so in order
+                log.info("review page %s %s -> %s", scope["method"], scope["path"], event["status"])
                 event = {**event, "headers": list(event.get("headers") or []) + HEADERS}
             await send(event)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            log.info("review page %s %s -> %s", scope["method"], scope["path"], status.get("code", "-"))
+        await self.app(scope, receive, send_with_headers)
 
 
 def build_app(settings: Settings, token: str, port: int, *, https: bool = False, loopback: bool = True):

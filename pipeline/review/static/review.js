@@ -74,6 +74,10 @@ function showName() {
 }
 if (!ACCOUNT) $("#who").addEventListener("click", askName);
 
+// The pipeline's flags (pipeline/asr.py, transcript.py), named here so the catalogue translates them.
+N_("low confidence"); N_("uncertain"); N_("repetition"); N_("possible hallucination in silence");
+N_("unsupported language: full review needed"); N_("translation missing");
+
 // The list of interviews, filtered by case, status and flag count (kept in the address) -----
 const STATUS_NAMES = () => ({ unreviewed: t("unreviewed"), in_progress: t("in progress"), reviewed: t("reviewed") });
 
@@ -111,6 +115,31 @@ async function showList() {
       el("td", {}, i.reviewers.join(", ")))));
   }
   filter();
+  if (ROLE === "admin") main.append(await accountsSection());
+}
+
+// An admin's view of the team: disable or enable accounts (new ones come from the command line).
+async function accountsSection() {
+  const box = el("section", { class: "accounts" });
+  const { ok, data } = await api("GET", "/api/accounts");
+  if (!ok) return box;
+  const state = (a) => (!a.active ? t("disabled") : a.locked ? t("locked") : t("active"));
+  const toggle = async (a) => {
+    const reply = await api("POST", `/api/accounts/${encodeURIComponent(a.name)}/${a.active ? "disable" : "enable"}`, {});
+    if (reply.ok) draw(reply.data);
+    else setState(reply.data ? reply.data.error : t("Failed."), true);
+  };
+  function draw(rows) {
+    box.replaceChildren(el("h2", {}, t("Accounts")), el("table", { class: "list" },
+      el("thead", {}, el("tr", {}, [t("Name"), t("Role"), t("State"), ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((a) => el("tr", { "data-account": a.name },
+        el("td", {}, a.name), el("td", {}, t(a.role)), el("td", { class: "state" }, state(a)),
+        el("td", {}, a.name === ACCOUNT ? "" : el("button", { type: "button", onclick: () => toggle(a) },
+          a.active ? t("Disable") : t("Enable"))))))),
+    el("p", { class: "hint" }, t("New accounts and passwords: testimony reviewers add NAME --role reviewer; testimony reviewers passwd NAME")));
+  }
+  draw(data);
+  return box;
 }
 
 // One interview ------------------------------------------------------------------------------
@@ -175,7 +204,8 @@ function render(data) {
 function showProgress() {
   const done = view.segs.filter((s) => s.data.reviewed).length;
   const flagged = view.segs.filter(isFlagged).length;
-  $("#progress").textContent = `${done}/${view.segs.length} reviewed, ${flagged} flagged, interview ${view.data.review.status.replace("_", " ")}`;
+  $("#progress").textContent = t("{done}/{total} reviewed, {flagged} flagged, interview {status}",
+    { done, total: view.segs.length, flagged, status: STATUS_NAMES()[view.data.review.status] || view.data.review.status });
   $("#mark-interview").textContent = view.data.review.status === "reviewed" ? t("Reopen interview") : t("Mark interview reviewed");
 }
 
@@ -190,7 +220,7 @@ function buildSegment(s) {
       el("span", {}, `#${d.id}`), lang,
       el("input", { class: "speaker", placeholder: t("speaker"), "aria-label": t("speaker"), value: d.speaker || "" }),
       el("label", {}, el("input", { type: "checkbox", class: "reviewed", checked: d.reviewed }), " ", t("reviewed")),
-      d.flags.map((f) => el("span", { class: "flag" }, f)),
+      d.flags.map((f) => el("span", { class: "flag", "data-flag": f }, t(f))),
       el("span", { class: "seg-state" })),
     el("textarea", { class: "src", rows: 2, lang: d.language, "aria-label": t("source text") }, d.text),
     wordLine(d),
@@ -214,7 +244,8 @@ function buildSegment(s) {
       clearTimeout(s.timer);
       s.timer = setTimeout(() => save(s), immediate ? 0 : 700);
     });
-    input.addEventListener("blur", () => { if (s.dirty.size) save(s); });
+    // Leaving a segment saves it, unless it waits for the reviewer to choose between two versions.
+    input.addEventListener("blur", () => { if (s.dirty.size && !s.el.classList.contains("conflicted")) save(s); });
   }
   node.addEventListener("focusin", () => { view.focused = s; });
   paint(s);
