@@ -30,6 +30,7 @@ def test_words_follow_playback_seek_on_click_and_speakers_are_renamed_once(serve
     page.fill("#name-input", "Aigerim")
     page.click("#name-form button")
     page.locator("table.list tr", has_text=job.interview_id).locator("a").click()
+    page.wait_for_selector('article.seg[data-id="3"] p.words .w')
     seg3 = page.locator('article.seg[data-id="3"]')
     assert seg3.locator("p.words .w").all_inner_texts() == ["Где", "ваш", "сын?"]
     assert seg3.locator("p.words .w.low").all_inner_texts() == ["Где"]  # the model doubted it: underlined
