@@ -69,9 +69,9 @@ def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.nd
     get whole windows rather than windows padded with silence. Windows follow each other
     without overlap: the encoder's cost grows with the audio it reads."""
     import torch
-    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
 
-    encoder = _encoder()
+    encoder = _encoder()  # first: it imports resemblyzer with its deprecation warnings silenced
+    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
     stretches: list[list[float]] = []
     for seg in sorted(segments, key=lambda s: s.start):
         if stretches and seg.start - stretches[-1][1] < PAUSE_S:
