@@ -8,7 +8,7 @@ from pipeline import transcript
 from pipeline.worker import output_dir
 
 from test_review import new_home, process, seed, seed_speakers
-from test_review_browser import CHROMIUM, page  # noqa: F401  (the browser fixture)
+from test_review_browser import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")
