@@ -100,12 +100,16 @@ def bench_speakers(
             typer.echo(f"  {name}: {len({t[2] for t in turns})} voices, {info['count']} found, "
                        f"DER {scores['collar 0.25 s']:.1%}", err=True)
     totals = {label: abs(m) for label, m in metrics.items()}
+    parts = metrics["collar 0.25 s"].accumulated_  # seconds of reference speech, and of each error
+    shares = {k: parts[k] / parts["total"] for k in ("confusion", "missed detection", "false alarm")}
     words = word_figures(all_segments)
     typer.echo(f"{refs}: {len(files)} recordings, {sum(f['audio_s'] for f in files):.0f} s; "
                f"{engine.name} {model_name}; speaker model {info['model']} {info['version']}")
     typer.echo(f"DER {totals['collar 0.25 s']:.1%} (collar 0.25 s), {totals['no collar']:.1%} (no collar); "
                f"speaker count right in {sum(f['speakers_ref'] == f['speakers_found'] for f in files)}"
                f"/{len(files)}")
+    typer.echo(f"  of which: wrong speaker {shares['confusion']:.1%}, speech with no transcript segment "
+               f"{shares['missed detection']:.1%}, segment over silence {shares['false alarm']:.1%}")
     typer.echo(f"word times: {words['words_inside']:.1%} of {words['words']} words inside their segment; "
                f"{words['segments_edges_within_0.3s']:.1%} of {words['segments_with_words']} segments' "
                f"first and last words within {EDGE_S} s of its bounds" if words["words"] else "no word times")
@@ -114,6 +118,6 @@ def bench_speakers(
         typer.echo(f"time: {times['plain_s']:.1f} s without, {full:.1f} s with word times and speakers "
                    f"(speakers {times['speakers_s']:.1f} s): {full / times['plain_s'] - 1:+.1%}")
     if json_out:
-        json_out.write_text(json.dumps({"refs": str(refs), "argv": sys.argv, "der": totals, "words": words,
+        json_out.write_text(json.dumps({"refs": str(refs), "argv": sys.argv, "der": totals, "der_parts": shares, "words": words,
                                         "times_s": dict(times), "speaker_model": info, "files": files},
                                        ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,6 @@
 """Who speaks when: speaker turns from voice embeddings, offline.
 
-Every interview has at least two voices. Each segment's audio is cut into overlapping 1.6 s
-windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
+Every interview has at least two voices. The speech is cut into 1.6 s windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
 trained weights shipped inside its wheel, so nothing is downloaded). The windows are
 clustered with scikit-learn's agglomerative clustering on cosine distance: the number of
 speakers is found by a distance threshold, or fixed when the settings or the sidecar give it
@@ -13,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import logging
 import warnings
 from dataclasses import replace
@@ -25,17 +26,19 @@ from .transcript import Segment
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-RATE = 0.625           # windows per second: each 1.6 s window once, no overlap (the encoder dominates the cost)
-THRESHOLD = 0.45       # cosine distance below which two groups of windows are one voice (bench/README-speakers)
+FRAMES_PER_S = 100     # resemblyzer's mel frames (10 ms hop)
+WINDOW_FRAMES = 160    # the 1.6 s windows the encoder was trained on
+WINDOW_EVERY_S = 1.6   # one window per this much speech: each frame read once (sparser windows cost accuracy)
+THRESHOLD = 0.45       # cosine distance below which two groups of windows are one voice (bench/make_speakers.py)
 MIN_SHARE = 0.05       # a "voice" holding less of the speech than this is folded into the nearest one
-SMOOTH = 5             # windows in the majority vote that steadies labels within a segment
+SMOOTH = 3             # windows in the majority vote that steadies labels within a segment
 MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
 PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
 
 
 @functools.lru_cache(maxsize=1)
 def _encoder():
-    with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
+    with warnings.catch_warnings():  # resemblyzer imports the deprecated pkg_resources and scipy paths
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
     return VoiceEncoder("cpu", verbose=False)
@@ -43,23 +46,32 @@ def _encoder():
 
 def model_info() -> dict:
     """Names the voice model by its version and the SHA-256 of its weights, for the transcript."""
-    import importlib.metadata
-
-    import resemblyzer
-
-    weights = Path(resemblyzer.__file__).with_name("pretrained.pt")
+    weights = Path(importlib.util.find_spec("resemblyzer").origin).with_name("pretrained.pt")
     return {"model": "resemblyzer VoiceEncoder", "version": importlib.metadata.version("resemblyzer"),
             "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
+def _windows(mel: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Start frames and the 1.6 s mel windows, one every WINDOW_EVERY_S, the last ending at the end."""
+    if len(mel) < WINDOW_FRAMES:
+        mel = np.pad(mel, ((0, WINDOW_FRAMES - len(mel)), (0, 0)))
+    step = int(WINDOW_EVERY_S * FRAMES_PER_S)
+    starts = list(range(0, len(mel) - WINDOW_FRAMES + 1, step))
+    if len(mel) - WINDOW_FRAMES - starts[-1] > step // 2:
+        starts.append(len(mel) - WINDOW_FRAMES)
+    return starts, np.stack([mel[s:s + WINDOW_FRAMES] for s in starts])
 
 
 def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(window centre times, the segment each window lies in, embeddings) over the speech.
 
     Segments less than a pause apart are embedded as one stretch, so that short segments still
-    get whole windows rather than windows padded with silence."""
-    from resemblyzer.audio import normalize_volume
+    get whole windows rather than windows padded with silence. Windows follow each other
+    without overlap: the encoder's cost grows with the audio it reads."""
+    import torch
 
-    encoder = _encoder()
+    encoder = _encoder()  # first: it imports resemblyzer with its deprecation warnings silenced
+    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
     stretches: list[list[float]] = []
     for seg in sorted(segments, key=lambda s: s.start):
         if stretches and seg.start - stretches[-1][1] < PAUSE_S:
@@ -67,22 +79,24 @@ def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.nd
         else:
             stretches.append([seg.start, seg.end])
     starts = np.array([s.start for s in segments])
-    times, owners, vectors = [], [], []
+    times, owners, batches = [], [], []
     for start, end in stretches:
         piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
         if len(piece) < SAMPLE_RATE // 2:
             continue
-        piece = normalize_volume(piece.astype(np.float32), -30, increase_only=True)
-        _, partials, slices = encoder.embed_utterance(piece, return_partials=True, rate=RATE)
-        for s, vector in zip(slices, partials):
-            centre = start + (s.start + min(s.stop, len(piece))) / 2 / SAMPLE_RATE
+        mel = wav_to_mel_spectrogram(normalize_volume(piece.astype(np.float32), -30, increase_only=True))
+        frames, windows = _windows(mel)
+        batches.append(windows)
+        for frame in frames:
+            centre = start + min(frame + WINDOW_FRAMES / 2, len(mel) / 2 + frame / 2) / FRAMES_PER_S
             inside = [i for i, seg in enumerate(segments) if seg.start <= centre <= seg.end]
             times.append(centre)
             owners.append(inside[0] if inside else int(np.argmin(np.abs(starts - centre))))
-            vectors.append(vector)
-    if not vectors:
+    if not batches:
         return np.zeros(0), np.zeros(0, int), np.zeros((0, 256), np.float32)
-    return np.array(times), np.array(owners), np.array(vectors)
+    with torch.no_grad():
+        vectors = encoder(torch.from_numpy(np.concatenate(batches)).to(encoder.device)).cpu().numpy()
+    return np.array(times), np.array(owners), vectors
 
 
 def cluster(vectors: np.ndarray, count: int | None = None, threshold: float = THRESHOLD) -> np.ndarray:
@@ -151,6 +165,8 @@ def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels
     out: list[Segment] = []
     for i, seg in enumerate(segments):
         mine = owners == i
+        if not mine.any() and len(times):  # too short for a window of its own: the nearest one's voice
+            mine = np.arange(len(times)) == np.argmin(np.abs(times - (seg.start + seg.end) / 2))
         runs = _turns(seg, times[mine], labels[mine])
         if len(runs) <= 1:
             out.append(replace(seg, speaker=runs[0][0] if runs else None))
@@ -178,4 +194,4 @@ def diarise(audio: np.ndarray, segments: list[Segment], count: int | None = None
     found = len({s.speaker for s in labelled if s.speaker})
     log.info("speakers: %d found over %d windows (%s)", found, len(times), "count given" if count else "automatic")
     return labelled, {**model_info(), "count": found, "requested_count": count, "threshold": threshold,
-                      "window_s": 1.6, "windows_per_s": RATE, "min_turn_s": MIN_TURN_S, "names": {}}
+                      "window_s": WINDOW_FRAMES / FRAMES_PER_S, "window_every_s": WINDOW_EVERY_S, "min_turn_s": MIN_TURN_S, "names": {}}

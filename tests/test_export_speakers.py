@@ -6,7 +6,7 @@ from docx import Document
 from pypdf import PdfReader
 
 from pipeline import transcript as tr
-from pipeline.export import pdf, subtitles, word
+from pipeline.export import pdf, redact, subtitles, word
 
 QUESTION = "Когда вы в последний раз видели брата? Он звонил вам после этого?"
 
@@ -65,3 +65,13 @@ def test_subtitles_change_at_a_pause_in_the_speech():
     # The source-language subtitles are cut after the sentence, timed by the words.
     vtt = tr.vtt([seg])
     assert "брата?\n" in vtt and f"\n{tr.timestamp(seg.words[7]['start'])} --> " in vtt
+
+
+def test_exports_keep_word_times_but_not_the_words():
+    t = interview()
+    t.review["withheld_terms"] = ["брата"]
+    t.speakers = {"model": "resemblyzer VoiceEncoder", "names": {"S1": "Interviewer", "S2": "Witness"}}
+    out = redact.redacted(t)
+    assert [len(w["text"]) for w in out.segments[0].words] == [len(w["text"]) for w in t.segments[0].words]
+    assert all(set(w["text"]) == {"x"} for w in out.segments[0].words)
+    assert out.speakers == {"model": "resemblyzer VoiceEncoder"}

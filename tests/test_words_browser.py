@@ -8,7 +8,7 @@ from pipeline import transcript
 from pipeline.worker import output_dir
 
 from test_review import new_home, process, seed, seed_speakers
-from test_review_browser import CHROMIUM, page  # noqa: F401  (the browser fixture)
+from test_review_browser import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")
@@ -30,6 +30,7 @@ def test_words_follow_playback_seek_on_click_and_speakers_are_renamed_once(serve
     page.fill("#name-input", "Aigerim")
     page.click("#name-form button")
     page.locator("table.list tr", has_text=job.interview_id).locator("a").click()
+    page.wait_for_selector('article.seg[data-id="3"] p.words .w')
     seg3 = page.locator('article.seg[data-id="3"]')
     assert seg3.locator("p.words .w").all_inner_texts() == ["Где", "ваш", "сын?"]
     assert seg3.locator("p.words .w.low").all_inner_texts() == ["Где"]  # the model doubted it: underlined
