@@ -1,6 +1,7 @@
 """Speakers and word times in what newsrooms get: DOCX, PDF and subtitles (renderers on their own)."""
 
 import io
+from datetime import datetime, timezone
 
 from docx import Document
 from pypdf import PdfReader
@@ -8,6 +9,7 @@ from pypdf import PdfReader
 from pipeline import transcript as tr
 from pipeline.export import pdf, redact, subtitles, word
 
+WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)  # documents are dated by the review, not the clock
 QUESTION = "Когда вы в последний раз видели брата? Он звонил вам после этого?"
 
 
@@ -38,12 +40,12 @@ def interview():
 def test_speaker_names_are_in_the_docx_and_the_pdf_text():
     t = interview()
     for bilingual in (False, True):
-        doc = Document(io.BytesIO(word.render(t, "KZ-7_abababab", bilingual, False)))
+        doc = Document(io.BytesIO(word.render(t, "KZ-7_abababab", bilingual, False, WHEN)))
         text = "\n".join([p.text for p in doc.paragraphs] +
                          [c.text for table in doc.tables for row in table.rows for c in row.cells])
         assert "Interviewer: When did you last see your brother" in text or "Interviewer:\nWhen" in text
         assert text.count("Witness:") == (2 if not bilingual else 4)
-        pages = PdfReader(io.BytesIO(pdf.render(t, "KZ-7_abababab", bilingual, False))).pages
+        pages = PdfReader(io.BytesIO(pdf.render(t, "KZ-7_abababab", bilingual, False, WHEN))).pages
         pdf_text = "\n".join(page.extract_text() for page in pages)
         assert pdf_text.count("Interviewer:") >= 2 and pdf_text.count("Witness:") >= 2
 
