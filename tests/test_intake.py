@@ -132,7 +132,9 @@ def test_half_copied_file_is_not_touched_until_it_settles(home, store, speech_vi
             assert scan_once(home, store, settler, now=clock) == []
     assert target.exists() and store.jobs() == []
     assert scan_once(home, store, settler, now=clock + home.settle_seconds / 2) == []
-    taken = scan_once(home, store, settler, now=clock + home.settle_seconds)
+    # 1.5x, not exactly settle_seconds: the clock is a sum of many 1.2 s steps, whose rounding
+    # error alone would decide a comparison at exactly the boundary.
+    taken = scan_once(home, store, settler, now=clock + home.settle_seconds * 1.5)
     assert len(taken) == 1 and not target.exists()
     assert taken[0].job.sha256 == hashlib.sha256(data).hexdigest()
 
