@@ -13,21 +13,12 @@ from pipeline.worker import output_dir
 
 from test_review import new_home, process, seed
 from test_search import spoken_video
-from test_review_browser import ARGS, CHROMIUM
+from test_review_browser import CHROMIUM, browser  # noqa: F401  (the browser fixture)
 
 PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package: pip install playwright")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
