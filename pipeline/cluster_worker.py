@@ -10,7 +10,6 @@ go back, and its log holds IDs and timings only.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import socket
@@ -41,14 +40,8 @@ def inventory(settings: Settings) -> dict[str, Held]:
     """SHA-256 -> model, for the Whisper models installed (or prepared) under ``models/whisper``."""
     folder = models.whisper_dir(settings)
     held: dict[str, Held] = {}
-    for info_file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            info = json.loads(info_file.read_text())
-        except ValueError:
-            continue
-        name = info.get("name") if isinstance(info, dict) else None
-        if not name:
-            continue
+    for info in models.installed_records(settings):
+        name = info["name"]
         if info.get("sha256") and (folder / f"{name}.pt").is_file():
             held[info["sha256"]] = Held(name, "openai-whisper", folder / f"{name}.pt", info["sha256"])
         if info.get("ct2_sha256") and (folder / f"{name}-ct2" / "model.bin").is_file():

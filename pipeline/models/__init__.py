@@ -19,7 +19,8 @@ from .huggingface import hf_dims, hf_to_openai_state, hf_weight_files, read_hf_w
 from .install import SOURCE_FORMATS, add_model, detect_format, parse_languages
 from .openai_pt import (DIM_KEYS, MULTILINGUAL_VOCAB, check_whisper_state, load_checkpoint, save_checkpoint,
                         whisper_languages)
-from .registry import (ADD_HINT, decoding_language, is_installed, languages_label, list_models, model_for_language,
+from .registry import (ADD_HINT, decoding_language, installed_records, is_installed, languages_label, list_models,
+                       model_for_language,
                        model_info, prepare_ct2, resolve_ct2, resolve_for_engine, resolve_whisper)
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
 
@@ -28,7 +29,7 @@ __all__ = [
     "EMBEDDED_CT2_SIZE", "EMBEDDED_NAME", "MULTILINGUAL_VOCAB", "ModelError", "SOURCE_FORMATS", "add_model",
     "argos_dir", "assemble_embedded_ct2", "check_whisper_state", "convert_ct2_to_checkpoint", "ct2_dims",
     "ct2_to_openai_state", "decoding_language", "detect_format", "embedded_checkpoint", "hf_dims",
-    "hf_to_openai_state", "hf_weight_files", "is_installed", "languages_label", "list_models",
+    "hf_to_openai_state", "hf_weight_files", "installed_records", "is_installed", "languages_label", "list_models",
     "load_checkpoint", "model_for_language", "model_info", "parse_languages", "prepare_ct2", "read_ct2",
     "read_hf_weights", "read_safetensors", "resolve_ct2", "resolve_for_engine", "resolve_whisper",
     "save_checkpoint", "sha256_file", "tokenizer_vocabulary", "whisper_dir", "whisper_languages",

@@ -185,6 +185,20 @@ def _short_sha(digests) -> str:
     return (digests or "")[:12]
 
 
+def installed_records(settings: Settings) -> list[dict]:
+    """Every readable ``NAME.json`` under ``models/whisper`` that names its model, by file name."""
+    folder = whisper_dir(settings)
+    records = []
+    for info_file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            info = json.loads(info_file.read_text())
+        except ValueError:
+            continue
+        if isinstance(info, dict) and info.get("name"):
+            records.append(info)
+    return records
+
+
 def list_models(settings: Settings) -> list[dict]:
     """Whisper models (formats, languages, source SHA-256, the languages that use them), then
     Argos packages, then ``[asr.models]`` entries that name no installed model."""
@@ -206,13 +220,9 @@ def list_models(settings: Settings) -> list[dict]:
              "sha256": EMBEDDED_CT2_SHA256, "sha256_short": EMBEDDED_CT2_SHA256[:12], "source": "embedded",
              "used_for": used.get(EMBEDDED_NAME, []),
              "provenance": provenance({"source": EMBEDDED_SOURCE, "licence": "mit"}, EMBEDDED_NAME)}]
-    for info_file in sorted(folder.glob("*.json")) if folder.exists() else []:
-        try:
-            info = json.loads(info_file.read_text())
-        except ValueError:
-            continue
-        name = info.get("name") if isinstance(info, dict) else None
-        if not name or name == EMBEDDED_NAME:
+    for info in installed_records(settings):
+        name = info["name"]
+        if name == EMBEDDED_NAME:
             continue
         sha = info.get("source_sha256") or info.get("sha256")
         rows.append({**info, "name": name, "kind": "whisper", "formats": formats(name, info),
