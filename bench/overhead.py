@@ -1,18 +1,27 @@
-"""The pipeline's own cost over the bare engine, side by side in one run, with a profile.
+"""The pipeline's own cost over the bare engines, side by side in one run, with a profile.
 
-    python bench/overhead.py AUDIO.wav [--seconds 90] [--language kk] [--threads 1]
+    python bench/overhead.py /tmp/speed/interview.wav [--reference /tmp/speed/interview.tsv]
+                             [--seconds 600] [--language kk] [--threads 2] [--engines openai-whisper,faster-whisper]
+                             [--batch-sizes 4,8]
 
-Decodes the first ``--seconds`` of a 16 kHz mono WAV (e.g. bench/make_interview.py's
-interview.wav) twice with faster-whisper and the embedded base model, greedy: once with bare
-``WhisperModel.transcribe`` (no VAD, same options), once with :func:`pipeline.asr.transcribe`
-(VAD, Cyrillic-only tokens, loop guard, flags, language check) under cProfile. Prints both
-wall times, their ratio, and where the pipeline's time went outside the decoder.
+For each engine, with the embedded base model, decodes the first ``--seconds`` of a 16 kHz mono
+WAV (bench/make_interview.py's 10-minute interview) twice with the *same decoding options*
+(greedy, no conditioning on the previous window, Cyrillic-only tokens, word timestamps, no
+no-speech skipping): once with the bare library call (``whisper.transcribe`` or
+``WhisperModel.transcribe``), once with :func:`pipeline.asr.transcribe` (voice activity cut,
+loop guard, flags, the per-segment language check that decodes a Russian passage again),
+under cProfile. For faster-whisper it also runs ``BatchedInferencePipeline`` at each
+``--batch-sizes``. Prints wall times, the ratio pipeline / bare, the word error rate of each
+run against ``--reference`` (textnorm, as ``testimony bench asr``), and where the pipeline's
+time went outside the decoder.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import csv
+import io
 import pstats
 import sys
 import tempfile
@@ -21,37 +30,105 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import asr, engines, media, models  # noqa: E402
+from pipeline import asr, engines, media, models, textnorm  # noqa: E402
+
+
+def word_error_rate(reference: str | None, texts: list[str], language: str) -> str:
+    if reference is None:
+        return "-"
+    ref = textnorm.normalize(reference, language).split()
+    hyp = textnorm.normalize(" ".join(texts), language).split()
+    return f"{textnorm.edit_distance(ref, hyp) / max(len(ref), 1):.3f}"
+
+
+def bare_openai(engine, audio, language: str) -> list[str]:
+    import whisper
+
+    from pipeline.engines.openai_whisper import _foreign_ids
+
+    result = whisper.transcribe(engine.model, audio, language=language, fp16=False, verbose=None,
+                                condition_on_previous_text=False, temperature=(0.0,), no_speech_threshold=None,
+                                suppress_tokens=[-1, *_foreign_ids()], word_timestamps=True)
+    return [s["text"] for s in result["segments"]]
+
+
+def bare_faster(engine, audio, language: str) -> list[str]:
+    segments, _ = engine.model.transcribe(
+        audio, language=language, beam_size=1, temperature=[0.0], condition_on_previous_text=False,
+        vad_filter=False, no_speech_threshold=None, suppress_tokens=[-1, *engine._foreign_ids()],
+        word_timestamps=True)
+    return [s.text for s in segments]
+
+
+def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:
+    from faster_whisper import BatchedInferencePipeline
+
+    segments, _ = BatchedInferencePipeline(engine.model).transcribe(
+        audio, language=language, beam_size=1, temperature=[0.0], condition_on_previous_text=False,
+        no_speech_threshold=None, suppress_tokens=[-1, *engine._foreign_ids()], word_timestamps=True,
+        batch_size=batch_size, vad_parameters={"min_silence_duration_ms": 2000, "speech_pad_ms": 1000})
+    return [s.text for s in segments]
+
+
+def timed(function, *args) -> tuple[float, list[str]]:
+    start = time.perf_counter()
+    texts = function(*args)
+    return time.perf_counter() - start, texts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("audio", type=Path)
-    parser.add_argument("--seconds", type=float, default=90)
+    parser.add_argument("--reference", type=Path, help="a references TSV whose one row is the audio's transcript")
+    parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--language", default="kk")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="0: every core")
+    parser.add_argument("--engines", default=",".join(engines.ENGINES))
+    parser.add_argument("--batch-sizes", default="4,8")
     args = parser.parse_args()
     audio = media.load_wav(args.audio)[: int(args.seconds * media.SAMPLE_RATE)]
+    reference = None
+    if args.reference:
+        with open(args.reference, encoding="utf-8", newline="") as fh:
+            reference = next(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))["transcript"]
+        if args.seconds * media.SAMPLE_RATE < len(media.load_wav(args.audio)):
+            reference = None  # the reference covers the whole file only
+    rows, profiles = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        ct2 = models.assemble_embedded_ct2(Path(tmp) / "base-ct2")
-        engine = engines.load("faster-whisper", str(ct2), threads=args.threads)
-        start = time.perf_counter()
-        segments, _ = engine.model.transcribe(
-            audio, language=args.language, beam_size=1, best_of=5, temperature=[0.0],
-            condition_on_previous_text=False, vad_filter=False, no_speech_threshold=None)
-        list(segments)
-        bare = time.perf_counter() - start
-        profile = cProfile.Profile()
-        start = time.perf_counter()
-        profile.enable()
-        result = asr.transcribe(engine, audio, args.language, fallback=False, vad=True, beam_size=0)
-        profile.disable()
-        pipeline = time.perf_counter() - start
-    print(f"{len(audio) / media.SAMPLE_RATE:.0f} s of audio, faster-whisper base, {args.threads} thread(s)")
-    print(f"bare engine {bare:.1f} s, pipeline {pipeline:.1f} s, ratio {pipeline / bare:.3f} "
-          f"({len(result.segments)} segments)")
-    stats = pstats.Stats(profile)
-    stats.sort_stats("cumulative").print_stats(r"pipeline/|faster_whisper/(vad|transcribe)", 20)
+        for name in args.engines.split(","):
+            ct2 = models.assemble_embedded_ct2(Path(tmp) / "base-ct2")
+            path = ct2 if name == "faster-whisper" else Path(tmp) / "base.pt"
+            if not path.exists():
+                models.convert_ct2_to_checkpoint(ct2, path, models.BASE_DIMS)
+            engine = engines.load(name, str(path), threads=args.threads)
+            bare = bare_faster if name == "faster-whisper" else bare_openai
+            bare(engine, audio[: 5 * media.SAMPLE_RATE], args.language)  # warm up: first-call costs are not decoding
+            seconds, texts = timed(bare, engine, audio, args.language)
+            rows.append((name, "bare library call", seconds, word_error_rate(reference, texts, args.language)))
+            profile = cProfile.Profile()
+            profile.enable()
+            seconds, texts = timed(lambda: [s.text for s in asr.transcribe(
+                engine, audio, args.language, fallback=False, vad=True, beam_size=1).segments])
+            profile.disable()
+            profiles[name] = profile
+            rows.append((name, "pipeline (asr.transcribe)", seconds, word_error_rate(reference, texts, args.language)))
+            if name == "faster-whisper":
+                for size in map(int, filter(None, args.batch_sizes.split(","))):
+                    seconds, texts = timed(batched_faster, engine, audio, args.language, size)
+                    rows.append((name, f"batched, batch_size {size}", seconds,
+                                 word_error_rate(reference, texts, args.language)))
+    print(f"{len(audio) / media.SAMPLE_RATE:.0f} s of audio, base, greedy, --language {args.language}, "
+          f"threads {args.threads or 'all'}\n")
+    print("| engine | run | seconds | ratio to bare | WER |\n|---|---|---|---|---|")
+    bare_s = {}
+    for name, run, seconds, wer in rows:
+        bare_s.setdefault(name, seconds)
+        print(f"| {name} | {run} | {seconds:.1f} | {seconds / bare_s[name]:.3f} | {wer} |")
+    for name, profile in profiles.items():
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(
+            r"pipeline/|faster_whisper/(vad|transcribe)|whisper/(transcribe|timing)", 25)
+        print(f"\nWhere the pipeline's time went, {name}:\n" + out.getvalue())
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ from pipeline.media import ffmpeg_binary
 
 
 NUMBER_TOKEN, KAZAKH_WORD_TOKEN = 502, 6046  # " 1" (reads as no language), " мен" (Kazakh "I")
+EOT_TOKEN = 50257  # <|endoftext|> in the multilingual vocabulary
+END_AT = 40        # the decoder position where a window's text ends (after its 3 start tokens, and any prompt)
 
 
 def tiny_whisper_checkpoint(path: Path, word: int | None = NUMBER_TOKEN, seed: int = 0, **dims) -> Path:
-    """A random-weight Whisper (width 64, one layer each side); ``dims`` override its shape.
-    ``word=None`` leaves the decoder unbiased (its text is noise)."""
+    """A random-weight Whisper (width 64, one layer each side) that writes ``word`` over and over
+    until position END_AT, then ends the window; ``dims`` override its shape. ``word=None``
+    leaves the decoder unbiased (its text is noise, to the 224-token limit)."""
     import torch
     from whisper.model import ModelDimensions, Whisper
 
@@ -37,9 +40,18 @@ def tiny_whisper_checkpoint(path: Path, word: int | None = NUMBER_TOKEN, seed: i
         # which belongs to no language, so segments keep the language they were decoded in.
         model.decoder.positional_embedding.normal_(0, 0.01)
         if word is not None:
-            vector = model.decoder.token_embedding.weight[word]
-            model.decoder.ln.weight.zero_()
-            model.decoder.ln.bias.copy_(3 * vector / vector.norm())
+            embedding, ln = model.decoder.token_embedding.weight, model.decoder.ln
+            # Dimension 0 carries only the end of text: it grows huge and positive from
+            # position END_AT on, so the decoder ends each window after a score of words instead
+            # of running to whisper's 224-token limit (ten times the work for every test).
+            embedding[:, 0] = 0
+            embedding[EOT_TOKEN, 0] = 1
+            model.decoder.positional_embedding[:, 0] = -100
+            model.decoder.positional_embedding[END_AT:, 0] = 100
+            vector = embedding[word]
+            ln.weight.zero_()
+            ln.weight[0] = 10
+            ln.bias.copy_(3 * vector / vector.norm())
     torch.save({"dims": model.dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path
 

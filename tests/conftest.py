@@ -22,19 +22,24 @@ SAMPLE = ROOT / "samples" / "KZ-0001_sample-interview.mp4"
 KK_CLIPS = ROOT / "tests" / "data" / "kk"
 KK_CLIP = KK_CLIPS / "kzaudio_19.flac"  # 4.9 s of interview speech
 
+# [asr] comes last: tests append keys to it.
 FAST_SETTINGS = """
 [intake]
 settle_seconds = 0.6
 poll_seconds = 0.2
+
+[speakers]
+# Speaker turns cost a second model per process; tests/test_speakers.py turns them on.
+enabled = false
 
 [asr]
 model = "tiny"
 # The random-weight test model always "fails" whisper's quality checks; sampling its noise at
 # higher temperatures can hit all-masked logits. Greedy decoding keeps plumbing tests exact.
 temperature_fallback = false
-# The test model never ends a window, so it decodes the full 224 tokens of each; beam search (the
-# default for Russian) multiplies that work by five, which is what made watcher tests miss their
-# deadline on a loaded machine. Decoding choices are measured in bench/, not here.
+# Beam search (the default for Russian) multiplies the test model's decoding work by five, which
+# made watcher tests miss their deadline on a loaded machine. Decoding choices are measured in
+# bench/, not here.
 beam_size = 1
 """
 

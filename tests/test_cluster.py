@@ -121,8 +121,9 @@ def procs(tmp_path):
 def make_home(root: Path, checkpoint: Path, broker: str | None = None, visibility: float = 60) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     text = FAST_SETTINGS + "piece_seconds = 6\nthreads = 1\n"
+    text += f"\n[cluster]\nvisibility_timeout = {visibility}\n"  # workers read it too: they requeue
     if broker:
-        text += f'\n[cluster]\nbroker = "{broker}"\nvisibility_timeout = {visibility}\n'
+        text += f'broker = "{broker}"\n'
     (root / config.SETTINGS_FILE).write_text(text)
     settings = config.load(root)
     settings.ensure_dirs()

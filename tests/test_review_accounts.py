@@ -263,6 +263,7 @@ def test_network_address_needs_tls(team, tmp_path, review_server):
     assert reply.status_code == 303
     assert "secure" in reply.headers["Set-Cookie"].lower()
     assert c.get("/api/me").json()["name"] == "Aigerim"
+    c.close()  # an open keep-alive connection holds the server's shutdown
 
 
 def test_after_login_only_addresses_on_this_site():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from pipeline import media, speakers, transcript
+from pipeline import config, media, speakers, transcript
 from pipeline.transcript import Segment
 
 QUESTIONS = [
@@ -108,6 +108,8 @@ def test_one_voice_gets_one_label_not_two(voices):
 
 
 def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(home, speech_video, cli):
+    settings = home.home / config.SETTINGS_FILE
+    settings.write_text(settings.read_text().replace("enabled = false", "enabled = true"))
     result = cli("process", str(speech_video), "--case", "KZ-9", "--language", "kk")
     assert result.exit_code == 0, result.output
     [out] = [p.parent for p in (home.outbox / "KZ-9").rglob(transcript.MACHINE_FILE)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import logging
+import os
+import sys
 import types
 from typing import Callable, Iterable
 
@@ -12,6 +15,8 @@ import numpy as np
 
 from .script import foreign_script_token_ids
 from .words import word
+
+log = logging.getLogger(__name__)
 
 
 class _Progress:
@@ -47,6 +52,36 @@ def _reporting(callback: Callable[[float], None] | None):
 
 
 @functools.lru_cache(maxsize=1)
+def _indexed_suppress_tokens() -> type:
+    import torch
+    from whisper.decoding import SuppressTokens
+
+    class IndexedSuppressTokens(SuppressTokens):
+        """whisper's own filter, but its ids become a tensor once per window instead of on every
+        decoding step: with the ~45,000 ids of the Cyrillic-only filter that conversion took
+        5.7 ms a step, more than the tiny test model's whole step and a large share of base's."""
+
+        def apply(self, logits, tokens):
+            index = getattr(self, "index", None)
+            if index is None or index.device != logits.device:
+                index = self.index = torch.tensor(self.suppress_tokens, dtype=torch.long, device=logits.device)
+            logits.index_fill_(1, index, -np.inf)
+
+    return IndexedSuppressTokens
+
+
+@contextlib.contextmanager
+def _indexed_suppression():
+    """Decoding inside uses :func:`_indexed_suppress_tokens` (the same tokens, masked faster)."""
+    decoding = importlib.import_module("whisper.decoding")
+    original, decoding.SuppressTokens = decoding.SuppressTokens, _indexed_suppress_tokens()
+    try:
+        yield
+    finally:
+        decoding.SuppressTokens = original
+
+
+@functools.lru_cache(maxsize=1)
 def _foreign_ids() -> tuple[int, ...]:
     from whisper.tokenizer import get_tokenizer
 
@@ -54,10 +89,22 @@ def _foreign_ids() -> tuple[int, ...]:
     return tuple(foreign_script_token_ids((i, tok.encoding.decode_single_token_bytes(i)) for i in range(tok.eot)))
 
 
+def _limit_numba_threads(threads: int) -> None:
+    """Whisper's word alignment runs in numba, which keeps one thread per core whose idle threads
+    spin: two decoding processes on one machine (a worker with --concurrency 2, or two workers)
+    then slowed each other three to ten times. Numba reads its thread count once, on import."""
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    else:
+        log.debug("numba already loaded; its thread count stays %s", os.environ.get("NUMBA_NUM_THREADS", "all cores"))
+
+
 class OpenAIWhisper:
     name = "openai-whisper"
 
     def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu"):
+        if threads:
+            _limit_numba_threads(threads)
         import torch
         import whisper
 
@@ -81,7 +128,7 @@ class OpenAIWhisper:
         # no_speech_threshold=None: voice activity detection already removed the silence, so a
         # window the decoder thinks silent is kept and flagged rather than silently dropped.
         suppress = [-1, *_foreign_ids()] if cyrillic_only else [-1]
-        with _reporting(progress):
+        with _reporting(progress), _indexed_suppression():
             result = whisper.transcribe(
                 self.model, audio, language=language, task="transcribe", fp16=self.fp16, verbose=None,
                 initial_prompt=initial_prompt, condition_on_previous_text=False,
