@@ -5,14 +5,20 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
+# pytest-xdist runs one test process per core (pyproject.toml), each with the processes its tests
+# start: one thread each, or their OpenMP and numba pools fight over the cores (3-10x slower).
+# Set before torch, numba or CTranslate2 is imported, which read these once.
+for _pool in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
 
-from pipeline import config, models
-from pipeline.cli import app
-from pipeline.review.running import make_server
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
 
-from builders import tiny_argos_package, tiny_whisper_checkpoint, video_with_audio
+from pipeline import config, models  # noqa: E402
+from pipeline.cli import app  # noqa: E402
+from pipeline.review.running import make_server  # noqa: E402
+
+from builders import tiny_argos_package, tiny_whisper_checkpoint, video_with_audio  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Evaluation data for benchmarks; tests marked `evaldata` skip without it (it may not ship).
