@@ -57,7 +57,10 @@ def wait_for(predicate, what: str, timeout: float = 600) -> None:
 def make_home(root: Path, args, broker: str | None, models: Path | None) -> Path:
     root.mkdir(parents=True)
     text = (f'[asr]\nengine = "{args.engine}"\nmodel = "{args.model}"\ntemperature_fallback = false\n'
-            f"threads = 1\npiece_seconds = {args.piece_seconds}\n")
+            f"threads = 1\npiece_seconds = {args.piece_seconds}\n"
+            # Speaker turns run on the coordinator after the pieces return; they are measured on
+            # their own (`testimony bench speakers`), so this times transcription alone.
+            "\n[speakers]\nenabled = false\n")
     if broker:
         text += f'\n[cluster]\nbroker = "{broker}"\n'
     (root / "testimony.toml").write_text(text)

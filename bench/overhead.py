@@ -1,16 +1,16 @@
 """The pipeline's own cost over the bare engines, side by side in one run, with a profile.
 
     python bench/overhead.py /tmp/speed/interview.wav [--reference /tmp/speed/interview.tsv]
-                             [--seconds 600] [--language kk] [--threads 2] [--engines openai-whisper,faster-whisper]
-                             [--batch-sizes 4,8]
+                             [--seconds 0] [--language kk] [--threads 2] [--engines openai-whisper,faster-whisper]
+                             [--batch-sizes 4,8] [--profile]
 
-For each engine, with the embedded base model, decodes the first ``--seconds`` of a 16 kHz mono
+For each engine, with the embedded base model, decodes a 16 kHz mono
 WAV (bench/make_interview.py's 10-minute interview) twice with the *same decoding options*
 (greedy, no conditioning on the previous window, Cyrillic-only tokens, word timestamps, no
 no-speech skipping): once with the bare library call (``whisper.transcribe`` or
 ``WhisperModel.transcribe``), once with :func:`pipeline.asr.transcribe` (voice activity cut,
 loop guard, flags, the per-segment language check that decodes a Russian passage again),
-under cProfile. For faster-whisper it also runs ``BatchedInferencePipeline`` at each
+and with ``--profile`` once more under cProfile, in a run of its own. For faster-whisper it also runs ``BatchedInferencePipeline`` at each
 ``--batch-sizes``. Prints wall times, the ratio pipeline / bare, the word error rate of each
 run against ``--reference`` (textnorm, as ``testimony bench asr``), and where the pipeline's
 time went outside the decoder.
@@ -70,29 +70,36 @@ def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:
     return [s.text for s in segments]
 
 
+def pipeline(engine, audio, language: str) -> list[str]:
+    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=True, beam_size=1).segments]
+
+
 def timed(function, *args) -> tuple[float, list[str]]:
     start = time.perf_counter()
     texts = function(*args)
-    return time.perf_counter() - start, texts
+    seconds = time.perf_counter() - start
+    print(f"{function.__name__} ({args[0].name}): {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds, texts
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("audio", type=Path)
     parser.add_argument("--reference", type=Path, help="a references TSV whose one row is the audio's transcript")
-    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--seconds", type=float, default=0, help="only the first this many seconds (0: all)")
     parser.add_argument("--language", default="kk")
     parser.add_argument("--threads", type=int, default=0, help="0: every core")
-    parser.add_argument("--engines", default=",".join(engines.ENGINES))
+    parser.add_argument("--engines", default="faster-whisper,openai-whisper")
     parser.add_argument("--batch-sizes", default="4,8")
+    parser.add_argument("--profile", action="store_true", help="then profile the pipeline in a run of its own")
     args = parser.parse_args()
-    audio = media.load_wav(args.audio)[: int(args.seconds * media.SAMPLE_RATE)]
+    audio = media.load_wav(args.audio)
+    if args.seconds:
+        audio = audio[: int(args.seconds * media.SAMPLE_RATE)]
     reference = None
-    if args.reference:
+    if args.reference and not args.seconds:  # the reference covers the whole file only
         with open(args.reference, encoding="utf-8", newline="") as fh:
             reference = next(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))["transcript"]
-        if args.seconds * media.SAMPLE_RATE < len(media.load_wav(args.audio)):
-            reference = None  # the reference covers the whole file only
     rows, profiles = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.engines.split(","):
@@ -105,13 +112,11 @@ def main() -> None:
             bare(engine, audio[: 5 * media.SAMPLE_RATE], args.language)  # warm up: first-call costs are not decoding
             seconds, texts = timed(bare, engine, audio, args.language)
             rows.append((name, "bare library call", seconds, word_error_rate(reference, texts, args.language)))
-            profile = cProfile.Profile()
-            profile.enable()
-            seconds, texts = timed(lambda: [s.text for s in asr.transcribe(
-                engine, audio, args.language, fallback=False, vad=True, beam_size=1).segments])
-            profile.disable()
-            profiles[name] = profile
+            seconds, texts = timed(pipeline, engine, audio, args.language)
             rows.append((name, "pipeline (asr.transcribe)", seconds, word_error_rate(reference, texts, args.language)))
+            if args.profile:  # a run of its own: the profiler's cost is not the pipeline's
+                profiles[name] = cProfile.Profile()
+                profiles[name].runcall(pipeline, engine, audio, args.language)
             if name == "faster-whisper":
                 for size in map(int, filter(None, args.batch_sizes.split(","))):
                     seconds, texts = timed(batched_faster, engine, audio, args.language, size)
