@@ -137,7 +137,9 @@ def main() -> None:
     broker = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
     try:
         models = prepare_models(folder, args)
-        times = {w: timed_run(folder, args, broker, models, wav, w) for w in (1, 2)}
+        # A Redis database of its own per run: piece results are keyed by interview and piece,
+        # so a second run on the same Redis would collect the first run's results, not decode.
+        times = {w: timed_run(folder, args, f"{broker[:-2]}/{w}", models, wav, w) for w in (1, 2)}
     finally:
         redis.terminate()
         redis.wait(timeout=30)
