@@ -1,6 +1,6 @@
 """Speech to text, keeping what a reviewer needs to judge each segment.
 
-Around the engine's decoding (openai-whisper by default, faster-whisper by setting; see
+Around the engine's decoding (faster-whisper by default, openai-whisper by setting; see
 :mod:`pipeline.engines`) this module adds what bare Whisper lacks on interviews:
 
 - voice activity detection (Silero, shipped inside faster-whisper) so that silence and long
@@ -82,7 +82,8 @@ def load_engine(settings, engine: str | None = None, model: str | None = None, l
     return engines.load(engine, path, settings.threads), path, sha, name
 
 
-def load_model(checkpoint: str, threads: int = 0, engine: str = engines.DEFAULT_ENGINE):
+def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper"):
+    """The engine for a model path: by default an openai-whisper ``.pt`` checkpoint."""
     return engines.load(engine, checkpoint, threads)
 
 

@@ -40,6 +40,9 @@ enabled = false
 
 [asr]
 model = "tiny"
+# Plumbing tests decode with the reference engine; faster-whisper has its own tests
+# (test_asr_engines.py, test_models_import.py) and is the default in test_real_model.py.
+engine = "openai-whisper"
 # The random-weight test model always "fails" whisper's quality checks; sampling its noise at
 # higher temperatures can hit all-masked logits. Greedy decoding keeps plumbing tests exact.
 temperature_fallback = false

@@ -232,7 +232,7 @@ def test_a_large_v3_layout_pt_is_converted_at_add_time_for_faster_whisper(home, 
     from faster_whisper import WhisperModel
 
     checkpoint = tiny_whisper_v3_checkpoint(tmp_path / "turbo-kk.pt")
-    (home.home / config.SETTINGS_FILE).write_text(FAST_SETTINGS + 'engine = "faster-whisper"\n')
+    (home.home / config.SETTINGS_FILE).write_text(FAST_SETTINGS.replace('engine = "openai-whisper"', 'engine = "faster-whisper"'))
     result = cli("models", "add", checkpoint, "--languages", "kk")
     assert result.exit_code == 0, result.output
     folder = models.whisper_dir(home) / "turbo-kk-ct2"

@@ -34,8 +34,6 @@ def test_embedded_base_transcribes_the_shipped_kazakh_clips(tmp_path, monkeypatc
     result = cli("process", *paths, "--case", "KZ-1", "--language", "kk")
     assert result.exit_code == 0, result.output
 
-    info = json.loads((tmp_path / "models" / "whisper" / "base.json").read_text())
-    assert info["ct2_sha256"] == models.EMBEDDED_CT2_SHA256
     errors = total = 0
     for (out, data), clip in zip(_outputs(tmp_path, "KZ-1", paths), KK_SHIPPED):
         assert data["language"] == "kk"
@@ -43,7 +41,8 @@ def test_embedded_base_transcribes_the_shipped_kazakh_clips(tmp_path, monkeypatc
         ref = textnorm.normalize(refs[clip], "kk")
         errors += textnorm.edit_distance(ref, hyp)
         total += len(ref)
-        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == info["sha256"]
+        # the default engine, faster-whisper, runs the embedded CTranslate2 folder as published
+        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == models.EMBEDDED_CT2_SHA256
     # Base knows little Kazakh (0.65 here; bench/README.md: 0.46 over 18 clips). An empty, Latin-script
     # or looping transcript is near 1.0: this catches a broken pipeline, not a quality change.
     assert errors / total <= 0.8, f"character error rate {errors / total:.2f} on {KK_SHIPPED}"
@@ -57,9 +56,6 @@ def test_embedded_base_transcribes_real_russian(tmp_path, monkeypatch, cli):
     result = cli("process", *paths, "--case", "RU-1")  # no --language: detection picks kk or ru
     assert result.exit_code == 0, result.output
 
-    info = json.loads((tmp_path / "models" / "whisper" / "base.json").read_text())
-    assert info["ct2_sha256"] == models.EMBEDDED_CT2_SHA256
-
     errors = total = 0
     for (out, data), clip in zip(_outputs(tmp_path, "RU-1", paths), RU_CLIPS):
         assert data["language"] == "ru" and data["detected_languages"]["ru"] > data["detected_languages"]["kk"]
@@ -67,5 +63,6 @@ def test_embedded_base_transcribes_real_russian(tmp_path, monkeypatch, cli):
         ref = textnorm.normalize(refs[clip], "ru").split()
         errors += textnorm.edit_distance(ref, hyp)
         total += len(ref)
-        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == info["sha256"]
+        # the default engine, faster-whisper, runs the embedded CTranslate2 folder as published
+        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == models.EMBEDDED_CT2_SHA256
     assert errors / total <= 0.25, f"word error rate {errors / total:.2f} on {RU_CLIPS}"

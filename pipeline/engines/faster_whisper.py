@@ -1,4 +1,5 @@
-"""faster-whisper (CTranslate2, int8 on CPU, float16 on a GPU): the same weights, several times faster."""
+"""faster-whisper (CTranslate2, int8 on CPU, float16 on a GPU): the default engine, the same weights
+as openai-whisper and several times faster."""
 
 from __future__ import annotations
 

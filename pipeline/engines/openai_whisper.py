@@ -1,4 +1,4 @@
-"""openai-whisper (PyTorch, float32 on CPU, float16 on a GPU): the default engine."""
+"""openai-whisper (PyTorch, float32 on CPU, float16 on a GPU): the reference engine."""
 
 from __future__ import annotations
 
