@@ -103,13 +103,14 @@ class Worker:
         log.warning("disk full while processing %s; queued again", job.interview_id)
 
     def _fail(self, job: Job, reason: str) -> None:
-        self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
-                          sha256=job.sha256, interview_id=job.interview_id, reason=reason)
+        # The note first: whoever sees the job failed (status, a script) finds the note beside it.
         note = (f"Interview {job.interview_id} (case {job.case_id}) could not be processed.\n\n{reason}\n\n"
                 f"The original recording is safe and unchanged in the evidence store:\n"
                 f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
                 f"After fixing the cause, run: testimony retry {job.interview_id}\n")
         transcript.write_atomic(output_dir(self.settings, job) / "FAILED.txt", note)
+        self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
+                          sha256=job.sha256, interview_id=job.interview_id, reason=reason)
         log.warning("failed %s: %s", job.interview_id, reason)
 
     def _load_model(self, language: str | None) -> tuple[object, str, str | None, str]:
