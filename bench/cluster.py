@@ -134,12 +134,12 @@ def main() -> None:
     redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                               "--appendonly", "yes", "--save", "", "--requirepass", PASSWORD],
                              stdout=subprocess.DEVNULL)
-    broker = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    redis_url = f"redis://:{PASSWORD}@127.0.0.1:{port}"
     try:
         models = prepare_models(folder, args)
         # A Redis database of its own per run: piece results are keyed by interview and piece,
         # so a second run on the same Redis would collect the first run's results, not decode.
-        times = {w: timed_run(folder, args, f"{broker[:-2]}/{w}", models, wav, w) for w in (1, 2)}
+        times = {w: timed_run(folder, args, f"{redis_url}/{w}", models, wav, w) for w in (1, 2)}
     finally:
         redis.terminate()
         redis.wait(timeout=30)

@@ -20,8 +20,7 @@ from .install import SOURCE_FORMATS, add_model, detect_format, parse_languages
 from .openai_pt import (DIM_KEYS, MULTILINGUAL_VOCAB, check_whisper_state, load_checkpoint, save_checkpoint,
                         whisper_languages)
 from .registry import (ADD_HINT, decoding_language, installed_records, is_installed, languages_label, list_models,
-                       model_for_language,
-                       model_info, prepare_ct2, resolve_ct2, resolve_for_engine, resolve_whisper)
+                       model_for_language, model_info, prepare_ct2, resolve_ct2, resolve_for_engine, resolve_whisper)
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
 
 __all__ = [
