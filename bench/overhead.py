@@ -9,9 +9,10 @@ WAV (bench/make_interview.py's 10-minute interview) twice with the *same decodin
 (greedy, no conditioning on the previous window, Cyrillic-only tokens, word timestamps, no
 no-speech skipping): once with the bare library call (``whisper.transcribe`` or
 ``WhisperModel.transcribe``), once with :func:`pipeline.asr.transcribe` (voice activity cut,
-loop guard, flags, the per-segment language check that decodes a Russian passage again),
+skipped speech decoded again, loop guard, flags, the per-segment language check that decodes a
+Russian passage again),
 and with ``--profile`` once more under cProfile, in a run of its own. For faster-whisper it also runs ``BatchedInferencePipeline`` at each
-``--batch-sizes``. Prints wall times, the ratio pipeline / bare, the word error rate of each
+``--batch-sizes``, bare and in the pipeline (``[asr] batch_size``). Prints wall times, the ratio pipeline / bare, the word error rate of each
 run against ``--reference`` (textnorm, as ``testimony bench asr``), and where the pipeline's
 time went outside the decoder.
 """
@@ -70,8 +71,9 @@ def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:
     return [s.text for s in segments]
 
 
-def pipeline(engine, audio, language: str) -> list[str]:
-    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=True, beam_size=1).segments]
+def pipeline(engine, audio, language: str, batch_size: int = 0) -> list[str]:
+    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=True, beam_size=1,
+                                           batch_size=batch_size).segments]
 
 
 def timed(function, *args) -> tuple[float, list[str]]:
@@ -121,6 +123,9 @@ def main() -> None:
                 for size in map(int, filter(None, args.batch_sizes.split(","))):
                     seconds, texts = timed(batched_faster, engine, audio, args.language, size)
                     rows.append((name, f"batched, batch_size {size}", seconds,
+                                 word_error_rate(reference, texts, args.language)))
+                    seconds, texts = timed(pipeline, engine, audio, args.language, size)
+                    rows.append((name, f"pipeline, batch_size {size}", seconds,
                                  word_error_rate(reference, texts, args.language)))
     print(f"{len(audio) / media.SAMPLE_RATE:.0f} s of audio, base, greedy, --language {args.language}, "
           f"threads {args.threads or 'all'}\n")

@@ -56,6 +56,7 @@ class Settings:
     asr_engine: str = DEFAULT_ENGINE
     asr_vad: bool = True
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
+    asr_batch_size: int = 0  # faster-whisper's batched decoding of this many 30 s chunks at once; 0: off
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
     piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
@@ -160,6 +161,7 @@ def load(home: Path | None = None) -> Settings:
         asr_engine=engine,
         asr_vad=bool(asr.get("vad", True)),
         asr_beam_size=int(asr.get("beam_size", 0)),
+        asr_batch_size=int(asr.get("batch_size", 0)),
         language_models=tuple(sorted((k, str(v)) for k, v in language_models.items())),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
         piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),

@@ -37,6 +37,43 @@ def test_pauses_are_cut_out_and_times_mapped_back(home, tmp_path):
     assert result.segments and all(7 <= s.start <= s.end <= 8 + speech.size / 16000 + 1 for s in result.segments)
 
 
+def _two_utterances(tmp_path) -> np.ndarray:
+    """The clip (4.9 s), 4 s of silence, the clip again, 4 s of silence."""
+    media.extract_audio(KK_CLIP, tmp_path / "a.wav")
+    speech, pause = media.load_wav(tmp_path / "a.wav"), np.zeros(4 * 16000, np.float32)
+    return np.concatenate([speech, pause, speech, pause])
+
+
+def test_speech_between_segments_is_found_and_pauses_are_not(tmp_path):
+    audio = _two_utterances(tmp_path)
+    first, second = {"text": "а", "start": 0.0, "end": 4.9}, {"text": "б", "start": 8.9, "end": 13.8}
+    (lo, hi), = asr.skipped_speech(audio, [first])
+    assert 8.0 * 16000 <= lo and hi <= 14.3 * 16000 and hi - lo >= 3 * 16000
+    assert asr.skipped_speech(audio, [first, second]) == []
+
+
+class SkipsAfterSixSeconds:
+    """The real engine, except that its first decoding jumps past everything after 6 s, as
+    Whisper's window sometimes jumps past a whole utterance."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.decoded = engine, engine.name, []
+
+    def decode(self, audio, language, **options):
+        segments = self.engine.decode(audio, language, **options)
+        self.decoded.append(len(audio) / 16000)
+        return [s for s in segments if s["start"] < 6.0] if len(self.decoded) == 1 else segments
+
+
+def test_skipped_speech_is_decoded_on_its_own_and_lands_in_place(home, tmp_path):
+    engine = SkipsAfterSixSeconds(asr.load_model(models.resolve_whisper(home, "tiny")[0]))
+    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", fallback=False)
+    assert 3 <= engine.decoded[1] <= 6.5  # then the second utterance alone
+    late = [s for s in result.segments if s.start >= 6.0]
+    assert late and all(8.0 <= s.start <= s.end <= 14.3 for s in late)
+    assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
+
+
 def test_loops_are_cut_back_to_one_occurrence():
     assert asr.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
     assert asr.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
@@ -67,6 +104,18 @@ def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
     assert result.segments and re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
     assert all(0 <= s.start <= s.end <= 5.5 for s in result.segments)
     assert asr.detect_language(engine, media.load_wav(wav))[0] in ("kk", "ru")
+
+
+def test_batched_faster_whisper_gives_timed_cyrillic_words_inside_its_segments(base_ct2, tmp_path):
+    engine = engines.load("faster-whisper", base_ct2)
+    audio = _two_utterances(tmp_path)
+    runs = [asr.transcribe(engine, audio, "kk", fallback=False, batch_size=4) for _ in range(2)]
+    segments = runs[0].segments
+    assert segments and [s.text for s in segments] == [s.text for s in runs[1].segments]  # greedy: reproducible
+    text = " ".join(s.text for s in segments)
+    assert re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
+    assert all(s.words and s.start <= w["start"] <= w["end"] <= s.end <= 18 for s in segments for w in s.words)
+    assert any(s.start < 4.9 for s in segments) and any(s.end > 8.9 for s in segments)  # both utterances
 
 
 def test_the_engine_setting_picks_the_model_format(home):

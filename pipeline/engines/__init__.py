@@ -32,11 +32,12 @@ class Engine(Protocol):
     def decode(self, audio: np.ndarray, language: str, *, initial_prompt: str | None,
                temperatures: tuple[float, ...], beam_size: int | None, cyrillic_only: bool,
                progress: Callable[[float], None] | None, best_of: int = 5,
-               word_timestamps: bool = True) -> list[RawSegment]:
+               word_timestamps: bool = True, batch_size: int = 0) -> list[RawSegment]:
         """Whisper's sliding-window decoding of 16 kHz mono audio, never conditioned on the
         previous window (so one bad window cannot poison the rest); a window that fails the
         quality checks is decoded again at the next temperature, keeping the best of
-        ``best_of`` samples."""
+        ``best_of`` samples. ``batch_size`` > 1: chunks of speech decoded side by side where
+        the engine can (faster-whisper, one temperature)."""
 
 
 def load(name: str, model_path: str, threads: int = 0, device: str = "cpu") -> Engine:

@@ -35,6 +35,14 @@ class FasterWhisper:
         self.model = WhisperModel(model_dir, device=device, compute_type="float16" if device == "cuda" else "int8",
                                   cpu_threads=threads or os.cpu_count() or 0, local_files_only=True)
         self._foreign: list[int] | None = None
+        self._pipeline = None
+
+    def _batched(self):
+        from faster_whisper import BatchedInferencePipeline
+
+        if self._pipeline is None:
+            self._pipeline = BatchedInferencePipeline(self.model)
+        return self._pipeline
 
     def _foreign_ids(self) -> list[int]:
         if self._foreign is None:
@@ -51,13 +59,19 @@ class FasterWhisper:
         return {code: float(found.get(code, 0.0)) for code in allowed}
 
     def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5, word_timestamps=True):
+               best_of=5, word_timestamps=True, batch_size=0):
         suppress = [-1, *self._foreign_ids()] if cyrillic_only else [-1]
-        segments, _ = self.model.transcribe(
-            audio, language=language, task="transcribe", beam_size=beam_size or 1,
-            best_of=best_of, temperature=list(temperatures), condition_on_previous_text=False,
-            initial_prompt=initial_prompt, suppress_tokens=suppress, vad_filter=False, word_timestamps=word_timestamps,
-            no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
+        common = dict(language=language, task="transcribe", beam_size=beam_size or 1, best_of=best_of,
+                      condition_on_previous_text=False, initial_prompt=initial_prompt, suppress_tokens=suppress,
+                      word_timestamps=word_timestamps,
+                      no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
+        if batch_size > 1 and len(temperatures) == 1:
+            # Chunks of at most 30 s, cut at pauses by faster-whisper's own Silero pass, decoded
+            # batch_size at a time, one segment per chunk (README, "Throughput on one machine").
+            segments, _ = self._batched().transcribe(audio, temperature=list(temperatures), batch_size=batch_size,
+                                                     vad_filter=True, **common)
+        else:
+            segments, _ = self.model.transcribe(audio, temperature=list(temperatures), vad_filter=False, **common)
         total = max(len(audio) / 16000, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating

@@ -121,7 +121,8 @@ class OpenAIWhisper:
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
     def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5, word_timestamps=True):
+               best_of=5, word_timestamps=True, batch_size=0):
+        """``batch_size`` is faster-whisper's alone: openai-whisper decodes window after window."""
         import whisper
 
         options = {"beam_size": beam_size} if beam_size and beam_size > 1 else {}
