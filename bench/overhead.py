@@ -2,7 +2,7 @@
 
     python bench/overhead.py /tmp/speed/interview.wav [--reference /tmp/speed/interview.tsv]
                              [--seconds 0] [--language kk] [--threads 2] [--engines openai-whisper,faster-whisper]
-                             [--batch-sizes 4,8] [--profile]
+                             [--batch-sizes 4,8] [--profile] [--without-vad]
 
 For each engine, with the embedded base model, decodes a 16 kHz mono
 WAV (bench/make_interview.py's 10-minute interview) twice with the *same decoding options*
@@ -71,8 +71,8 @@ def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:
     return [s.text for s in segments]
 
 
-def pipeline(engine, audio, language: str, batch_size: int = 0) -> list[str]:
-    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=True, beam_size=1,
+def pipeline(engine, audio, language: str, batch_size: int = 0, vad: bool = True) -> list[str]:
+    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=vad, beam_size=1,
                                            batch_size=batch_size).segments]
 
 
@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--engines", default="faster-whisper,openai-whisper")
     parser.add_argument("--batch-sizes", default="4,8")
     parser.add_argument("--profile", action="store_true", help="then profile the pipeline in a run of its own")
+    parser.add_argument("--without-vad", action="store_true",
+                        help="also the pipeline with vad off: its own cost without the decoding voice activity adds")
     args = parser.parse_args()
     audio = media.load_wav(args.audio)
     if args.seconds:
@@ -116,6 +118,10 @@ def main() -> None:
             rows.append((name, "bare library call", seconds, word_error_rate(reference, texts, args.language)))
             seconds, texts = timed(pipeline, engine, audio, args.language)
             rows.append((name, "pipeline (asr.transcribe)", seconds, word_error_rate(reference, texts, args.language)))
+            if args.without_vad:
+                seconds, texts = timed(pipeline, engine, audio, args.language, 0, False)
+                rows.append((name, "pipeline, vad off (no silence cut, no skipped-speech decoding)", seconds,
+                             word_error_rate(reference, texts, args.language)))
             if args.profile:  # a run of its own: the profiler's cost is not the pipeline's
                 profiles[name] = cProfile.Profile()
                 profiles[name].runcall(pipeline, engine, audio, args.language)
