@@ -312,6 +312,11 @@ def skipped_speech(audio: np.ndarray, raw: list[dict]) -> list[tuple[int, int]]:
     return found
 
 
+def _shifted_words(words: list[dict], shift: float) -> list[dict]:
+    """Word times from a decoding of a stretch, moved to the times of the audio it was cut from."""
+    return [{**w, "start": w["start"] + shift, "end": w["end"] + shift} for w in words]
+
+
 def _fill_gaps(engine, audio: np.ndarray, raw: list[dict], language: str, **options) -> list[dict]:
     """``raw`` with the speech the decoder skipped decoded on its own and put in its place."""
     added, skipped = [], skipped_speech(audio, raw)
@@ -319,8 +324,7 @@ def _fill_gaps(engine, audio: np.ndarray, raw: list[dict], language: str, **opti
         shift = lo / SAMPLE_RATE
         for seg in _decode(engine, audio[lo:hi], language, **options):
             added.append({**seg, "start": seg["start"] + shift, "end": min(seg["end"] + shift, hi / SAMPLE_RATE),
-                          "words": [{**w, "start": w["start"] + shift, "end": w["end"] + shift}
-                                    for w in seg.get("words", [])]})
+                          "words": _shifted_words(seg.get("words", []), shift)})
     if skipped:
         log.info("decoded %d stretches of speech the decoder had skipped", len(skipped))
     return sorted(raw + added, key=lambda s: s["start"])
@@ -339,8 +343,7 @@ def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) ->
             "avg_logprob": float(np.average([p["avg_logprob"] for p in parts], weights=weights)),
             "no_speech_prob": max(p["no_speech_prob"] for p in parts),
             "compression_ratio": max(p["compression_ratio"] for p in parts),
-            "words": [{**w, "start": w["start"] + seg["start"], "end": w["end"] + seg["start"]}
-                      for p in parts for w in p.get("words", [])]}
+            "words": _shifted_words([w for p in parts for w in p.get("words", [])], seg["start"])}
 
 
 def piece_path(resume_dir: Path, n: int) -> Path:
