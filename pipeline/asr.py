@@ -8,8 +8,9 @@ Around the engine's decoding (faster-whisper by default, openai-whisper by setti
   the decoder jumped past is found and decoded on its own rather than missing from the record;
 - tokens of other scripts suppressed for Kazakh, Kyrgyz and Russian, which are written in
   Cyrillic (base Whisper otherwise writes whole Kazakh clips in Latin transliteration);
-- a repetition guard: a phrase looping three or more times is cut back to one occurrence and
-  the segment flagged, so a loop neither floods the transcript nor passes unnoticed;
+- a repetition guard (:mod:`pipeline.loops`): a phrase looping three or more times is cut back
+  to one occurrence and the segment flagged, so a loop neither floods the transcript nor passes
+  unnoticed, and the speech the loop ran on over is decoded again;
 - flags from the decoder's own figures (confidence, compression ratio, no-speech probability).
 
 Whisper has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh (the closest language it has)
@@ -33,6 +34,7 @@ import numpy as np
 from . import engines
 from . import language as language_check
 from .config import LANGUAGES
+from .loops import collapse_loops, collapse_word_loops
 from .transcript import Segment, fit_words, write_atomic
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ CUT_SILENCE_MS = 5000
 # skipped, not a pause (bench/make_speakers.py's conversations lost whole turns this way).
 GAP_S = 2.0
 MISSED_S = 1.0
-LOOP_REPEATS = 3  # a phrase said this many times in a row is a decoder loop, not speech
+FILL_ROUNDS = 3  # rounds of decoding such stretches again (a stretch decoded again can loop in turn)
 SAMPLE_RATE = 16000
 
 
@@ -157,31 +159,6 @@ class _TimeMap:
 
 # Guards and flags ------------------------------------------------------------------------
 
-# A syllable of 2-4 letters said four or more times in a row inside one word ("оқиғағағағаға"):
-# the decoder looping within a word, which the word-level check below cannot see.
-_SYLLABLE_LOOP = re.compile(r"(\w{2,4}?)\1{3,}")
-
-
-def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = 8) -> tuple[str, bool]:
-    """Cut a word or phrase repeated ``repeats``+ times in a row back to one occurrence, and a
-    syllable looping inside a word likewise."""
-    text, loops = _SYLLABLE_LOOP.subn(r"\1", text)
-    words, changed = text.split(), bool(loops)
-    for n in range(1, longest + 1):
-        i = 0
-        while i + n * repeats <= len(words):
-            unit = [w.strip(".,!?…").lower() for w in words[i:i + n]]
-            count = 1
-            while words[i + count * n:i + (count + 1) * n] and \
-                    [w.strip(".,!?…").lower() for w in words[i + count * n:i + (count + 1) * n]] == unit:
-                count += 1
-            if count >= repeats:
-                del words[i + n:i + count * n]
-                changed = True
-            i += 1
-    return " ".join(words), changed
-
-
 def flags_for(seg: dict) -> list[str]:
     flags = []
     if seg["avg_logprob"] < LOW_LOGPROB:
@@ -264,9 +241,9 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
         start, end = round(start, 3), round(max(end, start), 3)
         segments.append(Segment(
             id=len(segments) + 1, start=start, end=end, language=seg_language, text=text, flags=flags,
-            words=_timed_words(seg.get("words", []), start, end, length, timemap), **figures,
+            words=collapse_word_loops(_timed_words(seg.get("words", []), start, end, length, timemap)), **figures,
         ))
-        fit_words(segments[-1])  # a loop cut out of the text leaves words that no longer spell it
+        fit_words(segments[-1])  # words that do not spell the text are dropped, never left wrong
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
 
@@ -297,10 +274,11 @@ def skipped_speech(audio: np.ndarray, raw: list[dict]) -> list[tuple[int, int]]:
     Whisper sometimes jumps its window past a whole utterance (its next timestamp lands
     seconds later), and the words said there are silently missing from the transcript. A gap
     of GAP_S or more between segments in which the voice detector hears MISSED_S of speech is
-    such a jump; a pause between sentences is not."""
+    such a jump; a pause between sentences is not. Where the decoder looped, only the words left
+    once the loop is cut count as transcribed: the repetitions lie over speech that is missing."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    bounds = sorted((s["start"], s["end"]) for s in raw if s["text"].strip())
+    bounds = sorted(span for s in raw if s["text"].strip() for span in _transcribed_spans(s))
     found, reached = [], 0.0
     for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
         if start - reached >= GAP_S:
@@ -312,22 +290,67 @@ def skipped_speech(audio: np.ndarray, raw: list[dict]) -> list[tuple[int, int]]:
     return found
 
 
+def _transcribed_spans(seg: dict) -> list[tuple[float, float]]:
+    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
+    words = seg.get("words") or []
+    kept = collapse_word_loops(words)
+    if len(kept) == len(words):
+        return [(seg["start"], seg["end"])]
+    return [(w["start"], w["end"]) for w in kept]
+
+
+def _cut_around(seg: dict, stretches: list[tuple[float, float]]) -> list[dict]:
+    """A looped segment as the runs of its kept words between the stretches decoded again (a
+    segment that did not loop, or that no stretch falls in, stays whole)."""
+    words = seg.get("words") or []
+    kept = collapse_word_loops(words)
+    inside = [(lo, hi) for lo, hi in stretches if lo < seg["end"] and hi > seg["start"]]
+    if len(kept) == len(words) or not inside:
+        return [seg]
+    runs: list[list[dict]] = [[]]
+    for w in kept:
+        middle = (w["start"] + w["end"]) / 2
+        if any(lo <= middle <= hi for lo, hi in inside):
+            continue
+        if runs[-1] and any(runs[-1][-1]["end"] <= lo and hi <= w["start"] for lo, hi in inside):
+            runs.append([])
+        runs[-1].append(w)
+    parts = []
+    for run in filter(None, runs):
+        follows_cut = any(hi <= run[0]["start"] for _, hi in inside)
+        precedes_cut = any(run[-1]["end"] <= lo for lo, _ in inside)
+        parts.append({**seg, "text": " ".join(w["text"] for w in run), "words": run,
+                      "start": run[0]["start"] if follows_cut else seg["start"],
+                      "end": run[-1]["end"] if precedes_cut else seg["end"]})
+    return parts
+
+
 def _shifted_words(words: list[dict], shift: float) -> list[dict]:
     """Word times from a decoding of a stretch, moved to the times of the audio it was cut from."""
     return [{**w, "start": w["start"] + shift, "end": w["end"] + shift} for w in words]
 
 
 def _fill_gaps(engine, audio: np.ndarray, raw: list[dict], language: str, **options) -> list[dict]:
-    """``raw`` with the speech the decoder skipped decoded on its own and put in its place."""
-    added, skipped = [], skipped_speech(audio, raw)
-    for lo, hi in skipped:
-        shift = lo / SAMPLE_RATE
-        for seg in _decode(engine, audio[lo:hi], language, **options):
-            added.append({**seg, "start": seg["start"] + shift, "end": min(seg["end"] + shift, hi / SAMPLE_RATE),
-                          "words": _shifted_words(seg.get("words", []), shift)})
-    if skipped:
-        log.info("decoded %d stretches of speech the decoder had skipped", len(skipped))
-    return sorted(raw + added, key=lambda s: s["start"])
+    """``raw`` with the speech the decoder skipped, or looped over, decoded on its own and put in
+    its place; a looped segment keeps only its words outside what was decoded again. A stretch
+    decoded again can loop in turn, so this repeats up to FILL_ROUNDS times, never decoding the
+    same stretch twice."""
+    done: set[tuple[int, int]] = set()
+    for _ in range(FILL_ROUNDS):
+        skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
+        if not skipped:
+            break
+        added = []
+        for lo, hi in skipped:
+            shift = lo / SAMPLE_RATE
+            for seg in _decode(engine, audio[lo:hi], language, **options):
+                added.append({**seg, "start": seg["start"] + shift, "end": min(seg["end"] + shift, hi / SAMPLE_RATE),
+                              "words": _shifted_words(seg.get("words", []), shift)})
+        log.info("decoded %d stretches of speech the decoder had skipped or looped over", len(skipped))
+        done.update(skipped)
+        seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
+        raw = sorted([part for seg in raw for part in _cut_around(seg, seconds)] + added, key=lambda s: s["start"])
+    return raw
 
 
 def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) -> dict | None:

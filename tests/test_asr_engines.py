@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from pipeline import asr, engines, media, models
+from pipeline import asr, engines, loops, media, models
 
 from conftest import KK_CLIP
 
@@ -74,13 +74,47 @@ def test_skipped_speech_is_decoded_on_its_own_and_lands_in_place(home, tmp_path)
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
 
 
+class LoopsAfterSixSeconds:
+    """The real engine, except that its first decoding loops from 6 s on, as Whisper does: one
+    segment whose last word repeats over everything said after it."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.decoded = engine, engine.name, []
+
+    def decode(self, audio, language, **options):
+        segments = self.engine.decode(audio, language, **options)
+        self.decoded.append(len(audio) / 16000)
+        if len(self.decoded) > 1:
+            return segments
+        words = [w for s in segments for w in s["words"] if w["start"] < 6.0]
+        end = segments[-1]["end"]
+        loop = [{**words[-1], "start": 6.0 + k * (end - 6.0) / 12, "end": 6.0 + (k + 1) * (end - 6.0) / 12}
+                for k in range(12)]
+        return [{**segments[0], "end": end, "words": words + loop, "text": " ".join(w["text"] for w in words + loop)}]
+
+
+def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2, tmp_path):
+    engine = LoopsAfterSixSeconds(engines.load("faster-whisper", base_ct2))  # real words at real times
+    audio = _two_utterances(tmp_path)
+    result = asr.transcribe(engine, audio, "kk", fallback=False)
+    assert len(engine.decoded) >= 2 and engine.decoded[1] <= 13.8  # the stretch under the loop, alone
+    first = result.segments[0]
+    assert first.start < 1.0 and first.end <= 6.5 and first.words  # the loop cut off it, its own words kept
+    late = [w for s in result.segments for w in s.words if w["start"] >= 6.0]
+    assert late and all(8.0 <= w["start"] <= w["end"] <= 14.3 for w in late)  # the second utterance's words
+    assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
+
+
 def test_loops_are_cut_back_to_one_occurrence():
-    assert asr.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
-    assert asr.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
-    assert asr.collapse_loops("иә иә бәрі жақсы") == ("иә иә бәрі жақсы", False)
+    assert loops.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
+    assert loops.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
+    assert loops.collapse_loops("иә иә бәрі жақсы") == ("иә иә бәрі жақсы", False)
     # a syllable looping inside a word; "ағаға" (to the elder brother) and the filler "ааа" are speech
-    assert asr.collapse_loops("бір оқйғағағағағағағаға бар") == ("бір оқйға бар", True)
-    assert asr.collapse_loops("ағаға ааа айттым") == ("ағаға ааа айттым", False)
+    assert loops.collapse_loops("бір оқйғағағағағағағаға бар") == ("бір оқйға бар", True)
+    assert loops.collapse_loops("ағаға ааа айттым") == ("ағаға ааа айттым", False)
+    said = [{"start": float(n), "end": n + 0.5, "text": t, "probability": 0.9} for n, t in enumerate("ал бір екі".split())]
+    looped = said + [{**said[-1], "start": 3.0 + n, "end": 3.5 + n} for n in range(4)]
+    assert loops.collapse_word_loops(looped) == said  # the words really said keep their own times
 
 
 def test_foreign_script_tokens_are_the_same_in_both_engines(base_ct2):
