@@ -159,6 +159,17 @@ def _turns(seg: Segment, times: np.ndarray, labels: np.ndarray) -> list[tuple[in
     return merged
 
 
+def _change_time(last_end: float, next_start: float, voice: int, times: np.ndarray, labels: np.ndarray) -> float:
+    """Where one turn gives way to the next, between the last word of the one and the first word
+    of the other: where the windows first hear the next voice, else at its first word. The turns
+    share the boundary, so the segment's speech stays covered."""
+    if next_start <= last_end:
+        return next_start
+    heard = times[(labels == voice) & (times > last_end) & (times < next_start)]
+    onset = heard.min() - WINDOW_FRAMES / FRAMES_PER_S / 2 if len(heard) else next_start
+    return float(min(max(onset, last_end), next_start))
+
+
 def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray) -> list[Segment]:
     """The segments split where the voice changes, labelled S1, S2... in order of first appearance."""
     labels = _smoothed(labels, owners)
@@ -171,9 +182,10 @@ def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels
         if len(runs) <= 1:
             out.append(replace(seg, speaker=runs[0][0] if runs else None))
             continue
+        cuts = [seg.start] + [_change_time(runs[n][1][-1]["end"], runs[n + 1][1][0]["start"], runs[n + 1][0],
+                                           times[mine], labels[mine]) for n in range(len(runs) - 1)] + [seg.end]
         for n, (voice, words) in enumerate(runs):
-            start = seg.start if n == 0 else words[0]["start"]
-            end = seg.end if n == len(runs) - 1 else words[-1]["end"]
+            start, end = cuts[n], cuts[n + 1]
             out.append(replace(seg, start=start, end=max(end, start), speaker=voice, words=words,
                                text=" ".join(w["text"] for w in words), flags=list(seg.flags)))
     names: dict[int, str] = {}

@@ -84,6 +84,9 @@ def test_two_voices_get_two_labels_in_order_of_first_appearance(voices):
     # The first segment held a question and its answer: it was split where the voice changed.
     assert len(labelled) == len(segments) + 1
     assert labelled[0].text.split()[-1].startswith("q") and labelled[1].text.split()[0].startswith("a")
+    # The two parts share one boundary, between the question's last word and the answer's first.
+    assert labelled[0].words[-1]["end"] <= labelled[0].end == labelled[1].start <= labelled[1].words[0]["start"]
+    assert (labelled[0].start, labelled[1].end) == (segments[0].start, segments[0].end)
     assert [s.id for s in labelled] == list(range(1, len(labelled) + 1))
     for seg in labelled:
         assert transcript.words_spell(seg.words, seg.text)
