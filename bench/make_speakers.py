@@ -8,7 +8,9 @@ a fourth voice) and the Russian Golos clips (each one reader). They
 are alternated into two- and three-speaker conversations, 16 kHz mono, with pauses of 0.4 to
 1.5 s between turns (seeded, so the set is the same every time). Writes one WAV per
 conversation and ``refs2.tsv`` / ``refs3.tsv``: one row per reference turn (``file``,
-``start``, ``end``, ``speaker``), the format ``testimony bench speakers`` reads.
+``start``, ``end``, ``speaker``), the format ``testimony bench speakers`` reads. A held-out set
+(``refs2-held-out.tsv`` / ``refs3-held-out.tsv``: other pairings and pauses) is for checking
+that what was tuned on the first set holds.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def _load(evaldata: Path, rel: str, work: Path) -> np.ndarray:
 
 
 def conversations() -> dict[str, list[tuple[str, str]]]:
-    """Name -> (voice, clip) turns in order."""
+    """Name -> (voice, clip) turns in order: the development set."""
     convs = {}
     for n in range(4):  # two voices taking turns, four each
         a = [COMEDIAN[(2 * n + k) % len(COMEDIAN)] for k in range(4)]
@@ -53,20 +55,40 @@ def conversations() -> dict[str, list[tuple[str, str]]]:
     return convs
 
 
-def main(evaldata: Path, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+def held_out() -> dict[str, list[tuple[str, str]]]:
+    """A second set, never tuned on: other clip pairings, three to five turns a voice, either
+    voice first, the other Golos readers, other pauses."""
+    convs = {}
+    for n in range(6):
+        turns = 3 + n % 3
+        a = [COMEDIAN[(3 * n + k + 5) % len(COMEDIAN)] for k in range(turns)]
+        b = [INTERVIEW[(3 * n + k + 3) % len(INTERVIEW)] for k in range(turns)]
+        first, second = (("B", b), ("A", a)) if n % 2 else (("A", a), ("B", b))
+        convs[f"two-t{n + 1}"] = [turn for pair in zip(first[1], second[1])
+                                  for turn in ((first[0], pair[0]), (second[0], pair[1]))]
+    for n in range(4):
+        a = [COMEDIAN[(3 * n + k + 2) % len(COMEDIAN)] for k in range(3)]
+        b = [INTERVIEW[(3 * n + k + 4) % len(INTERVIEW)] for k in range(3)]
+        c = GOLOS[2 * n + 1]
+        convs[f"three-t{n + 1}"] = [("B", b[0]), ("A", a[0]), ("C", c), ("B", b[1]), ("C", c), ("A", a[1]),
+                                    ("B", b[2]), ("A", a[2])]
+    return convs
+
+
+def write_set(evaldata: Path, out: Path, convs: dict[str, list[tuple[str, str]]], seed: int, suffix: str) -> None:
+    """One WAV per conversation and its refs2/refs3 TSVs of reference turns."""
     work = out / "clips"
-    work.mkdir(exist_ok=True)
-    rng = np.random.default_rng(15)
-    rows: dict[str, list[list]] = {"refs2.tsv": [], "refs3.tsv": []}
-    for name, turns in conversations().items():
+    work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list[list]] = {f"refs2{suffix}.tsv": [], f"refs3{suffix}.tsv": []}
+    for name, turns in convs.items():
         pieces, position = [], 0.0
         for voice, clip in turns:
             pause = np.zeros(int(rng.uniform(0.4, 1.5) * RATE), np.float32)
             audio = _load(evaldata, clip, work)
             pieces += [pause, audio]
             position += len(pause) / RATE
-            rows["refs2.tsv" if name.startswith("two") else "refs3.tsv"].append(
+            rows[f"refs2{suffix}.tsv" if name.startswith("two") else f"refs3{suffix}.tsv"].append(
                 [f"{name}.wav", f"{position:.3f}", f"{position + len(audio) / RATE:.3f}", voice])
             position += len(audio) / RATE
         pieces.append(np.zeros(RATE // 2, np.float32))
@@ -81,7 +103,13 @@ def main(evaldata: Path, out: Path) -> None:
             writer = csv.writer(fh, delimiter="\t", quoting=csv.QUOTE_NONE, lineterminator="\n")
             writer.writerow(["file", "start", "end", "speaker"])
             writer.writerows(lines)
-    print(f"wrote {len(conversations())} conversations and refs2.tsv, refs3.tsv to {out}")
+
+
+def main(evaldata: Path, out: Path) -> None:
+    write_set(evaldata, out, conversations(), 15, "")
+    write_set(evaldata, out, held_out(), 115, "-held-out")
+    print(f"wrote {len(conversations()) + len(held_out())} conversations to {out}: refs2.tsv, refs3.tsv "
+          f"(development) and refs2-held-out.tsv, refs3-held-out.tsv")
 
 
 if __name__ == "__main__":
