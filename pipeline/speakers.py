@@ -2,9 +2,10 @@
 
 Every interview has at least two voices. The speech is cut into 1.6 s windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
 trained weights shipped inside its wheel, so nothing is downloaded). The windows are
-clustered with scikit-learn's agglomerative clustering on cosine distance: the number of
-speakers is found by a distance threshold, or fixed when the settings or the sidecar give it
-(``speakers = 2``). Segments are split on word boundaries where the speaker changes, and the
+clustered with scikit-learn's agglomerative clustering: the number of speakers is found by a
+cosine distance threshold (average linkage), or fixed when the settings or the sidecar give it
+(``speakers = 2``; Ward linkage then, which splits the voices evenly rather than a stray window
+off). Segments are split on word boundaries where the speaker changes, and the
 speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them later.
 """
 
@@ -105,9 +106,9 @@ def cluster(vectors: np.ndarray, count: int | None = None, threshold: float = TH
 
     if len(vectors) < 2:
         return np.zeros(len(vectors), int)
-    if count:
-        model = AgglomerativeClustering(n_clusters=min(count, len(vectors)), metric="cosine", linkage="average")
-        return model.fit_predict(vectors)
+    if count:  # Ward on unit vectors: average linkage forced to a count split off one stray window first
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return AgglomerativeClustering(n_clusters=min(count, len(vectors)), linkage="ward").fit_predict(unit)
     labels = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
                                      linkage="average").fit_predict(vectors)
     sizes = np.bincount(labels)
