@@ -10,7 +10,7 @@ Around the engine's decoding (faster-whisper by default, openai-whisper by setti
   Cyrillic (base Whisper otherwise writes whole Kazakh clips in Latin transliteration);
 - a repetition guard (:mod:`pipeline.loops`): a phrase looping three or more times is cut back
   to one occurrence and the segment flagged, so a loop neither floods the transcript nor passes
-  unnoticed, and the speech the loop ran on over is decoded again;
+  unnoticed, and the speech the loop lay over is decoded again;
 - flags from the decoder's own figures (confidence, compression ratio, no-speech probability).
 
 Whisper has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh (the closest language it has)
