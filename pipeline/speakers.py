@@ -35,6 +35,7 @@ MIN_SHARE = 0.05       # a "voice" holding less of the speech than this is folde
 SMOOTH = 3             # windows in the majority vote that steadies labels within a segment
 MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
 PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
+WORD_EDGE_S = 0.3      # a turn's bounds stay this close to its first and last words where they can
 
 
 @functools.lru_cache(maxsize=1)
@@ -162,13 +163,17 @@ def _turns(seg: Segment, times: np.ndarray, labels: np.ndarray) -> list[tuple[in
 
 def _change_time(last_end: float, next_start: float, voice: int, times: np.ndarray, labels: np.ndarray) -> float:
     """Where one turn gives way to the next, between the last word of the one and the first word
-    of the other: where the windows first hear the next voice, else at its first word. The turns
-    share the boundary, so the segment's speech stays covered."""
+    of the other: where the windows first hear the next voice, else at its first word, and within
+    WORD_EDGE_S of both words where the pause allows. The turns share the boundary, so the
+    segment's speech stays covered."""
     if next_start <= last_end:
         return next_start
     heard = times[(labels == voice) & (times > last_end) & (times < next_start)]
     onset = heard.min() - WINDOW_FRAMES / FRAMES_PER_S / 2 if len(heard) else next_start
-    return float(min(max(onset, last_end), next_start))
+    lo, hi = max(last_end, next_start - WORD_EDGE_S), min(next_start, last_end + WORD_EDGE_S)
+    if lo > hi + 1e-6:  # a longer pause: the boundary goes where the next voice is heard
+        lo, hi = last_end, next_start
+    return float(min(max(onset, lo), hi))
 
 
 def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray) -> list[Segment]:

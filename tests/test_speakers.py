@@ -86,6 +86,8 @@ def test_two_voices_get_two_labels_in_order_of_first_appearance(voices):
     assert labelled[0].text.split()[-1].startswith("q") and labelled[1].text.split()[0].startswith("a")
     # The two parts share one boundary, between the question's last word and the answer's first.
     assert labelled[0].words[-1]["end"] <= labelled[0].end == labelled[1].start <= labelled[1].words[0]["start"]
+    assert labelled[0].end - labelled[0].words[-1]["end"] <= 0.3 + 1e-6  # a 0.6 s pause: both words
+    assert labelled[1].words[0]["start"] - labelled[1].start <= 0.3 + 1e-6  # stay within 0.3 s of it
     assert (labelled[0].start, labelled[1].end) == (segments[0].start, segments[0].end)
     assert [s.id for s in labelled] == list(range(1, len(labelled) + 1))
     for seg in labelled:
