@@ -299,6 +299,12 @@ def _transcribed_spans(seg: dict) -> list[tuple[float, float]]:
     return [(w["start"], w["end"]) for w in kept]
 
 
+def _middle(word: dict) -> float:
+    """Where a word is said, for placing it against a stretch: the voice detector pads a stretch
+    by 0.2 s, so a word's edge may overlap it while the word lies outside."""
+    return (word["start"] + word["end"]) / 2
+
+
 def _cut_around(seg: dict, stretches: list[tuple[float, float]]) -> list[dict]:
     """A looped segment as the runs of its kept words between the stretches decoded again (a
     segment that did not loop, or that no stretch falls in, stays whole)."""
@@ -309,16 +315,15 @@ def _cut_around(seg: dict, stretches: list[tuple[float, float]]) -> list[dict]:
         return [seg]
     runs: list[list[dict]] = [[]]
     for w in kept:
-        middle = (w["start"] + w["end"]) / 2
-        if any(lo <= middle <= hi for lo, hi in inside):
+        if any(lo <= _middle(w) <= hi for lo, hi in inside):
             continue
-        if runs[-1] and any(runs[-1][-1]["end"] <= lo and hi <= w["start"] for lo, hi in inside):
+        if runs[-1] and any(_middle(runs[-1][-1]) < lo and hi < _middle(w) for lo, hi in inside):
             runs.append([])
         runs[-1].append(w)
     parts = []
     for run in filter(None, runs):
-        follows_cut = any(hi <= run[0]["start"] for _, hi in inside)
-        precedes_cut = any(run[-1]["end"] <= lo for lo, _ in inside)
+        follows_cut = any(hi < _middle(run[0]) for _, hi in inside)
+        precedes_cut = any(_middle(run[-1]) < lo for lo, _ in inside)
         parts.append({**seg, "text": " ".join(w["text"] for w in run), "words": run,
                       "start": run[0]["start"] if follows_cut else seg["start"],
                       "end": run[-1]["end"] if precedes_cut else seg["end"]})

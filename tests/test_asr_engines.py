@@ -105,6 +105,21 @@ def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2,
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
 
 
+def _word(start: float, end: float, text: str) -> dict:
+    return {"start": start, "end": end, "text": text, "probability": 0.9}
+
+
+def test_a_looped_segment_is_cut_where_its_speech_was_decoded_again():
+    said = [_word(0.0, 1.2, "ал"), *[_word(1.2 + n, 2.2 + n, "бір") for n in range(6)], _word(9.0, 9.5, "сосын")]
+    seg = {"start": 0.0, "end": 10.0, "text": " ".join(w["text"] for w in said), "words": said, "avg_logprob": -0.5}
+    # The stretch decoded again starts 0.1 s inside the kept "бір" (the voice detector's padding).
+    before, after = asr._cut_around(seg, [(2.1, 8.5)])
+    assert (before["start"], before["end"], before["text"]) == (0.0, 2.2, "ал бір")
+    assert (after["start"], after["end"], after["text"]) == (9.0, 10.0, "сосын")
+    unlooped = {**seg, "words": said[:2] + said[-1:]}
+    assert asr._cut_around(unlooped, [(2.1, 8.5)]) == [unlooped]  # a segment that did not loop stays whole
+
+
 def test_loops_are_cut_back_to_one_occurrence():
     assert loops.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
     assert loops.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
