@@ -290,11 +290,17 @@ def skipped_speech(audio: np.ndarray, raw: list[dict]) -> list[tuple[int, int]]:
     return found
 
 
-def _transcribed_spans(seg: dict) -> list[tuple[float, float]]:
-    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
+def _loop_kept(seg: dict) -> list[dict] | None:
+    """The words a raw segment keeps once its loop is cut, or None when its decoder did not loop."""
     words = seg.get("words") or []
     kept = collapse_word_loops(words)
-    if len(kept) == len(words):
+    return kept if len(kept) < len(words) else None
+
+
+def _transcribed_spans(seg: dict) -> list[tuple[float, float]]:
+    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
+    kept = _loop_kept(seg)
+    if kept is None:
         return [(seg["start"], seg["end"])]
     return [(w["start"], w["end"]) for w in kept]
 
@@ -308,10 +314,9 @@ def _middle(word: dict) -> float:
 def _cut_around(seg: dict, stretches: list[tuple[float, float]]) -> list[dict]:
     """A looped segment as the runs of its kept words between the stretches decoded again (a
     segment that did not loop, or that no stretch falls in, stays whole)."""
-    words = seg.get("words") or []
-    kept = collapse_word_loops(words)
+    kept = _loop_kept(seg)
     inside = [(lo, hi) for lo, hi in stretches if lo < seg["end"] and hi > seg["start"]]
-    if len(kept) == len(words) or not inside:
+    if kept is None or not inside:
         return [seg]
     runs: list[list[dict]] = [[]]
     for w in kept:
