@@ -53,12 +53,17 @@ def bare_openai(engine, audio, language: str) -> list[str]:
     return [s["text"] for s in result["segments"]]
 
 
-def bare_faster(engine, audio, language: str) -> list[str]:
+def bare_faster_segments(engine, audio, language: str, word_timestamps: bool = True) -> list:
+    """``WhisperModel.transcribe`` with the pipeline's decoding options, its segments decoded."""
     segments, _ = engine.model.transcribe(
         audio, language=language, beam_size=1, temperature=[0.0], condition_on_previous_text=False,
         vad_filter=False, no_speech_threshold=None, suppress_tokens=[-1, *engine._foreign_ids()],
-        word_timestamps=True)
-    return [s.text for s in segments]
+        word_timestamps=word_timestamps)
+    return list(segments)
+
+
+def bare_faster(engine, audio, language: str) -> list[str]:
+    return [s.text for s in bare_faster_segments(engine, audio, language)]
 
 
 def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:

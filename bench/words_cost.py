@@ -6,7 +6,8 @@
 transcription with word times and speakers. The difference is not only the word times: with
 them, the pipeline can see where the decoder looped and what it skipped, and decodes that
 speech again. This script separates the parts in one process, with the settings of
-TESTIMONY_HOME: the bare engine with and without word times (faster-whisper only), the pipeline without word times,
+TESTIMONY_HOME: the bare engine with and without word times (faster-whisper only, the call
+``bench/overhead.py`` times), the pipeline without word times,
 with them but without decoding again the speech under loops (``asr._transcribed_spans``
 switched off, as ``bench/ablation.py`` switches measures off), with both (the default), and
 the speaker step. For each pipeline run it counts the decodings after the first.
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from overhead import bare_faster_segments  # noqa: E402  (this folder: the bare call overhead.py times)
 from pipeline import asr, media, speakers  # noqa: E402
 from pipeline.console import load_settings  # noqa: E402
 
@@ -44,10 +46,7 @@ def main() -> None:
     asr._decode = counted
     for words in (False, True) if engine.name == "faster-whisper" else ():
         t0 = time.monotonic()
-        segments, _ = engine.model.transcribe(audio, language=args.language, beam_size=1, temperature=[0.0],
-                                              condition_on_previous_text=False, word_timestamps=words,
-                                              vad_filter=False, no_speech_threshold=None)
-        windows = len({s.seek for s in segments})
+        windows = len({s.seek for s in bare_faster_segments(engine, audio, args.language, word_timestamps=words)})
         print(f"bare engine, word times {'on ' if words else 'off'}: {time.monotonic() - t0:6.1f} s, {windows} windows")
     spans = asr._transcribed_spans
     runs = {}
