@@ -115,8 +115,8 @@ def main(argv: list[str]) -> int:
             page.write_text(text, encoding="utf-8")
             print(f"wrote {page.relative_to(ROOT)}")
     if stale:
-        print(f"out of date: {', '.join(map(str, stale))}; run `python docs/generate.py` and commit "
-              f"the result", file=sys.stderr)
+        print(f"out of date: {', '.join(map(str, stale))}; run `python docs/generate.py` and "
+              f"commit the result", file=sys.stderr)
         return 1
     return 0
 
