@@ -62,6 +62,10 @@ def test_the_site_builds_with_no_broken_link(tmp_path):
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "ru" / "guide" / "staff" / "index.html").exists()
+    # The site is read on offline machines: no page may load a script or a style from elsewhere.
+    for page in (tmp_path / "site").rglob("*.html"):
+        remote = re.findall(r'<(?:script|link)[^>]*(?:src|href)="https?://[^"]*"', page.read_text())
+        assert not remote, f"{page.name} loads {remote}"
 
 
 def test_the_readme_is_short_and_its_links_lead_somewhere():
