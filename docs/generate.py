@@ -56,9 +56,8 @@ def settings_table() -> str:
     rows = ["| table | key | default | what it does |", "|---|---|---|---|"]
     for cls, docs, _load in sources():
         for doc in docs:
-            table = doc.table if doc.table.startswith("[") else f"[{doc.table}]"
             text = doc.help.replace("|", "\\|")
-            rows.append(f"| `{table}` | `{doc.key}` | {_default(cls, doc)} | {text} |")
+            rows.append(f"| `[{doc.table}]` | `{doc.key}` | {_default(cls, doc)} | {text} |")
     return "\n".join(rows) + "\n"
 
 

@@ -199,6 +199,16 @@ def home_dir() -> Path:
 def load(home: Path | None = None) -> Settings:
     """Read ``testimony.toml`` under the home folder; a missing file means all defaults."""
     home = (home or home_dir()).resolve()
+    try:
+        return _read(home)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # threads = "many", asr = "fast"
+        raise SettingsError(f"{home / SETTINGS_FILE}: a value is not of the kind its key takes "
+                            f"({exc}); docs/settings.md lists every key with its default") from None
+
+
+def _read(home: Path) -> Settings:
     path = home / SETTINGS_FILE
     raw: dict = {}
     if path.exists():
