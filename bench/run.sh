@@ -1,5 +1,5 @@
 #!/bin/sh
-# Reproduces every table in bench/README.md, in one run:
+# Reproduces the quality, speed and translation tables of docs/benchmarks.md, in one run:
 #     sh bench/run.sh [OUT]        (from the repository root, venv active)
 # Uses its own home folder under OUT (embedded base model, default settings) and a second one
 # with greedy decoding for the engine speed comparison. Evaluation data: TESTIMONY_EVALDATA or

@@ -1,4 +1,4 @@
-"""Markdown table of `testimony bench asr --json` outputs, for bench/README.md.
+"""Markdown table of `testimony bench asr --json` outputs, for docs/benchmarks.md.
 
     python bench/table.py out/*.json
 """

@@ -63,8 +63,9 @@ def worker(
                                                                  "TESTIMONY_BROKER, else [cluster] broker)."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when torch sees a GPU), cpu or cuda."),
     concurrency: int = typer.Option(1, "--concurrency", "-c", help="Pieces decoded at once (one process each)."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads per piece (default: [asr] threads, "
-                                                     "else the cores shared out between the processes)."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads per piece (default: "
+                                                     "\\[asr] threads, else the cores shared out "
+                                                     "between the processes)."),
     name: Optional[str] = typer.Option(None, "--name", help="Node name (default: testimony-PID@HOST)."),
 ):
     """Decode audio pieces sent by a coordinator, with the models under this home's models/."""

@@ -107,6 +107,91 @@ class Settings:
             wf.path.mkdir(parents=True, exist_ok=True)
 
 
+@dataclass(frozen=True)
+class Documented:
+    """One key of testimony.toml as the settings page lists it (docs/generate.py makes the table).
+
+    Defaults are read from the dataclass the key sets, so they are written once.
+    ``tests/test_docs.py`` loads ``example`` and checks that ``field`` changes, and fails on a
+    field that no entry documents.
+    """
+
+    table: str    # the TOML table: "asr", "asr.models"; "[watch]" for each [[watch]] entry
+    key: str
+    field: str    # the attribute it sets on Settings (or on the dataclass of its own loader)
+    help: str
+    example: str  # a testimony.toml that sets this key to something other than its default
+    default: str | None = None  # shown instead of the field's default where that says little
+
+
+SETTINGS_DOCS: tuple[Documented, ...] = (
+    Documented("intake", "case_id_pattern", "case_id_pattern",
+               "Regular expression a case ID must match (in a folder name, a file name prefix, "
+               "a sidecar or `--case`).", '[intake]\ncase_id_pattern = "[0-9]{4}"'),
+    Documented("intake", "settle_seconds", "settle_seconds",
+               "A file must stop changing this long before it is taken in.",
+               "[intake]\nsettle_seconds = 30"),
+    Documented("intake", "poll_seconds", "poll_seconds",
+               "How often the watcher looks at its folders.", "[intake]\npoll_seconds = 10"),
+    Documented("asr", "model", "whisper_model",
+               "Whisper model: the embedded `base`, or one added with `testimony models add`.",
+               '[asr]\nmodel = "large-v3"'),
+    Documented("asr", "allow_download", "allow_download",
+               "Let whisper fetch a named model itself (online machines only).",
+               "[asr]\nallow_download = true"),
+    Documented("asr", "temperature_fallback", "temperature_fallback",
+               "Decode failing windows again at higher temperatures (whisper's own default): "
+               "random, about 4x slower on Kazakh, not measurably better; off keeps decoding "
+               "greedy and reproducible.", "[asr]\ntemperature_fallback = true"),
+    Documented("asr", "threads", "threads", "CPU threads for decoding; 0: all cores.",
+               "[asr]\nthreads = 2"),
+    Documented("asr", "engine", "asr_engine",
+               "`faster-whisper` (default) or `openai-whisper` (the reference): the same "
+               "weights, openai-whisper about 3.4x slower on CPU here.",
+               '[asr]\nengine = "openai-whisper"'),
+    Documented("asr", "vad", "asr_vad",
+               "Cut out silences of 5 s or more (Silero) instead of transcribing them, and decode "
+               "again speech the decoder skipped or looped over. `false` turns all of it off.",
+               "[asr]\nvad = false"),
+    Documented("asr", "beam_size", "asr_beam_size",
+               "Beam width; 0: per language (greedy for Kazakh, 5 for Russian).",
+               "[asr]\nbeam_size = 5"),
+    Documented("asr", "batch_size", "asr_batch_size",
+               "faster-whisper only: decode this many 30 s chunks at once (8: about 1.8x faster "
+               "on Kazakh, worse on Russian, one segment per chunk); 0: off.",
+               "[asr]\nbatch_size = 8"),
+    Documented("asr", "piece_seconds", "piece_seconds",
+               "Audio is decoded, and with a broker sent to workers, in pieces about this long, "
+               "cut at pauses.", "[asr]\npiece_seconds = 300"),
+    Documented("asr.models", "kk / ky / ru", "language_models",
+               "A model per language, installed with `testimony models add --name`; other "
+               "languages use `[asr] model`.", '[asr.models]\nky = "kyrgyz-small"',
+               default="none"),
+    Documented("jobs", "max_attempts", "max_attempts",
+               "A job that kills its worker this many times is marked failed.",
+               "[jobs]\nmax_attempts = 5"),
+    Documented("speakers", "enabled", "speakers",
+               "Label speaker turns S1, S2, ... (resemblyzer voice encoder, offline).",
+               "[speakers]\nenabled = false"),
+    Documented("speakers", "count", "speaker_count",
+               "Number of speakers; 0: found automatically. A sidecar's `speakers = N` "
+               "overrides it for one recording.", "[speakers]\ncount = 2"),
+    Documented("cluster", "broker", "broker",
+               "Redis URL, with its password: this machine coordinates and `testimony worker`s "
+               "decode. `TESTIMONY_BROKER` overrides it.",
+               '[cluster]\nbroker = "redis://:secret@192.168.1.20:6379/0"',
+               default="none: everything runs on this machine"),
+    Documented("cluster", "visibility_timeout", "visibility_timeout",
+               "Seconds before a piece whose worker vanished is sent again.",
+               "[cluster]\nvisibility_timeout = 600"),
+    Documented("[watch]", "path, language, case_prefix", "watch",
+               "More watched folders (`[[watch]]`, one per folder), each with a default language "
+               "and a case prefix (`0042_x.mp4` with `KG-` means case KG-0042).",
+               '[[watch]]\npath = "drop"\nlanguage = "ky"\ncase_prefix = "KG-"',
+               default="`inbox/` only"),
+)
+
+
 def home_dir() -> Path:
     return Path(os.environ.get("TESTIMONY_HOME") or os.getcwd()).resolve()
 
@@ -114,6 +199,16 @@ def home_dir() -> Path:
 def load(home: Path | None = None) -> Settings:
     """Read ``testimony.toml`` under the home folder; a missing file means all defaults."""
     home = (home or home_dir()).resolve()
+    try:
+        return _read(home)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # threads = "many", asr = "fast"
+        raise SettingsError(f"{home / SETTINGS_FILE}: a value is not of the kind its key takes "
+                            f"({exc}); docs/settings.md lists every key with its default") from None
+
+
+def _read(home: Path) -> Settings:
     path = home / SETTINGS_FILE
     raw: dict = {}
     if path.exists():

@@ -14,7 +14,7 @@ import numpy as np
 
 ENGINES = ("openai-whisper", "faster-whisper")
 # faster-whisper: 3.4x faster than openai-whisper on a 2-core machine at equal or better word
-# error rate on both development sets (README, "Throughput on one machine"). openai-whisper
+# error rate on both development sets (docs/benchmarks.md). openai-whisper
 # stays the reference engine (bench --baseline, the test suite's plumbing).
 DEFAULT_ENGINE = "faster-whisper"
 

@@ -67,7 +67,7 @@ class FasterWhisper:
                       no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
         if batch_size > 1 and len(temperatures) == 1:
             # Chunks of at most 30 s, cut at pauses by faster-whisper's own Silero pass, decoded
-            # batch_size at a time, one segment per chunk (README, "Throughput on one machine").
+            # batch_size at a time, one segment per chunk (docs/benchmarks.md).
             segments, _ = self._batched().transcribe(audio, temperature=list(temperatures), batch_size=batch_size,
                                                      vad_filter=True, **common)
         else:

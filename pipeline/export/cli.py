@@ -57,7 +57,7 @@ def export(
 def withhold(
     target: str = typer.Argument(..., help="Interview ID, or a case ID (terms then apply to all its interviews)."),
     terms: Optional[List[str]] = typer.Argument(
-        None, help="Names, places or numbers to replace with \"[name withheld]\" in every export "
+        None, help="Names, places or numbers to replace with \"\\[name withheld]\" in every export "
                    "(a term also hides its endings: Ерлан hides Ерланның). \"-\" reads them from stdin, "
                    "one a line, so they stay out of the shell history."),
     segments: Optional[List[int]] = typer.Option(None, "--segment", "-s",

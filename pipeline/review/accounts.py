@@ -84,6 +84,23 @@ def load_policy(settings: Settings) -> Policy:
     return policy
 
 
+# [review] in testimony.toml, as docs/settings.md lists it (defaults read from Policy).
+REVIEW_SETTINGS_DOCS: tuple[config.Documented, ...] = (
+    config.Documented("review", "login_delay_seconds", "login_delay_seconds",
+                      "Added to the answer per wrong password in a row (up to 10 times this).",
+                      "[review]\nlogin_delay_seconds = 2.5"),
+    config.Documented("review", "lockout_after", "lockout_after",
+                      "Wrong passwords in a row before an account locks.",
+                      "[review]\nlockout_after = 5"),
+    config.Documented("review", "lockout_minutes", "lockout_minutes",
+                      "How long a locked account refuses every password (a new password from "
+                      "`testimony reviewers passwd` unlocks it at once).",
+                      "[review]\nlockout_minutes = 60"),
+    config.Documented("review", "session_hours", "session_hours",
+                      "A login session ends after this long.", "[review]\nsession_hours = 8"),
+)
+
+
 @dataclass(frozen=True)
 class Account:
     name: str

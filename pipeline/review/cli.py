@@ -34,7 +34,8 @@ def serve(ctx: typer.Context,
     settings = load_settings()
     for given in (tls_cert, tls_key):
         if given is not None and not given.is_file():
-            die(f"{given}: no such file; see the README for making a self-signed certificate with openssl")
+            die(f"{given}: no such file; docs/operations/tls.md makes a self-signed certificate "
+                f"with openssl")
     if host not in LOOPBACK and not tls_cert:
         typer.secho(f"warning: {host} lets other machines on the network reach the review page, and without TLS "
                     f"its passwords and transcripts cross the network unencrypted", fg=typer.colors.YELLOW, err=True)

@@ -36,8 +36,9 @@ class ReviewServer:
         if host not in LOOPBACK and not self.https and not insecure_http:
             raise InsecureNetwork(
                 f"refusing to serve the review page on {host} without TLS: passwords and testimony would cross "
-                f"the network in clear text. Give --tls-cert FILE --tls-key FILE (see the README for a "
-                f"self-signed certificate), or --insecure-http if this network is truly private")
+                f"the network in clear text. Give --tls-cert FILE --tls-key FILE "
+                f"(docs/operations/tls.md makes a self-signed certificate), or --insecure-http if this "
+                f"network is truly private")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
