@@ -1,7 +1,8 @@
-// The team's accounts for an admin, below the list of interviews (review.js draws the list).
-"use strict";
+// The team's accounts for an admin, below the list of interviews: disable or enable accounts
+// (new ones come from the command line).
+import { ACCOUNT, ROLE, api, el, setState, t } from "./core.js";
+import { hooks } from "./extend.js";
 
-// An admin's view of the team: disable or enable accounts (new ones come from the command line).
 async function accountsSection() {
   const box = el("section", { class: "accounts" });
   const { ok, data } = await api("GET", "/api/accounts");
@@ -24,3 +25,5 @@ async function accountsSection() {
   draw(data);
   return box;
 }
+
+if (ROLE === "admin") hooks.listSections.push(accountsSection);

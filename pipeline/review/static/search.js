@@ -1,12 +1,12 @@
 // The search box in the page's header: every interview the account may see, each hit a link
-// to its moment (/interviews/<id>#segment-<n>). Uses review.js's helpers ($, el, api, t, clock).
-// The query goes in a POST body, never into the address, so no history or log keeps it.
-// Results show in a panel of their own over the page, so an open interview stays as it was.
-"use strict";
+// to its moment (/interviews/<id>#segment-<n>). The query goes in a POST body, never into the
+// address, so no history or log keeps it. Results show in a panel of their own over the page,
+// so an open interview stays as it was.
+import { $, api, clock, el, main, t } from "./core.js";
+import { goToHash } from "./view.js";
 
-(() => {
-  const form = $("#search");
-  if (!form) return;
+const form = $("#search");
+if (form) {
   const input = form.querySelector("input");
   const panel = el("section", { id: "search-results", class: "search-results", hidden: true });
   main.before(panel);
@@ -57,7 +57,7 @@
   // A hit in the interview already open: go to the segment on this page, without loading it again.
   function open(event) {
     const link = event.currentTarget;
-    if (link.pathname !== location.pathname || typeof goToHash !== "function") return;
+    if (link.pathname !== location.pathname) return;
     event.preventDefault();
     close();
     history.replaceState(null, "", link.href);
@@ -72,4 +72,4 @@
       el("span", { class: "snippet" }, hit.parts.map(([text, matched]) => (matched ? el("mark", {}, text) : text)),
         withheld ? el("span", { class: "withheld-mark" }, withheld) : ""));
   }
-})();
+}
