@@ -1,5 +1,6 @@
 // The team's accounts for an admin, below the list of interviews: disable or enable accounts
-// (new ones come from the command line).
+// (new ones come from the command line). The account's name goes in the body, not the address,
+// so any name (one with "/" too) can be disabled.
 import { ACCOUNT, ROLE, api, el, setState, t } from "./core.js";
 import { hooks } from "./extend.js";
 
@@ -9,7 +10,7 @@ async function accountsSection() {
   if (!ok) return box;
   const state = (a) => (!a.active ? t("disabled") : a.locked ? t("locked") : t("active"));
   const toggle = async (a) => {
-    const reply = await api("POST", `/api/accounts/${encodeURIComponent(a.name)}/${a.active ? "disable" : "enable"}`, {});
+    const reply = await api("POST", `/api/accounts/${a.active ? "disable" : "enable"}`, { name: a.name });
     if (reply.ok) draw(reply.data);
     else setState(reply.data ? reply.data.error : t("Failed."), true);
   };
