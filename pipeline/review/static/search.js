@@ -10,6 +10,7 @@ if (form) {
   const input = form.querySelector("input");
   const panel = el("section", { id: "search-results", class: "search-results", hidden: true });
   main.before(panel);
+  input.disabled = false;  // off until now, so the form is never sent the plain way (query in the address)
 
   function close() {
     panel.hidden = true;
