@@ -34,7 +34,8 @@ def team(home):  # noqa: F811
     if "[review]" not in settings_file.read_text():
         settings_file.write_text(settings_file.read_text() + LIMITS)
     accounts = Accounts(home)
-    accounts.db.executescript("DELETE FROM review_sessions; DELETE FROM review_accounts; DELETE FROM review_clients;")
+    accounts.db.executescript("DELETE FROM review_sessions; DELETE FROM review_accounts; "
+                              "DELETE FROM review_clients;")
     for name, role in (("Aigerim", "reviewer"), ("Dana", "press"), ("Admin", "admin")):
         accounts.add(name, role, PASSWORD)
     accounts.close()
@@ -113,7 +114,7 @@ def test_lockout_after_wrong_passwords_in_a_row(server, team, caplog):
     c = client(server)
     for _ in range(3):
         c, reply = log_in(server, "Aigerim", "guess", c)
-    assert reply.status_code == 401 and "locked for 15 minutes" in reply.text  # said to every failure
+    assert reply.status_code == 401 and "locked for 15 minutes" in reply.text  # said to all
     _, reply = log_in(server, "Aigerim")  # even the right password, while locked
     assert reply.status_code == 401
     assert "locked for 15 minutes" in caplog.text

@@ -6,8 +6,9 @@ after ``lockout_after`` wrong ones in a row the account refuses every password, 
 for ``lockout_minutes``. Each client address also has a budget of ``client_lockout_after`` wrong
 passwords per ``lockout_minutes``, whatever names it tries; kept below ``lockout_after``, one
 client alone cannot lock anyone out. A failed login looks the same whether the name exists,
-is disabled or locked, or not (the same work, answer and delay). A session is a random ID kept server-side (only its SHA-256 is stored),
-so logging out, disabling an account or expiry ends it even if someone kept the cookie.
+is disabled or locked, or not (the same work, answer and delay). A session is a random ID kept
+server-side (only its SHA-256 is stored), so logging out, disabling an account or expiry ends
+it even if someone kept the cookie.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Policy:
     lockout_after: int = 10            # wrong passwords in a row that lock an account
     lockout_minutes: float = 15.0
     session_hours: float = 12.0
-    client_lockout_after: int = 5      # wrong passwords one client address may send per lockout_minutes
+    client_lockout_after: int = 5      # wrong passwords one client address may send per window
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -90,8 +91,8 @@ def load_policy(settings: Settings) -> Policy:
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{path}: [review] holds a value that is not a number: {exc}") from None
     if policy.lockout_after < 1 or policy.client_lockout_after < 1 or policy.session_hours <= 0:
-        raise SettingsError(f"{path}: [review] lockout_after and client_lockout_after must be at least 1 "
-                            f"and session_hours above 0")
+        raise SettingsError(f"{path}: [review] lockout_after and client_lockout_after must be at "
+                            f"least 1 and session_hours above 0")
     return policy
 
 
@@ -113,7 +114,7 @@ class Login:
     """The outcome of a password check: ``account`` when it succeeded, else why not."""
 
     account: Account | None
-    client_failures: int = 0           # this client's wrong passwords in its window, this one included
+    client_failures: int = 0  # this client's wrong passwords in its window, this one included
     client_blocked_until: float | None = None  # set when the client has used up its budget
 
 
@@ -212,7 +213,7 @@ class Accounts:
         return rows[0] if rows else None
 
     def check(self, name: str, password: str, client: str = "local") -> Login:
-        """Check a password, each guess counted for the client and the account before it is checked."""
+        """Check a password; each guess is counted for the client and the account first."""
         clock = time.time()
         window = self.policy.lockout_minutes * 60
         spent = self._counted(
@@ -220,13 +221,14 @@ class Accounts:
             " failures = CASE WHEN since <= :old THEN 1 ELSE failures + 1 END,"
             " since = CASE WHEN since <= :old THEN :now ELSE since END RETURNING failures, since",
             {"client": client, "now": clock, "old": clock - window})
-        if spent["failures"] > self.policy.client_lockout_after:  # no name is looked at: no work to hide
+        if spent["failures"] > self.policy.client_lockout_after:  # no name looked at: none to hide
             log.warning("review login refused: too many wrong passwords from one client")
             return Login(None, spent["failures"], spent["since"] + window)
         row = self._counted(
-            "UPDATE review_accounts SET failures = CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END,"
-            " locked_until = CASE WHEN (CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END) >= :most"
-            " THEN :lock END"
+            "UPDATE review_accounts SET"
+            " failures = CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END,"
+            " locked_until = CASE WHEN"
+            " (CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END) >= :most THEN :lock END"
             " WHERE name = :name AND active = 1 AND (locked_until IS NULL OR locked_until <= :now)"
             " RETURNING failures, locked_until, password_hash",
             {"now": clock, "most": self.policy.lockout_after, "lock": clock + window, "name": name})
@@ -236,8 +238,9 @@ class Accounts:
             return Login(None, spent["failures"])
         if self._verify(row["password_hash"], password):
             self.db.execute("UPDATE review_accounts SET failures=0, locked_until=NULL WHERE name=?", (name,))
-            self.db.execute("UPDATE review_clients SET failures = MAX(failures - 1, 0) WHERE client=?",
-                            (client,))  # a right password is not a guess
+            self.db.execute(  # a right password is not a guess
+                "UPDATE review_clients SET failures = MAX(failures - 1, 0) WHERE client=?",
+                (client,))
             if self._hasher.check_needs_rehash(row["password_hash"]):
                 self.db.execute("UPDATE review_accounts SET password_hash=? WHERE name=?",
                                 (self._hasher.hash(password), name))
@@ -260,7 +263,7 @@ class Accounts:
         return cls._dummy
 
     def delay(self, login: Login) -> float:
-        """Seconds to hold back a failed login's answer: longer with each wrong password from its client."""
+        """Seconds to hold back a failed login's answer: more with each wrong one from its client."""
         return self.policy.login_delay_seconds * min(max(login.client_failures, 1), 10)
 
     # Sessions -------------------------------------------------------------------------

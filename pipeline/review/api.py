@@ -28,10 +28,21 @@ log = logging.getLogger(__name__)
 
 TRANSLATING = threading.Lock()
 
-MEDIA_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
-               ".mkv": "video/x-matroska", ".3gp": "video/3gpp", ".avi": "video/x-msvideo",
-               ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg",
-               ".opus": "audio/ogg", ".flac": "audio/flac"}
+MEDIA_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".3gp": "video/3gpp",
+    ".avi": "video/x-msvideo",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+}
 
 
 async def authorised(request: Request, right: str | None = None) -> login.User:
@@ -47,26 +58,45 @@ def payload(reviews: Reviews, interview_id: str, user: login.User) -> dict:
     revisions = reviews.revisions(interview.interview_id)
     segments = [{**asdict(seg), **revisions[seg.id]} for seg in t.segments]
     data = {
-        "interview_id": t.interview_id, "case_id": t.case_id, "language": t.language, "review": t.review,
-        "translation": t.translation.get("status"), "languages": list(LANGUAGES),
-        "media": {"url": f"/media/{interview.interview_id}", "kind": interview.media_kind,
-                  "name": t.source.get("file")},
-        "review_file": f"{REVIEW_FILE} in {OUTBOX_WORDS}", "warnings": t.warnings, "segments": segments,
+        "interview_id": t.interview_id,
+        "case_id": t.case_id,
+        "language": t.language,
+        "review": t.review,
+        "translation": t.translation.get("status"),
+        "languages": list(LANGUAGES),
+        "media": {
+            "url": f"/media/{interview.interview_id}",
+            "kind": interview.media_kind,
+            "name": t.source.get("file"),
+        },
+        "review_file": f"{REVIEW_FILE} in {OUTBOX_WORDS}",
+        "warnings": t.warnings,
+        "segments": segments,
     }
     if not sees_withheld(user):
         view = PressView.of(t)
-        data.update(review=view.review(t.review), segments=[view.segment(s) for s in segments],
-                    warnings=view.text(t.warnings), review_file=None)
+        data.update(
+            review=view.review(t.review),
+            segments=[view.segment(s) for s in segments],
+            warnings=view.text(t.warnings),
+            review_file=None,
+        )
         data["media"]["name"] = f"{interview.interview_id}{interview.evidence_path.suffix.lower()}"
     return data
 
 
 async def me(request: Request) -> Response:
     user = await authorised(request)
-    return JSONResponse({"name": user.name, "role": user.role, "token_mode": user.token_mode,
-                         "may": sorted(r for r in ("edit", "withhold", "export", "accounts") if user.may(r)),
-                         "sees_withheld": sees_withheld(user),
-                         "language": await run_in_threadpool(login.language, request, user)})
+    return JSONResponse(
+        {
+            "name": user.name,
+            "role": user.role,
+            "token_mode": user.token_mode,
+            "may": sorted(r for r in ("edit", "withhold", "export", "accounts") if user.may(r)),
+            "sees_withheld": sees_withheld(user),
+            "language": await run_in_threadpool(login.language, request, user),
+        }
+    )
 
 
 def _interviews(request: Request, user: login.User) -> Response:
@@ -74,7 +104,9 @@ def _interviews(request: Request, user: login.User) -> Response:
     try:
         flagged = int(q.get("flagged") or 0)
     except ValueError:
-        raise HTTPException(400, "flagged must be a whole number (the least number of flagged segments)")
+        raise HTTPException(
+            400, "flagged must be a whole number (the least number of flagged segments)"
+        )
     with request.app.state.site.reviews() as reviews:
         rows = []
         for found in reviews.interviews():
@@ -83,13 +115,18 @@ def _interviews(request: Request, user: login.User) -> Response:
                 view = PressView.of(reviews.open(found))
                 row["reviewers"] = view.text(row["reviewers"])
             rows.append(row)
-    rows = [r for r in rows if (not q.get("case") or r["case_id"] == q["case"])
-            and (not q.get("status") or r["status"] == q["status"]) and r["flagged"] >= flagged]
+    rows = [
+        r
+        for r in rows
+        if (not q.get("case") or r["case_id"] == q["case"])
+        and (not q.get("status") or r["status"] == q["status"])
+        and r["flagged"] >= flagged
+    ]
     return JSONResponse(rows)
 
 
 async def interviews(request: Request) -> Response:
-    """Every interview with its progress; ?case=, ?status= and ?flagged= (at least that many) filter it."""
+    """Every interview with its progress; ?case=, ?status= and ?flagged= (at least) filter it."""
     user = await authorised(request)
     return await run_in_threadpool(_interviews, request, user)
 
@@ -123,13 +160,20 @@ def _media(request: Request, user: login.User) -> Response:
     with site.reviews() as reviews:
         found = reviews.find(request.path_params["interview_id"])
         if not sees_withheld(user) and PressView.of(reviews.open(found)).anything:
-            raise HTTPException(403, "this recording has withheld passages or names, which the press role "
-                                     "does not hear; the exported video (format mp4) mutes withheld segments")
+            raise HTTPException(
+                403,
+                "this recording has withheld passages or names, which the press role "
+                "does not hear; the exported video (format mp4) mutes withheld segments",
+            )
     path = found.evidence_path.resolve()
     if not path.is_relative_to(site.evidence) or not path.is_file():
-        log.warning("review page: media for %s is not in the evidence store; refused", found.interview_id)
+        log.warning(
+            "review page: media for %s is not in the evidence store; refused", found.interview_id
+        )
         raise HTTPException(403, "the recording is not in this home folder's evidence store")
-    return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"))
+    return FileResponse(
+        path, media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    )
 
 
 async def media(request: Request) -> Response:
@@ -140,8 +184,9 @@ async def media(request: Request) -> Response:
 
 # Edits -------------------------------------------------------------------------------------
 
+
 def author(user: login.User, body: bodies.Authored) -> str:
-    """The name for the audit log: the account's, or in single-token mode the name typed on the page."""
+    """The name for the audit log: the account's, or in single-token mode the one typed."""
     return user.name if not user.token_mode else (body.reviewer or "")
 
 
@@ -169,9 +214,12 @@ def _edit(request: Request, user: login.User, body: bodies.Authored, action) -> 
                 touched = [segment_id] if segment_id is not None else []
                 if action is merge and segment_id is not None:
                     ids = [s.id for s in t.segments]
-                    touched += ids[ids.index(segment_id) + 1:][:1] if segment_id in ids else []
-                why = (press_may_rename(view, t) if action is rename_speaker
-                       else press_may_edit(view, t, touched))
+                    touched += ids[ids.index(segment_id) + 1 :][:1] if segment_id in ids else []
+                why = (
+                    press_may_rename(view, t)
+                    if action is rename_speaker
+                    else press_may_edit(view, t, touched)
+                )
                 if why:
                     raise HTTPException(403, why)
             action(reviews, found, author(user, body), segment_id, body)
@@ -208,7 +256,9 @@ def set_status(reviews: Reviews, found, who: str, segment_id: None, body: bodies
     reviews.set_status(found, who, body.status)
 
 
-def rename_speaker(reviews: Reviews, found, who: str, segment_id: None, body: bodies.RenameSpeaker) -> None:
+def rename_speaker(
+    reviews: Reviews, found, who: str, segment_id: None, body: bodies.RenameSpeaker
+) -> None:
     """A name for a speaker in every segment: one audited edit."""
     reviews.rename_speaker(found, who, body.old, body.new)
 

@@ -106,7 +106,9 @@ def describe(error: ValidationError) -> str:
     if first["type"] == "json_invalid":
         return f"the request body is not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
     if first["type"] == "model_type":
-        return f"{where}: must be a JSON object" if where else "the request body must be a JSON object"
+        return (
+            f"{where}: must be a JSON object" if where else "the request body must be a JSON object"
+        )
     if first["type"] == "extra_forbidden":
         return f"unknown field {where!r} in the request"
     return f"{where or 'body'}: {first['msg']}"

@@ -30,10 +30,16 @@ METHODS = ("GET", "HEAD", "POST")
 # Signed cookie values (Starlette's session, asgi-csrf's token) use only these characters.
 COOKIE_VALUE = re.compile(r"[A-Za-z0-9._=-]{1,8192}")
 # Inline styles and scripts are refused: the page's CSS and modules are files under /static.
-HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
-           (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
-           (b"content-security-policy",
-            b"default-src 'self'; media-src 'self'; connect-src 'self'; frame-ancestors 'none'")]
+HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; media-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    ),
+]
 
 
 def _own_cookies(headers: list[tuple[bytes, bytes]], names: set[str]) -> bytes:
@@ -61,7 +67,9 @@ class Gate:
             return await self.app(scope, receive, send)
 
         async def send_with_headers(event):
-            if event["type"] == "http.response.start":  # logged before the reply leaves, so in order
+            if (
+                event["type"] == "http.response.start"
+            ):  # logged before the reply leaves, so in order
                 log.info("review page %s %s -> %s", scope["method"], scope["path"], event["status"])
                 event = {**event, "headers": list(event.get("headers") or []) + HEADERS}
             await send(event)
@@ -77,8 +85,16 @@ class Gate:
         if refused is not None:
             status, message = refused
             body = json.dumps({"error": message}).encode()
-            await send_with_headers({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send_with_headers({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send_with_headers)

@@ -146,7 +146,8 @@ async def login(request: Request) -> Response:
         name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
         target = safe_next(str(form.get("next") or "/"))
     if len(name) > MAX_NAME or len(password) > MAX_PASSWORD:
-        raise HTTPException(400, f"a name is at most {MAX_NAME} and a password at most {MAX_PASSWORD} characters")
+        raise HTTPException(400, f"a name is at most {MAX_NAME} and a password at most "
+                                 f"{MAX_PASSWORD} characters")
     acc = accounts(request)
     try:
         client = request.client.host if request.client else "local"
@@ -155,14 +156,16 @@ async def login(request: Request) -> Response:
             tr = i18n.translations(language(request, None))
             if result.client_blocked_until:
                 wait = max(1, math.ceil(result.client_blocked_until - time.time()))
-                error, status = tr.gettext("Too many wrong passwords from this computer: try again in {minutes} "
-                                           "minutes.").format(minutes=math.ceil(wait / 60)), 429
+                error = tr.gettext("Too many wrong passwords from this computer: try again in "
+                                   "{minutes} minutes.").format(minutes=math.ceil(wait / 60))
+                status = 429
             else:
                 wait = acc.delay(result)
-                await asyncio.sleep(wait)  # slows guessing; the event loop keeps serving others meanwhile
-                error, status = tr.gettext("Wrong name or password. After {count} wrong passwords in a row an "
-                                           "account is locked for {minutes} minutes.").format(
-                    count=acc.policy.lockout_after, minutes=f"{acc.policy.lockout_minutes:g}"), 401
+                await asyncio.sleep(wait)  # slows guessing; the event loop serves others meanwhile
+                error = tr.gettext("Wrong name or password. After {count} wrong passwords in a row "
+                                   "an account is locked for {minutes} minutes.").format(
+                    count=acc.policy.lockout_after, minutes=f"{acc.policy.lockout_minutes:g}")
+                status = 401
             request.scope["query_string"] = f"next={quote(target)}".encode()
             return await run_in_threadpool(_login_form, request, error, status,
                                            {"Retry-After": str(math.ceil(wait))})

@@ -22,8 +22,14 @@ def _withhold(request: Request, store: Store, interview_id: str, body: bodies.Wi
     site = request.app.state.site
     export_core.withhold(site.settings, store, interview_id, body.terms, body.segments)
     parts = [f"{len(body.terms)} name(s)"] if body.terms else []
-    parts += [f"segment(s) {', '.join(map(str, sorted(set(body.segments))))}"] if body.segments else []
-    return {"messages": [f"{interview_id}: {' and '.join(parts) or 'nothing'} withheld from every export"]}
+    parts += (
+        [f"segment(s) {', '.join(map(str, sorted(set(body.segments))))}"] if body.segments else []
+    )
+    return {
+        "messages": [
+            f"{interview_id}: {' and '.join(parts) or 'nothing'} withheld from every export"
+        ]
+    }
 
 
 def _export(request: Request, store: Store, interview_id: str, body: bodies.Export) -> dict:
@@ -32,13 +38,18 @@ def _export(request: Request, store: Store, interview_id: str, body: bodies.Expo
     items = export_core.find(site.settings, store, interview_id)
     export_core.check(items, body.allow_unreviewed)
     result = export_core.export(site.settings, store, items[0], formats)
-    return {"folder": f"the export folder in {OUTBOX_WORDS}", "files": sorted(result.files),
-            "notices": result.notices}
+    return {
+        "folder": f"the export folder in {OUTBOX_WORDS}",
+        "files": sorted(result.files),
+        "notices": result.notices,
+    }
 
 
 # action -> (the right it needs, the body it takes, what it does)
-ACTIONS = {"withhold": ("withhold", bodies.Withhold, _withhold),
-           "export": ("export", bodies.Export, _export)}
+ACTIONS = {
+    "withhold": ("withhold", bodies.Withhold, _withhold),
+    "export": ("export", bodies.Export, _export),
+}
 
 
 def _run(request: Request, user: login.User, action: str, body: bodies.Body) -> Response:
@@ -49,8 +60,13 @@ def _run(request: Request, user: login.User, action: str, body: bodies.Body) -> 
             found = reviews.find(request.path_params["interview_id"])
         reply = ACTIONS[action][2](request, store, found.interview_id, body)
         # Who did it, by account: the custody log's own entry names files and hashes only.
-        store.event("review page", sha256=found.sha256, interview_id=found.interview_id, action=action,
-                    account=user.name or "token holder")
+        store.event(
+            "review page",
+            sha256=found.sha256,
+            interview_id=found.interview_id,
+            action=action,
+            account=user.name or "token holder",
+        )
     finally:
         store.close()
     with site.reviews() as reviews:

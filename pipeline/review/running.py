@@ -35,8 +35,8 @@ def check_tls(cert: Path, key: Path) -> None:
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
     except ssl.SSLError as exc:
-        raise TLSError(f"{cert} and {key} cannot serve HTTPS ({exc.reason or exc.strerror}): give a PEM "
-                       f"certificate and the PEM private key it was made with (see docs/security.md)") from None
+        raise TLSError(f"{cert} and {key} cannot serve HTTPS ({exc.reason or exc.strerror}): give "
+                       f"a PEM certificate and the PEM private key it was made with") from None
     except OSError as exc:
         raise TLSError(f"cannot read {exc.filename or cert}: {exc.strerror}") from None
 

@@ -3,10 +3,10 @@
 HTTP itself (parsing, sessions, CSRF, static files, range requests) is Starlette's, uvicorn's
 and asgi-csrf's; gate.py screens every request first, the handlers (api.py, press_api.py,
 team_api.py, search_api.py) say who may do what and hand the work to the review logic in
-edits.py, and views.py says what each role sees. Recordings and transcripts are sensitive: every page and API call needs a
-login (or, with no accounts, the token printed at start), the roles are checked here and not
-only on the page, media comes only from this home folder's evidence store, and the log names
-requests by path only, never by content.
+edits.py, and views.py says what each role sees. Recordings and transcripts are sensitive:
+every page and API call needs a login (or, with no accounts, the token printed at start), the
+roles are checked on the server and not only on the page, media comes only from this home
+folder's evidence store, and the log names requests by path only, never by content.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Site:
 # Pages ----------------------------------------------------------------------------------
 
 def page(request: Request) -> Response:
-    """The list of interviews at /, one interview at /interviews/<id>: the same page, drawn by static/main.js."""
+    """The list of interviews at /, one interview at /interviews/<id>: one page (static/main.js)."""
     entered = login.enter_with_token(request)
     if entered is not None:
         return entered
@@ -113,8 +113,8 @@ async def on_http_error(request: Request, exc: HTTPException) -> Response:
 async def on_review_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Conflict):
         return _error(request, 409, str(exc), conflict={
-            "segment_id": exc.segment_id, "revision": exc.revision, "current": exc.current, "by": exc.by,
-            "at": exc.at})
+            "segment_id": exc.segment_id, "revision": exc.revision, "current": exc.current,
+            "by": exc.by, "at": exc.at})
     if isinstance(exc, NeedsConfirmation):
         return _error(request, 409, str(exc), needs_confirmation=True, proposed=exc.proposed)
     if isinstance(exc, NotFound):
@@ -123,16 +123,17 @@ async def on_review_error(request: Request, exc: Exception) -> Response:
 
 
 async def csrf_failed(scope, send, message_id) -> None:
-    """asgi-csrf's refusal, in words: the form or page is stale, or the post came from another site."""
-    body = json.dumps({"error": "this request lacks the page's CSRF token (a form from another site, or a "
-                                "page open since before a restart): reload the page and try again"}).encode()
+    """asgi-csrf's refusal, in words: the form or page is stale, or the post came from elsewhere."""
+    body = json.dumps({"error": "this request lacks the page's CSRF token (a form from another "
+                                "site, or a page open since before a restart): reload the page and "
+                                "try again"}).encode()
     await send({"type": "http.response.start", "status": 403, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
 class SegmentId(IntegerConvertor):
-    """A segment ID in an address: at most nine digits, so no number too large for SQLite gets in."""
+    """A segment ID in an address: at most nine digits, so no number too large for SQLite."""
 
     regex = "[0-9]{1,9}"
 
@@ -145,7 +146,8 @@ SEGMENT = INTERVIEW + "/segments/{segment_id:segment}"
 ROUTES = [
     Route("/", page), Route("/interviews/{interview_id}", page),
     Route("/i/{interview_id}", old_address),
-    Route("/login", login.login_page, methods=["GET"]), Route("/login", login.login, methods=["POST"]),
+    Route("/login", login.login_page, methods=["GET"]),
+    Route("/login", login.login, methods=["POST"]),
     Route("/logout", login.logout, methods=["POST"]),
     Route("/api/me", api.me),
     Route("/api/interviews", api.interviews),
@@ -169,10 +171,11 @@ ROUTES = [
 
 
 def build_app(settings: Settings, token: str, port: int, *, https: bool = False, loopback: bool = True):
-    """The review page as an ASGI app; cookie names carry the port, as browsers share cookies across ports.
+    """The review page as an ASGI app; cookie names carry the port (browsers share cookies
+    across ports).
 
-    From the outside in: the gate (methods, sizes, content types, this page's cookies only, headers),
-    asgi-csrf (every post, /login and /logout included, needs the token), then Starlette.
+    From the outside in: the gate (methods, sizes, content types, only this page's cookies,
+    headers), asgi-csrf (every post, /login and /logout included, needs the token), then Starlette.
     """
     policy = load_policy(settings)
     acc = Accounts(settings, policy)
@@ -188,14 +191,17 @@ def build_app(settings: Settings, token: str, port: int, *, https: bool = False,
     if loopback:  # a DNS-rebinding page under another host name cannot reach a loopback server
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES, www_redirect=False))
     session_cookie, csrf_cookie = f"testimony-{port}", f"testimony-csrf-{port}"
-    middleware.append(Middleware(SessionMiddleware, secret_key=session_key, session_cookie=session_cookie,
-                                 max_age=int(policy.session_hours * 3600), same_site="strict", https_only=https))
+    middleware.append(Middleware(SessionMiddleware, secret_key=session_key,
+                                 session_cookie=session_cookie, same_site="strict",
+                                 https_only=https,
+                                 max_age=int(policy.session_hours * 3600)))
     app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=errors)
     app.state.site = site
     # CSRF: asgi-csrf (as datasette uses it) wants the token from its cookie back in a form field or
     # header. Without a cookie it lets a post through unless the path is "always protected": the
     # login form is, or another site could log a browser in (or lock accounts) with its own post.
-    protected = asgi_csrf(app, signing_secret=csrf_key, cookie_name=csrf_cookie, cookie_secure=https,
-                          cookie_samesite="Strict", always_protect={"/login", "/logout"},
+    protected = asgi_csrf(app, signing_secret=csrf_key, cookie_name=csrf_cookie,
+                          cookie_secure=https, cookie_samesite="Strict",
+                          always_protect={"/login", "/logout"},
                           send_csrf_failed=csrf_failed)
     return Gate(protected, {session_cookie, csrf_cookie})

@@ -24,8 +24,17 @@ def _listing(request: Request) -> Response:
     acc = login.accounts(request)
     try:
         clock = time.time()
-        return JSONResponse([{"name": a.name, "role": a.role, "active": a.active,
-                              "locked": bool(a.locked_until and a.locked_until > clock)} for a in acc.list()])
+        return JSONResponse(
+            [
+                {
+                    "name": a.name,
+                    "role": a.role,
+                    "active": a.active,
+                    "locked": bool(a.locked_until and a.locked_until > clock),
+                }
+                for a in acc.list()
+            ]
+        )
     finally:
         acc.close()
 

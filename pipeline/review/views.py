@@ -45,8 +45,10 @@ class PressView:
 
     @classmethod
     def of(cls, t: tr.Transcript) -> "PressView":
-        return cls(redact.term_pattern(t.review.get("withheld_terms", [])),
-                   {s.id for s in t.segments if s.withheld})
+        return cls(
+            redact.term_pattern(t.review.get("withheld_terms", [])),
+            {s.id for s in t.segments if s.withheld},
+        )
 
     @property
     def anything(self) -> bool:
@@ -66,37 +68,60 @@ class PressView:
     def hides(self, segment: dict) -> bool:
         """Whether this role's copy of a segment differs from the real one."""
         return segment.get("withheld") or any(
-            self.text(segment.get(name)) != segment.get(name) for name in HIDDEN_FIELDS)
+            self.text(segment.get(name)) != segment.get(name) for name in HIDDEN_FIELDS
+        )
 
     def segment(self, segment: dict) -> dict:
-        """A segment (as a dict) as the press role may see it; ``muted`` when something is hidden."""
+        """A segment (a dict) as the press role may see it; ``muted`` when something is hidden."""
         if segment.get("withheld"):
-            return {**segment, "text": redact.SEGMENT_MARK, "english": redact.SEGMENT_MARK,
-                    "speaker": self.text(segment.get("speaker")), "words": [], "muted": True}
+            return {
+                **segment,
+                "text": redact.SEGMENT_MARK,
+                "english": redact.SEGMENT_MARK,
+                "speaker": self.text(segment.get("speaker")),
+                "words": [],
+                "muted": True,
+            }
         if self.hides(segment):
-            return {**segment, **{name: self.text(segment.get(name)) for name in HIDDEN_FIELDS},
-                    "words": [], "muted": True}
+            return {
+                **segment,
+                **{name: self.text(segment.get(name)) for name in HIDDEN_FIELDS},
+                "words": [],
+                "muted": True,
+            }
         return {**segment, "muted": False}
 
     def review(self, review: dict) -> dict:
         terms = {w.strip().casefold() for w in review.get("withheld_terms", []) if w.strip()}
-        return {"status": review.get("status", "unreviewed"),
-                "reviewers": self.text(list(review.get("reviewers", []))),
-                "withheld_terms": [], "withheld_term_count": len(terms)}
+        return {
+            "status": review.get("status", "unreviewed"),
+            "reviewers": self.text(list(review.get("reviewers", []))),
+            "withheld_terms": [],
+            "withheld_term_count": len(terms),
+        }
 
     def audit(self, entries: list[dict]) -> list[dict]:
         mute = bool(self.withheld)
-        return [{**e, "reviewer": self.text(e["reviewer"]), "muted": mute,
-                 "before": None if mute else self.text(e["before"]),
-                 "after": None if mute else self.text(e["after"])} for e in entries]
+        return [
+            {
+                **e,
+                "reviewer": self.text(e["reviewer"]),
+                "muted": mute,
+                "before": None if mute else self.text(e["before"]),
+                "after": None if mute else self.text(e["after"]),
+            }
+            for e in entries
+        ]
 
 
 def press_may_edit(view: PressView, t: tr.Transcript, segment_ids: list[int]) -> str | None:
     """Why the press role may not change these segments (None: it may)."""
     hidden = sorted(s.id for s in t.segments if s.id in segment_ids and view.hides(_as_dict(s)))
     if hidden:
-        return (f"segment {', '.join(map(str, hidden))} holds withheld text, which the press role does "
-                f"not see; a reviewer or admin can change it")
+        return (
+            f"segment {', '.join(map(str, hidden))} holds withheld text, which the press role does "
+            f"not see; a reviewer or admin can change it"
+        )
     return None
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.review.accounts import Accounts
 
-from test_review import home, job, processed  # noqa: F401  (fixtures: one processed interview per module)
+# Fixtures: one processed interview per module.
+from test_review import home, job, processed  # noqa: F401
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"reviewer": "Aigerim", "press": "Dana", "admin": "Admin"}
@@ -23,8 +24,15 @@ def set_limits(settings, **limits):
     """Replace the home's [review] settings (read when the server starts)."""
     path = settings.home / "testimony.toml"
     text = path.read_text().split("\n[review]\n")[0]
-    lines = "".join(f"{k} = {v}\n" for k, v in {"login_delay_seconds": 0.01, "lockout_after": 3,
-                                                 "lockout_minutes": 15, **limits}.items())
+    lines = "".join(
+        f"{k} = {v}\n"
+        for k, v in {
+            "login_delay_seconds": 0.01,
+            "lockout_after": 3,
+            "lockout_minutes": 15,
+            **limits,
+        }.items()
+    )
     path.write_text(f"{text}\n[review]\n{lines}")
 
 
@@ -33,8 +41,9 @@ def team(home):  # noqa: F811
     """The home folder with fast login limits and one account per role; no sessions, no failures."""
     set_limits(home)
     accounts = Accounts(home)
-    accounts.db.executescript("DELETE FROM review_sessions; DELETE FROM review_accounts; "
-                              "DELETE FROM review_clients;")
+    accounts.db.executescript(
+        "DELETE FROM review_sessions; DELETE FROM review_accounts; " "DELETE FROM review_clients;"
+    )
     for role, name in ACCOUNTS.items():
         accounts.add(name, role, PASSWORD)
     accounts.close()
@@ -48,7 +57,9 @@ def server(team, review_server):
 
 def client(server, address: str = "127.0.0.1") -> httpx.Client:
     transport = httpx.HTTPTransport(local_address=address)
-    return httpx.Client(base_url=server.base, follow_redirects=False, timeout=60, transport=transport)
+    return httpx.Client(
+        base_url=server.base, follow_redirects=False, timeout=60, transport=transport
+    )
 
 
 def csrf_token(c: httpx.Client) -> str:
@@ -58,7 +69,9 @@ def csrf_token(c: httpx.Client) -> str:
 
 def log_in(server, name, password=PASSWORD, address="127.0.0.1"):
     c = client(server, address)
-    reply = c.post("/login", data={"name": name, "password": password, "csrftoken": csrf_token(c), "next": "/"})
+    reply = c.post(
+        "/login", data={"name": name, "password": password, "csrftoken": csrf_token(c), "next": "/"}
+    )
     return c, reply
 
 
@@ -73,5 +86,8 @@ def as_role(server, role: str) -> httpx.Client:
 
 def post(c: httpx.Client, server, path: str, body=None, **extra) -> httpx.Response:
     """A JSON post as the page sends it: with the CSRF token from its cookie."""
-    headers = {"X-CSRFToken": c.cookies.get(f"testimony-csrf-{server.port}", ""), **extra.pop("headers", {})}
+    headers = {
+        "X-CSRFToken": c.cookies.get(f"testimony-csrf-{server.port}", ""),
+        **extra.pop("headers", {}),
+    }
     return c.post(path, json=body, headers=headers, **extra)

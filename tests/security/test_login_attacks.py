@@ -9,8 +9,18 @@ import httpx
 
 from pipeline.review.accounts import Accounts
 
-from attack import (PASSWORD, client, csrf_token, home, job, log_in, processed, server,  # noqa: F401
-                    set_limits, team)
+from attack import (
+    PASSWORD,
+    client,
+    csrf_token,
+    home,
+    job,
+    log_in,
+    processed,
+    server,  # noqa: F401
+    set_limits,
+    team,
+)
 
 WRONG = "wrong password for account"
 
@@ -27,8 +37,12 @@ def locked(settings, name) -> bool:
         accounts.close()
 
 
-def test_parallel_guesses_are_each_counted_and_the_right_password_is_then_refused(team, review_server, caplog):
-    set_limits(team, lockout_after=3, client_lockout_after=100)  # the account's count, not the client's
+def test_parallel_guesses_are_each_counted_and_the_right_password_is_then_refused(
+    team, review_server, caplog
+):
+    set_limits(
+        team, lockout_after=3, client_lockout_after=100
+    )  # the account's count, not the client's
     server = review_server(team)
     caplog.set_level(logging.INFO)
     ready = []
@@ -39,7 +53,9 @@ def test_parallel_guesses_are_each_counted_and_the_right_password_is_then_refuse
 
     def guess(c, token):
         start.wait()
-        replies.append(c.post("/login", data={"name": "Aigerim", "password": "guess", "csrftoken": token}))
+        replies.append(
+            c.post("/login", data={"name": "Aigerim", "password": "guess", "csrftoken": token})
+        )
 
     threads = [threading.Thread(target=guess, args=pair) for pair in ready]
     for t in threads:
@@ -47,7 +63,9 @@ def test_parallel_guesses_are_each_counted_and_the_right_password_is_then_refuse
     for t in threads:
         t.join()
     assert sorted({r.status_code for r in replies}) == [401]
-    assert guesses(caplog) == 3  # only as many passwords checked as the lock allows, all in one count
+    assert (
+        guesses(caplog) == 3
+    )  # only as many passwords checked as the lock allows, all in one count
     counts = [int(m) for m in re.findall(rf"{WRONG} Aigerim \((\d+) in a row\)", caplog.text)]
     assert sorted(counts) == [1, 2, 3]
     _, reply = log_in(server, "Aigerim")  # the right password, now the account is locked
@@ -76,8 +94,11 @@ def test_login_and_logout_from_another_site_are_refused(server, team):
     for cookies in ({}, {"othersite": "1"}):  # with no cookie, or only another app's
         c = httpx.Client(base_url=server.base, cookies=cookies, follow_redirects=False)
         for password in (PASSWORD, "guess"):
-            reply = c.post("/login", data={"name": "Aigerim", "password": password},
-                           headers={"Origin": "http://attacker.example"})
+            reply = c.post(
+                "/login",
+                data={"name": "Aigerim", "password": password},
+                headers={"Origin": "http://attacker.example"},
+            )
             assert reply.status_code == 403 and "CSRF" in reply.json()["error"]
             assert f"testimony-{server.port}" not in reply.cookies
     accounts = Accounts(team)
@@ -103,14 +124,27 @@ def test_failed_logins_look_the_same_for_every_name(server, team):
     accounts.add("Gone", "reviewer", PASSWORD)
     accounts.set_active("Gone", False)
     accounts.add("Locked", "admin", PASSWORD)
-    accounts.db.execute("UPDATE review_accounts SET failures=3, locked_until=9e9 WHERE name='Locked'")
+    accounts.db.execute(
+        "UPDATE review_accounts SET failures=3, locked_until=9e9 WHERE name='Locked'"
+    )
     accounts.close()
     # Each from a fresh address, so each is that client's first failure.
-    seen = {name: answer(server, name, password, f"127.0.0.{10 + n}") for n, (name, password) in enumerate([
-        ("Aigerim", "guess"), ("Nobody", "guess"), ("Gone", PASSWORD), ("Locked", PASSWORD),
-        ("Admin", "guess")])}
+    seen = {
+        name: answer(server, name, password, f"127.0.0.{10 + n}")
+        for n, (name, password) in enumerate(
+            [
+                ("Aigerim", "guess"),
+                ("Nobody", "guess"),
+                ("Gone", PASSWORD),
+                ("Locked", PASSWORD),
+                ("Admin", "guess"),
+            ]
+        )
+    }
     assert len(set(seen.values())) == 1, seen
     status, retry, page = seen["Nobody"]
     assert status == 401 and retry == "1" and "Wrong name or password." in page
     # The second failure from one client waits as long whatever the name.
-    assert answer(server, "Aigerim", "guess", "127.0.0.10") == answer(server, "Nobody", "guess", "127.0.0.11")
+    assert answer(server, "Aigerim", "guess", "127.0.0.10") == answer(
+        server, "Nobody", "guess", "127.0.0.11"
+    )

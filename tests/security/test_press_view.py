@@ -35,11 +35,23 @@ SKIPPED_POSTS = {"/login", "/logout"}  # forms, tested in test_login_attacks.py
 def withheld(server, job):
     base = f"/api/interviews/{job.interview_id}"
     reviewer = as_role(server, "reviewer")
-    reply = post(reviewer, server, f"{base}/segments/2", {"revision": 0, "changes": {
-        "text": "Ол екі жыл лагерьде болды.", "english": "He was in the camp for two years."}})
+    reply = post(
+        reviewer,
+        server,
+        f"{base}/segments/2",
+        {
+            "revision": 0,
+            "changes": {
+                "text": "Ол екі жыл лагерьде болды.",
+                "english": "He was in the camp for two years.",
+            },
+        },
+    )
     assert reply.status_code == 200, reply.text
     admin = as_role(server, "admin")
-    reply = post(admin, server, f"{base}/press/withhold", {"segments": [2], "terms": ["Алматы", "Almaty"]})
+    reply = post(
+        admin, server, f"{base}/press/withhold", {"segments": [2], "terms": ["Алматы", "Almaty"]}
+    )
     assert reply.status_code == 200, reply.text
     return reviewer
 
@@ -53,7 +65,7 @@ def answers(c, server, job) -> dict[str, str]:
             continue
         path = route.path.replace("{interview_id}", job.interview_id)
         if "GET" in route.methods:
-            for seg in ((1, 2, 3, 4) if "{segment_id" in path else (None,)):
+            for seg in (1, 2, 3, 4) if "{segment_id" in path else (None,):
                 url = path.replace("{segment_id:segment}", str(seg))
                 got[f"GET {url}"] = c.get(url).text
         if "POST" in route.methods and route.path not in SKIPPED_POSTS:
@@ -67,18 +79,29 @@ def answers(c, server, job) -> dict[str, str]:
 
 
 def test_the_press_role_never_receives_withheld_text(server, job):
-    assert {r.path for r in ROUTES if "POST" in getattr(r, "methods", ())} == set(PRESS_POSTS) | SKIPPED_POSTS
+    assert {r.path for r in ROUTES if "POST" in getattr(r, "methods", ())} == set(
+        PRESS_POSTS
+    ) | SKIPPED_POSTS
     reviewer = withheld(server, job)
     press = as_role(server, "press")
     seen = answers(press, server, job)
-    leaks = [f"{where}: {secret}" for where, text in seen.items() for secret in SECRETS if secret in text]
+    leaks = [
+        f"{where}: {secret}" for where, text in seen.items() for secret in SECRETS if secret in text
+    ]
     assert not leaks, "\n".join(leaks)
     # Refused outright: the recording (a withheld name is audible) and edits of hidden text.
     assert press.get(f"/media/{job.interview_id}").status_code == 403
-    assert any(k.startswith(f"POST /api/interviews/{job.interview_id}/segments/2 -> 403") for k in seen)
+    assert any(
+        k.startswith(f"POST /api/interviews/{job.interview_id}/segments/2 -> 403") for k in seen
+    )
     shown = press.get(f"/api/interviews/{job.interview_id}").json()
     assert shown["review"]["withheld_terms"] == [] and shown["review"]["withheld_term_count"] == 2
-    assert [s["muted"] for s in shown["segments"]] == [True, True, False, True]  # 4: the press withheld it
+    assert [s["muted"] for s in shown["segments"]] == [
+        True,
+        True,
+        False,
+        True,
+    ]  # 4: the press withheld it
     assert "[name withheld]" in shown["segments"][0]["text"]
     # The reviewer sees what is withheld (marked), so the check above can fail.
     full = reviewer.get(f"/api/interviews/{job.interview_id}").text

@@ -1,4 +1,4 @@
-"""Every route of the page against every role, on a running server: the rule table below is the spec.
+"""Every route of the page against every role, on a running server; the rules below are the spec.
 
 The routes come from the app itself (server.ROUTES), so a route added without a rule here fails.
 Posts carry a body with an unknown field: a role that may use the route gets a 400 for the body
@@ -49,7 +49,7 @@ RULES = {
 
 
 def app_routes() -> list[tuple[str, str]]:
-    """(method, path) of every route the app serves (HEAD, which Starlette adds to GET, is tried too)."""
+    """(method, path) of every route the app serves (HEAD, which Starlette adds, is tried too)."""
     found = []
     for route in ROUTES:
         if isinstance(route, Mount):
@@ -74,17 +74,28 @@ def test_every_route_refuses_every_role_it_does_not_serve(server, job):
     clients = {role: as_role(server, role) for role in ROLES}
     wrong = []
     for method, path in app_routes():
-        rule, url = RULES[("GET" if method == "HEAD" else method, path)], address(path, job.interview_id)
+        rule, url = (
+            RULES[("GET" if method == "HEAD" else method, path)],
+            address(path, job.interview_id),
+        )
         for role, c in clients.items():
             if method == "POST":
-                reply = post(c, server, url, {"probe": True}) if rule != "csrf" else c.post(url, data={"name": role})
+                reply = (
+                    post(c, server, url, {"probe": True})
+                    if rule != "csrf"
+                    else c.post(url, data={"name": role})
+                )
             else:
                 reply = c.request(method, url)
             status = reply.status_code
             if rule == "csrf":
                 ok = status == 403  # no token in the form: refused before anything
             elif role in rule:
-                ok = status not in (401, 403) and status < 500 and (method != "POST" or status == 400)
+                ok = (
+                    status not in (401, 403)
+                    and status < 500
+                    and (method != "POST" or status == 400)
+                )
             elif role == "anonymous" and not path.startswith(("/api/", "/media/")):
                 ok = status == 303 and reply.headers["location"].startswith("/login")
             else:
@@ -97,8 +108,12 @@ def test_every_route_refuses_every_role_it_does_not_serve(server, job):
 def test_a_reviewer_cannot_export_even_with_a_valid_body(server, team, job):
     """The issue's first finding: a reviewer's export answered 200 and wrote the files."""
     c = as_role(server, "reviewer")
-    reply = post(c, server, f"/api/interviews/{job.interview_id}/press/export",
-                 {"formats": "srt,docx", "allow_unreviewed": True})
+    reply = post(
+        c,
+        server,
+        f"/api/interviews/{job.interview_id}/press/export",
+        {"formats": "srt,docx", "allow_unreviewed": True},
+    )
     assert reply.status_code == 403 and "reviewer" in reply.json()["error"]
     assert not (output_dir(team, job) / "export").exists()
     for action in ("edit", "delete", "withhold/../export"):

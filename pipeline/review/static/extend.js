@@ -22,4 +22,6 @@ export const hooks = {
   keys: [],
 };
 
-export function addKeys(...entries) { hooks.keys.push(...entries); }
+export function addKeys(...entries) {
+  hooks.keys.push(...entries);
+}

@@ -6,7 +6,8 @@ import { current, view } from "./state.js";
 
 function keyName(e) {
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-  return `${e.ctrlKey ? "Ctrl+" : ""}${e.altKey ? "Alt+" : ""}${e.shiftKey && e.key.length > 1 ? "Shift+" : ""}${key}`;
+  const shift = e.shiftKey && e.key.length > 1 ? "Shift+" : "";
+  return `${e.ctrlKey ? "Ctrl+" : ""}${e.altKey ? "Alt+" : ""}${shift}${key}`;
 }
 
 document.addEventListener("keydown", (e) => {

@@ -7,7 +7,10 @@ import { view } from "./state.js";
 import { flush, showInterview } from "./view.js";
 
 window.addEventListener("beforeunload", (e) => {
-  if (view.segs.some((s) => s.dirty.size || s.saving)) { flush(); e.preventDefault(); }
+  if (view.segs.some((s) => s.dirty.size || s.saving)) {
+    flush();
+    e.preventDefault();
+  }
 });
 
 async function start() {

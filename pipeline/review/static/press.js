@@ -7,8 +7,15 @@ import { flush, rerender } from "./view.js";
 async function pressAction(action, body) {
   await flush();
   setState(action === "export" ? t("Exporting…") : t("Saving…"));
-  const { ok, data } = await api("POST", `/api/interviews/${encodeURIComponent(view.id)}/press/${action}`, body);
-  if (!ok) { setState(data ? data.error : t("Failed."), true); return null; }
+  const { ok, data } = await api(
+    "POST",
+    `/api/interviews/${encodeURIComponent(view.id)}/press/${action}`,
+    body,
+  );
+  if (!ok) {
+    setState(data ? data.error : t("Failed."), true);
+    return null;
+  }
   rerender(data.interview);
   return data;
 }
@@ -27,13 +34,39 @@ async function withholdSegment(s) {
 
 async function exportInterview() {
   const reply = await pressAction("export", {});
-  if (reply) setState(t("Exported {count} file(s) to {folder}", { count: reply.files.length, folder: reply.folder }));
+  if (reply)
+    setState(
+      t("Exported {count} file(s) to {folder}", {
+        count: reply.files.length,
+        folder: reply.folder,
+      }),
+    );
 }
 
 if (MAY.withhold) {
-  hooks.interviewTools.push(() => el("div", { class: "press" },
-    el("button", { type: "button", id: "withhold-term", onclick: withholdTerm }, t("Withhold a name…")),
-    MAY.export ? el("button", { type: "button", id: "export", onclick: exportInterview }, t("Export for the press")) : ""));
-  hooks.segmentButtons.push((s) => el("button", { type: "button", class: "withhold",
-    onclick: () => withholdSegment(s) }, t("Withhold segment")));
+  hooks.interviewTools.push(() =>
+    el(
+      "div",
+      { class: "press" },
+      el(
+        "button",
+        { type: "button", id: "withhold-term", onclick: withholdTerm },
+        t("Withhold a name…"),
+      ),
+      MAY.export
+        ? el(
+            "button",
+            { type: "button", id: "export", onclick: exportInterview },
+            t("Export for the press"),
+          )
+        : "",
+    ),
+  );
+  hooks.segmentButtons.push((s) =>
+    el(
+      "button",
+      { type: "button", class: "withhold", onclick: () => withholdSegment(s) },
+      t("Withhold segment"),
+    ),
+  );
 }

@@ -11,19 +11,39 @@ const DOUBTFUL = 0.5; // probabilities below this are underlined
 function wordLine(s) {
   const d = s.data;
   if (!d.words || !d.words.length) return el("p", { class: "words", hidden: true });
-  return el("p", { class: "words", "aria-label": "words in time" }, d.words.map((w, i) => [
-    el("span", {
-      class: w.probability < DOUBTFUL ? "w low" : "w", "data-i": i, "data-start": w.start, "data-end": w.end,
-      title: `${clock(w.start)} · ${Math.round(w.probability * 100)}%`,
-      onclick: () => { view.player.currentTime = w.start; view.player.play().catch(() => {}); },
-    }, w.text), " "]).flat());
+  return el(
+    "p",
+    { class: "words", "aria-label": "words in time" },
+    d.words
+      .map((w, i) => [
+        el(
+          "span",
+          {
+            class: w.probability < DOUBTFUL ? "w low" : "w",
+            "data-i": i,
+            "data-start": w.start,
+            "data-end": w.end,
+            title: `${clock(w.start)} · ${Math.round(w.probability * 100)}%`,
+            onclick: () => {
+              view.player.currentTime = w.start;
+              view.player.play().catch(() => {});
+            },
+          },
+          w.text,
+        ),
+        " ",
+      ])
+      .flat(),
+  );
 }
 
 function followWords(at) {
   const old = document.querySelector("#segments .w.now");
   const s = view.playing;
   const line = s && s.el.querySelector("p.words");
-  const now = line && [...line.querySelectorAll(".w")].find((w) => at >= +w.dataset.start && at < +w.dataset.end);
+  const now =
+    line &&
+    [...line.querySelectorAll(".w")].find((w) => at >= +w.dataset.start && at < +w.dataset.end);
   if (now === old) return;
   if (old) old.classList.remove("now");
   if (now) now.classList.add("now");
