@@ -1,7 +1,8 @@
 """The review page attacked over real HTTP: a uvicorn server on a free loopback port, httpx clients.
 
-One processed interview per module (test_review's fixtures: the real pipeline, tiny model),
-three accounts (reviewer, press, admin) and fast login limits. Clients can come from different
+One processed interview per test process, shared by every file here (the real pipeline with the
+tiny model, as test_review makes it; test_review's ``home`` resets it before each test), three
+accounts (reviewer, press, admin) and fast login limits. Clients can come from different
 loopback addresses (127.0.0.2, ...), which the server counts as different clients.
 """
 
@@ -12,12 +13,20 @@ import pytest
 
 from pipeline.review.accounts import Accounts
 
-# Fixtures: one processed interview per module.
-from test_review import home, job, processed  # noqa: F401
+from test_review import home, job, new_home, process  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"reviewer": "Aigerim", "press": "Dana", "admin": "Admin"}
-LIMITS = "\n[review]\nlogin_delay_seconds = 0.01\nlockout_after = 3\nlockout_minutes = 15\n"
+MADE = {}  # the processed interview of this test process
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory, tiny_checkpoint, speech_video):
+    """test_review's interview, made once per process, not per file (the pipeline is slow)."""
+    if "interview" not in MADE:
+        settings = new_home(tmp_path_factory.mktemp("security") / "home", tiny_checkpoint)
+        MADE["interview"] = settings, process(settings, speech_video)
+    return MADE["interview"]
 
 
 def set_limits(settings, **limits):

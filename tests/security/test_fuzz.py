@@ -3,7 +3,7 @@ connection, and every refusal is JSON with an error message.
 
 The routes come from server.ROUTES; the bodies are any JSON (objects with the API's own field
 names most of the time, so deeper checks are reached), any bytes, and deep nesting. Bounded
-examples per route keep it to seconds. The admin sends them: every right, so the body is parsed.
+examples per route (20) keep it to seconds. The admin sends them: every right, so the body is parsed.
 """
 
 import json
@@ -59,7 +59,7 @@ def test_no_json_route_answers_5xx(server, job):
     path = None
 
     @settings(
-        max_examples=25,
+        max_examples=20,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
