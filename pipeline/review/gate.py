@@ -28,7 +28,7 @@ JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 METHODS = ("GET", "HEAD", "POST")
 # Signed cookie values (Starlette's session, asgi-csrf's token) use only these characters.
-COOKIE_VALUE = re.compile(r"[A-Za-z0-9._=-]{1,8192}")
+COOKIE_VALUE = re.compile(r"[A-Za-z0-9._=+/-]{1,8192}")
 # Inline styles and scripts are refused: the page's CSS and modules are files under /static.
 HEADERS = [
     (b"cache-control", b"no-store"),

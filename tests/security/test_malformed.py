@@ -79,6 +79,7 @@ def test_deep_nesting_bad_bytes_and_wrong_content_types(server, job, admin):
         admin.cookies.get(f"testimony-csrf-{server.port}"),
     )
     sent = {"Cookie": cookies, "X-CSRFToken": token}
+    forms = {"Cookie": cookies}  # no token header: what asgi-csrf once parsed itself, and fell over
     deep = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     for body, kind, status in [
         (deep, "application/json", 400),
@@ -93,7 +94,8 @@ def test_deep_nesting_bad_bytes_and_wrong_content_types(server, job, admin):
                 "POST",
                 path,
                 body,
-                {**sent, "Content-Type": kind, "Content-Length": str(len(body))},
+                {**(sent if kind.endswith("json") else forms), "Content-Type": kind,
+                 "Content-Length": str(len(body))},
             )
             if path == "/login" and kind == "application/json":
                 assert 400 <= code < 500  # the login form reads no JSON: no name, no login
