@@ -106,7 +106,7 @@ def _interviews(request: Request, user: login.User) -> Response:
     except ValueError:
         raise HTTPException(
             400, "flagged must be a whole number (the least number of flagged segments)"
-        )
+        ) from None
     with request.app.state.site.reviews() as reviews:
         rows = []
         for found in reviews.interviews():

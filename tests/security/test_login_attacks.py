@@ -9,18 +9,8 @@ import httpx
 
 from pipeline.review.accounts import Accounts
 
-from attack import (
-    PASSWORD,
-    client,
-    csrf_token,
-    home,
-    job,
-    log_in,
-    processed,
-    server,  # noqa: F401
-    set_limits,
-    team,
-)
+from attack import PASSWORD, client, csrf_token, log_in, set_limits
+from attack import home, job, processed, server, team  # noqa: F401  (fixtures)
 
 WRONG = "wrong password for account"
 

@@ -11,18 +11,8 @@ import pytest
 
 from pipeline.review.accounts import Accounts
 
-from attack import (
-    PASSWORD,
-    as_role,
-    client,
-    csrf_token,
-    home,
-    job,
-    post,
-    processed,
-    server,  # noqa: F401
-    team,
-)
+from attack import PASSWORD, as_role, client, csrf_token, post
+from attack import home, job, processed, server, team  # noqa: F401  (fixtures)
 
 
 def raw(server, method, path, body=b"", headers=None):
