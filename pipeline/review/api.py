@@ -207,21 +207,11 @@ def _edit(request: Request, user: login.User, body: bodies.Authored, action) -> 
     with request.app.state.site.reviews() as reviews:
         found = reviews.find(request.path_params["interview_id"])
         segment_id = request.path_params.get("segment_id")
-        view = None if sees_withheld(user) else PressView.of(reviews.open(found))
+        view = None
+        if not sees_withheld(user):
+            view = PressView.of(reviews.open(found))
+            _refuse_hidden(view, reviews.open(found), segment_id, action)
         try:
-            if view is not None:
-                t = reviews.open(found)
-                touched = [segment_id] if segment_id is not None else []
-                if action is merge and segment_id is not None:
-                    ids = [s.id for s in t.segments]
-                    touched += ids[ids.index(segment_id) + 1 :][:1] if segment_id in ids else []
-                why = (
-                    press_may_rename(view, t)
-                    if action is rename_speaker
-                    else press_may_edit(view, t, touched)
-                )
-                if why:
-                    raise HTTPException(403, why)
             action(reviews, found, author(user, body), segment_id, body)
         except Conflict as exc:
             if view is not None:
@@ -233,6 +223,17 @@ def _edit(request: Request, user: login.User, body: bodies.Authored, action) -> 
                 exc.proposed = view.text(exc.proposed)
             raise
         return JSONResponse(payload(reviews, found.interview_id, user))
+
+
+def _refuse_hidden(view: PressView, t, segment_id: int | None, action) -> None:
+    """A 403 when the press role would change text it is not shown (a merge takes the next one too)."""
+    touched = [segment_id] if segment_id is not None else []
+    ids = [s.id for s in t.segments]
+    if action is merge and segment_id in ids:
+        touched += ids[ids.index(segment_id) + 1 :][:1]
+    why = press_may_rename(view, t) if action is rename_speaker else press_may_edit(view, t, touched)
+    if why:
+        raise HTTPException(403, why)
 
 
 def save(reviews: Reviews, found, who: str, segment_id: int, body: bodies.Save) -> None:
