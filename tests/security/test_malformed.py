@@ -5,10 +5,11 @@ import http.client
 import json
 import re
 import subprocess
-import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from pipeline.cli import app as main_app
 from pipeline.review.accounts import Accounts
 
 from attack import PASSWORD, as_role, client, csrf_token, post
@@ -201,47 +202,14 @@ def test_an_account_named_with_a_slash_is_disabled_from_the_page(server, team, a
 
 def test_a_bad_tls_key_is_a_sentence_not_a_traceback(team, tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(tmp_path / "k"),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(tmp_path / "k"), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "review",
-            "--port",
-            "0",
-            "--tls-cert",
-            str(cert),
-            "--tls-key",
-            str(key),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**__import__("os").environ, "TESTIMONY_HOME": str(team.home)},
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
-    assert re.search(r"cannot serve HTTPS .*PEM private key", result.stderr + result.stdout)
+    result = CliRunner().invoke(main_app, ["review", "--port", "0", "--tls-cert", str(cert),
+                                           "--tls-key", str(key)], env={"TESTIMONY_HOME": str(team.home)})
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert re.search(r"cannot serve HTTPS .*PEM private key", result.output), result.output
 
 
 def test_the_page_has_no_inline_style_for_its_csp_to_block():
