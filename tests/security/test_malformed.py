@@ -206,8 +206,8 @@ def test_a_bad_tls_key_is_a_sentence_not_a_traceback(team, tmp_path):
                     str(tmp_path / "k"), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
                    check=True, capture_output=True)
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-    result = CliRunner().invoke(main_app, ["review", "--port", "0", "--tls-cert", str(cert),
-                                           "--tls-key", str(key)], env={"TESTIMONY_HOME": str(team.home)})
+    command = ["review", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)]
+    result = CliRunner().invoke(main_app, command, env={"TESTIMONY_HOME": str(team.home)})
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert re.search(r"cannot serve HTTPS .*PEM private key", result.output), result.output
 
