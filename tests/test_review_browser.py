@@ -65,6 +65,8 @@ def saved(page, segment_id):
 
 def test_review_page_end_to_end(served, page, tmp_path):
     home, job, server = served
+    refused = []  # what the page's own Content-Security-Policy blocked (an inline style did once)
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
     page.goto(server.url)  # the printed URL: token -> cookie -> list of interviews
 
     # The reviewer's name is asked once per browser.
@@ -72,6 +74,7 @@ def test_review_page_end_to_end(served, page, tmp_path):
     page.click("#name-form button")
     row = page.locator("table.list tr", has_text=job.interview_id)
     assert "0/4" in row.inner_text() and "unreviewed" in row.inner_text()
+    assert page.locator(".filters input.count").count() == 1 and not refused, refused
     row.locator("a").click()
     page.wait_for_selector("article.seg")
     assert page.locator("article.seg").count() == 4

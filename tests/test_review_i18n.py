@@ -59,4 +59,4 @@ def test_the_catalogues_and_templates_are_in_the_package(tmp_path):
     for locale in ("ru", "kk", "ky"):
         assert f"pipeline/review/locales/{locale}/LC_MESSAGES/review.po" in names
     assert {"pipeline/review/templates/index.html", "pipeline/review/templates/login.html",
-            "pipeline/review/static/review.js"} <= names
+            "pipeline/review/static/main.js"} <= names

@@ -1,9 +1,14 @@
 """Reviewer accounts, their roles and their login sessions, in the home folder's SQLite file.
 
-Passwords are kept only as argon2 hashes (argon2-cffi). Wrong passwords count per account:
-after ``lockout_after`` in a row the account refuses every password, right or wrong, for
-``lockout_minutes``. A session is a random ID kept server-side (only its SHA-256 is stored),
-so logging out, disabling an account or expiry ends it even if someone kept the cookie.
+Passwords are kept only as argon2 hashes (argon2-cffi). Every guess is counted before its
+password is checked, in one atomic SQLite update, so guesses sent in parallel are counted too:
+after ``lockout_after`` wrong ones in a row the account refuses every password, right or wrong,
+for ``lockout_minutes``. Each client address also has a budget of ``client_lockout_after`` wrong
+passwords per ``lockout_minutes``, whatever names it tries; kept below ``lockout_after``, one
+client alone cannot lock anyone out. A failed login looks the same whether the name exists,
+is disabled or locked, or not (the same work, answer and delay). A session is a random ID kept
+server-side (only its SHA-256 is stored), so logging out, disabling an account or expiry ends
+it even if someone kept the cookie.
 """
 
 from __future__ import annotations
@@ -48,6 +53,11 @@ CREATE TABLE IF NOT EXISTS review_sessions (
     created_at TEXT NOT NULL,
     expires_at REAL NOT NULL        -- epoch seconds
 );
+CREATE TABLE IF NOT EXISTS review_clients (
+    client TEXT PRIMARY KEY,        -- the address logins come from
+    failures INTEGER NOT NULL,      -- wrong passwords (and checks under way) since ``since``
+    since REAL NOT NULL             -- epoch seconds: the start of this client's window
+);
 CREATE TABLE IF NOT EXISTS review_keys (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -63,10 +73,11 @@ class AccountError(ValueError):
 class Policy:
     """Login limits from ``[review]`` in testimony.toml."""
 
-    login_delay_seconds: float = 1.0   # added per wrong password in a row (capped at 10 times)
-    lockout_after: int = 10
+    login_delay_seconds: float = 1.0   # added per wrong password from a client (capped at 10 times)
+    lockout_after: int = 10            # wrong passwords in a row that lock an account
     lockout_minutes: float = 15.0
     session_hours: float = 12.0
+    client_lockout_after: int = 5      # wrong passwords one client address may send per window
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -79,15 +90,17 @@ def load_policy(settings: Settings) -> Policy:
         policy = Policy(**{k: type(getattr(Policy, k))(v) for k, v in raw.items() if hasattr(Policy, k)})
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{path}: [review] holds a value that is not a number: {exc}") from None
-    if policy.lockout_after < 1 or policy.session_hours <= 0:
-        raise SettingsError(f"{path}: [review] lockout_after must be at least 1 and session_hours above 0")
+    if policy.lockout_after < 1 or policy.client_lockout_after < 1 or policy.session_hours <= 0:
+        raise SettingsError(f"{path}: [review] lockout_after and client_lockout_after must be at "
+                            f"least 1 and session_hours above 0")
     return policy
 
 
 # [review] in testimony.toml, as docs/settings.md lists it (defaults read from Policy).
 REVIEW_SETTINGS_DOCS: tuple[config.Documented, ...] = (
     config.Documented("review", "login_delay_seconds", "login_delay_seconds",
-                      "Added to the answer per wrong password in a row (up to 10 times this).",
+                      "Added to a failed login's answer per wrong password from the same client "
+                      "address (up to 10 times this).",
                       "[review]\nlogin_delay_seconds = 2.5"),
     config.Documented("review", "lockout_after", "lockout_after",
                       "Wrong passwords in a row before an account locks.",
@@ -96,6 +109,11 @@ REVIEW_SETTINGS_DOCS: tuple[config.Documented, ...] = (
                       "How long a locked account refuses every password (a new password from "
                       "`testimony reviewers passwd` unlocks it at once).",
                       "[review]\nlockout_minutes = 60"),
+    config.Documented("review", "client_lockout_after", "client_lockout_after",
+                      "Wrong passwords one client address may send per `lockout_minutes`, "
+                      "whatever names it tries; kept below `lockout_after` so that one client "
+                      "cannot lock anyone out.",
+                      "[review]\nclient_lockout_after = 3"),
     config.Documented("review", "session_hours", "session_hours",
                       "A login session ends after this long.", "[review]\nsession_hours = 8"),
 )
@@ -119,8 +137,8 @@ class Login:
     """The outcome of a password check: ``account`` when it succeeded, else why not."""
 
     account: Account | None
-    failures: int = 0
-    locked_until: float | None = None
+    client_failures: int = 0  # this client's wrong passwords in its window, this one included
+    client_blocked_until: float | None = None  # set when the client has used up its budget
 
 
 def _sid_hash(session_id: str) -> str:
@@ -206,32 +224,54 @@ class Accounts:
         self.db.execute("UPDATE review_accounts SET language=? WHERE name=?", (language, name))
 
     # Passwords ------------------------------------------------------------------------
-    def check(self, name: str, password: str) -> Login:
-        """Check a password, counting failures in a row and locking the account after too many."""
-        row = self.db.execute("SELECT * FROM review_accounts WHERE name=?", (name,)).fetchone()
-        if row is None or not row["active"]:
-            self._verify(self._dummy_hash(), password)  # the same work as a real check: names stay hidden
-            log.warning("review login failed: %s", "unknown account name" if row is None
-                        else f"account {name} is disabled")
-            return Login(None)
+    def _counted(self, sql: str, params: dict) -> sqlite3.Row | None:
+        """One counting statement in its own write transaction, so parallel guesses queue for it."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self.db.execute(sql, params).fetchall()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return rows[0] if rows else None
+
+    def check(self, name: str, password: str, client: str = "local") -> Login:
+        """Check a password; each guess is counted for the client and the account first."""
         clock = time.time()
-        if row["locked_until"] and row["locked_until"] > clock:
-            log.warning("review login refused: account %s is locked", name)
-            return Login(None, row["failures"], row["locked_until"])
+        window = self.policy.lockout_minutes * 60
+        spent = self._counted(
+            "INSERT INTO review_clients VALUES (:client, 1, :now) ON CONFLICT(client) DO UPDATE SET"
+            " failures = CASE WHEN since <= :old THEN 1 ELSE failures + 1 END,"
+            " since = CASE WHEN since <= :old THEN :now ELSE since END RETURNING failures, since",
+            {"client": client, "now": clock, "old": clock - window})
+        if spent["failures"] > self.policy.client_lockout_after:  # no name looked at: none to hide
+            log.warning("review login refused: too many wrong passwords from one client")
+            return Login(None, spent["failures"], spent["since"] + window)
+        row = self._counted(
+            "UPDATE review_accounts SET"
+            " failures = CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END,"
+            " locked_until = CASE WHEN"
+            " (CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END) >= :most THEN :lock END"
+            " WHERE name = :name AND active = 1 AND (locked_until IS NULL OR locked_until <= :now)"
+            " RETURNING failures, locked_until, password_hash",
+            {"now": clock, "most": self.policy.lockout_after, "lock": clock + window, "name": name})
+        if row is None:  # unknown, disabled or locked: the same work and answer as a wrong password
+            self._verify(self._dummy_hash(), password)
+            log.warning("review login failed: unknown, disabled or locked account name")
+            return Login(None, spent["failures"])
         if self._verify(row["password_hash"], password):
             self.db.execute("UPDATE review_accounts SET failures=0, locked_until=NULL WHERE name=?", (name,))
+            self.db.execute(  # a right password is not a guess
+                "UPDATE review_clients SET failures = MAX(failures - 1, 0) WHERE client=?",
+                (client,))
             if self._hasher.check_needs_rehash(row["password_hash"]):
                 self.db.execute("UPDATE review_accounts SET password_hash=? WHERE name=?",
                                 (self._hasher.hash(password), name))
             return Login(self.get(name))
-        expired = bool(row["locked_until"])  # a lock that ran out starts a fresh count
-        failures = (0 if expired else row["failures"]) + 1
-        locked = clock + self.policy.lockout_minutes * 60 if failures >= self.policy.lockout_after else None
-        self.db.execute("UPDATE review_accounts SET failures=?, locked_until=? WHERE name=?",
-                        (failures, locked, name))
-        log.warning("review login failed: wrong password for account %s (%d in a row)%s", name, failures,
-                    f"; locked for {self.policy.lockout_minutes:g} minutes" if locked else "")
-        return Login(None, failures, locked)
+        log.warning("review login failed: wrong password for account %s (%d in a row)%s", name,
+                    row["failures"], f"; locked for {self.policy.lockout_minutes:g} minutes"
+                    if row["locked_until"] else "")
+        return Login(None, spent["failures"])
 
     def _verify(self, hashed: str, password: str) -> bool:
         try:
@@ -246,8 +286,8 @@ class Accounts:
         return cls._dummy
 
     def delay(self, login: Login) -> float:
-        """Seconds to hold back the answer to a failed login: longer with each failure in a row."""
-        return self.policy.login_delay_seconds * min(max(login.failures, 1), 10)
+        """Seconds to hold back a failed login's answer: more with each wrong one from its client."""
+        return self.policy.login_delay_seconds * min(max(login.client_failures, 1), 10)
 
     # Sessions -------------------------------------------------------------------------
     def start_session(self, name: str) -> str:

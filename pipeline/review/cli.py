@@ -13,7 +13,7 @@ import typer
 from ..console import die, load_settings
 from .edits import ReviewError, Reviews
 from .accounts import Accounts
-from .running import LOOPBACK, InsecureNetwork, make_server
+from .running import LOOPBACK, InsecureNetwork, TLSError, make_server
 from .textfile import import_review_file, write_review_file
 
 app = typer.Typer(help="Review transcripts: a local web page, or a plain-text file in any editor.")
@@ -41,7 +41,7 @@ def serve(ctx: typer.Context,
                     f"its passwords and transcripts cross the network unencrypted", fg=typer.colors.YELLOW, err=True)
     try:
         server = make_server(settings, host, port, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http)
-    except InsecureNetwork as exc:
+    except (InsecureNetwork, TLSError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port")

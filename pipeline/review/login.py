@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
+import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -21,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from . import i18n
-from .accounts import RIGHTS, Accounts, locked_until_text
+from .accounts import RIGHTS, Accounts
 
 log = logging.getLogger(__name__)
 
 TOKEN_HEADER = "x-testimony-token"
+MAX_NAME = 64
+MAX_PASSWORD = 1024
 
 
 @dataclass(frozen=True)
@@ -137,24 +141,34 @@ def _login_form(request: Request, error: str | None, status: int, headers: dict 
 
 
 async def login(request: Request) -> Response:
-    form = await request.form()
-    name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
-    target = safe_next(str(form.get("next") or "/"))
+    """Log in from the form; every failure answers alike (status, words, delay, Retry-After)."""
+    async with request.form(max_fields=8, max_files=0) as form:
+        name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
+        target = safe_next(str(form.get("next") or "/"))
+    if len(name) > MAX_NAME or len(password) > MAX_PASSWORD:
+        raise HTTPException(400, f"a name is at most {MAX_NAME} and a password at most "
+                                 f"{MAX_PASSWORD} characters")
     acc = accounts(request)
     try:
-        result = await run_in_threadpool(acc.check, name, password)
+        client = request.client.host if request.client else "local"
+        result = await run_in_threadpool(acc.check, name, password, client)
         if result.account is None:
-            delay = acc.delay(result)
-            await asyncio.sleep(delay)  # slows guessing; the event loop keeps serving others meanwhile
             tr = i18n.translations(language(request, None))
-            if result.locked_until:
-                error = tr.gettext("Too many wrong passwords: this account is locked until {time} UTC.").format(
-                    time=locked_until_text(result.locked_until))
+            if result.client_blocked_until:
+                wait = max(1, math.ceil(result.client_blocked_until - time.time()))
+                error = tr.gettext("Too many wrong passwords from this computer: try again in "
+                                   "{minutes} minutes.").format(minutes=math.ceil(wait / 60))
+                status = 429
             else:
-                error = tr.gettext("Wrong name or password.")
+                wait = acc.delay(result)
+                await asyncio.sleep(wait)  # slows guessing; the event loop serves others meanwhile
+                error = tr.gettext("Wrong name or password. After {count} wrong passwords in a row "
+                                   "an account is locked for {minutes} minutes.").format(
+                    count=acc.policy.lockout_after, minutes=f"{acc.policy.lockout_minutes:g}")
+                status = 401
             request.scope["query_string"] = f"next={quote(target)}".encode()
-            return await run_in_threadpool(_login_form, request, error, 423 if result.locked_until else 401,
-                                           {"Retry-After": f"{delay:g}"})
+            return await run_in_threadpool(_login_form, request, error, status,
+                                           {"Retry-After": str(math.ceil(wait))})
         session_id = await run_in_threadpool(acc.start_session, result.account.name)
     finally:
         acc.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,21 @@ class InsecureNetwork(ValueError):
     """Serving the page to the network without TLS, which was not explicitly allowed."""
 
 
+class TLSError(ValueError):
+    """A certificate or key that cannot serve HTTPS; the message says which and why."""
+
+
+def check_tls(cert: Path, key: Path) -> None:
+    """Load the pair as uvicorn will, before serving: a bad key is a sentence, not a traceback."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        raise TLSError(f"{cert} and {key} cannot serve HTTPS ({exc.reason or exc.strerror}): give "
+                       f"a PEM certificate and the PEM private key it was made with") from None
+    except OSError as exc:
+        raise TLSError(f"cannot read {exc.filename or cert}: {exc.strerror}") from None
+
+
 class ReviewServer:
     """The review page on one socket; ``serve_forever`` in the foreground or ``start``/``stop`` in a thread."""
 
@@ -33,6 +49,8 @@ class ReviewServer:
         if (tls_cert is None) != (tls_key is None):
             raise InsecureNetwork("give both --tls-cert and --tls-key (a certificate and its private key)")
         self.host, self.https = host, tls_cert is not None
+        if tls_cert is not None:
+            check_tls(tls_cert, tls_key)
         if host not in LOOPBACK and not self.https and not insecure_http:
             raise InsecureNetwork(
                 f"refusing to serve the review page on {host} without TLS: passwords and testimony would cross "
