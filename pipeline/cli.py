@@ -11,7 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from . import cluster_cli, config, custody, intake, watch, worker
+from . import config, custody, intake, watch, worker
+from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)

@@ -60,7 +60,7 @@ class Settings:
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
     piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
-    # [cluster]: with a broker URL this machine coordinates and `testimony worker`s decode (pipeline/cluster.py)
+    # [cluster]: with a broker URL this machine coordinates and `testimony worker`s decode (pipeline/cluster/)
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
     visibility_timeout: float = 7200.0

@@ -118,8 +118,8 @@ class Worker:
         engine = asr.engine_name(self.settings)
         name = models.model_for_language(self.settings, language)
         checkpoint, sha = models.resolve_for_engine(self.settings, engine, language=language)
-        if self.settings.broker:  # workers load it, found by its SHA-256 (pipeline/cluster.py)
-            from .cluster import RemoteModel
+        if self.settings.broker:  # workers load it, found by its SHA-256 (pipeline/cluster/)
+            from .cluster.coordinator import RemoteModel
 
             if not sha:
                 raise models.ModelError(f"model {name!r} must be installed here (testimony models add) "
@@ -153,7 +153,7 @@ class Worker:
         options = {**asr.decode_options(self.settings), "native": asr.native_languages(self.settings, model_name)}
         transcribe_file = asr.transcribe_file
         if self.settings.broker:
-            from .cluster import dispatcher
+            from .cluster.coordinator import dispatcher
 
             transcribe_file = dispatcher(self.settings, self.store, job)
         recognition = transcribe_file(

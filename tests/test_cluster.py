@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import cluster, config, models
+from pipeline import config, models
+from pipeline.cluster import broker
 
 from builders import tiny_whisper_checkpoint
 from conftest import FAST_SETTINGS, ROOT, drop, wait_until
@@ -63,9 +64,9 @@ class Redis:
 
     def _answers(self) -> bool:
         try:
-            cluster.preflight(self.url())
+            broker.preflight(self.url())
             return True
-        except cluster.BrokerError:
+        except broker.BrokerError:
             return False
 
     def stop(self) -> None:
@@ -354,13 +355,13 @@ def test_a_worker_without_the_model_leaves_the_piece_for_one_that_has_it(tmp_pat
 
 def test_pieces_travel_as_lossless_flac_and_urls_are_checked():
     audio = np.random.default_rng(0).integers(-32768, 32767, 16000 * 3).astype(np.float32) / 32768.0
-    assert np.array_equal(cluster.from_flac(cluster.to_flac(audio)), audio)
-    assert cluster.check_url("redis://127.0.0.1:6379/0")
-    assert cluster.check_url("rediss://:pw@broker.example:6380/0?ssl_cert_reqs=required")
+    assert np.array_equal(broker.from_flac(broker.to_flac(audio)), audio)
+    assert broker.check_url("redis://127.0.0.1:6379/0")
+    assert broker.check_url("rediss://:pw@broker.example:6380/0?ssl_cert_reqs=required")
     for bad, why in [("redis://broker.example:6379/0", "no password"), ("amqp://x", "not a Redis URL"),
                      ("rediss://:pw@broker.example:6380/0", "ssl_cert_reqs")]:
-        with pytest.raises(cluster.BrokerError, match=why):
-            cluster.check_url(bad)
+        with pytest.raises(broker.BrokerError, match=why):
+            broker.check_url(bad)
 
 
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -409,19 +410,19 @@ def test_tls_broker_with_rediss_url(tmp_path):
 
         def reachable():
             try:
-                cluster.preflight(url)
+                broker.preflight(url)
                 return True
-            except cluster.BrokerError:
+            except broker.BrokerError:
                 return server.poll() is not None
         wait_until(reachable, 30, what="redis-server with TLS")
         assert server.poll() is None, "this redis-server was built without TLS"
-        app = cluster.configure(url, 60)
+        app = broker.configure(url, 60)
         with app.connection_for_write() as connection:  # Celery's own transport over TLS
             connection.ensure_connection(max_retries=3)
         app.backend.set("testimony-tls-check", "ok")
         assert app.backend.get("testimony-tls-check") == b"ok"
-        with pytest.raises(cluster.BrokerError, match="cannot reach"):  # plain text to a TLS port
-            cluster.preflight(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
+        with pytest.raises(broker.BrokerError, match="cannot reach"):  # plain text to a TLS port
+            broker.preflight(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -432,8 +433,8 @@ def test_device_auto_is_cpu_without_a_gpu_and_cuda_is_refused_there():
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from pipeline import cluster_worker
+    from pipeline.cluster import decoder
 
-    assert cluster_worker.pick_device("auto") == "cpu"
+    assert decoder.pick_device("auto") == "cpu"
     with pytest.raises(ValueError, match="sees no GPU"):
-        cluster_worker.pick_device("cuda")
+        decoder.pick_device("cuda")

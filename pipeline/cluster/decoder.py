@@ -1,4 +1,4 @@
-"""The worker side of :mod:`pipeline.cluster`: decode the pieces of the models this machine holds.
+"""The decoder, ``testimony worker``: decode the pieces of the models this machine holds.
 
 A worker knows its models by SHA-256 (those under its own ``models/whisper``), listens only to
 those models' queues, checks a model file's hash before first use, and refuses, and stops
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from celery.exceptions import Reject
 
-from . import asr, engines, models
-from .cluster import TASK, app, from_flac, queue_for
-from .config import Settings
+from .. import asr, engines, models
+from ..config import Settings
+from .broker import TASK, app, from_flac, queue_for
 
 log = logging.getLogger(__name__)
 
