@@ -64,6 +64,9 @@ class Settings:
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
     visibility_timeout: float = 7200.0
+    # A decoder refreshes its heartbeat every third of this; one silent this long has its piece
+    # sent again at once (pipeline/cluster/heartbeat.py), long before visibility_timeout.
+    heartbeat_seconds: float = 30.0
     speakers: bool = True       # label speaker turns (pipeline/speakers.py)
     speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
 
@@ -167,6 +170,8 @@ def load(home: Path | None = None) -> Settings:
         piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),
         broker=os.environ.get("TESTIMONY_BROKER") or cluster.get("broker") or None,
         visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
+        heartbeat_seconds=_positive(cluster.get("heartbeat_seconds", Settings.heartbeat_seconds),
+                                    "[cluster] heartbeat_seconds", path),
         speakers=bool(raw.get("speakers", {}).get("enabled", True)),
         speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),
     )
@@ -176,3 +181,9 @@ def _count(value, path: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SettingsError(f"{path}: [speakers] count must be a whole number of speakers, or 0 to find it")
     return value
+
+
+def _positive(value, what: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SettingsError(f"{path}: {what} must be a number of seconds above 0")
+    return float(value)

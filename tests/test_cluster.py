@@ -119,12 +119,12 @@ def procs(tmp_path):
         proc.stop() if isinstance(proc, Redis) else proc.kill()
 
 
-def make_home(root: Path, checkpoint: Path, broker: str | None = None, visibility: float = 60) -> Path:
+def make_home(root: Path, checkpoint: Path, broker: str | None = None) -> Path:
+    """A home with the default [cluster] settings (visibility_timeout, heartbeat_seconds)."""
     root.mkdir(parents=True, exist_ok=True)
     text = FAST_SETTINGS + "piece_seconds = 6\nthreads = 1\n"
-    text += f"\n[cluster]\nvisibility_timeout = {visibility}\n"  # workers read it too: they requeue
     if broker:
-        text += f'broker = "{broker}"\n'
+        text += f'\n[cluster]\nbroker = "{broker}"\n'
     (root / config.SETTINGS_FILE).write_text(text)
     settings = config.load(root)
     settings.ensure_dirs()
@@ -244,8 +244,10 @@ def test_two_workers_share_several_interviews(tmp_path, procs, interviews, refer
 
 
 def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpoint):
+    """Default settings: the piece comes back through the heartbeat, not visibility_timeout (2 h)."""
+    assert config.Settings.visibility_timeout >= 3600 and config.load(tmp_path).visibility_timeout >= 3600
     redis = procs(Redis, tmp_path / "redis").start()
-    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=20)
+    workers_home = make_home(tmp_path / "workers", checkpoint)
     doomed = start_worker(procs, tmp_path, workers_home, "doomed", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", str(interviews[1])], tmp_path / "coordinator.out")
@@ -261,11 +263,12 @@ def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpo
     by_piece = {e["piece"]: e["worker"] for e in found[taken[0]]}
     assert by_piece[taken[1]].startswith("survivor@")  # redelivered after its worker died
     assert decoded(survivor)[taken] == 1
+    assert "sent again: its decoder doomed@" in (coordinator / "testimony.log").read_text()
 
 
 def test_redis_restarted_mid_run(tmp_path, procs, interviews, reference, checkpoint):
     redis = procs(Redis, tmp_path / "redis").start()
-    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=20)
+    workers_home = make_home(tmp_path / "workers", checkpoint)
     worker = start_worker(procs, tmp_path, workers_home, "w1", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", *map(str, interviews[:2])], tmp_path / "coordinator.out")

@@ -33,6 +33,7 @@ from .. import asr, media
 from ..config import Settings
 from ..store import Job, Store
 from ..transcript import write_atomic
+from . import heartbeat
 from .broker import TASK, app, configure, queue_for, to_flac, workers
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 _IDS = uuid.UUID("5b0e3c55-6d1c-4d8e-9a53-0d7f3c1c8a11")  # namespace of the deterministic task IDs
 POLL_S = 0.5
 WORKER_CHECK_S = 10.0
+HEARTBEAT_CHECK_S = 5.0  # how often the holders of the pieces waited for are checked
 
 
 @dataclass
@@ -83,7 +85,7 @@ class _Run:
         self.seconds: dict[int, float] = {}
         self.recorded = {json.loads(e["detail"]).get("piece") for e in store.events(job.interview_id)
                          if e["kind"] == "piece" and json.loads(e["detail"]).get("key") == _key_digest(resume_key)}
-        self.stage, self.next_check = None, 0.0
+        self.stage, self.next_check, self.next_rescue = None, 0.0, 0.0
 
     def transcribe(self, wav: Path, language, chunk_seconds: float) -> asr.Recognition:
         self.total = max(media.wav_seconds(wav), 1e-6)
@@ -138,6 +140,7 @@ class _Run:
                 elif state == "FAILURE":
                     raise RuntimeError(f"piece {n} of {self.job.interview_id} failed on a worker: {result.result!r}")
             self._watch_workers()
+            self._rescue()
             time.sleep(POLL_S)
 
     def _save(self, n: int, state: dict) -> None:
@@ -171,6 +174,16 @@ class _Run:
             if not serving:
                 log.warning("%s: no connected worker holds model %s; waiting for one",
                             self.job.interview_id, self.model.sha256)
+
+    def _rescue(self) -> None:
+        """Send again the pieces whose decoder stopped beating (its machine died)."""
+        if time.monotonic() < self.next_rescue:
+            return
+        self.next_rescue = time.monotonic() + HEARTBEAT_CHECK_S
+        waiting = {tid: n for n, tid in self.out.items() if n not in self.states}
+        for tid, holder in self._patiently(lambda: heartbeat.resend_orphans(app, list(waiting))).items():
+            log.warning("piece %d of %s sent again: its decoder %s stopped answering",
+                        waiting[tid], self.job.interview_id, holder)
 
     def _patiently(self, call):
         """Run a broker call, waiting out a broker that is restarting (nothing is given up)."""
