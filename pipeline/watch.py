@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import intake
 from .config import Settings, WatchFolder
+from .review.rebase import carry_for_job
 from .store import Store
 from .worker import Reporter, Worker
 
@@ -143,7 +144,7 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             log.info("requeued %s after an interrupted run", job.interview_id)
         scanner = threading.Thread(target=_scan_loop, args=(settings, stop, on_intake), daemon=True)
         scanner.start()
-        worker = Worker(settings, store, reporter)
+        worker = Worker(settings, store, reporter, carry_for_job)
         try:
             while not stop.is_set():
                 job = worker.run_next()

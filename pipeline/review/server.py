@@ -39,6 +39,7 @@ from . import i18n, login
 from .accounts import Accounts, Policy, load_policy
 from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
 from .search_api import post_search
+from .suggestions_api import get_suggestions
 from .textfile import write_review_file
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,7 @@ def build_app(settings: Settings, token: str, port: int, *, https: bool = False,
         Route("/api/me", me),
         Route("/api/interviews", interviews),
         Route("/api/interviews/{interview_id}", interview),
+        Route("/api/interviews/{interview_id}/suggestions", get_suggestions),
         Route("/api/interviews/{interview_id}/{action:str}", post_edit, methods=["POST"]),
         Route("/api/interviews/{interview_id}/segments/{segment_id:int}", post_edit, methods=["POST"]),
         Route("/api/interviews/{interview_id}/segments/{segment_id:int}/audit", audit),
