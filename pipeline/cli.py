@@ -126,31 +126,52 @@ def _recordings(paths: list[Path]) -> list[Path]:
 
 
 def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
-    runner = worker.Worker(settings, store, Bar(), carry_for_job)
-    failures = 0
-    for job in jobs:
-        claimed = store.claim(job.id)
-        if claimed is None:
+    """Run the jobs (several in flight on a coordinator); return how many did not finish."""
+    bar, results, pending = Bar(), [], list(jobs)
+
+    def claim(s: Store) -> Job | None:
+        while pending:
+            job = pending.pop(0)
+            claimed = s.claim(job.id)
+            if claimed is not None:
+                return claimed
             typer.echo(f"{job.interview_id}: taken by a running watcher")
-            continue
-        try:
-            finished = runner.run(claimed)
-        except KeyboardInterrupt:
-            store.release_own()
-            die("interrupted; the job is queued again and resumes on the next run", 130)
-        if finished.state == "queued":
-            failures += 1
-            typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
-        elif finished.state == "done":
-            typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
-            if finished.translation == "missing":
-                typer.echo("  English translation missing: " +
-                           json.loads((Path(finished.output_dir) / "transcript.json").read_text())
-                           ["translation"]["how_to_fix"])
+        return None
+
+    def run(s: Store, job: Job) -> Job:
+        return worker.Worker(settings, s, bar, carry_for_job).run(job)
+
+    def report(finished: Job) -> None:
+        results.append(_report(finished))
+
+    try:
+        if settings.broker:
+            from .cluster.inflight import run_in_flight
+
+            run_in_flight(settings, claim, run, done=report)
         else:
-            failures += 1
-            typer.secho(f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True)
-    return failures
+            while (job := claim(store)) is not None:
+                report(run(store, job))
+    except KeyboardInterrupt:
+        store.release_own()
+        die("interrupted; the job is queued again and resumes on the next run", 130)
+    return sum(results)
+
+
+def _report(finished: Job) -> int:
+    """Say how a job ended; 1 if it did not finish."""
+    if finished.state == "queued":
+        typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
+        return 1
+    if finished.state != "done":
+        typer.secho(f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True)
+        return 1
+    typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
+    if finished.translation == "missing":
+        typer.echo("  English translation missing: " +
+                   json.loads((Path(finished.output_dir) / "transcript.json").read_text())
+                   ["translation"]["how_to_fix"])
+    return 0
 
 
 def _interrupt(signum, frame):

@@ -67,6 +67,8 @@ class Settings:
     # A decoder refreshes its heartbeat every third of this; one silent this long has its piece
     # sent again at once (pipeline/cluster/heartbeat.py), long before visibility_timeout.
     heartbeat_seconds: float = 30.0
+    # Interviews a coordinator keeps in flight; 0: enough to fill the workers seen (cluster/inflight.py).
+    interviews_in_flight: int = 0
     speakers: bool = True       # label speaker turns (pipeline/speakers.py)
     speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
 
@@ -172,14 +174,17 @@ def load(home: Path | None = None) -> Settings:
         visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
         heartbeat_seconds=_positive(cluster.get("heartbeat_seconds", Settings.heartbeat_seconds),
                                     "[cluster] heartbeat_seconds", path),
+        interviews_in_flight=_count(cluster.get("interviews_in_flight", 0), path, "[cluster] interviews_in_flight",
+                                    "a number of interviews, or 0 to fill the workers seen"),
         speakers=bool(raw.get("speakers", {}).get("enabled", True)),
         speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),
     )
 
 
-def _count(value, path: Path) -> int:
+def _count(value, path: Path, what: str = "[speakers] count",
+           meaning: str = "a whole number of speakers, or 0 to find it") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SettingsError(f"{path}: [speakers] count must be a whole number of speakers, or 0 to find it")
+        raise SettingsError(f"{path}: {what} must be {meaning}")
     return value
 
 

@@ -146,6 +146,12 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
         scanner.start()
         worker = Worker(settings, store, reporter, carry_for_job)
         try:
+            if settings.broker:  # a coordinator: several interviews in flight
+                from .cluster.inflight import run_in_flight
+
+                run_in_flight(settings, lambda s: s.claim(),
+                              lambda s, job: Worker(settings, s, reporter, carry_for_job).run(job),
+                              stop, keep_waiting=True)
             while not stop.is_set():
                 job = worker.run_next()
                 if job is None:

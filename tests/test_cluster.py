@@ -191,6 +191,16 @@ def pieces(home: Path) -> dict[str, list[dict]]:
     return found
 
 
+def events(home: Path) -> list[tuple[str, str, dict]]:
+    """(kind, interview, detail) of every custody entry, oldest first."""
+    db = sqlite3.connect(f"file:{home / 'testimony.db'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT kind, interview_id, detail FROM events ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return [(kind, iid, json.loads(detail)) for kind, iid, detail in rows]
+
+
 def assert_each_piece_once(home: Path, expected_interviews: int) -> dict[str, list[dict]]:
     found = pieces(home)
     assert len(found) == expected_interviews
@@ -237,10 +247,29 @@ def test_two_workers_share_several_interviews(tmp_path, procs, interviews, refer
     assert set(by) == {"w1", "w2"}, by  # both machines took pieces
     assert not (coordinator / "work").exists() or not any((coordinator / "work").iterdir())
 
+    # Several interviews in flight: pieces of a second interview came back before the first was written.
+    kinds = events(coordinator)
+    first_done = next(i for i, (kind, _, _) in enumerate(kinds) if kind == "processed")
+    assert len({iid for kind, iid, _ in kinds[:first_done] if kind == "piece"}) >= 2
+
     status = run(coordinator, "status")
     assert "2 worker(s) connected" in status.stdout and "w1@" in status.stdout and "w2@" in status.stdout
     log = (coordinator / "testimony.log").read_text() + w1.text() + w2.text()
     assert PASSWORD not in log and "қалада" not in log  # no password, no transcript text in logs
+
+    # Transcribed again in another language: the pieces go to the workers again, the old one is kept.
+    [out] = [p.parent for p in (coordinator / "outbox").glob("*/*/transcript.json")
+             if json.loads(p.read_text())["source"]["file"] == interviews[2].name]
+    name = out.name
+    again = run(coordinator, "retranscribe", name, "--language", "ru")
+    assert again.returncode == 0, again.stdout + again.stderr
+    runs = {}
+    for entry in pieces(coordinator)[name]:
+        runs.setdefault(entry["key"], []).append(entry)
+    assert len(runs) == 2 and all(sorted(e["piece"] for e in r) == list(range(len(r))) for r in runs.values())
+    assert {e["worker"].split("@")[0] for r in runs.values() for e in r} <= {"w1", "w2"}
+    assert json.loads((out / "transcript.json").read_text())["language"] == "ru"
+    assert (out / "versions" / "1" / "transcript.json").exists()
 
 
 def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpoint):
