@@ -1,7 +1,8 @@
 """Several machines on one: the wall time of an interview, or a queue of them, on 1 and 2 workers.
 
-    python bench/cluster.py [--minutes 30] [--interviews 1] [--engine faster-whisper] [--model base|tiny]
-                            [--piece-seconds 600] [--language kk] [--evaldata ../shared/evaldata] [--out bench-out/cluster]
+    python bench/cluster.py [--minutes 30] [--interviews 1] [--engine faster-whisper]
+                            [--model base|tiny] [--piece-seconds 600] [--language kk]
+                            [--evaldata ../shared/evaldata] [--out bench-out/cluster]
 
 ``--interviews N`` cuts the assembled audio into N interviews of equal length, processed as one
 queue by one `testimony process`; then a third run, 2 workers with ``interviews_in_flight = 1``,
@@ -60,7 +61,8 @@ def wait_for(predicate, what: str, timeout: float = 600) -> None:
         time.sleep(0.5)
 
 
-def make_home(root: Path, args, broker: str | None, models: Path | None, in_flight: int = 0) -> Path:
+def make_home(root: Path, args, broker: str | None, models: Path | None,
+              in_flight: int = 0) -> Path:
     root.mkdir(parents=True)
     text = (f'[asr]\nengine = "{args.engine}"\nmodel = "{args.model}"\ntemperature_fallback = false\n'
             f"threads = 1\npiece_seconds = {args.piece_seconds}\n"
@@ -118,7 +120,8 @@ def timed_run(folder: Path, args, broker: str, models: Path, wavs: list[Path], w
         for _, log in procs:
             wait_for(lambda p=Path(log.name): "ready." in p.read_text(errors="replace"), "a worker to start")
         start = time.monotonic()
-        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language, *map(str, wavs),
+        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language,
+                        *map(str, wavs),
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL)
         if run.wait() != 0:
@@ -134,7 +137,8 @@ def timed_run(folder: Path, args, broker: str, models: Path, wavs: list[Path], w
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
-    parser.add_argument("--interviews", type=int, default=1, help="cut the audio into this many interviews")
+    parser.add_argument("--interviews", type=int, default=1,
+                        help="cut the audio into this many interviews")
     parser.add_argument("--engine", default="faster-whisper", choices=("faster-whisper", "openai-whisper"))
     parser.add_argument("--model", default="base", choices=("base", "tiny"))
     parser.add_argument("--piece-seconds", type=float, default=600)
@@ -172,9 +176,10 @@ def main() -> None:
         redis.terminate()
         redis.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
-    pieces = args.interviews * max(1, math.ceil(seconds / args.interviews / args.piece_seconds - 1e-9))
-    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model, "language": args.language,
-              "interviews": args.interviews,
+    each = max(1, math.ceil(seconds / args.interviews / args.piece_seconds - 1e-9))
+    pieces = args.interviews * each
+    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model,
+              "language": args.language, "interviews": args.interviews,
               "piece_seconds": args.piece_seconds, "pieces": pieces, "cpu_cores": os.cpu_count(),
               "wall_s": {str(w): round(t, 1) for w, t in times.items()},
               "audio_hours_per_hour": {str(w): round(seconds / t, 2) for w, t in times.items()},
@@ -183,13 +188,14 @@ def main() -> None:
         result["wall_s_2_one_at_a_time"] = round(one_at_a_time, 1)
         result["scaling_efficiency_one_at_a_time"] = round(times[1] / (2 * one_at_a_time), 2)
     (args.out / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{seconds / 60:.1f} minutes of audio in {args.interviews} interview(s), {args.engine} {args.model}, greedy, pieces of "
-          f"{args.piece_seconds:g} s, single-threaded workers, {os.cpu_count()} cores\n")
+    print(f"{seconds / 60:.1f} minutes of audio in {args.interviews} interview(s), {args.engine} "
+          f"{args.model}, greedy, pieces of {args.piece_seconds:g} s, single-threaded workers, {os.cpu_count()} cores\n")
     print("| workers | wall time (s) | audio hours per hour |\n|---|---|---|")
     for w, t in times.items():
         print(f"| {w} | {t:.1f} | {seconds / t:.2f} |")
     if args.interviews > 1:
-        print(f"| 2, one interview at a time | {one_at_a_time:.1f} | {seconds / one_at_a_time:.2f} |")
+        print(f"| 2, one interview at a time | {one_at_a_time:.1f} "
+              f"| {seconds / one_at_a_time:.2f} |")
     print(f"\nscaling efficiency with 2 workers: {result['scaling_efficiency']:.2f}"
           + (f" (one interview at a time: {result['scaling_efficiency_one_at_a_time']:.2f})"
              if args.interviews > 1 else ""))

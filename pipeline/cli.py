@@ -98,7 +98,8 @@ def process(
         if result.duplicate and job.state == "queued":
             queued.append(job)  # taken in before but not finished (interrupted, or the disk was full)
         elif result.duplicate:
-            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); not processed again"
+            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); "
+                       "not processed again"
                        + (f" (to transcribe it again: testimony retranscribe {job.interview_id})"
                           if job.state == "done" else ""))
         elif job.state == "needs_case":
@@ -161,10 +162,12 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
 def _report(finished: Job) -> int:
     """Say how a job ended; 1 if it did not finish."""
     if finished.state == "queued":
-        typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"{finished.interview_id}: not finished: {finished.error}",
+                    fg=typer.colors.YELLOW, err=True)
         return 1
     if finished.state != "done":
-        typer.secho(f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True)
+        typer.secho(f"{finished.interview_id}: failed: {finished.error}",
+                    fg=typer.colors.RED, err=True)
         return 1
     typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
     if finished.translation == "missing":
@@ -269,15 +272,22 @@ def retry(interview: str = typer.Argument(..., help="Interview ID of a failed jo
 
 @app.command("retranscribe")
 def retranscribe_cmd(
-    interviews: Optional[List[str]] = typer.Argument(None, help="Interview IDs (or original file names)."),
-    case: Optional[str] = typer.Option(None, "--case", "-c", help="Every finished interview of this case."),
+    interviews: Optional[List[str]] = typer.Argument(
+        None, help="Interview IDs (or original file names)."),
+    case: Optional[str] = typer.Option(
+        None, "--case", "-c", help="Every finished interview of this case."),
     every: bool = typer.Option(False, "--all", help="Every finished interview."),
-    unreviewed_only: bool = typer.Option(False, "--unreviewed-only", help="Only those no reviewer has started."),
-    outdated: bool = typer.Option(False, "--outdated", help="Only those made with another model than the "
-                                                             "one the settings now choose for their language."),
-    language: Optional[str] = typer.Option(None, "--language", "-l", help="kk, ky or ru (default: as before)."),
-    model: Optional[str] = typer.Option(None, help="Installed Whisper model to use (default: the settings')."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be transcribed again."),
+    unreviewed_only: bool = typer.Option(
+        False, "--unreviewed-only", help="Only those no reviewer has started."),
+    outdated: bool = typer.Option(
+        False, "--outdated", help="Only those made with another model than the one the settings "
+                                  "now choose for their language."),
+    language: Optional[str] = typer.Option(
+        None, "--language", "-l", help="kk, ky or ru (default: as before)."),
+    model: Optional[str] = typer.Option(
+        None, help="Installed Whisper model to use (default: the settings')."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only list what would be transcribed again."),
 ):
     """Transcribe finished interviews again; the old transcript is kept as a numbered version and
     a reviewer's saved work is kept (new machine text is offered beside it)."""
@@ -291,7 +301,8 @@ def retranscribe_cmd(
     cluster_cli.preflight(settings)
     store = Store(settings.database)
     try:
-        choices = again.choose(settings, store, interviews or [], case, every, unreviewed_only, outdated)
+        choices = again.choose(settings, store, interviews or [], case, every, unreviewed_only,
+                               outdated)
     except again.RetranscribeError as exc:
         die(str(exc))
     chosen = [c for c in choices if not c.reason]
@@ -299,14 +310,16 @@ def retranscribe_cmd(
         typer.echo(f"{c.job.interview_id}: " + (f"left as it is: {c.reason}" if c.reason else
                                                f"made with {c.made.label}; transcribing again"))
     if dry_run or not chosen:
-        typer.echo(f"{len(chosen)} of {len(choices)} to transcribe again" + (" (dry run)" if dry_run else ""))
+        typer.echo(f"{len(chosen)} of {len(choices)} to transcribe again"
+                   + (" (dry run)" if dry_run else ""))
         return
     try:
         queued = [again.request(store, c.job, language, model) for c in chosen]
     except again.RetranscribeError as exc:
         die(str(exc))
     if watch.watcher_running(settings):
-        typer.echo(f"{len(queued)} queued; the running watcher transcribes them (`testimony status` shows each)")
+        typer.echo(f"{len(queued)} queued; the running watcher transcribes them "
+                   "(`testimony status` shows each)")
     elif _run_jobs(settings, store, queued):
         raise typer.Exit(1)
 

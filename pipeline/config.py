@@ -60,14 +60,14 @@ class Settings:
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
     piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
-    # [cluster]: with a broker URL this machine coordinates and `testimony worker`s decode (pipeline/cluster/)
+    # [cluster]: with a broker URL this machine coordinates; `testimony worker`s decode (pipeline/cluster/)
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
     visibility_timeout: float = 7200.0
     # A decoder refreshes its heartbeat every third of this; one silent this long has its piece
     # sent again at once (pipeline/cluster/heartbeat.py), long before visibility_timeout.
     heartbeat_seconds: float = 30.0
-    # Interviews a coordinator keeps in flight; 0: enough to fill the workers seen (cluster/inflight.py).
+    # Interviews a coordinator keeps in flight; 0: enough to fill the workers seen (cluster/inflight.py)
     interviews_in_flight: int = 0
     speakers: bool = True       # label speaker turns (pipeline/speakers.py)
     speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
@@ -174,7 +174,8 @@ def load(home: Path | None = None) -> Settings:
         visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
         heartbeat_seconds=_positive(cluster.get("heartbeat_seconds", Settings.heartbeat_seconds),
                                     "[cluster] heartbeat_seconds", path),
-        interviews_in_flight=_count(cluster.get("interviews_in_flight", 0), path, "[cluster] interviews_in_flight",
+        interviews_in_flight=_count(cluster.get("interviews_in_flight", 0), path,
+                                    "[cluster] interviews_in_flight",
                                     "a number of interviews, or 0 to fill the workers seen"),
         speakers=bool(raw.get("speakers", {}).get("enabled", True)),
         speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),

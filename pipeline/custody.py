@@ -142,11 +142,14 @@ def _sentence(kind: str, d: dict) -> str:
         return f"linked to case {d.get('case_id')}"
     if kind == "processed":
         again = d.get("retranscription")
-        before = again and again.get("previous") or {}
-        return (f"transcribed {'again ' if again else ''}with {d.get('engine', 'openai-whisper')} model "
-                f"{d.get('model', '?')} (SHA-256 {d.get('model_sha256')}), translation {d.get('translation')}"
-                + (f"; the transcript it replaces (model {before.get('model')}, SHA-256 "
-                   f"{before.get('model_sha256')}) is kept as version {again.get('version_kept')}" if again else ""))
+        kept = ""
+        if again:
+            before = again.get("previous") or {}
+            kept = (f"; the transcript it replaces (model {before.get('model')}, SHA-256 "
+                    f"{before.get('model_sha256')}) is kept as version {again.get('version_kept')}")
+        return (f"transcribed {'again ' if again else ''}with {d.get('engine', 'openai-whisper')} "
+                f"model {d.get('model', '?')} (SHA-256 {d.get('model_sha256')}), "
+                f"translation {d.get('translation')}{kept}")
     if kind == "retranscribe requested":
         return (f"{d.get('by', '?')} asked for it to be transcribed again"
                 + (f" in {d['language']}" if d.get("language") else "")

@@ -38,21 +38,32 @@ def current_model_sha(settings: Settings, language: str | None) -> str | None:
         return None
 
 
-def choose(settings: Settings, store: Store, interviews: list[str], case: str | None, every: bool,
-           unreviewed_only: bool = False, outdated: bool = False) -> list[Choice]:
+def choose(
+    settings: Settings,
+    store: Store,
+    interviews: list[str],
+    case: str | None,
+    every: bool,
+    unreviewed_only: bool = False,
+    outdated: bool = False,
+) -> list[Choice]:
     """The finished interviews named (or all, or a case's), each with why it is left out, if it is."""
     if bool(interviews) + bool(case) + every != 1:
         raise RetranscribeError("name interviews, or give --case ID, or --all (one of the three)")
     if every or case:
         jobs = [j for j in store.jobs() if j.state == "done" and (every or j.case_id == case)]
         if case and not jobs:
-            raise RetranscribeError(f"case {case!r} has no finished interviews; `testimony status` lists them")
+            raise RetranscribeError(
+                f"case {case!r} has no finished interviews; `testimony status` lists them"
+            )
     else:
         jobs = []
         for name in interviews:
             found = store.find_jobs(name)
             if len(found) != 1:
-                raise RetranscribeError(f"{name!r} names {len(found)} interviews; `testimony status` lists them")
+                raise RetranscribeError(
+                    f"{name!r} names {len(found)} interviews; `testimony status` lists them"
+                )
             jobs.append(found[0])
     choices = []
     for job in jobs:
@@ -60,13 +71,18 @@ def choose(settings: Settings, store: Store, interviews: list[str], case: str | 
         choice = Choice(job, versions.made_by(folder))
         if job.state != "done":
             choice.reason = f"not finished ({job.state}); `testimony retry` is for failed ones"
-        elif unreviewed_only and tr.load_current(folder).review.get("status", "unreviewed") != "unreviewed":
+        elif (
+            unreviewed_only
+            and tr.load_current(folder).review.get("status", "unreviewed") != "unreviewed"
+        ):
             choice.reason = "review started (--unreviewed-only)"
         elif outdated and choice.made.sha256 == current_model_sha(settings, job.language):
             choice.reason = "already on the model the settings choose (--outdated)"
         elif _review_file_changed(settings, store, job):
-            choice.reason = ("its review.txt holds edits not imported yet: run `testimony review import "
-                             f"{folder / 'review.txt'}` first")
+            choice.reason = (
+                "its review.txt holds edits not imported yet: run `testimony review import "
+                f"{folder / 'review.txt'}` first"
+            )
         choices.append(choice)
     return choices
 
@@ -77,8 +93,9 @@ def _review_file_changed(settings: Settings, store: Store, job: Job) -> bool:
     if not path.exists():
         return False
     try:
-        row = store.db.execute("SELECT sha256 FROM review_files WHERE interview_id=?",
-                               (job.interview_id,)).fetchone()
+        row = store.db.execute(
+            "SELECT sha256 FROM review_files WHERE interview_id=?", (job.interview_id,)
+        ).fetchone()
     except sqlite3.OperationalError:  # no review table: this tool never wrote the file
         return True
     return row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row[0]
@@ -88,13 +105,29 @@ def request(store: Store, job: Job, language: str | None, model: str | None) -> 
     """Queue the interview again with what to change; recorded in the custody log."""
     if language is not None and language not in LANGUAGES:
         raise RetranscribeError(f"--language {language!r} is not one of {', '.join(LANGUAGES)}")
-    asked = {"requested_at": now(), "by": getpass.getuser(), "model": model, "language": language,
-             "previous_language": job.language}
-    fields = {"state": "queued", "attempts": 0, "error": None, "stage": None, "progress": 0.0,
-              "meta": {**job.meta, RETRANSCRIBE: asked}}
+    asked = {
+        "requested_at": now(),
+        "by": getpass.getuser(),
+        "model": model,
+        "language": language,
+        "previous_language": job.language,
+    }
+    fields = {
+        "state": "queued",
+        "attempts": 0,
+        "error": None,
+        "stage": None,
+        "progress": 0.0,
+        "meta": {**job.meta, RETRANSCRIBE: asked},
+    }
     if language is not None:
         fields["language"] = language
-    store.finish(job.id, fields, "retranscribe requested", sha256=job.sha256, interview_id=job.interview_id,
-                 **{k: v for k, v in asked.items() if k != "requested_at"})
+    store.finish(
+        job.id,
+        fields,
+        "retranscribe requested",
+        sha256=job.sha256,
+        interview_id=job.interview_id,
+        **{k: v for k, v in asked.items() if k != "requested_at"},
+    )
     return store.job(job.id)
-

@@ -54,8 +54,13 @@ def made_by(out_dir: Path) -> Made:
     except (OSError, ValueError):
         return Made()
     model = data.get("model") or {}
-    return Made(model.get("engine"), model.get("name"), model.get("sha256"), data.get("options") or {},
-                data.get("finished_at"))
+    return Made(
+        model.get("engine"),
+        model.get("name"),
+        model.get("sha256"),
+        data.get("options") or {},
+        data.get("finished_at"),
+    )
 
 
 def listing(out_dir: Path) -> list[Version]:
@@ -87,6 +92,8 @@ def keep(out_dir: Path) -> Version | None:
             shutil.copy2(out_dir / name, staging / name)
             files[name] = sha256_file(staging / name)
     version = Version(number, made_by(out_dir), now(), files)
-    tr.write_atomic(staging / "version.json", json.dumps(asdict(version), ensure_ascii=False, indent=2) + "\n")
+    tr.write_atomic(
+        staging / "version.json", json.dumps(asdict(version), ensure_ascii=False, indent=2) + "\n"
+    )
     staging.replace(folder)  # whole or not at all
     return version

@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 
 Reporter = Callable[[Job, str, float], None]
 # Carries a started review over to a retranscribed interview's new transcript (review/rebase.py);
-# returns what it kept, for the custody entry. Given by the callers, as review sits above this layer.
+# returns what it kept, for the custody entry. Given by the callers: review sits above this layer.
 ReviewCarrier = Callable[[Settings, Job, versions.Version], "dict | None"]
-RETRANSCRIBE = "retranscribe"  # the job's meta key while a retranscription is pending (pipeline/retranscribe.py)
+# The job's meta key while a retranscription is pending (pipeline/retranscribe.py).
+RETRANSCRIBE = "retranscribe"
 
 # Share of a job's progress bar that each stage fills.
 STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}

@@ -14,8 +14,9 @@ from pipeline.worker import output_dir
 from builders import tiny_whisper_checkpoint
 
 
-def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(home, cli, speech_video, tmp_path,
-                                                                      review_server):
+def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(
+    home, cli, speech_video, tmp_path, review_server
+):
     first = cli("process", speech_video, "--case", "KZ-9", "--language", "ru")
     assert first.exit_code == 0, first.output
     store = Store(home.database)
@@ -28,7 +29,9 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(home, cli
     interview = reviews.find(job.interview_id)
     t = reviews.open(interview)
     kept_id, other_ids = t.segments[0].id, [s.id for s in t.segments[1:]]
-    reviews.save(interview, "Aigerim", kept_id, 0, {"text": "Менің ағам қалада тұрады.", "reviewed": True})
+    reviews.save(
+        interview, "Aigerim", kept_id, 0, {"text": "Менің ағам қалада тұрады.", "reviewed": True}
+    )
     write_review_file(reviews, interview)
     reviews.close()
 
@@ -43,18 +46,25 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(home, cli
     [kept] = versions.listing(out)
     assert kept.number == 1 and kept.made.name == "tiny" and kept.made.options["language"] == "ru"
     assert tr.load(out / "versions" / "1" / tr.MACHINE_FILE).to_json() == machine_before.to_json()
-    assert tr.load(out / "versions" / "1" / tr.REVIEWED_FILE).segments[0].text == "Менің ағам қалада тұрады."
+    assert (
+        tr.load(out / "versions" / "1" / tr.REVIEWED_FILE).segments[0].text
+        == "Менің ағам қалада тұрады."
+    )
     assert versions.made_by(out).name == "tiny2" and versions.current_number(out) == 2
 
     machine = tr.load(out / tr.MACHINE_FILE)
     reviewed = tr.load(out / tr.REVIEWED_FILE)
     [mine] = [s for s in reviewed.segments if s.id == kept_id]
     assert mine.text == "Менің ағам қалада тұрады." and mine.reviewed  # the reviewer's work is kept
-    assert not set(other_ids) & {s.id for s in reviewed.segments}  # the rest took the new text, new IDs
+    assert not set(other_ids) & {
+        s.id for s in reviewed.segments
+    }  # the rest took the new text, new IDs
     offered = suggestions.load(out)
     assert set(offered) == {kept_id}
     middle = (mine.start + mine.end) / 2
-    heard = " ".join(s.text for s in machine.segments if mine.start <= (s.start + s.end) / 2 <= mine.end)
+    heard = " ".join(
+        s.text for s in machine.segments if mine.start <= (s.start + s.end) / 2 <= mine.end
+    )
     assert offered[kept_id].text == heard and offered[kept_id].version == 2
     assert ["-", "Менің ағам қалада тұрады."] in offered[kept_id].diff and middle
     review_txt = (out / "review.txt").read_text()
@@ -64,8 +74,11 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(home, cli
     # The page's API says the same, for the page's suggestions.js to draw.
     srv = review_server(home)
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
-    conn.request("GET", f"/api/interviews/{job.interview_id}/suggestions",
-                 headers={"Host": f"127.0.0.1:{srv.port}", "X-Testimony-Token": srv.token})
+    conn.request(
+        "GET",
+        f"/api/interviews/{job.interview_id}/suggestions",
+        headers={"Host": f"127.0.0.1:{srv.port}", "X-Testimony-Token": srv.token},
+    )
     page = json.loads(conn.getresponse().read())
     assert page["version"] == 2 and page["transcribed_with"] == versions.made_by(out).label
     assert page["earlier"][0]["model"] == kept.made.label
@@ -74,11 +87,16 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(home, cli
     # Custody: who asked, and the old and new model hashes and options in one entry.
     events = [e for e in store.events(job.interview_id)]
     asked = [json.loads(e["detail"]) for e in events if e["kind"] == "retranscribe requested"]
-    assert asked == [{"by": asked[0]["by"], "model": "tiny2", "language": "kk", "previous_language": "ru"}]
+    assert asked == [
+        {"by": asked[0]["by"], "model": "tiny2", "language": "kk", "previous_language": "ru"}
+    ]
     done = json.loads([e for e in events if e["kind"] == "processed"][-1]["detail"])
     again_info = done["retranscription"]
     assert again_info["previous"]["model_sha256"] == kept.made.sha256 != done["model_sha256"]
-    assert again_info["previous"]["options"]["language"] == "ru" and done["options"]["language"] == "kk"
+    assert (
+        again_info["previous"]["options"]["language"] == "ru"
+        and done["options"]["language"] == "kk"
+    )
     assert again_info["version_kept"] == 1 and again_info["review"]["kept"] == [kept_id]
     history = cli("custody", job.interview_id).output
     assert "transcribed again with" in history and "kept as version 1" in history

@@ -77,10 +77,15 @@ class Heartbeat:
 
         def send():
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(alive_key(self.holder), json.dumps(sorted(pieces)), ex=max(1, round(self.seconds)))
+            pipe.set(
+                alive_key(self.holder), json.dumps(sorted(pieces)), ex=max(1, round(self.seconds))
+            )
             for task_id, tag in pieces.items():
-                pipe.set(held_key(task_id), json.dumps({"holder": self.holder, "tag": tag}),
-                         ex=HELD_EXPIRES_S)
+                pipe.set(
+                    held_key(task_id),
+                    json.dumps({"holder": self.holder, "tag": tag}),
+                    ex=HELD_EXPIRES_S,
+                )
             pipe.execute()
 
         self._quietly(send)

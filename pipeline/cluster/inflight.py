@@ -52,13 +52,22 @@ class Limit:
             try:
                 self.value = max(2, decoding_processes() + 1)
             except Exception as exc:  # a broker that is away: keep the last figure
-                log.warning("could not count the workers (%s); keeping %d in flight", type(exc).__name__,
-                            self.value)
+                log.warning(
+                    "could not count the workers (%s); keeping %d in flight",
+                    type(exc).__name__,
+                    self.value,
+                )
         return self.value
 
 
-def run_in_flight(settings: Settings, claim: Claim, run: Run, stop: threading.Event | None = None,
-                  keep_waiting: bool = False, done: Callable[[Job], None] | None = None) -> None:
+def run_in_flight(
+    settings: Settings,
+    claim: Claim,
+    run: Run,
+    stop: threading.Event | None = None,
+    keep_waiting: bool = False,
+    done: Callable[[Job], None] | None = None,
+) -> None:
     """Claim jobs with ``claim`` and run each with ``run`` in its own thread, up to the limit.
 
     Returns once nothing is left to claim and every thread has finished, or, with
@@ -80,8 +89,12 @@ def run_in_flight(settings: Settings, claim: Claim, run: Run, stop: threading.Ev
             ready = len(running) < limit() and time.monotonic() >= max(put_back, default=0.0)
             job = claim(store) if ready else None
             if job is not None:
-                thread = threading.Thread(target=_one, args=(settings, run, job, finished),
-                                          name=f"interview-{job.interview_id}", daemon=True)
+                thread = threading.Thread(
+                    target=_one,
+                    args=(settings, run, job, finished),
+                    name=f"interview-{job.interview_id}",
+                    daemon=True,
+                )
                 thread.start()
                 running.append(thread)
                 continue

@@ -49,8 +49,11 @@ class Carried:
 
 def _kept(reviews: Reviews, interview_id: str, t: tr.Transcript) -> list[tr.Segment]:
     revisions = reviews.revisions(interview_id)
-    return [s for s in t.segments
-            if s.reviewed or s.withheld or revisions.get(s.id, {}).get("revision", 0) > 0]
+    return [
+        s
+        for s in t.segments
+        if s.reviewed or s.withheld or revisions.get(s.id, {}).get("revision", 0) > 0
+    ]
 
 
 def _inside(seg: tr.Segment, kept: list[tr.Segment]) -> tr.Segment | None:
@@ -75,8 +78,16 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
             reviews._first_versions(interview, old)
             kept = _kept(reviews, iid, old)
             kept_ids = {s.id for s in kept}
-            next_id = 1 + max([s.id for s in old.segments] + [r[0] for r in reviews.db.execute(
-                "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?", (iid,)) if r[0] is not None])
+            next_id = 1 + max(
+                [s.id for s in old.segments]
+                + [
+                    r[0]
+                    for r in reviews.db.execute(
+                        "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?", (iid,)
+                    )
+                    if r[0] is not None
+                ]
+            )
             heard: dict[int, list[tr.Segment]] = {k.id: [] for k in kept}
             added = []
             for seg in machine.segments:
@@ -84,11 +95,17 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
                 if home is not None:
                     heard[home.id].append(seg)
                     continue
-                added.append(tr.Segment(**{**asdict(seg), "id": next_id, "reviewed": False, "withheld": False}))
+                added.append(
+                    tr.Segment(
+                        **{**asdict(seg), "id": next_id, "reviewed": False, "withheld": False}
+                    )
+                )
                 next_id += 1
             offered = _suggestions(kept, heard, number, model)
             retired = [s for s in old.segments if s.id not in kept_ids]
-            new = tr.load(out / tr.MACHINE_FILE)  # the machine's header: language, source, translation
+            new = tr.load(
+                out / tr.MACHINE_FILE
+            )  # the machine's header: language, source, translation
             new.segments = sorted(kept + added, key=lambda s: (s.start, s.id))
             new.review = old.review
             status_before = old.review.get("status", "unreviewed")
@@ -103,15 +120,42 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
             reviews.db.execute(
                 "INSERT INTO review_audit (at, interview_id, segment_id, reviewer, action, field, before, after)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (stamp, iid, None, ACTOR, "retranscribed", "transcript",
-                 json.dumps({"version": version.number, "model": version.made.label}, ensure_ascii=False),
-                 json.dumps({"version": number, "kept": sorted(kept_ids), "retired": len(retired),
-                             "added": len(added)}, ensure_ascii=False)))
+                (
+                    stamp,
+                    iid,
+                    None,
+                    ACTOR,
+                    "retranscribed",
+                    "transcript",
+                    json.dumps(
+                        {"version": version.number, "model": version.made.label}, ensure_ascii=False
+                    ),
+                    json.dumps(
+                        {
+                            "version": number,
+                            "kept": sorted(kept_ids),
+                            "retired": len(retired),
+                            "added": len(added),
+                        },
+                        ensure_ascii=False,
+                    ),
+                ),
+            )
             if new.review.get("status") != status_before:
                 reviews.db.execute(
                     "INSERT INTO review_audit (at, interview_id, segment_id, reviewer, action, field, before, after)"
-                    " VALUES (?,?,?,?,?,?,?,?)", (stamp, iid, None, ACTOR, "status", "status",
-                                                  json.dumps(status_before), json.dumps(new.review["status"])))
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        stamp,
+                        iid,
+                        None,
+                        ACTOR,
+                        "status",
+                        "status",
+                        json.dumps(status_before),
+                        json.dumps(new.review["status"]),
+                    ),
+                )
             tr.write_atomic(path, new.to_json())
             suggestions.save(out, offered)
             search.index_transcript(reviews.db, new, path)
@@ -120,13 +164,20 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
             reviews.db.execute("ROLLBACK")
             raise
     write_review_file(reviews, interview)
-    log.info("%s: review carried to version %d: %d kept, %d retired, %d new", iid, number, len(kept),
-             len(retired), len(added))
+    log.info(
+        "%s: review carried to version %d: %d kept, %d retired, %d new",
+        iid,
+        number,
+        len(kept),
+        len(retired),
+        len(added),
+    )
     return Carried(sorted(kept_ids), sorted(offered), len(retired), len(added))
 
 
-def _suggestions(kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], number: int,
-                 model: str) -> dict[int, suggestions.Suggestion]:
+def _suggestions(
+    kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], number: int, model: str
+) -> dict[int, suggestions.Suggestion]:
     offered = {}
     for seg in kept:
         parts = heard[seg.id]
@@ -134,17 +185,29 @@ def _suggestions(kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], num
         if not parts or text == seg.text.strip():
             continue
         english = " ".join(p.english for p in parts if p.english) or None
-        offered[seg.id] = suggestions.Suggestion(seg.id, text, english, number, model,
-                                                 suggestions.word_diff(seg.text, text))
+        offered[seg.id] = suggestions.Suggestion(
+            seg.id, text, english, number, model, suggestions.word_diff(seg.text, text)
+        )
     return offered
 
 
-def _version(reviews: Reviews, interview_id: str, segment_id: int, stamp: str, seg: tr.Segment | None) -> None:
+def _version(
+    reviews: Reviews, interview_id: str, segment_id: int, stamp: str, seg: tr.Segment | None
+) -> None:
     """A new revision of a segment: its data, or NULL for a retired one (a stale save is refused)."""
     row = reviews.latest(interview_id, segment_id)
-    reviews.db.execute("INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
-                       (interview_id, segment_id, (row["revision"] + 1) if row else 0, stamp, ACTOR,
-                        json.dumps(asdict(seg)) if seg else None, 0))
+    reviews.db.execute(
+        "INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
+        (
+            interview_id,
+            segment_id,
+            (row["revision"] + 1) if row else 0,
+            stamp,
+            ACTOR,
+            json.dumps(asdict(seg)) if seg else None,
+            0,
+        ),
+    )
 
 
 def carry_for_job(settings: Settings, job: Job, version: Version) -> dict | None:

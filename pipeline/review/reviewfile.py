@@ -72,7 +72,8 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
         if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
             return False
     t = reviews.open(interview)
-    content = render(t, reviews.revisions(interview.interview_id), suggestions.load(interview.out_dir))
+    offered = suggestions.load(interview.out_dir)
+    content = render(t, reviews.revisions(interview.interview_id), offered)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)

@@ -21,11 +21,13 @@ FILE = "suggestions.json"
 @dataclass
 class Suggestion:
     segment_id: int
-    text: str                  # the new machine text for the segment's stretch
+    text: str  # the new machine text for the segment's stretch
     english: str | None
-    version: int               # the machine transcript it came from
-    model: str                 # its model, as a person reads it (name and SHA-256 prefix)
-    diff: list[list[str]]      # [op, words]: "=" same, "-" only in the reviewed text, "+" only in the new
+    version: int  # the machine transcript it came from
+    model: str  # its model, as a person reads it (name and SHA-256 prefix)
+    diff: list[
+        list[str]
+    ]  # [op, words]: "=" same, "-" only in the reviewed text, "+" only in the new
 
 
 def word_diff(reviewed: str, machine: str) -> list[list[str]]:
@@ -58,5 +60,7 @@ def load(out_dir: Path) -> dict[int, Suggestion]:
 
 
 def save(out_dir: Path, found: dict[int, Suggestion]) -> None:
-    content = json.dumps({str(k): asdict(v) for k, v in sorted(found.items())}, ensure_ascii=False, indent=2)
+    content = json.dumps(
+        {str(k): asdict(v) for k, v in sorted(found.items())}, ensure_ascii=False, indent=2
+    )
     tr.write_atomic(out_dir / FILE, content + "\n")

@@ -21,8 +21,14 @@ def get_suggestions(request: Request) -> Response:
         found = reviews.find(request.path_params["interview_id"])
     out = found.out_dir
     offered = suggestions.load(out) if user.may("edit") else {}
-    return JSONResponse({
-        "transcribed_with": versions.made_by(out).label, "version": versions.current_number(out),
-        "earlier": [{"version": v.number, "model": v.made.label, "kept_at": v.kept_at} for v in versions.listing(out)],
-        "suggestions": {str(k): asdict(v) for k, v in offered.items()},
-    })
+    return JSONResponse(
+        {
+            "transcribed_with": versions.made_by(out).label,
+            "version": versions.current_number(out),
+            "earlier": [
+                {"version": v.number, "model": v.made.label, "kept_at": v.kept_at}
+                for v in versions.listing(out)
+            ],
+            "suggestions": {str(k): asdict(v) for k, v in offered.items()},
+        }
+    )

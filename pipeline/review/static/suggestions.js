@@ -26,7 +26,8 @@ function banner(data, main) {
 function diffView(diff) {
   const out = node("span", { class: "suggestion-diff" });
   for (const [op, words] of diff) {
-    const part = op === "=" ? document.createTextNode(words) : node(op === "-" ? "del" : "ins", {}, words);
+    const tag = op === "-" ? "del" : "ins";  // struck through: only reviewed; underlined: only new
+    const part = op === "=" ? document.createTextNode(words) : node(tag, {}, words);
     out.append(part, " ");
   }
   return out;
