@@ -106,3 +106,62 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(
     outdated = cli("retranscribe", "--all", "--outdated", "--dry-run").output
     assert "1 of 1 to transcribe again (dry run)" in outdated  # tiny2 is not the settings' model
     store.close()
+
+
+def _segments(*rows) -> list[tr.Segment]:
+    return [tr.Segment(n, start, end, "kk", text, english) for n, (start, end, text, english)
+            in enumerate(rows, 1)]
+
+
+def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli, speech_video):
+    """The review carried over by time: kept segments, suggestions, new IDs, a stale save refused."""
+    from pipeline.review import rebase
+    from pipeline.review.edits import Conflict
+    from pipeline.worker import publish
+
+    assert cli("process", speech_video, "--case", "KZ-8", "--language", "kk").exit_code == 0
+    store = Store(home.database)
+    [job] = store.jobs("done")
+    out = output_dir(home, job)
+    provenance = json.loads((out / "provenance.json").read_text())
+    machine = tr.load(out / tr.MACHINE_FILE)
+    machine.segments = _segments((0.0, 1.2, "Ағам қалада.", "My brother is in town."),
+                                 (1.2, 2.4, "Ол лагерьде болды.", None),
+                                 (2.4, 3.6, "Хабар жоқ.", "No news."),
+                                 (3.6, 4.9, "Көршілер үндемейді.", None))
+    publish(home, job, machine, provenance)
+
+    reviews = Reviews(home)
+    interview = reviews.find(job.interview_id)
+    reviews.open(interview)
+    reviews.save(interview, "Aigerim", 1, 0, {"text": "Ағам қалада тұрады.", "reviewed": True})
+    reviews.save(interview, "Aigerim", 3, 0, {"english": "There is no news."})  # edited, not reviewed
+    reviews.set_status(interview, "Aigerim", "reviewed")
+
+    kept_version = versions.keep(out)
+    machine.segments = _segments((0.0, 1.2, "Менің ағам қалада тұрады.", "My brother lives in town."),
+                                 (1.2, 2.4, "Ол лагерде болды.", "He was in a camp."),
+                                 (2.4, 3.5, "Хабар жоқ.", "No news."),  # same as the reviewed text
+                                 (3.5, 4.9, "Көршілер ештеңе айтпайды.", "The neighbours say nothing."))
+    publish(home, job, machine, provenance)
+    carried = rebase.carry(reviews, interview, kept_version)
+
+    assert carried.kept == [1, 3] and carried.suggested == [1] and carried.retired == 2
+    t = tr.load(out / tr.REVIEWED_FILE)
+    by_id = {s.id: s for s in t.segments}
+    assert by_id[1].text == "Ағам қалада тұрады." and by_id[1].reviewed
+    assert by_id[3].english == "There is no news." and by_id[3].text == "Хабар жоқ."
+    new = [s for s in t.segments if s.id not in (1, 3)]
+    assert [s.text for s in new] == ["Ол лагерде болды.", "Көршілер ештеңе айтпайды."]
+    assert all(s.id > 4 for s in new) and new[0].english == "He was in a camp."
+    assert t.review["status"] == "in_progress"  # new machine text is not reviewed text
+    offered = suggestions.load(out)[1]
+    assert offered.text == "Менің ағам қалада тұрады." and offered.version == 2
+    assert offered.diff == [["-", "Ағам"], ["+", "Менің ағам"], ["=", "қалада тұрады."]]
+    try:  # a page still showing the old segment 2 cannot save over the new text
+        reviews.save(interview, "Aigerim", 2, 0, {"text": "stale"})
+        raise AssertionError("a save to a retired segment was accepted")
+    except Conflict:
+        pass
+    reviews.close()
+    store.close()
