@@ -3,6 +3,7 @@ with the new machine text offered beside it, custody recorded (tiny model, real 
 
 import http.client
 import json
+from pathlib import Path
 
 from pipeline import models, transcript as tr, versions
 from pipeline.review import suggestions
@@ -113,7 +114,8 @@ def _segments(*rows) -> list[tr.Segment]:
             in enumerate(rows, 1)]
 
 
-def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli, speech_video):
+def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli, speech_video,
+                                                                        review_server):
     """The review carried over by time: kept segments, suggestions, new IDs, a stale save refused."""
     from pipeline.review import rebase
     from pipeline.review.edits import Conflict
@@ -165,3 +167,40 @@ def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli
         pass
     reviews.close()
     store.close()
+    if CHROMIUM.exists():  # the page draws it: suggestions.js, in headless Chromium
+        shown = _page_text(review_server(home), job.interview_id)
+        assert "version 2" in shown["banner"] and kept_version.made.label in shown["banner"]
+        assert shown["suggestions"] == {"1": offered.text}
+        assert shown["struck"] == ["Ағам"] and shown["added"] == ["Менің ағам"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _page_text(server, interview_id: str) -> dict:
+    """What the review page shows of the transcript's model and the suggestions."""
+    from playwright.sync_api import sync_playwright
+
+    from test_review_browser import ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(120_000)  # generous: the machine may be busy
+            page.goto(server.url)
+            page.goto(f"{server.base}/interviews/{interview_id}")
+            page.wait_for_selector("article.seg aside.suggestion")
+            return {
+                "banner": page.inner_text("#transcribed-with"),
+                "suggestions": page.eval_on_selector_all(
+                    "article.seg", "els => Object.fromEntries(els.filter(e => e.querySelector("
+                    "'.suggestion')).map(e => [e.dataset.id, "
+                    "e.querySelector('.suggestion-text').textContent]))"),
+                "struck": page.eval_on_selector_all("aside.suggestion del", "els => els.map(e => "
+                                                    "e.textContent)"),
+                "added": page.eval_on_selector_all("aside.suggestion ins", "els => els.map(e => "
+                                                   "e.textContent)"),
+            }
+        finally:
+            browser.close()
