@@ -189,6 +189,8 @@ def _page_text(server, interview_id: str) -> dict:
             page = browser.new_page()
             page.set_default_timeout(120_000)  # generous: the machine may be busy
             page.goto(server.url)
+            page.fill("#name-input", "Aigerim")  # asked once per browser in single-token mode
+            page.click("#name-form button")
             page.goto(f"{server.base}/interviews/{interview_id}")
             page.wait_for_selector("article.seg aside.suggestion")
             return {
