@@ -106,6 +106,12 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(
     assert f"[{versions.made_by(out).label}, v2]" in status
     outdated = cli("retranscribe", "--all", "--outdated", "--dry-run").output
     assert "1 of 1 to transcribe again (dry run)" in outdated  # tiny2 is not the settings' model
+    started = cli("retranscribe", "--all", "--unreviewed-only", "--dry-run").output
+    assert "left as it is: review started" in started and "0 of 1" in started
+    with open(out / "review.txt", "a", encoding="utf-8") as fh:  # edits not imported yet
+        fh.write("\n")
+    waiting = cli("retranscribe", job.interview_id, "--dry-run").output
+    assert "edits not imported yet" in waiting and "testimony review import" in waiting
     store.close()
 
 
