@@ -1,7 +1,12 @@
-"""Several machines on one: the wall time of one long interview with 1 and with 2 workers.
+"""Several machines on one: the wall time of an interview, or a queue of them, on 1 and 2 workers.
 
-    python bench/cluster.py [--minutes 30] [--engine faster-whisper] [--model base|tiny]
-                            [--piece-seconds 600] [--language kk] [--evaldata ../shared/evaldata] [--out bench-out/cluster]
+    python bench/cluster.py [--minutes 30] [--interviews 1] [--engine faster-whisper]
+                            [--model base|tiny] [--piece-seconds 600] [--language kk]
+                            [--evaldata ../shared/evaldata] [--out bench-out/cluster]
+
+``--interviews N`` cuts the assembled audio into N interviews of equal length, processed as one
+queue by one `testimony process`; then a third run, 2 workers with ``interviews_in_flight = 1``,
+shows what keeping several interviews in flight (the default) adds.
 
 Starts its own redis-server (loopback, password, append-only file) and real `testimony worker`
 processes, each single-threaded (``--concurrency 1 --threads 1``), then times `testimony process`
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import socket
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +61,8 @@ def wait_for(predicate, what: str, timeout: float = 600) -> None:
         time.sleep(0.5)
 
 
-def make_home(root: Path, args, broker: str | None, models: Path | None) -> Path:
+def make_home(root: Path, args, broker: str | None, models: Path | None,
+              in_flight: int = 0) -> Path:
     root.mkdir(parents=True)
     text = (f'[asr]\nengine = "{args.engine}"\nmodel = "{args.model}"\ntemperature_fallback = false\n'
             f"threads = 1\npiece_seconds = {args.piece_seconds}\n"
@@ -62,7 +70,7 @@ def make_home(root: Path, args, broker: str | None, models: Path | None) -> Path
             # their own (`testimony bench speakers`), so this times transcription alone.
             "\n[speakers]\nenabled = false\n")
     if broker:
-        text += f'\n[cluster]\nbroker = "{broker}"\n'
+        text += f'\n[cluster]\nbroker = "{broker}"\ninterviews_in_flight = {in_flight}\n'
     (root / "testimony.toml").write_text(text)
     if models:
         (root / "models").symlink_to(models)
@@ -83,8 +91,26 @@ def prepare_models(folder: Path, args) -> Path:
     return settings.models
 
 
-def timed_run(folder: Path, args, broker: str, models: Path, wav: Path, workers: int) -> float:
-    home = make_home(folder / f"coordinator-{workers}", args, broker, models)
+def split(wav: Path, parts: int) -> list[Path]:
+    """The recording cut into ``parts`` interviews of equal length (each its own file and hash)."""
+    if parts == 1:
+        return [wav]
+    with wave.open(str(wav), "rb") as r:
+        params, frames = r.getparams(), r.readframes(r.getnframes())
+    step = len(frames) // parts // 2 * 2
+    made = []
+    for n in range(parts):
+        path = wav.with_name(f"interview-{n + 1}.wav")
+        with wave.open(str(path), "wb") as w:
+            w.setparams(params)
+            w.writeframes(frames[n * step:(n + 1) * step])
+        made.append(path)
+    return made
+
+
+def timed_run(folder: Path, args, broker: str, models: Path, wavs: list[Path], workers: int,
+              in_flight: int = 0) -> float:
+    home = make_home(folder / f"coordinator-{workers}-{in_flight}", args, broker, models, in_flight)
     procs = []
     try:
         for n in range(workers):
@@ -94,7 +120,8 @@ def timed_run(folder: Path, args, broker: str, models: Path, wav: Path, workers:
         for _, log in procs:
             wait_for(lambda p=Path(log.name): "ready." in p.read_text(errors="replace"), "a worker to start")
         start = time.monotonic()
-        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language, str(wav),
+        run = testimony(home, "process", "--case", "BENCH-1", "--language", args.language,
+                        *map(str, wavs),
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL)
         if run.wait() != 0:
@@ -110,6 +137,8 @@ def timed_run(folder: Path, args, broker: str, models: Path, wav: Path, workers:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--interviews", type=int, default=1,
+                        help="cut the audio into this many interviews")
     parser.add_argument("--engine", default="faster-whisper", choices=("faster-whisper", "openai-whisper"))
     parser.add_argument("--model", default="base", choices=("base", "tiny"))
     parser.add_argument("--piece-seconds", type=float, default=600)
@@ -139,24 +168,37 @@ def main() -> None:
         models = prepare_models(folder, args)
         # A Redis database of its own per run: piece results are keyed by interview and piece,
         # so a second run on the same Redis would collect the first run's results, not decode.
-        times = {w: timed_run(folder, args, f"{redis_url}/{w}", models, wav, w) for w in (1, 2)}
+        wavs = split(wav, args.interviews)
+        times = {w: timed_run(folder, args, f"{redis_url}/{w}", models, wavs, w) for w in (1, 2)}
+        if args.interviews > 1:  # the same queue one interview at a time, as before in-flight
+            one_at_a_time = timed_run(folder, args, f"{redis_url}/3", models, wavs, 2, in_flight=1)
     finally:
         redis.terminate()
         redis.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
-    pieces = max(1, round(seconds / args.piece_seconds))
-    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model, "language": args.language,
+    each = max(1, math.ceil(seconds / args.interviews / args.piece_seconds - 1e-9))
+    pieces = args.interviews * each
+    result = {"audio_s": round(seconds, 1), "engine": args.engine, "model": args.model,
+              "language": args.language, "interviews": args.interviews,
               "piece_seconds": args.piece_seconds, "pieces": pieces, "cpu_cores": os.cpu_count(),
               "wall_s": {str(w): round(t, 1) for w, t in times.items()},
               "audio_hours_per_hour": {str(w): round(seconds / t, 2) for w, t in times.items()},
               "scaling_efficiency": round(times[1] / (2 * times[2]), 2)}
+    if args.interviews > 1:
+        result["wall_s_2_one_at_a_time"] = round(one_at_a_time, 1)
+        result["scaling_efficiency_one_at_a_time"] = round(times[1] / (2 * one_at_a_time), 2)
     (args.out / "cluster.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{seconds / 60:.1f}-minute interview, {args.engine} {args.model}, greedy, pieces of "
-          f"{args.piece_seconds:g} s, single-threaded workers, {os.cpu_count()} cores\n")
+    print(f"{seconds / 60:.1f} minutes of audio in {args.interviews} interview(s), {args.engine} "
+          f"{args.model}, greedy, pieces of {args.piece_seconds:g} s, single-threaded workers, {os.cpu_count()} cores\n")
     print("| workers | wall time (s) | audio hours per hour |\n|---|---|---|")
     for w, t in times.items():
         print(f"| {w} | {t:.1f} | {seconds / t:.2f} |")
-    print(f"\nscaling efficiency with 2 workers: {result['scaling_efficiency']:.2f}")
+    if args.interviews > 1:
+        print(f"| 2, one interview at a time | {one_at_a_time:.1f} "
+              f"| {seconds / one_at_a_time:.2f} |")
+    print(f"\nscaling efficiency with 2 workers: {result['scaling_efficiency']:.2f}"
+          + (f" (one interview at a time: {result['scaling_efficiency_one_at_a_time']:.2f})"
+             if args.interviews > 1 else ""))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from . import cluster_cli, config, custody, intake, watch, worker
+from . import asr, config, custody, intake, models, retranscribe as again, versions, watch, worker
+from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)
@@ -20,6 +21,7 @@ from .export.keys_cli import register as register_keys
 from .models.cli import app as models_app
 from .review.cli import app as review_app
 from .review.accounts_cli import app as reviewers_app
+from .review.rebase import carry_for_job
 from .search_cli import register as register_search
 from .store import Job, Store
 
@@ -39,7 +41,7 @@ LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, 
 
 def _describe(job: Job, settings: config.Settings) -> str:
     if job.state == "done":
-        extra = f"-> {job.output_dir}"
+        extra = f"{_made(job)} -> {job.output_dir}"
         if job.translation == "missing":
             extra += "  (English missing: add a package, then `testimony translate --pending`)"
         return extra + "".join(f"\n{'':<57}warning: {w}" for w in _file_warnings(job))
@@ -50,6 +52,12 @@ def _describe(job: Job, settings: config.Settings) -> str:
     if job.state == "running":
         return f"{job.stage or 'starting'} {int(job.progress * 100)}%"
     return job.error or "waiting"
+
+
+def _made(job: Job) -> str:
+    """Which model made the current transcript, and which version of the transcript it is."""
+    folder = Path(job.output_dir or "")
+    return f"[{versions.made_by(folder).label}, v{versions.current_number(folder)}]"
 
 
 def _file_warnings(job: Job) -> list[str]:
@@ -90,7 +98,10 @@ def process(
         if result.duplicate and job.state == "queued":
             queued.append(job)  # taken in before but not finished (interrupted, or the disk was full)
         elif result.duplicate:
-            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); not processed again")
+            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); "
+                       "not processed again"
+                       + (f" (to transcribe it again: testimony retranscribe {job.interview_id})"
+                          if job.state == "done" else ""))
         elif job.state == "needs_case":
             typer.echo(f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
                        f"Safe in the evidence store; link it with: testimony link {job.interview_id} CASE-ID")
@@ -116,31 +127,54 @@ def _recordings(paths: list[Path]) -> list[Path]:
 
 
 def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
-    runner = worker.Worker(settings, store, Bar())
-    failures = 0
-    for job in jobs:
-        claimed = store.claim(job.id)
-        if claimed is None:
+    """Run the jobs (several in flight on a coordinator); return how many did not finish."""
+    bar, results, pending = Bar(), [], list(jobs)
+
+    def claim(s: Store) -> Job | None:
+        while pending:
+            job = pending.pop(0)
+            claimed = s.claim(job.id)
+            if claimed is not None:
+                return claimed
             typer.echo(f"{job.interview_id}: taken by a running watcher")
-            continue
-        try:
-            finished = runner.run(claimed)
-        except KeyboardInterrupt:
-            store.release_own()
-            die("interrupted; the job is queued again and resumes on the next run", 130)
-        if finished.state == "queued":
-            failures += 1
-            typer.secho(f"{finished.interview_id}: not finished: {finished.error}", fg=typer.colors.YELLOW, err=True)
-        elif finished.state == "done":
-            typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
-            if finished.translation == "missing":
-                typer.echo("  English translation missing: " +
-                           json.loads((Path(finished.output_dir) / "transcript.json").read_text())
-                           ["translation"]["how_to_fix"])
+        return None
+
+    def run(s: Store, job: Job) -> Job:
+        return worker.Worker(settings, s, bar, carry_for_job).run(job)
+
+    def report(finished: Job) -> None:
+        results.append(_report(finished))
+
+    try:
+        if settings.broker:
+            from .cluster.inflight import run_in_flight
+
+            run_in_flight(settings, claim, run, done=report)
         else:
-            failures += 1
-            typer.secho(f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True)
-    return failures
+            while (job := claim(store)) is not None:
+                report(run(store, job))
+    except KeyboardInterrupt:
+        store.release_own()
+        die("interrupted; the job is queued again and resumes on the next run", 130)
+    return sum(results)
+
+
+def _report(finished: Job) -> int:
+    """Say how a job ended; 1 if it did not finish."""
+    if finished.state == "queued":
+        typer.secho(f"{finished.interview_id}: not finished: {finished.error}",
+                    fg=typer.colors.YELLOW, err=True)
+        return 1
+    if finished.state != "done":
+        typer.secho(f"{finished.interview_id}: failed: {finished.error}",
+                    fg=typer.colors.RED, err=True)
+        return 1
+    typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
+    if finished.translation == "missing":
+        typer.echo("  English translation missing: " +
+                   json.loads((Path(finished.output_dir) / "transcript.json").read_text())
+                   ["translation"]["how_to_fix"])
+    return 0
 
 
 def _interrupt(signum, frame):
@@ -233,6 +267,60 @@ def retry(interview: str = typer.Argument(..., help="Interview ID of a failed jo
         die(f"{interview!r} names {len(matches)} failed interviews")
     store.update(matches[0].id, state="queued", attempts=0, error=None)
     if not watch.watcher_running(settings) and _run_jobs(settings, store, [store.job(matches[0].id)]):
+        raise typer.Exit(1)
+
+
+@app.command("retranscribe")
+def retranscribe_cmd(
+    interviews: Optional[List[str]] = typer.Argument(
+        None, help="Interview IDs (or original file names)."),
+    case: Optional[str] = typer.Option(
+        None, "--case", "-c", help="Every finished interview of this case."),
+    every: bool = typer.Option(False, "--all", help="Every finished interview."),
+    unreviewed_only: bool = typer.Option(
+        False, "--unreviewed-only", help="Only those no reviewer has started."),
+    outdated: bool = typer.Option(
+        False, "--outdated", help="Only those made with another model than the one the settings "
+                                  "now choose for their language."),
+    language: Optional[str] = typer.Option(
+        None, "--language", "-l", help="kk, ky or ru (default: as before)."),
+    model: Optional[str] = typer.Option(
+        None, help="Installed Whisper model to use (default: the settings')."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only list what would be transcribed again."),
+):
+    """Transcribe finished interviews again; the old transcript is kept as a numbered version and
+    a reviewer's saved work is kept (new machine text is offered beside it)."""
+    settings = load_settings()
+    if model:
+        try:
+            probe = dataclasses.replace(settings, whisper_model=model, language_models=())
+            models.resolve_for_engine(probe, asr.engine_name(settings))
+        except models.ModelError as exc:
+            die(str(exc))
+    cluster_cli.preflight(settings)
+    store = Store(settings.database)
+    try:
+        choices = again.choose(settings, store, interviews or [], case, every, unreviewed_only,
+                               outdated)
+    except again.RetranscribeError as exc:
+        die(str(exc))
+    chosen = [c for c in choices if not c.reason]
+    for c in choices:
+        typer.echo(f"{c.job.interview_id}: " + (f"left as it is: {c.reason}" if c.reason else
+                                               f"made with {c.made.label}; transcribing again"))
+    if dry_run or not chosen:
+        typer.echo(f"{len(chosen)} of {len(choices)} to transcribe again"
+                   + (" (dry run)" if dry_run else ""))
+        return
+    try:
+        queued = [again.request(store, c.job, language, model) for c in chosen]
+    except again.RetranscribeError as exc:
+        die(str(exc))
+    if watch.watcher_running(settings):
+        typer.echo(f"{len(queued)} queued; the running watcher transcribes them "
+                   "(`testimony status` shows each)")
+    elif _run_jobs(settings, store, queued):
         raise typer.Exit(1)
 
 

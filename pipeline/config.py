@@ -60,10 +60,15 @@ class Settings:
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
     piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
-    # [cluster]: with a broker URL this machine coordinates and `testimony worker`s decode (pipeline/cluster.py)
+    # [cluster]: with a broker URL this machine coordinates; `testimony worker`s decode (pipeline/cluster/)
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.
     visibility_timeout: float = 7200.0
+    # A decoder refreshes its heartbeat every third of this; one silent this long has its piece
+    # sent again at once (pipeline/cluster/heartbeat.py), long before visibility_timeout.
+    heartbeat_seconds: float = 30.0
+    # Interviews a coordinator keeps in flight; 0: enough to fill the workers seen (cluster/inflight.py)
+    interviews_in_flight: int = 0
     speakers: bool = True       # label speaker turns (pipeline/speakers.py)
     speaker_count: int = 0      # 0: found automatically; a sidecar's ``speakers = N`` overrides it
 
@@ -184,6 +189,14 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
     Documented("cluster", "visibility_timeout", "visibility_timeout",
                "Seconds before a piece whose worker vanished is sent again.",
                "[cluster]\nvisibility_timeout = 600"),
+    Documented("cluster", "heartbeat_seconds", "heartbeat_seconds",
+               "A worker refreshes its heartbeat every third of this; a piece whose worker has been "
+               "silent this long is sent again at once (`visibility_timeout` stays the last resort).",
+               "[cluster]\nheartbeat_seconds = 10"),
+    Documented("cluster", "interviews_in_flight", "interviews_in_flight",
+               "Interviews a coordinator keeps in flight at once; 0 means one more than the "
+               "decoding processes of the workers seen, at least 2.",
+               "[cluster]\ninterviews_in_flight = 4"),
     Documented("[watch]", "path, language, case_prefix", "watch",
                "More watched folders (`[[watch]]`, one per folder), each with a default language "
                "and a case prefix (`0042_x.mp4` with `KG-` means case KG-0042).",
@@ -262,12 +275,24 @@ def _read(home: Path) -> Settings:
         piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),
         broker=os.environ.get("TESTIMONY_BROKER") or cluster.get("broker") or None,
         visibility_timeout=float(cluster.get("visibility_timeout", Settings.visibility_timeout)),
+        heartbeat_seconds=_positive(cluster.get("heartbeat_seconds", Settings.heartbeat_seconds),
+                                    "[cluster] heartbeat_seconds", path),
+        interviews_in_flight=_count(cluster.get("interviews_in_flight", 0), path,
+                                    "[cluster] interviews_in_flight",
+                                    "a number of interviews, or 0 to fill the workers seen"),
         speakers=bool(raw.get("speakers", {}).get("enabled", True)),
         speaker_count=_count(raw.get("speakers", {}).get("count", 0), path),
     )
 
 
-def _count(value, path: Path) -> int:
+def _count(value, path: Path, what: str = "[speakers] count",
+           meaning: str = "a whole number of speakers, or 0 to find it") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SettingsError(f"{path}: [speakers] count must be a whole number of speakers, or 0 to find it")
+        raise SettingsError(f"{path}: {what} must be {meaning}")
     return value
+
+
+def _positive(value, what: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SettingsError(f"{path}: {what} must be a number of seconds above 0")
+    return float(value)

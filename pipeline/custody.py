@@ -141,8 +141,19 @@ def _sentence(kind: str, d: dict) -> str:
     if kind == "linked":
         return f"linked to case {d.get('case_id')}"
     if kind == "processed":
-        return (f"transcribed with {d.get('engine', 'openai-whisper')} model {d.get('model', '?')} "
-                f"(SHA-256 {d.get('model_sha256')}), translation {d.get('translation')}")
+        again = d.get("retranscription")
+        kept = ""
+        if again:
+            before = again.get("previous") or {}
+            kept = (f"; the transcript it replaces (model {before.get('model')}, SHA-256 "
+                    f"{before.get('model_sha256')}) is kept as version {again.get('version_kept')}")
+        return (f"transcribed {'again ' if again else ''}with {d.get('engine', 'openai-whisper')} "
+                f"model {d.get('model', '?')} (SHA-256 {d.get('model_sha256')}), "
+                f"translation {d.get('translation')}{kept}")
+    if kind == "retranscribe requested":
+        return (f"{d.get('by', '?')} asked for it to be transcribed again"
+                + (f" in {d['language']}" if d.get("language") else "")
+                + (f" with model {d['model']}" if d.get("model") else ""))
     if kind == "piece":
         return (f"audio piece {d.get('piece')} transcribed on {d.get('host')} (worker {d.get('worker')}) with "
                 f"{d.get('engine')} on {d.get('device')}, model SHA-256 {d.get('model_sha256')}")

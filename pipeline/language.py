@@ -59,9 +59,11 @@ def label(text: str) -> str | None:
 
 
 def how_to_set(code: str) -> str:
-    """The three ways to give a recording its language, for a warning to end with."""
-    return (f"give it --language {code} (testimony process), language = \"{code}\" in a sidecar beside the "
-            f"recording, or language = \"{code}\" on its [[watch]] folder in testimony.toml")
+    """How to transcribe this recording again in ``code``, and three ways to give new ones it."""
+    return (f"transcribe it again with `testimony retranscribe INTERVIEW --language {code}`; "
+            f"for new recordings, give --language {code} (testimony process), "
+            f"language = \"{code}\" in a sidecar beside the recording, "
+            f"or language = \"{code}\" on its [[watch]] folder in testimony.toml")
 
 
 def _share(labels: list[str | None], weights: list[float], code: str) -> float | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import intake
 from .config import Settings, WatchFolder
+from .review.rebase import carry_for_job
 from .store import Store
 from .worker import Reporter, Worker
 
@@ -143,8 +144,14 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             log.info("requeued %s after an interrupted run", job.interview_id)
         scanner = threading.Thread(target=_scan_loop, args=(settings, stop, on_intake), daemon=True)
         scanner.start()
-        worker = Worker(settings, store, reporter)
+        worker = Worker(settings, store, reporter, carry_for_job)
         try:
+            if settings.broker:  # a coordinator: several interviews in flight
+                from .cluster.inflight import run_in_flight
+
+                run_in_flight(settings, lambda s: s.claim(),
+                              lambda s, job: Worker(settings, s, reporter, carry_for_job).run(job),
+                              stop, keep_waiting=True)
             while not stop.is_set():
                 job = worker.run_next()
                 if job is None:

@@ -7,6 +7,7 @@ leaves either the previous complete files or the new ones, and its job is retrie
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -19,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import asr, media, models, search, speakers, transcript
+from . import asr, media, models, search, speakers, transcript, versions
 from .config import Settings
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
@@ -28,6 +29,11 @@ from .translate import TranslationError, Translator, add_command_hint
 log = logging.getLogger(__name__)
 
 Reporter = Callable[[Job, str, float], None]
+# Carries a started review over to a retranscribed interview's new transcript (review/rebase.py);
+# returns what it kept, for the custody entry. Given by the callers: review sits above this layer.
+ReviewCarrier = Callable[[Settings, Job, versions.Version], "dict | None"]
+# The job's meta key while a retranscription is pending (pipeline/retranscribe.py).
+RETRANSCRIBE = "retranscribe"
 
 # Share of a job's progress bar that each stage fills.
 STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}
@@ -52,10 +58,12 @@ def _versions() -> dict:
 class Worker:
     """Processes jobs from the store; keeps the loaded model between jobs."""
 
-    def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None):
+    def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None,
+                 carry_review: ReviewCarrier | None = None):
         self.settings = settings
         self.store = store
         self.reporter = reporter
+        self.carry_review = carry_review
         self._model = None
         self._model_key: str | None = None
         self._last_report = 0.0
@@ -113,13 +121,18 @@ class Worker:
                           sha256=job.sha256, interview_id=job.interview_id, reason=reason)
         log.warning("failed %s: %s", job.interview_id, reason)
 
-    def _load_model(self, language: str | None) -> tuple[object, str, str | None, str]:
-        """The engine with the model for ``language`` ([asr.models], else the default model)."""
-        engine = asr.engine_name(self.settings)
-        name = models.model_for_language(self.settings, language)
-        checkpoint, sha = models.resolve_for_engine(self.settings, engine, language=language)
-        if self.settings.broker:  # workers load it, found by its SHA-256 (pipeline/cluster.py)
-            from .cluster import RemoteModel
+    def _load_model(self, job: Job) -> tuple[object, str, str | None, str]:
+        """The engine with the model for the job's language ([asr.models], else the default
+        model), or the model a retranscription asked for."""
+        settings, language = self.settings, job.language
+        asked = (job.meta.get(RETRANSCRIBE) or {}).get("model")
+        if asked:
+            settings = dataclasses.replace(settings, whisper_model=asked, language_models=())
+        engine = asr.engine_name(settings)
+        name = models.model_for_language(settings, language)
+        checkpoint, sha = models.resolve_for_engine(settings, engine, language=language)
+        if self.settings.broker:  # workers load it, found by its SHA-256 (pipeline/cluster/)
+            from .cluster.coordinator import RemoteModel
 
             if not sha:
                 raise models.ModelError(f"model {name!r} must be installed here (testimony models add) "
@@ -146,19 +159,23 @@ class Worker:
 
         t0 = time.monotonic()
         self._progress(job, "transcribe", 0.0)
-        model, checkpoint, model_sha, model_name = self._load_model(job.language)
+        model, checkpoint, model_sha, model_name = self._load_model(job)
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         names = job.meta.get("names")
         prompt = ", ".join(names) if names else None
         options = {**asr.decode_options(self.settings), "native": asr.native_languages(self.settings, model_name)}
         transcribe_file = asr.transcribe_file
         if self.settings.broker:
-            from .cluster import dispatcher
+            from .cluster.coordinator import dispatcher
 
             transcribe_file = dispatcher(self.settings, self.store, job)
+        request = job.meta.get(RETRANSCRIBE)
+        key = asr.resume_key(model, model_sha or checkpoint, options, prompt)
+        if request:  # its pieces are its own, even with the model and options of the last run
+            key += json.dumps(["retranscription", request["requested_at"]])
         recognition = transcribe_file(
             model, wav, job.language, resume_dir=work / "pieces", chunk_seconds=self.settings.piece_seconds,
-            resume_key=asr.resume_key(model, model_sha or checkpoint, options, prompt),
+            resume_key=key,
             progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt, **options)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
@@ -200,18 +217,42 @@ class Worker:
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,
         }
+        again = self._keep_version(job) if request else {}
         publish(self.settings, job, result, provenance)
+        if again and self.carry_review:
+            again["review"] = self.carry_review(self.settings, job, again.pop("kept"))
+        again.pop("kept", None)
         shutil.rmtree(work, ignore_errors=True)
+        meta = {k: v for k, v in job.meta.items() if k != RETRANSCRIBE}
         self.store.finish(
             job.id, dict(state="done", stage=None, progress=1.0, owner=None, translation=status["status"],
-                         output_dir=str(output_dir(self.settings, job))),
+                         output_dir=str(output_dir(self.settings, job)), meta=meta),
             "processed", sha256=job.sha256, interview_id=job.interview_id,
             engine=model.name, model=model_name, model_sha256=model_sha,
             options=provenance["options"], translation=status["status"], timings=timings,
+            **({"retranscription": again} if again else {}),
             outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
                      for name in transcript.rendered_files(result)})
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
+
+
+    def _keep_version(self, job: Job) -> dict:
+        """Keep the transcript being replaced as a numbered version, once per request (a run that
+        was interrupted after this keeps the same one)."""
+        request = job.meta[RETRANSCRIBE]
+        folder = output_dir(self.settings, job)
+        if request.get("kept") is None:
+            kept = versions.keep(folder)
+            request = {**request, "kept": kept.number if kept else 0}
+            job.meta = {**job.meta, RETRANSCRIBE: request}
+            self.store.update(job.id, meta=job.meta)
+        found = {v.number: v for v in versions.listing(folder)}.get(request["kept"])
+        if found is None:
+            return {}
+        return {"version_kept": found.number, "requested_by": request.get("by"), "kept": found,
+                "previous": {"engine": found.made.engine, "model": found.made.name,
+                             "model_sha256": found.made.sha256, "options": found.made.options}}
 
 
 def translate_segments(translator: Translator, segments: list[transcript.Segment]) -> dict:

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import cluster, config, models
+from pipeline import config, models
+from pipeline.cluster import broker
 
 from builders import tiny_whisper_checkpoint
 from conftest import FAST_SETTINGS, ROOT, drop, wait_until
@@ -63,9 +64,9 @@ class Redis:
 
     def _answers(self) -> bool:
         try:
-            cluster.preflight(self.url())
+            broker.preflight(self.url())
             return True
-        except cluster.BrokerError:
+        except broker.BrokerError:
             return False
 
     def stop(self) -> None:
@@ -118,12 +119,12 @@ def procs(tmp_path):
         proc.stop() if isinstance(proc, Redis) else proc.kill()
 
 
-def make_home(root: Path, checkpoint: Path, broker: str | None = None, visibility: float = 60) -> Path:
+def make_home(root: Path, checkpoint: Path, broker: str | None = None) -> Path:
+    """A home with the default [cluster] settings (visibility_timeout, heartbeat_seconds)."""
     root.mkdir(parents=True, exist_ok=True)
     text = FAST_SETTINGS + "piece_seconds = 6\nthreads = 1\n"
-    text += f"\n[cluster]\nvisibility_timeout = {visibility}\n"  # workers read it too: they requeue
     if broker:
-        text += f'broker = "{broker}"\n'
+        text += f'\n[cluster]\nbroker = "{broker}"\n'
     (root / config.SETTINGS_FILE).write_text(text)
     settings = config.load(root)
     settings.ensure_dirs()
@@ -190,6 +191,16 @@ def pieces(home: Path) -> dict[str, list[dict]]:
     return found
 
 
+def events(home: Path) -> list[tuple[str, str, dict]]:
+    """(kind, interview, detail) of every custody entry, oldest first."""
+    db = sqlite3.connect(f"file:{home / 'testimony.db'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT kind, interview_id, detail FROM events ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return [(kind, iid, json.loads(detail)) for kind, iid, detail in rows]
+
+
 def assert_each_piece_once(home: Path, expected_interviews: int) -> dict[str, list[dict]]:
     found = pieces(home)
     assert len(found) == expected_interviews
@@ -236,15 +247,37 @@ def test_two_workers_share_several_interviews(tmp_path, procs, interviews, refer
     assert set(by) == {"w1", "w2"}, by  # both machines took pieces
     assert not (coordinator / "work").exists() or not any((coordinator / "work").iterdir())
 
+    # Several interviews in flight: a second interview's pieces came back before the first was done.
+    kinds = events(coordinator)
+    first_done = next(i for i, (kind, _, _) in enumerate(kinds) if kind == "processed")
+    assert len({iid for kind, iid, _ in kinds[:first_done] if kind == "piece"}) >= 2
+
     status = run(coordinator, "status")
     assert "2 worker(s) connected" in status.stdout and "w1@" in status.stdout and "w2@" in status.stdout
     log = (coordinator / "testimony.log").read_text() + w1.text() + w2.text()
     assert PASSWORD not in log and "қалада" not in log  # no password, no transcript text in logs
 
+    # Transcribed again in another language: the pieces go to the workers, the old one is kept.
+    [out] = [p.parent for p in (coordinator / "outbox").glob("*/*/transcript.json")
+             if json.loads(p.read_text())["source"]["file"] == interviews[2].name]
+    name = out.name
+    again = run(coordinator, "retranscribe", name, "--language", "ru")
+    assert again.returncode == 0, again.stdout + again.stderr
+    runs = {}
+    for entry in pieces(coordinator)[name]:
+        runs.setdefault(entry["key"], []).append(entry)
+    assert len(runs) == 2
+    assert all(sorted(e["piece"] for e in r) == list(range(len(r))) for r in runs.values())
+    assert {e["worker"].split("@")[0] for r in runs.values() for e in r} <= {"w1", "w2"}
+    assert json.loads((out / "transcript.json").read_text())["language"] == "ru"
+    assert (out / "versions" / "1" / "transcript.json").exists()
+
 
 def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpoint):
+    """Default settings: the piece comes back through the heartbeat, not visibility_timeout (2 h)."""
+    assert config.load(tmp_path).visibility_timeout == config.Settings.visibility_timeout >= 3600
     redis = procs(Redis, tmp_path / "redis").start()
-    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=20)
+    workers_home = make_home(tmp_path / "workers", checkpoint)
     doomed = start_worker(procs, tmp_path, workers_home, "doomed", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", str(interviews[1])], tmp_path / "coordinator.out")
@@ -260,11 +293,12 @@ def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpo
     by_piece = {e["piece"]: e["worker"] for e in found[taken[0]]}
     assert by_piece[taken[1]].startswith("survivor@")  # redelivered after its worker died
     assert decoded(survivor)[taken] == 1
+    assert "sent again: its decoder doomed@" in (coordinator / "testimony.log").read_text()
 
 
 def test_redis_restarted_mid_run(tmp_path, procs, interviews, reference, checkpoint):
     redis = procs(Redis, tmp_path / "redis").start()
-    workers_home = make_home(tmp_path / "workers", checkpoint, visibility=20)
+    workers_home = make_home(tmp_path / "workers", checkpoint)
     worker = start_worker(procs, tmp_path, workers_home, "w1", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", *map(str, interviews[:2])], tmp_path / "coordinator.out")
@@ -354,13 +388,13 @@ def test_a_worker_without_the_model_leaves_the_piece_for_one_that_has_it(tmp_pat
 
 def test_pieces_travel_as_lossless_flac_and_urls_are_checked():
     audio = np.random.default_rng(0).integers(-32768, 32767, 16000 * 3).astype(np.float32) / 32768.0
-    assert np.array_equal(cluster.from_flac(cluster.to_flac(audio)), audio)
-    assert cluster.check_url("redis://127.0.0.1:6379/0")
-    assert cluster.check_url("rediss://:pw@broker.example:6380/0?ssl_cert_reqs=required")
+    assert np.array_equal(broker.from_flac(broker.to_flac(audio)), audio)
+    assert broker.check_url("redis://127.0.0.1:6379/0")
+    assert broker.check_url("rediss://:pw@broker.example:6380/0?ssl_cert_reqs=required")
     for bad, why in [("redis://broker.example:6379/0", "no password"), ("amqp://x", "not a Redis URL"),
                      ("rediss://:pw@broker.example:6380/0", "ssl_cert_reqs")]:
-        with pytest.raises(cluster.BrokerError, match=why):
-            cluster.check_url(bad)
+        with pytest.raises(broker.BrokerError, match=why):
+            broker.check_url(bad)
 
 
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:
@@ -409,19 +443,19 @@ def test_tls_broker_with_rediss_url(tmp_path):
 
         def reachable():
             try:
-                cluster.preflight(url)
+                broker.preflight(url)
                 return True
-            except cluster.BrokerError:
+            except broker.BrokerError:
                 return server.poll() is not None
         wait_until(reachable, 30, what="redis-server with TLS")
         assert server.poll() is None, "this redis-server was built without TLS"
-        app = cluster.configure(url, 60)
+        app = broker.configure(url, 60)
         with app.connection_for_write() as connection:  # Celery's own transport over TLS
             connection.ensure_connection(max_retries=3)
         app.backend.set("testimony-tls-check", "ok")
         assert app.backend.get("testimony-tls-check") == b"ok"
-        with pytest.raises(cluster.BrokerError, match="cannot reach"):  # plain text to a TLS port
-            cluster.preflight(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
+        with pytest.raises(broker.BrokerError, match="cannot reach"):  # plain text to a TLS port
+            broker.preflight(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -432,8 +466,8 @@ def test_device_auto_is_cpu_without_a_gpu_and_cuda_is_refused_there():
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from pipeline import cluster_worker
+    from pipeline.cluster import decoder
 
-    assert cluster_worker.pick_device("auto") == "cpu"
+    assert decoder.pick_device("auto") == "cpu"
     with pytest.raises(ValueError, match="sees no GPU"):
-        cluster_worker.pick_device("cuda")
+        decoder.pick_device("cuda")

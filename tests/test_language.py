@@ -46,7 +46,8 @@ def test_a_kazakh_file_that_reads_as_kyrgyz_gets_a_warning():
 def test_a_detected_file_that_may_be_kyrgyz_says_so_and_how_to_set_it():
     unsure = language.maybe_kyrgyz_warning({"kk": 0.011, "ru": 0.004}, ["kk"], [5])
     assert "may be Kyrgyz" in unsure and "kk 0.011, ru 0.004" in unsure
-    for way in ("--language ky", 'language = "ky" in a sidecar', "[[watch]] folder"):
+    for way in ("retranscribe INTERVIEW --language ky", "--language ky", 'language = "ky" in a sidecar',
+                "[[watch]] folder"):
         assert way in unsure
     reads = language.maybe_kyrgyz_warning({"kk": 0.6, "ru": 0.01}, ["ky", "ky", "kk"], [20, 20, 8])
     assert "may be Kyrgyz" in reads and "83% of its Kazakh/Kyrgyz speech reads as Kyrgyz" in reads

@@ -41,7 +41,7 @@ class Engine(Protocol):
 
 
 def load(name: str, model_path: str, threads: int = 0, device: str = "cpu") -> Engine:
-    """``device`` "cuda" runs in float16 (a GPU worker, see pipeline/cluster_worker.py)."""
+    """``device`` "cuda" runs in float16 (a GPU worker, see pipeline/cluster/decoder.py)."""
     if name == "openai-whisper":
         from .openai_whisper import OpenAIWhisper
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import search, transcript as tr
+from .. import search, transcript as tr, versions
 from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
@@ -186,7 +186,9 @@ class Reviews:
                 "status": t.review.get("status", "unreviewed"), "reviewers": t.review.get("reviewers", []),
                 "segments": len(t.segments), "reviewed_segments": sum(s.reviewed for s in t.segments),
                 "flagged": sum(bool(s.flags) and not s.reviewed for s in t.segments),
-                "started": (interview.out_dir / tr.REVIEWED_FILE).exists()}
+                "started": (interview.out_dir / tr.REVIEWED_FILE).exists(),
+                "transcribed_with": versions.made_by(interview.out_dir).label,
+                "version": versions.current_number(interview.out_dir)}
 
     def open(self, interview: Interview) -> tr.Transcript:
         """The reviewed version, started as a copy of the machine's the first time."""

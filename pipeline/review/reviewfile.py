@@ -10,6 +10,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from .. import transcript as tr
+from . import suggestions
 
 if TYPE_CHECKING:  # annotations only: edits imports this module
     from .edits import Interview, Reviews
@@ -17,7 +18,8 @@ if TYPE_CHECKING:  # annotations only: edits imports this module
 REVIEW_FILE = "review.txt"
 
 
-def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
+def render(t: tr.Transcript, revisions: dict[int, dict],
+           offered: dict[int, suggestions.Suggestion] | None = None) -> str:
     lines = [
         f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
         "# Correct the language, speaker, reviewed, text and english of any segment, save, then run",
@@ -38,6 +40,7 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
             f"language: {seg.language}",
             f"speaker: {seg.speaker or ''}".rstrip(),
             f"reviewed: {'yes' if seg.reviewed else 'no'}",
+            *_offered((offered or {}).get(seg.id)),
             "text:",
             seg.text,
             "english:",
@@ -45,6 +48,15 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _offered(suggestion: suggestions.Suggestion | None) -> list[str]:
+    """Comment lines with the new machine text for a kept segment (ignored on import)."""
+    if suggestion is None:
+        return []
+    one_line = " ".join(suggestion.text.split())
+    return [f"# new machine text (version {suggestion.version}, {suggestion.model}): {one_line}",
+            f"# differences from the text below: {suggestions.diff_text(suggestion.diff)}"]
 
 
 def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
@@ -60,7 +72,8 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
         if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
             return False
     t = reviews.open(interview)
-    content = render(t, reviews.revisions(interview.interview_id))
+    offered = suggestions.load(interview.out_dir)
+    content = render(t, reviews.revisions(interview.interview_id), offered)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)

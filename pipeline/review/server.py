@@ -40,6 +40,7 @@ from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
 from .gate import Gate
 from .public import hide_paths
 from .search_api import post_search
+from .suggestions_api import get_suggestions
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ ROUTES = [
     Route("/api/me", api.me),
     Route("/api/interviews", api.interviews),
     Route(INTERVIEW, api.interview),
+    Route(INTERVIEW + "/suggestions", get_suggestions),
     Route(INTERVIEW + "/status", api.post_status, methods=["POST"]),
     Route(INTERVIEW + "/speakers", api.post_speakers, methods=["POST"]),
     Route(SEGMENT, api.post_save, methods=["POST"]),

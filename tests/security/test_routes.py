@@ -37,6 +37,7 @@ RULES = {
     ("POST", "/api/interviews/{interview_id}/segments/{segment_id:segment}/merge"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/segments/{segment_id:segment}/translate"): LOGGED_IN,
     ("GET", "/api/interviews/{interview_id}/segments/{segment_id:segment}/audit"): LOGGED_IN,
+    ("GET", "/api/interviews/{interview_id}/suggestions"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/press/withhold"): PRESS,
     ("POST", "/api/interviews/{interview_id}/press/export"): PRESS,
     ("POST", "/api/search"): LOGGED_IN,

@@ -7,4 +7,5 @@ import "./actions.js";
 import "./press.js";
 import "./accounts.js";
 import "./search.js";
+import "./suggestions.js";
 import "./keys.js";

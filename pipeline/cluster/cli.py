@@ -11,38 +11,38 @@ from typing import Optional
 
 import typer
 
-from . import config
-from .console import die, load_settings
+from .. import config
+from ..console import die, load_settings
 
 
 def preflight(settings: config.Settings) -> None:
     """With a broker set, reach it now: a wrong password or address stops the command with one line."""
     if not settings.broker:
         return
-    from . import cluster
+    from . import broker
 
     try:
-        cluster.preflight(settings.broker)
-    except cluster.BrokerError as exc:
+        broker.preflight(settings.broker)
+    except broker.BrokerError as exc:
         die(str(exc))
-    typer.echo(f"coordinating: pieces go to workers through {cluster._shown(settings.broker)}")
+    typer.echo(f"coordinating: pieces go to workers through {broker.shown(settings.broker)}")
 
 
 def show_status(settings: config.Settings, waiting: bool) -> None:
     """Connected workers and the pieces out; ``waiting``: some job is transcribing."""
     if not settings.broker:
         return
-    from . import cluster
+    from . import broker
 
     try:
-        cluster.preflight(settings.broker)
-        cluster.configure(settings.broker, settings.visibility_timeout)
-        nodes = cluster.workers()
-        running, queued = cluster.pieces_out()
-    except cluster.BrokerError as exc:
+        broker.preflight(settings.broker)
+        broker.configure(settings.broker, settings.visibility_timeout)
+        nodes = broker.workers()
+        running, queued = broker.pieces_out()
+    except broker.BrokerError as exc:
         typer.secho(f"cluster: {exc}", fg=typer.colors.RED)
         return
-    typer.secho(f"cluster ({cluster._shown(settings.broker)}): {len(nodes)} worker(s) connected", bold=True)
+    typer.secho(f"cluster ({broker.shown(settings.broker)}): {len(nodes)} worker(s) connected", bold=True)
     for node, queues in sorted(nodes.items()):
         doing = ", ".join(running.get(node, [])) or "idle"
         models = ", ".join(q.removeprefix("asr-")[:12] for q in queues)
@@ -69,7 +69,8 @@ def worker(
     name: Optional[str] = typer.Option(None, "--name", help="Node name (default: testimony-PID@HOST)."),
 ):
     """Decode audio pieces sent by a coordinator, with the models under this home's models/."""
-    from . import cluster, cluster_worker
+    from . import decoder
+    from .broker import BrokerError, configure, preflight, shown
 
     settings = load_settings()
     url = broker or settings.broker
@@ -77,19 +78,19 @@ def worker(
         die("no broker: pass --broker redis://:PASSWORD@HOST:6379/0, set TESTIMONY_BROKER, "
             "or set [cluster] broker in testimony.toml")
     try:
-        cluster.preflight(url)
-        picked = cluster_worker.pick_device(device)
-    except (cluster.BrokerError, ValueError) as exc:
+        preflight(url)
+        picked = decoder.pick_device(device)
+    except (BrokerError, ValueError) as exc:
         die(str(exc))
-    held = cluster_worker.inventory(settings)
+    held = decoder.inventory(settings)
     if not held:
         die(f"no Whisper models under {settings.models / 'whisper'}: copy the coordinator's models/ folder "
             f"here (or add them with `testimony models add`; `testimony models prepare` for the embedded base)")
     settings = dataclasses.replace(settings, broker=url)
     per_piece = threads or settings.threads or max(1, (os.cpu_count() or 1) // max(concurrency, 1))
-    typer.echo(f"worker on {cluster._shown(url)}, device {picked}, {concurrency} process(es) x {per_piece} thread(s)")
+    typer.echo(f"worker on {shown(url)}, device {picked}, {concurrency} process(es) x {per_piece} thread(s)")
     for sha, model in sorted(held.items(), key=lambda kv: kv[1].name):
         typer.echo(f"  serving {model.engine} model {model.name} (sha256 {sha})")
     typer.echo("pieces for other models are left for workers that hold them")
-    cluster.configure(url, settings.visibility_timeout)
-    cluster_worker.serve(held, picked, per_piece, concurrency, name)
+    configure(url, settings.visibility_timeout)
+    decoder.serve(held, picked, per_piece, concurrency, name, settings.heartbeat_seconds)

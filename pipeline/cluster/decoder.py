@@ -1,4 +1,4 @@
-"""The worker side of :mod:`pipeline.cluster`: decode the pieces of the models this machine holds.
+"""The decoder, ``testimony worker``: decode the pieces of the models this machine holds.
 
 A worker knows its models by SHA-256 (those under its own ``models/whisper``), listens only to
 those models' queues, checks a model file's hash before first use, and refuses, and stops
@@ -19,9 +19,10 @@ from pathlib import Path
 
 from celery.exceptions import Reject
 
-from . import asr, engines, models
-from .cluster import TASK, app, from_flac, queue_for
-from .config import Settings
+from .. import asr, engines, models
+from ..config import Settings
+from . import heartbeat
+from .broker import TASK, app, from_flac, queue_for
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +78,14 @@ class _State:
     held: dict[str, Held] = {}
     device = "cpu"
     threads = 0
+    heartbeat_s = 30.0
     loaded: dict[str, object] = {}
 
 
 def serve(held: dict[str, Held], device: str, threads: int, concurrency: int, name: str | None,
-          loglevel: str = "INFO") -> None:
+          heartbeat_s: float, loglevel: str = "INFO") -> None:
     """Run the Celery worker on the queues of ``held`` until stopped (the app is configured)."""
-    _State.held, _State.device, _State.threads = held, device, threads
+    _State.held, _State.device, _State.threads, _State.heartbeat_s = held, device, threads, heartbeat_s
     logging.getLogger("celery.app.trace").setLevel(logging.ERROR)  # its success line repeats the result
     queues = sorted({queue_for(sha) for sha in held})
     node = name or f"testimony-{os.getpid()}@{socket.gethostname()}"
@@ -111,12 +113,18 @@ def _refuse(task, piece: dict, why: str):
 @app.task(name=TASK, bind=True)
 def transcribe_piece(self, piece: dict) -> dict:
     """Decode one piece as the coordinator would have; return what it saves for the piece."""
+    beat = heartbeat.for_this_process(self.app.conf.broker_url, self.request.hostname, _State.heartbeat_s)
+    with beat.holding(self.request.id, (self.request.properties or {}).get("delivery_tag")):
+        return _decode(self, piece)
+
+
+def _decode(task, piece: dict) -> dict:
     held = _State.held.get(piece["model_sha256"])
     if held is None or held.engine != piece["engine"]:
-        _refuse(self, piece, f"this worker has no {piece['engine']} model with SHA-256 {piece['model_sha256']}")
+        _refuse(task, piece, f"this worker has no {piece['engine']} model with SHA-256 {piece['model_sha256']}")
     engine = _engine(held)
     if engine is None:
-        _refuse(self, piece, f"{held.path} no longer has SHA-256 {held.sha256} (changed on disk)")
+        _refuse(task, piece, f"{held.path} no longer has SHA-256 {held.sha256} (changed on disk)")
     started = time.monotonic()
     log.info("decoding %s piece %d", piece["interview_id"], piece["piece"])
     audio = from_flac(base64.b64decode(piece["audio_flac"]))
@@ -124,7 +132,7 @@ def transcribe_piece(self, piece: dict) -> dict:
     options["native"] = tuple(options.get("native", asr.DETECTABLE))
     part = asr.transcribe(engine, audio, piece["language"], **options)
     state = asr.piece_state(part, piece["resume_key"])
-    state["worker"] = {"worker": self.request.hostname, "host": socket.gethostname(), "engine": held.engine,
+    state["worker"] = {"worker": task.request.hostname, "host": socket.gethostname(), "engine": held.engine,
                        "device": _State.device, "model_sha256": held.sha256, "model": held.name,
                        "seconds": round(time.monotonic() - started, 2)}
     log.info("decoded %s piece %d in %.1f s", piece["interview_id"], piece["piece"], time.monotonic() - started)

@@ -1,0 +1,9 @@
+"""Several machines: a coordinator sends audio pieces through a Redis broker to decoders.
+
+- :mod:`.broker`: the Celery app, broker URL checks, the wire format of a piece's audio;
+- :mod:`.coordinator`: the coordinator's side of a job (send pieces, collect, store once);
+- :mod:`.decoder`: the ``testimony worker`` process that decodes pieces;
+- :mod:`.cli`: the ``worker`` command and the cluster lines of ``process``, ``watch``, ``status``.
+
+Nothing here is imported unless a broker is set, so a single machine never imports Celery.
+"""
