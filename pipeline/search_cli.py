@@ -16,7 +16,7 @@ from . import search
 from .console import die, load_settings
 from .store import Store
 from .transcript import timestamp
-from .worker import output_dir
+from .outbox import output_dir
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import asr, media, models, search, speakers, transcript
 from .config import Settings
+from .outbox import FAILED_FILE, PROVENANCE_FILE, output_dir
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
 from .translate import TranslationError, Translator, add_command_hint
@@ -31,10 +32,6 @@ Reporter = Callable[[Job, str, float], None]
 
 # Share of a job's progress bar that each stage fills.
 STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}
-
-
-def output_dir(settings: Settings, job: Job) -> Path:
-    return settings.outbox / job.case_id / job.interview_id
 
 
 def _versions() -> dict:
@@ -108,7 +105,7 @@ class Worker:
                 f"The original recording is safe and unchanged in the evidence store:\n"
                 f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
                 f"After fixing the cause, run: testimony retry {job.interview_id}\n")
-        transcript.write_atomic(output_dir(self.settings, job) / "FAILED.txt", note)
+        transcript.write_atomic(output_dir(self.settings, job) / FAILED_FILE, note)
         self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
                           sha256=job.sha256, interview_id=job.interview_id, reason=reason)
         log.warning("failed %s: %s", job.interview_id, reason)
@@ -249,14 +246,14 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
     files = transcript.rendered_files(result)
     if transcript.withholds(final):  # no machine subtitles that name withheld people
         files = {name: content for name, content in files.items() if not name.endswith((".srt", ".vtt"))}
-    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
+    files[PROVENANCE_FILE] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
     for name, content in files.items():
         transcript.write_atomic(staging / name, content)
     final.mkdir(parents=True, exist_ok=True)
     # transcript.json moves last: once it is new, everything rendered from it is too.
-    for name in sorted(files, key=lambda n: n == "transcript.json"):
+    for name in sorted(files, key=lambda n: n == transcript.MACHINE_FILE):
         (staging / name).replace(final / name)
-    (final / "FAILED.txt").unlink(missing_ok=True)
+    (final / FAILED_FILE).unlink(missing_ok=True)
     staging.rmdir()
     search.update(settings.database, final)
     return final
@@ -269,14 +266,14 @@ def translate_pending(settings: Settings, store: Store) -> list[Job]:
     for job in store.jobs("done"):
         if job.translation != "missing":
             continue
-        path = output_dir(settings, job) / "transcript.json"
+        path = output_dir(settings, job) / transcript.MACHINE_FILE
         result = transcript.load(path)
         before = result.translation.get("packages", {})
         result.translation = translate_segments(translator, result.segments)
         result.translation["packages"] = {**before, **result.translation["packages"]}
         if result.translation["packages"] == before:
             continue
-        provenance_path = output_dir(settings, job) / "provenance.json"
+        provenance_path = output_dir(settings, job) / PROVENANCE_FILE
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         provenance["translation"] = {**result.translation, "translated_at": now()}
         publish(settings, job, result, provenance)

@@ -23,7 +23,7 @@ from .. import search, transcript as tr
 from ..config import Settings
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..worker import output_dir
+from ..outbox import PROVENANCE_FILE, output_dir
 from . import c2pa_manifest, packet, pdf, redact, signing, subtitles, video, word
 from .documents import ExportError
 
@@ -208,7 +208,7 @@ def as_of(store: Store, item: Interview) -> datetime:
 
 
 def _provenance(item: Interview) -> dict:
-    path = item.folder / "provenance.json"
+    path = item.folder / PROVENANCE_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..console import die, load_settings
+from ..outbox import REVIEW_FILE
 from .edits import ReviewError, Reviews
 from .accounts import Accounts
 from .running import LOOPBACK, InsecureNetwork, make_server
@@ -90,7 +91,7 @@ def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
     try:
         for interview_id in interviews:
             interview = reviews.find(interview_id)
-            path = interview.out_dir / "review.txt"
+            path = interview.out_dir / REVIEW_FILE
             if write_review_file(reviews, interview):
                 typer.echo(f"{path}")
             else:

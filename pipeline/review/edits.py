@@ -24,7 +24,7 @@ from .. import search, transcript as tr
 from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..worker import output_dir
+from ..outbox import output_dir
 from .reviewfile import write_review_file
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,10 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from .. import transcript as tr
+from ..outbox import REVIEW_FILE
 
 if TYPE_CHECKING:  # annotations only: edits imports this module
     from .edits import Interview, Reviews
-
-REVIEW_FILE = "review.txt"
 
 
 def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
