@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import asr, media, models, search, speakers, transcript
 from .config import Settings
+from .hashing import sha256_file
 from .outbox import FAILED_FILE, PROVENANCE_FILE, output_dir
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
@@ -205,7 +206,7 @@ class Worker:
             "processed", sha256=job.sha256, interview_id=job.interview_id,
             engine=model.name, model=model_name, model_sha256=model_sha,
             options=provenance["options"], translation=status["status"], timings=timings,
-            outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
+            outputs={name: sha256_file(output_dir(self.settings, job) / name)
                      for name in transcript.rendered_files(result)})
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
@@ -305,4 +306,4 @@ def _translate_reviewed(translator: Translator, folder: Path) -> dict | None:
                          "packages": {**t.translation.get("packages", {}), **status["packages"]}}
         transcript.write_atomic(path, t.to_json())
     log.info("reviewed.json of %s: English filled in for segment(s) %s", folder.name, filled)
-    return {"file": str(path), "segments": filled, "sha256": models.sha256_file(path)}
+    return {"file": str(path), "segments": filled, "sha256": sha256_file(path)}

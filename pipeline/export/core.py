@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import search, transcript as tr
 from ..config import Settings
+from ..hashing import sha256_file
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
 from ..outbox import PROVENANCE_FILE, output_dir
@@ -171,10 +172,10 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result.files = {name: folder / name for name in made}
-    hashes = {str(path): packet.sha256_file(path) for path in result.files.values()}
+    hashes = {str(path): sha256_file(path) for path in result.files.values()}
     store.event("export", sha256=item.job.sha256, interview_id=item.job.interview_id, files=hashes,
                 formats=formats, unreviewed=unreviewed, bilingual=bilingual,
-                transcript={"file": str(item.current_file), "sha256": packet.sha256_file(item.current_file)},
+                transcript={"file": str(item.current_file), "sha256": sha256_file(item.current_file)},
                 withheld_terms=t.review["withheld_term_count"],
                 withheld_segments=[s.id for s in t.segments if s.withheld], removed=removed)
     log.info("exported %s (%s) -> %s", item.job.interview_id, ",".join(formats), folder)
@@ -298,7 +299,7 @@ def _withhold_one(store: Store, item: Interview, terms: list[str], segment_ids: 
     # Counts and segment IDs only: the terms themselves are what must not spread.
     store.event("withhold", sha256=item.job.sha256, interview_id=item.job.interview_id,
                 terms_added=len(added), terms_total=len(listed), segments=sorted(set(segment_ids)),
-                reviewed={"file": str(path), "sha256": packet.sha256_file(path)})
+                reviewed={"file": str(path), "sha256": sha256_file(path)})
     log.info("withhold %s: %d terms added, segments %s", item.job.interview_id, len(added),
              sorted(set(segment_ids)))
     removed = tr.remove_machine_subtitles(item.folder)
