@@ -20,7 +20,7 @@ from .export.keys_cli import register as register_keys
 from .models.cli import app as models_app
 from .review.cli import app as review_app
 from .review.accounts_cli import app as reviewers_app
-from .search_cli import register as register_search
+from .search.cli import register as register_search
 from .store import Job, Store
 
 app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "

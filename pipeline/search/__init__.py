@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import transcript as tr
-from .withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
+from .. import transcript as tr
+from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
 log = logging.getLogger(__name__)
 
