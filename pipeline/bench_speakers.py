@@ -20,7 +20,7 @@ from typing import Optional
 
 import typer
 
-from .bench import bench_app, read_tsv
+from .textnorm import read_tsv
 from .console import die, load_settings
 
 EDGE_S = 0.3  # a segment's first and last word should start and end this close to its own bounds
@@ -47,7 +47,6 @@ def _annotation(turns, uri: str):
     return out
 
 
-@bench_app.command("speakers")
 def bench_speakers(
     refs: Path = typer.Argument(..., exists=True, dir_okay=False,
                                 help="TSV with file, start, end, speaker columns: one row per reference turn."),

@@ -88,5 +88,6 @@ def _line(hit: search.Hit) -> str:
             f"  {'':8}  {hit.link}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("search")(search_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    """Attach these commands to the `testimony` app, under ``panel`` in its help."""
+    app.command("search", rich_help_panel=panel)(search_cmd)
