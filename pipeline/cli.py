@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import bench, cluster_cli, config, custody, intake, watch, worker
+from . import bench, cluster_cli, config, custody, intake, runner, watch
 from .console import Bar, die, load_settings
 from .export import cli as export_cli
 from .models import cli as models_cli
@@ -130,7 +130,7 @@ def _recordings(paths: list[Path]) -> list[Path]:
 
 
 def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
-    runner = worker.Worker(settings, store, Bar())
+    job_runner = runner.JobRunner(settings, store, Bar())
     failures = 0
     for job in jobs:
         claimed = store.claim(job.id)
@@ -138,7 +138,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
             typer.echo(f"{job.interview_id}: taken by a running watcher")
             continue
         try:
-            finished = runner.run(claimed)
+            finished = job_runner.run(claimed)
         except KeyboardInterrupt:
             store.release_own()
             die("interrupted; the job is queued again and resumes on the next run", 130)
@@ -258,7 +258,7 @@ def translate(pending: bool = typer.Option(False, "--pending",
         die("say what to translate: --pending")
     settings = load_settings()
     store = Store(settings.database)
-    updated = worker.translate_pending(settings, store)
+    updated = runner.translate_pending(settings, store)
     for job in updated:
         typer.echo(f"{job.interview_id}: translation {job.translation}")
     left = [j.interview_id for j in store.jobs("done") if j.translation == "missing"]

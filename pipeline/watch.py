@@ -20,7 +20,7 @@ from pathlib import Path
 from . import intake
 from .config import Settings, WatchFolder
 from .store import Store
-from .worker import Reporter, Worker
+from .runner import JobRunner, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,10 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             log.info("requeued %s after an interrupted run", job.interview_id)
         scanner = threading.Thread(target=_scan_loop, args=(settings, stop, on_intake), daemon=True)
         scanner.start()
-        worker = Worker(settings, store, reporter)
+        job_runner = JobRunner(settings, store, reporter)
         try:
             while not stop.is_set():
-                job = worker.run_next()
+                job = job_runner.run_next()
                 if job is None:
                     _pause(stop, settings.poll_seconds)
                 elif job.state == "queued":  # put back (disk full): give the user time to free space

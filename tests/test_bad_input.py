@@ -16,7 +16,7 @@ import pytest
 from pipeline import intake, media
 from pipeline.store import Store
 from pipeline.watch import scan_once
-from pipeline.worker import Worker
+from pipeline.runner import JobRunner
 
 from builders import ffmpeg, video_without_audio
 
@@ -146,8 +146,8 @@ def test_bad_input(home, speech_video, tmp_path, monkeypatch, name, binary):
     settler = intake.Settler(0)
     for moment in (0, 1, 2):
         scan_once(home, store, settler, now=moment)
-    worker = Worker(home, store)
-    while worker.run_next():
+    job_runner = JobRunner(home, store)
+    while job_runner.run_next():
         pass
     jobs = store.jobs()
     store.close()

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from pipeline.store import Store
-from pipeline.worker import STAGES
+from pipeline.runner import STAGES
 
 from builders import video_without_audio
 from conftest import DEADLINE, SAMPLE, drop, wait_until

@@ -21,7 +21,7 @@ from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
 from pipeline.store import Store
 from pipeline.outbox import output_dir
-from pipeline.worker import publish
+from pipeline.runner import publish
 
 SEGMENTS = [
     transcript.Segment(1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."),

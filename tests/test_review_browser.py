@@ -14,7 +14,7 @@ from pipeline import transcript
 from pipeline.review.accounts import Accounts
 from pipeline.review.edits import Reviews
 from pipeline.outbox import output_dir
-from pipeline.worker import publish
+from pipeline.runner import publish
 
 from test_review import home, job, new_home, process, processed, seed  # noqa: F401  (fixtures)
 

@@ -17,7 +17,7 @@ from pipeline.cli import app
 from pipeline.review.edits import Reviews
 from pipeline.store import Store
 from pipeline.outbox import output_dir
-from pipeline.worker import publish
+from pipeline.runner import publish
 from test_review import new_home, process
 
 S = transcript.Segment

@@ -47,8 +47,8 @@ def _versions() -> dict:
     return versions
 
 
-class Worker:
-    """Processes jobs from the store; keeps the loaded model between jobs."""
+class JobRunner:
+    """Runs jobs from the store through the stages; keeps the loaded model between jobs."""
 
     def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None):
         self.settings = settings
