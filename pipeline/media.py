@@ -19,7 +19,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # what Whisper and the voice models take; defined here only
 
 
 class MediaError(RuntimeError):
