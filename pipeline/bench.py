@@ -24,7 +24,7 @@ import typer
 
 from . import config, textnorm
 from .bench_speakers import bench_speakers
-from .console import die, load_settings
+from .console import die, load_settings, require_extra
 
 bench_app = typer.Typer(help="Benchmarks: transcription (WER, CER, speed) and translation (chrF, BLEU).",
                         no_args_is_help=True)
@@ -144,6 +144,8 @@ def bench_asr(
     """Word and character error rates, speed and memory of the pipeline's transcription."""
     from . import engines, media
 
+    require_extra("bench", "num2words")
+
     if language not in LANGUAGES:
         die(f"--language must be one of {', '.join(LANGUAGES)}")
     if engine and engine not in engines.ENGINES:
@@ -188,6 +190,7 @@ def bench_mt(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores and every sentence here."),
 ):
     """chrF and BLEU (sacrebleu) of the installed translation package for LANGUAGE -> English."""
+    require_extra("bench", "sacrebleu")
     import sacrebleu
 
     from . import translate

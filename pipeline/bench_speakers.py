@@ -21,7 +21,7 @@ from typing import Optional
 import typer
 
 from .textnorm import read_tsv
-from .console import die, load_settings
+from .console import die, load_settings, require_extra
 
 EDGE_S = 0.3  # a segment's first and last word should start and end this close to its own bounds
 
@@ -57,6 +57,7 @@ def bench_speakers(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-file turns here."),
 ):
     """Diarization error rate, word-time checks and the time speakers and word times add."""
+    require_extra("bench", "pyannote.metrics")
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from . import asr, media, speakers as spk
