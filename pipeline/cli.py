@@ -37,8 +37,9 @@ class _ByWorkflow(TyperGroup):
         return sorted(super().list_commands(ctx), key=place)
 
 
-app = typer.Typer(cls=_ByWorkflow, help="Offline testimony pipeline: interviews in, reviewable "
-                  "transcripts and English translations out, linked to case IDs.", no_args_is_help=True)
+app = typer.Typer(cls=_ByWorkflow, no_args_is_help=True,
+                  help="Offline testimony pipeline: interviews in, reviewable transcripts and "
+                       "English translations out, linked to case IDs.")
 # The one way to add a command: the pipeline's own are below, each with its panel; a package's
 # live in its cli.py, whose register(app, panel) attaches them, called once here.
 review_cli.register(app, REVIEW)

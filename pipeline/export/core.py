@@ -175,7 +175,8 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     hashes = {str(path): sha256_file(path) for path in result.files.values()}
     store.event("export", sha256=item.job.sha256, interview_id=item.job.interview_id, files=hashes,
                 formats=formats, unreviewed=unreviewed, bilingual=bilingual,
-                transcript={"file": str(item.current_file), "sha256": sha256_file(item.current_file)},
+                transcript={"file": str(item.current_file),
+                            "sha256": sha256_file(item.current_file)},
                 withheld_terms=t.review["withheld_term_count"],
                 withheld_segments=[s.id for s in t.segments if s.withheld], removed=removed)
     log.info("exported %s (%s) -> %s", item.job.interview_id, ",".join(formats), folder)

@@ -1,5 +1,5 @@
-"""``testimony review``: serve the review page; ``testimony review import FILE``; ``testimony review file``;
-and ``testimony reviewers``: the team's accounts on the review page (add, list, disable, enable,
+"""``testimony review``: serve the review page; ``review import FILE``; ``review file``; and
+``testimony reviewers``: the team's accounts on the review page (add, list, disable, enable,
 passwd).
 """
 
