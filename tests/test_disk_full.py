@@ -47,7 +47,8 @@ def fill(folder: Path, leave: int) -> Path:
 
 
 def test_disk_full_mid_job_then_freed(small_home, cli, recording):
-    filler = fill(small_home.home, leave=recording.stat().st_size + 700_000)  # the original, not its audio
+    # room for the original, not for its audio
+    filler = fill(small_home.home, leave=recording.stat().st_size + 700_000)
     result = cli("process", recording, "--language", "kk")
     assert result.exit_code == 1 and "disk" in result.output and "full" in result.output
     store = Store(small_home.database)
