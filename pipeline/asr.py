@@ -35,6 +35,7 @@ from . import engines
 from . import language as language_check
 from .config import LANGUAGES
 from .loops import collapse_loops, collapse_word_loops
+from .media import SAMPLE_RATE
 from .transcript import Segment, fit_words, write_atomic
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ CUT_SILENCE_MS = 5000
 GAP_S = 2.0
 MISSED_S = 1.0
 FILL_ROUNDS = 3  # rounds of decoding such stretches again (a stretch decoded again can loop in turn)
-SAMPLE_RATE = 16000
 
 
 @dataclass

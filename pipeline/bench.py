@@ -10,7 +10,6 @@ time and peak memory are its own. Both sides are scored after :mod:`pipeline.tex
 
 from __future__ import annotations
 
-import csv
 import json
 import multiprocessing
 import resource
@@ -24,7 +23,8 @@ from typing import Optional
 import typer
 
 from . import config, textnorm
-from .console import die, load_settings
+from .bench_speakers import bench_speakers
+from .console import die, load_settings, require_extra
 
 bench_app = typer.Typer(help="Benchmarks: transcription (WER, CER, speed) and translation (chrF, BLEU).",
                         no_args_is_help=True)
@@ -33,14 +33,12 @@ LANGUAGES = ("kk", "ky", "ru")
 HIGH_CER, LOW_CER = 0.5, 0.15  # the flag shares are reported for clips beyond these
 
 
+bench_app.command("speakers")(bench_speakers)  # its own module: scoring turns needs pyannote
+
+
 @bench_app.callback()
 def _group() -> None:
     """Keeps `bench asr` and `bench mt` subcommands even when run on their own."""
-
-
-def read_tsv(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 # Transcription -------------------------------------------------------------------------
@@ -146,12 +144,14 @@ def bench_asr(
     """Word and character error rates, speed and memory of the pipeline's transcription."""
     from . import engines, media
 
+    require_extra("bench", "num2words")
+
     if language not in LANGUAGES:
         die(f"--language must be one of {', '.join(LANGUAGES)}")
     if engine and engine not in engines.ENGINES:
         die(f"--engine must be one of {', '.join(engines.ENGINES)}")
     settings = load_settings()
-    rows = read_tsv(refs)
+    rows = textnorm.read_tsv(refs)
     if not rows or not {"file", "transcript"} <= set(rows[0]):
         die(f"{refs} needs a header with file and transcript columns")
     with tempfile.TemporaryDirectory(prefix="bench-", dir=settings.work) as work:
@@ -190,6 +190,7 @@ def bench_mt(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores and every sentence here."),
 ):
     """chrF and BLEU (sacrebleu) of the installed translation package for LANGUAGE -> English."""
+    require_extra("bench", "sacrebleu")
     import sacrebleu
 
     from . import translate
@@ -200,7 +201,7 @@ def bench_mt(
     translator = translate.Translator(settings)
     if not translator.available(language):
         die(translate.add_command_hint(language))
-    rows = read_tsv(refs)
+    rows = textnorm.read_tsv(refs)
     if not rows or not {"src", "ref_en"} <= set(rows[0]):
         die(f"{refs} needs a header with src and ref_en columns")
     started = time.monotonic()
@@ -218,3 +219,8 @@ def bench_mt(
             "bleu": round(bleu, 2), "seconds": round(seconds, 2), "argv": sys.argv,
             "sentences": [{"src": r["src"], "ref": r["ref_en"], "hyp": h} for r, h in zip(rows, hyps)],
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def register(app: typer.Typer, panel: str) -> None:
+    """Attach these commands to the `testimony` app, under ``panel`` in its help."""
+    app.add_typer(bench_app, name="bench", rich_help_panel=panel)

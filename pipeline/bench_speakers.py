@@ -20,8 +20,8 @@ from typing import Optional
 
 import typer
 
-from .bench import bench_app, read_tsv
-from .console import die, load_settings
+from .textnorm import read_tsv
+from .console import die, load_settings, require_extra
 
 EDGE_S = 0.3  # a segment's first and last word should start and end this close to its own bounds
 
@@ -47,7 +47,6 @@ def _annotation(turns, uri: str):
     return out
 
 
-@bench_app.command("speakers")
 def bench_speakers(
     refs: Path = typer.Argument(..., exists=True, dir_okay=False,
                                 help="TSV with file, start, end, speaker columns: one row per reference turn."),
@@ -58,6 +57,7 @@ def bench_speakers(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-file turns here."),
 ):
     """Diarization error rate, word-time checks and the time speakers and word times add."""
+    require_extra("bench", "pyannote.metrics")
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     from . import asr, media, speakers as spk

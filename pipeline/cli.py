@@ -10,31 +10,47 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
-from . import asr, config, custody, intake, models, retranscribe as again, versions, watch, worker
+from . import asr, bench, config, custody, intake, models, runner, versions, watch
+from . import retranscribe as again
 from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings
-from .bench import bench_app
-from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)
-from .export.cli import register as register_export
-from .export.keys_cli import register as register_keys
-from .models.cli import app as models_app
-from .review.cli import app as review_app
-from .review.accounts_cli import app as reviewers_app
+from .export import cli as export_cli
+from .models import cli as models_cli
+from .review import cli as review_cli
 from .review.rebase import carry_for_job
-from .search_cli import register as register_search
+from .search import cli as search_cli
 from .store import Job, Store
 
-app = typer.Typer(help="Offline testimony pipeline: interviews in, reviewable transcripts and "
-                       "English translations out, linked to case IDs.", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-register_export(app)
-register_keys(app)
-register_search(app)
-app.add_typer(review_app, name="review")
-app.add_typer(reviewers_app, name="reviewers")
-app.add_typer(bench_app, name="bench")
-cluster_cli.register(app)
+# `testimony --help` groups the commands by workflow, in this order.
+TAKE_IN, REVIEW, PUBLISH, ARCHIVE, MACHINES, MODELS = (
+    "Take in", "Review", "Publish", "Archive", "Machines", "Models")
+PANELS = (TAKE_IN, REVIEW, PUBLISH, ARCHIVE, MACHINES, MODELS)
+
+
+class _ByWorkflow(TyperGroup):
+    """Lists commands panel by panel in PANELS' order (typer shows panels as first met)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        def place(name: str) -> int:
+            panel = getattr(self.commands[name], "rich_help_panel", None)
+            return PANELS.index(panel) if panel in PANELS else len(PANELS)
+
+        return sorted(super().list_commands(ctx), key=place)
+
+
+app = typer.Typer(cls=_ByWorkflow, no_args_is_help=True,
+                  help="Offline testimony pipeline: interviews in, reviewable transcripts and "
+                       "English translations out, linked to case IDs.")
+# The one way to add a command: the pipeline's own are below, each with its panel; a package's
+# live in its cli.py, whose register(app, panel) attaches them, called once here.
+review_cli.register(app, REVIEW)
+export_cli.register(app, PUBLISH)
+search_cli.register(app, ARCHIVE)
+cluster_cli.register(app, MACHINES)
+models_cli.register(app, MODELS)
+bench.register(app, MODELS)
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 
@@ -68,7 +84,7 @@ def _file_warnings(job: Job) -> list[str]:
         return []
 
 
-@app.command()
+@app.command(rich_help_panel=TAKE_IN)
 def process(
     paths: List[Path] = typer.Argument(..., help="Recordings, or folders of them, to process (left where they are)."),
     case: Optional[str] = typer.Option(None, "--case", "-c", help="Case ID for all the given files."),
@@ -140,7 +156,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
         return None
 
     def run(s: Store, job: Job) -> Job:
-        return worker.Worker(settings, s, bar, carry_for_job).run(job)
+        return runner.JobRunner(settings, s, bar, carry_for_job).run(job)
 
     def report(finished: Job) -> None:
         results.append(_report(finished))
@@ -182,7 +198,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-@app.command("watch")
+@app.command("watch", rich_help_panel=TAKE_IN)
 def watch_cmd(
     model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
     allow_download: bool = typer.Option(False, "--allow-download"),
@@ -213,7 +229,7 @@ def watch_cmd(
         typer.echo("\nstopped; unfinished work resumes at the next start")
 
 
-@app.command()
+@app.command(rich_help_panel=TAKE_IN)
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Queued, running, done and failed work, with reasons."""
     settings = load_settings()
@@ -235,7 +251,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     cluster_cli.show_status(settings, waiting=any(j.state == "running" for j in jobs))
 
 
-@app.command()
+@app.command(rich_help_panel=TAKE_IN)
 def link(file: str = typer.Argument(..., help="Interview ID, original file name or SHA-256 prefix."),
          case_id: str = typer.Argument(..., help="The case ID to link it to.")):
     """Give a recording that arrived without a case ID its case, and process it."""
@@ -257,7 +273,7 @@ def link(file: str = typer.Argument(..., help="Interview ID, original file name 
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=TAKE_IN)
 def retry(interview: str = typer.Argument(..., help="Interview ID of a failed job.")):
     """Process a failed interview again (after fixing what its error said)."""
     settings = load_settings()
@@ -270,7 +286,7 @@ def retry(interview: str = typer.Argument(..., help="Interview ID of a failed jo
         raise typer.Exit(1)
 
 
-@app.command("retranscribe")
+@app.command("retranscribe", rich_help_panel=ARCHIVE)
 def retranscribe_cmd(
     interviews: Optional[List[str]] = typer.Argument(
         None, help="Interview IDs (or original file names)."),
@@ -324,7 +340,7 @@ def retranscribe_cmd(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=TAKE_IN)
 def translate(pending: bool = typer.Option(False, "--pending",
                                            help="Translate interviews written without English.")):
     """Fill in English translations once a package for their language has been added."""
@@ -332,7 +348,7 @@ def translate(pending: bool = typer.Option(False, "--pending",
         die("say what to translate: --pending")
     settings = load_settings()
     store = Store(settings.database)
-    updated = worker.translate_pending(settings, store)
+    updated = runner.translate_pending(settings, store)
     for job in updated:
         typer.echo(f"{job.interview_id}: translation {job.translation}")
     left = [j.interview_id for j in store.jobs("done") if j.translation == "missing"]
@@ -341,7 +357,7 @@ def translate(pending: bool = typer.Option(False, "--pending",
     store.close()
 
 
-@app.command()
+@app.command(rich_help_panel=ARCHIVE)
 def verify(case: Optional[str] = typer.Argument(None, help="Only this case (default: everything).")):
     """Re-hash every original and exported file against the custody log, and check the log's chain."""
     settings = load_settings()
@@ -359,7 +375,7 @@ def verify(case: Optional[str] = typer.Argument(None, help="Only this case (defa
         raise typer.Exit(1)
 
 
-@app.command("custody")
+@app.command("custody", rich_help_panel=ARCHIVE)
 def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
                 as_json: bool = typer.Option(False, "--json")):
     """The chain of custody of one interview, in plain language or as JSON."""

@@ -7,6 +7,7 @@ the main command, which imports them.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -74,3 +75,19 @@ class Bar:
         else:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Stop with what to install when a command needs packages of an optional extra (found
+    before any work starts, not after an hour of decoding)."""
+    missing = [m for m in modules if not _importable(m)]
+    if missing:
+        die(f"this command needs {', '.join(missing)}, from the {extra} extra: "
+            f"pip install 'testimony-pipeline[{extra}]'")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or one blocked in sys.modules
+        return False

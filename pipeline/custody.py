@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import sha256_file
+from .hashing import sha256_file
 from .store import GENESIS, Store, entry_hash
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 import shutil
 import wave
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000  # what Whisper and the voice models take; defined here only
 
 
 class MediaError(RuntimeError):
@@ -41,6 +42,13 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# How ffmpeg says that it has no decoder for a stream's codec, which each version words its own
+# way: "Decoder (codec none) not found for input stream #0:0" (Debian's 5.1, and 4.x),
+# "Decoding requested, but no decoder found for: none" (6.1 on, as in imageio-ffmpeg's build).
+_NO_DECODER = (r"decoder \(codec [^)]*\) not found", r"no decoder found", r"decoder not found",
+               r"unknown codec")
+
+
 def _explain(stderr: str, source: Path) -> str:
     """What is wrong with ``source``, from ffmpeg's report and, where that cannot tell (ffmpeg
     says "moov atom not found" of a text file named .mp4 and of a half-copied video alike),
@@ -53,7 +61,7 @@ def _explain(stderr: str, source: Path) -> str:
     if "matches no streams" in text or "does not contain any stream" in text:
         return (f"{name} has no audio track. Check that the right file was sent; if the interview "
                 f"was recorded on a separate device, drop that audio file instead.")
-    if "no decoder found" in text or "decoder not found" in text or "unknown codec" in text:
+    if any(re.search(said, text) for said in _NO_DECODER):
         return (f"{name} holds its sound in a format (codec) this tool's ffmpeg cannot decode. Convert it to "
                 f"WAV or MP3 with the recorder's own software (or a full ffmpeg) and drop the converted copy; "
                 f"keep the original too.")

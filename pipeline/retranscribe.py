@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from . import asr, models, transcript as tr, versions
 from .config import LANGUAGES, Settings
 from .store import Job, Store, now
-from .worker import RETRANSCRIBE, output_dir
+from .outbox import output_dir
+from .runner import RETRANSCRIBE
 
 
 class RetranscribeError(ValueError):

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .media import SAMPLE_RATE
 from .transcript import Segment
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAMES_PER_S = 100     # resemblyzer's mel frames (10 ms hop)
 WINDOW_FRAMES = 160    # the 1.6 s windows the encoder was trained on
 WINDOW_EVERY_S = 1.6   # one window per this much speech: each frame read once (sparser windows cost accuracy)

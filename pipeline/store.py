@@ -1,7 +1,7 @@
 """The job database: originals, jobs and the chain-of-custody log, in SQLite under the home folder.
 
 Jobs survive a restart: a job left ``running`` by a process that died is put back in the
-queue when a worker starts, and claiming a job is one transaction, so two workers on the
+queue when a job runner starts, and claiming a job is one transaction, so two runners on the
 same home folder never take the same one.
 
 The event log is the chain of custody: append-only (triggers refuse updates and deletes),
@@ -95,7 +95,7 @@ def _owner_alive(owner: str | None) -> bool:
         return False
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
-        return True  # another machine's worker on a shared folder: leave its job alone
+        return True  # another machine's job runner on a shared folder: leave its job alone
     try:
         os.kill(int(pid), 0)
     except (ProcessLookupError, ValueError):
@@ -269,7 +269,7 @@ class Store:
         return self.job(row["id"])
 
     def requeue_orphans(self, max_attempts: int) -> list[Job]:
-        """Put back jobs whose worker died mid-run; fail those that keep killing workers."""
+        """Put back jobs whose runner died mid-run; fail those that keep killing runners."""
         orphans = [j for j in self.jobs("running") if not _owner_alive(j.owner)]
         for job in orphans:
             if job.attempts >= max_attempts:

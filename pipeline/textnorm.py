@@ -14,8 +14,11 @@ over the normalised characters, single spaces included.
 
 from __future__ import annotations
 
+import csv
+
 import re
 import unicodedata
+from pathlib import Path
 
 NUM2WORDS_LANG = {"kk": "kz", "ru": "ru"}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -48,3 +51,9 @@ def edit_distance(ref: list | str, hyp: list | str) -> int:
         for j, y in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
     return row[-1]
+
+
+def read_tsv(path: Path) -> list[dict]:
+    """A references file (tab-separated, a header row, no quoting), as the benchmarks read them."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))

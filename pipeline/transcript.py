@@ -13,10 +13,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .outbox import MACHINE_FILE, REVIEWED_FILE
+
 SCHEMA_VERSION = 1
 MISSING_TRANSLATION_FLAG = "translation missing"
-MACHINE_FILE = "transcript.json"  # rewritten by every pipeline run
-REVIEWED_FILE = "reviewed.json"   # human edits; written only by reviewers' actions, never by the pipeline
 
 
 class TranscriptError(ValueError):

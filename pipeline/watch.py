@@ -21,7 +21,7 @@ from . import intake
 from .config import Settings, WatchFolder
 from .review.rebase import carry_for_job
 from .store import Store
-from .worker import Reporter, Worker
+from .runner import JobRunner, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +144,16 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             log.info("requeued %s after an interrupted run", job.interview_id)
         scanner = threading.Thread(target=_scan_loop, args=(settings, stop, on_intake), daemon=True)
         scanner.start()
-        worker = Worker(settings, store, reporter, carry_for_job)
+        job_runner = JobRunner(settings, store, reporter, carry_for_job)
         try:
             if settings.broker:  # a coordinator: several interviews in flight
                 from .cluster.inflight import run_in_flight
 
                 run_in_flight(settings, lambda s: s.claim(),
-                              lambda s, job: Worker(settings, s, reporter, carry_for_job).run(job),
+                              lambda s, job: JobRunner(settings, s, reporter, carry_for_job).run(job),
                               stop, keep_waiting=True)
             while not stop.is_set():
-                job = worker.run_next()
+                job = job_runner.run_next()
                 if job is None:
                     _pause(stop, settings.poll_seconds)
                 elif job.state == "queued":  # put back (disk full): give the user time to free space

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline import asr, engines, loops, media, models
+from pipeline.engines.words import word
 
 from conftest import KK_CLIP
 
@@ -74,34 +75,39 @@ def test_skipped_speech_is_decoded_on_its_own_and_lands_in_place(home, tmp_path)
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
 
 
-class LoopsAfterSixSeconds:
-    """The real engine, except that its first decoding loops from 6 s on, as Whisper does: one
-    segment whose last word repeats over everything said after it."""
+class LoopsOverTheSecondUtterance:
+    """The real engine, except that its first decoding is scripted as Whisper loops: two words
+    of the first utterance, then the last of them repeated to the end of the audio, over the
+    speech it never decoded. Every later decoding is the real engine's."""
+
+    SAID, LOOPED = "менің", "жолбарысым"  # words the clip does not hold
 
     def __init__(self, engine):
         self.engine, self.name, self.decoded = engine, engine.name, []
 
     def decode(self, audio, language, **options):
-        segments = self.engine.decode(audio, language, **options)
         self.decoded.append(len(audio) / 16000)
         if len(self.decoded) > 1:
-            return segments
-        words = [w for s in segments for w in s["words"] if w["start"] < 6.0]
-        end = segments[-1]["end"]
-        loop = [{**words[-1], "start": 6.0 + k * (end - 6.0) / 12, "end": 6.0 + (k + 1) * (end - 6.0) / 12}
+            return self.engine.decode(audio, language, **options)
+        end = len(audio) / 16000 - 0.5
+        said = [word(0.5, 1.5, self.SAID, 0.9), word(1.5, 3.0, self.LOOPED, 0.9)]
+        loop = [word(3.0 + k * (end - 3.0) / 12, 3.0 + (k + 1) * (end - 3.0) / 12, self.LOOPED, 0.9)
                 for k in range(12)]
-        return [{**segments[0], "end": end, "words": words + loop, "text": " ".join(w["text"] for w in words + loop)}]
+        return [{"start": 0.5, "end": end, "text": " ".join(w["text"] for w in said + loop),
+                 "words": said + loop, "avg_logprob": -0.3, "no_speech_prob": 0.0, "compression_ratio": 1.5}]
 
 
 def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2, tmp_path):
-    engine = LoopsAfterSixSeconds(engines.load("faster-whisper", base_ct2))  # real words at real times
-    audio = _two_utterances(tmp_path)
-    result = asr.transcribe(engine, audio, "kk", fallback=False)
-    assert len(engine.decoded) >= 2 and engine.decoded[1] <= 13.8  # the stretch under the loop, alone
+    engine = LoopsOverTheSecondUtterance(engines.load("faster-whisper", base_ct2))
+    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", fallback=False)
     first = result.segments[0]
-    assert first.start < 1.0 and first.end <= 6.5 and first.words  # the loop cut off it, its own words kept
-    late = [w for s in result.segments for w in s.words if w["start"] >= 6.0]
-    assert late and all(8.0 <= w["start"] <= w["end"] <= 14.3 for w in late)  # the second utterance's words
+    # The loop is cut back to the words said before it, at their own times.
+    assert first.text == f"{engine.SAID} {engine.LOOPED}" and first.end <= 4.0
+    assert [w["text"] for s in result.segments for w in s.words].count(engine.LOOPED) == 1
+    # The speech under the loop was decoded again, on its own, and its words are in place.
+    assert len(engine.decoded) >= 2 and min(engine.decoded[1:]) < engine.decoded[0]
+    late = [w for s in result.segments for w in s.words if w["start"] >= 8.0]
+    assert late and all(w["end"] <= 14.3 for w in late)  # the second utterance's words
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
 
 

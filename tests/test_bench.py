@@ -1,6 +1,7 @@
 """`testimony bench`: the text normalisation, and both commands end to end on tiny models."""
 
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -57,3 +58,15 @@ def test_bench_mt_needs_a_package_then_scores_it(home, tmp_path):
     assert "chrF" in result.output and "BLEU" in result.output
     data = json.loads(out.read_text())
     assert 0 <= data["chrf"] <= 100 and 0 <= data["bleu"] <= 100 and len(data["sentences"]) == 2
+
+
+@pytest.mark.parametrize("command, package", [("asr", "num2words"), ("mt", "sacrebleu"),
+                                              ("speakers", "pyannote.metrics")])
+def test_a_bench_without_the_bench_extra_says_what_to_install(home, tmp_path, monkeypatch, command,
+                                                              package):
+    refs = tmp_path / "refs.tsv"
+    refs.write_text("file\tsrc\tref_en\tstart\tend\tspeaker\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, package, None)  # as if not installed: importing it fails
+    result = bench(command, refs, "--language", "kk")
+    assert result.exit_code == 1
+    assert package in result.output and "pip install 'testimony-pipeline[bench]'" in result.output

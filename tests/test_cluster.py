@@ -32,6 +32,9 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.w
                                 reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)")
 
 PASSWORD = "s3cret-test-password"
+# Forty tokens a window, not builders' dozen: a piece must take long enough to decode for a test
+# to kill its worker, or the broker, while the piece is under way.
+SLOW_END = 40
 SENTENCES = ["Менің ағам қалада тұрады.", "Оны түнде алып кетті.", "Біз содан бері хабар алмадық.",
              "Ол мұғалім болып істеді.", "Балалары үйде күтіп отыр.", "Хат жазып көрдік, жауап жоқ.",
              "Көршілер ештеңе айтпайды."]
@@ -161,7 +164,8 @@ def transcripts(home: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, interviews) -> dict[str, dict]:
     """The transcripts of a single-machine run (no broker) with the same model and settings."""
-    checkpoint = tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper") / "tiny.pt")
+    checkpoint = tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper") / "tiny.pt",
+                                         end_at=SLOW_END)
     home = make_home(tmp_path_factory.mktemp("single"), checkpoint)
     result = run(home, "process", *interviews)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -172,7 +176,8 @@ def reference(tmp_path_factory, interviews) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    return tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper-cluster") / "tiny.pt")
+    return tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper-cluster") / "tiny.pt",
+                                   end_at=SLOW_END)
 
 
 def pieces(home: Path) -> dict[str, list[dict]]:

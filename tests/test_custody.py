@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.models import sha256_file
+from pipeline.hashing import sha256_file
 from pipeline.store import Store
 
 

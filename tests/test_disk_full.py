@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.store import Store
 
-from conftest import SAMPLE, make_home
+from builders import ffmpeg
+from conftest import KK_CLIP, make_home
 
 
 @pytest.fixture
@@ -27,6 +28,15 @@ def small_home(tmp_path, monkeypatch, tiny_checkpoint):
         subprocess.run(["umount", "-l", str(mount)])
 
 
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory) -> Path:
+    """A minute of recording whose audio working copy (2 MB) is far larger than the file (the
+    speech is short, then silence, which FLAC stores in a few bytes and decoding skips)."""
+    path = tmp_path_factory.mktemp("rec") / "KZ-0001_sample-interview.flac"
+    ffmpeg("-i", str(KK_CLIP), "-af", "apad=pad_dur=60", "-ar", "16000", "-ac", "1", str(path))
+    return path
+
+
 def fill(folder: Path, leave: int) -> Path:
     filler = folder / "filler.bin"
     free = shutil.disk_usage(folder).free
@@ -36,9 +46,10 @@ def fill(folder: Path, leave: int) -> Path:
     return filler
 
 
-def test_disk_full_mid_job_then_freed(small_home, cli):
-    filler = fill(small_home.home, leave=SAMPLE.stat().st_size + 700_000)  # room for the original, not the audio
-    result = cli("process", SAMPLE, "--language", "kk")
+def test_disk_full_mid_job_then_freed(small_home, cli, recording):
+    # room for the original, not for its audio
+    filler = fill(small_home.home, leave=recording.stat().st_size + 700_000)
+    result = cli("process", recording, "--language", "kk")
     assert result.exit_code == 1 and "disk" in result.output and "full" in result.output
     store = Store(small_home.database)
     [job] = store.jobs()
@@ -48,7 +59,7 @@ def test_disk_full_mid_job_then_freed(small_home, cli):
     assert "free some space" in cli("status").output
 
     filler.unlink()
-    result = cli("process", SAMPLE, "--language", "kk")
+    result = cli("process", recording, "--language", "kk")
     assert result.exit_code == 0, result.output
     done = store.job(job.id)
     store.close()

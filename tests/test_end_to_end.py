@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from pipeline.store import Store
-from pipeline.worker import STAGES
+from pipeline.runner import STAGES
 
 from builders import video_without_audio
 from conftest import DEADLINE, SAMPLE, drop, wait_until
@@ -140,7 +140,10 @@ def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
 
 def test_second_watcher_on_the_same_home_refuses(home, watcher):
     first = watcher()
-    wait_until(lambda: "watching" in first.output(), what="the first watcher")
+    # Its lock taken (it says "watching" a moment before, which a loaded machine can stretch).
+    lock = home.home / ".watch.lock"
+    wait_until(lambda: lock.exists() and lock.read_text().strip() == str(first.proc.pid),
+               what="the first watcher to hold the lock")
     second = watcher()
     assert second.proc.wait(timeout=DEADLINE) == 1
     assert "already watching" in second.output()

@@ -40,9 +40,9 @@ def sha256(path: Path) -> str:
 
 @pytest.fixture
 def run():
-    """The export commands on a Typer app of their own (the lead wires them into `testimony`)."""
+    """The export commands on a Typer app of their own."""
     app = typer.Typer()
-    register(app)
+    register(app, "Publish")
     runner = CliRunner()
     return lambda *args, input=None: runner.invoke(app, [str(a) for a in args], input=input,
                                                    catch_exceptions=False)

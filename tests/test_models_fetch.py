@@ -15,6 +15,7 @@ import tarfile
 import pytest
 
 from pipeline import config, models
+from pipeline.hashing import sha256_file
 from pipeline.models.catalog import KNOWN
 from pipeline.store import Store
 
@@ -255,14 +256,14 @@ def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tm
     path_second, sha_second = models.resolve_whisper(second, "base")
     assert sha_second == sha_first and models.resolve_ct2(second, "base")[1] == models.EMBEDDED_CT2_SHA256
 
+    # The same bytes, read again here, not only as recorded; what is left to show is that the
+    # added copy decodes. (The embedded one decodes in test_real_model.py.)
+    assert sha256_file(models.resolve_whisper(first, "base")[0]) == sha256_file(path_second)
     clip = tmp_path / "clip.wav"
     ffmpeg("-i", str(SAMPLE), "-t", "5", "-ar", "16000", "-ac", "1", str(clip))
-    audio = media.load_wav(clip)
-    texts = []
-    for settings in (first, second):
-        engine = asr.load_model(models.resolve_whisper(settings, "base")[0])
-        texts.append([s.text for s in asr.transcribe(engine, audio, "kk", fallback=False).segments])
-    assert texts[0] == texts[1] and any(t.strip() for t in texts[0])
+    engine = asr.load_model(path_second)
+    segments = asr.transcribe(engine, media.load_wav(clip), "kk", fallback=False).segments
+    assert any(s.text.strip() for s in segments)
 
 
 def test_use_sets_only_its_own_lines_in_testimony_toml(home, cli):

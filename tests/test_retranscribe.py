@@ -10,7 +10,7 @@ from pipeline.review import suggestions
 from pipeline.review.edits import Reviews
 from pipeline.review.textfile import write_review_file
 from pipeline.store import Store
-from pipeline.worker import output_dir
+from pipeline.outbox import output_dir
 
 from builders import tiny_whisper_checkpoint
 
@@ -125,7 +125,7 @@ def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli
     """The review carried over by time: kept segments, suggestions, new IDs, a stale save refused."""
     from pipeline.review import rebase
     from pipeline.review.edits import Conflict
-    from pipeline.worker import publish
+    from pipeline.runner import publish
 
     assert cli("process", speech_video, "--case", "KZ-8", "--language", "kk").exit_code == 0
     store = Store(home.database)

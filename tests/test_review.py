@@ -20,7 +20,8 @@ from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
 from pipeline.store import Store
-from pipeline.worker import output_dir, publish
+from pipeline.outbox import output_dir
+from pipeline.runner import publish
 
 SEGMENTS = [
     transcript.Segment(1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."),

@@ -19,7 +19,7 @@ from pipeline.review.accounts import Accounts
 from pipeline.review.login import safe_next
 from pipeline.review.running import InsecureNetwork, make_server
 from pipeline.store import Store
-from pipeline.worker import output_dir
+from pipeline.outbox import output_dir
 
 from test_review import home, job, processed  # noqa: F401  (fixtures: one processed interview per module)
 

@@ -13,7 +13,8 @@ import pytest
 from pipeline import transcript
 from pipeline.review.accounts import Accounts
 from pipeline.review.edits import Reviews
-from pipeline.worker import output_dir, publish
+from pipeline.outbox import output_dir
+from pipeline.runner import publish
 
 from test_review import home, job, new_home, process, processed, seed  # noqa: F401  (fixtures)
 

@@ -60,3 +60,6 @@ def test_the_catalogues_and_templates_are_in_the_package(tmp_path):
         assert f"pipeline/review/locales/{locale}/LC_MESSAGES/review.po" in names
     assert {"pipeline/review/templates/index.html", "pipeline/review/templates/login.html",
             "pipeline/review/static/main.js"} <= names
+    # the subpackages, and the fonts that PDFs and burned-in subtitles use, with their licence
+    assert {"pipeline/search/__init__.py", "pipeline/cluster/__init__.py", "pipeline/export/fonts/DejaVuSans.ttf",
+            "pipeline/export/fonts/DejaVuSans-Bold.ttf", "pipeline/export/fonts/LICENSE"} <= names

@@ -16,7 +16,8 @@ from pipeline import search, transcript
 from pipeline.cli import app
 from pipeline.review.edits import Reviews
 from pipeline.store import Store
-from pipeline.worker import output_dir, publish
+from pipeline.outbox import output_dir
+from pipeline.runner import publish
 from test_review import new_home, process
 
 S = transcript.Segment

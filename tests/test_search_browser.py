@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.review.accounts import Accounts
-from pipeline.worker import output_dir
+from pipeline.outbox import output_dir
 
 from test_review import new_home, process, seed
 from test_search import spoken_video

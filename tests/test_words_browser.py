@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipeline import transcript
-from pipeline.worker import output_dir
+from pipeline.outbox import output_dir
 
 from test_review import new_home, process, seed, seed_speakers
 from test_review_browser import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)

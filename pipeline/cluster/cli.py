@@ -54,8 +54,9 @@ def show_status(settings: config.Settings, waiting: bool) -> None:
         typer.echo("  waiting for a worker: start `testimony worker` on a machine that has the models")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("worker")(worker)
+def register(app: typer.Typer, panel: str) -> None:
+    """Attach these commands to the `testimony` app, under ``panel`` in its help."""
+    app.command("worker", rich_help_panel=panel)(worker)
 
 
 def worker(

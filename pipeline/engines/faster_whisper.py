@@ -8,6 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..media import SAMPLE_RATE
 from .script import foreign_script_token_ids
 from .words import word
 
@@ -54,7 +55,7 @@ class FasterWhisper:
         return self._foreign
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
-        _, _, probs = self.model.detect_language(audio[: 30 * 16000])
+        _, _, probs = self.model.detect_language(audio[: 30 * SAMPLE_RATE])
         found = dict(probs)
         return {code: float(found.get(code, 0.0)) for code in allowed}
 
@@ -72,7 +73,7 @@ class FasterWhisper:
                                                      vad_filter=True, **common)
         else:
             segments, _ = self.model.transcribe(audio, temperature=list(temperatures), vad_filter=False, **common)
-        total = max(len(audio) / 16000, 1e-6)
+        total = max(len(audio) / SAMPLE_RATE, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating
             out.append({"start": seg.start, "end": seg.end, "text": seg.text, "avg_logprob": seg.avg_logprob,

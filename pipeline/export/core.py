@@ -21,9 +21,10 @@ from pathlib import Path
 
 from .. import search, transcript as tr
 from ..config import Settings
+from ..hashing import sha256_file
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..worker import output_dir
+from ..outbox import PROVENANCE_FILE, output_dir
 from . import c2pa_manifest, packet, pdf, redact, signing, subtitles, video, word
 from .documents import ExportError
 
@@ -171,10 +172,11 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result.files = {name: folder / name for name in made}
-    hashes = {str(path): packet.sha256_file(path) for path in result.files.values()}
+    hashes = {str(path): sha256_file(path) for path in result.files.values()}
     store.event("export", sha256=item.job.sha256, interview_id=item.job.interview_id, files=hashes,
                 formats=formats, unreviewed=unreviewed, bilingual=bilingual,
-                transcript={"file": str(item.current_file), "sha256": packet.sha256_file(item.current_file)},
+                transcript={"file": str(item.current_file),
+                            "sha256": sha256_file(item.current_file)},
                 withheld_terms=t.review["withheld_term_count"],
                 withheld_segments=[s.id for s in t.segments if s.withheld], removed=removed)
     log.info("exported %s (%s) -> %s", item.job.interview_id, ",".join(formats), folder)
@@ -208,7 +210,7 @@ def as_of(store: Store, item: Interview) -> datetime:
 
 
 def _provenance(item: Interview) -> dict:
-    path = item.folder / "provenance.json"
+    path = item.folder / PROVENANCE_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
@@ -298,7 +300,7 @@ def _withhold_one(store: Store, item: Interview, terms: list[str], segment_ids: 
     # Counts and segment IDs only: the terms themselves are what must not spread.
     store.event("withhold", sha256=item.job.sha256, interview_id=item.job.interview_id,
                 terms_added=len(added), terms_total=len(listed), segments=sorted(set(segment_ids)),
-                reviewed={"file": str(path), "sha256": packet.sha256_file(path)})
+                reviewed={"file": str(path), "sha256": sha256_file(path)})
     log.info("withhold %s: %d terms added, segments %s", item.job.interview_id, len(added),
              sorted(set(segment_ids)))
     removed = tr.remove_machine_subtitles(item.folder)

@@ -6,16 +6,15 @@ lay out text; they never decide what may be shown.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from ..transcript import Segment, Transcript
 from .subtitles import UNREVIEWED_MARK
 
 LANGUAGE_NAMES = {"kk": "Kazakh", "ky": "Kyrgyz", "ru": "Russian", "en": "English"}
-# Debian's fonts-dejavu-core, else the same DejaVu fonts that the matplotlib wheel ships, so that
-# pip alone gives the PDF and the burned-in subtitles every Kazakh letter (ә ғ қ ң ө ұ ү һ і).
-FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu")]
+# DejaVu Sans, shipped in the package (fonts/README.md), so that every machine's PDF and
+# burned-in subtitles have every Kazakh letter (ә ғ қ ң ө ұ ү һ і), and the same glyphs.
+FONTS = Path(__file__).with_name("fonts")
 FONT_FAMILY = "DejaVu Sans"
 
 
@@ -25,16 +24,7 @@ class ExportError(RuntimeError):
 
 def font_files() -> tuple[Path, Path]:
     """(regular, bold) DejaVu Sans."""
-    dirs = list(FONT_DIRS)
-    spec = importlib.util.find_spec("matplotlib")
-    if spec and spec.submodule_search_locations:
-        dirs.append(Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf")
-    for folder in dirs:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.is_file():
-            return regular, bold if bold.is_file() else regular
-    raise ExportError("no Unicode font for the PDF and burned-in subtitles: "
-                      "pip install matplotlib (it ships DejaVu Sans) or apt install fonts-dejavu-core")
+    return FONTS / "DejaVuSans.ttf", FONTS / "DejaVuSans-Bold.ttf"
 
 
 def clock(seconds: float) -> str:

@@ -12,13 +12,13 @@ content always gives the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..hashing import sha256_file
 from ..transcript import Transcript
 from .documents import clock, language_names
 from .signing import NAMESPACE, allowed_signers_line, fingerprint
@@ -26,14 +26,6 @@ from .signing import NAMESPACE, allowed_signers_line, fingerprint
 ZIP_STORED_SUFFIXES = {".mp4", ".docx", ".zip"}  # already compressed
 SIGNATURE = "manifest.json.sig"
 C2PA_ROOT = "content-credentials-root.pem"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, exported_at: str,

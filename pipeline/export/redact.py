@@ -8,36 +8,14 @@ the sidecar's decoder hints, notes) are left out, so no exporter can leak them b
 from __future__ import annotations
 
 import copy
-import re
 
 from ..transcript import Transcript
+from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
-TERM_MARK = "[name withheld]"
 SEGMENT_MARK = "[segment withheld]"
 # Seconds of audio muted either side of a withheld segment: recognizer timestamps are approximate,
 # and cutting a word off is better than letting half a name through.
 MUTE_PAD = 0.25
-# Sidecar fields an export may show; everything else (names hints, notes) stays internal.
-SHOWN_INTERVIEW_FIELDS = ("recorded_on", "interviewee")
-
-
-def term_pattern(terms: list[str]) -> re.Pattern | None:
-    """Any term, case-insensitive, starting a word and taking the rest of that word with it.
-
-    Kazakh and Russian add endings to names (Ерлан: Ерланның, Ерланды; Ерлана, Ерланом), so a
-    term hides its inflected forms too. Spaces inside a term match any spacing.
-    """
-    cleaned = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
-    if not cleaned:
-        return None
-    parts = [r"\s+".join(re.escape(word) for word in term.split()) for term in cleaned]
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")\w*", re.IGNORECASE)
-
-
-def redact_text(text: str | None, pattern: re.Pattern | None) -> str | None:
-    if text is None or pattern is None:
-        return text
-    return pattern.sub(TERM_MARK, text)
 
 
 def redacted(t: Transcript) -> Transcript:

@@ -10,7 +10,8 @@ name) and ``fetch``; ``cli`` holds the ``testimony models`` commands. The names 
 use are re-exported here, so callers write ``models.resolve_for_engine(...)``.
 """
 
-from .common import ModelError, argos_dir, sha256_file, whisper_dir
+from ..hashing import sha256_file
+from .common import ModelError, argos_dir, whisper_dir
 from .ct2 import (CT2_FILES, CT2_QUANTIZATION, convert_ct2_to_checkpoint, ct2_dims, ct2_to_openai_state,
                   read_ct2, write_ct2)
 from .embedded import (BASE_DIMS, EMBEDDED_CT2_SHA256, EMBEDDED_CT2_SIZE, EMBEDDED_NAME, assemble_embedded_ct2,

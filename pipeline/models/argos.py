@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import translate
 from ..config import Settings
-from .common import sha256_file
+from ..hashing import sha256_file
 
 
 def add_package(settings: Settings, path: Path) -> dict:

@@ -24,9 +24,10 @@ from pathlib import Path, PurePosixPath
 
 from .. import translate
 from ..config import Settings
+from ..hashing import sha256_file
 from ..store import Store
 from .argos import zip_package
-from .common import ModelError, argos_dir, read_json, sha256_file, staging, whisper_dir, write_json
+from .common import ModelError, argos_dir, read_json, staging, whisper_dir, write_json
 from .embedded import EMBEDDED_CT2_SHA256, EMBEDDED_NAME, assemble_embedded_ct2, embedded_checkpoint
 from .registry import model_info, prepare_ct2
 

@@ -161,3 +161,8 @@ def models_use(
     except (ModelError, config.SettingsError) as exc:
         die(str(exc))
     typer.echo(f"{name} now serves {','.join(codes)} ([asr.models] in {path})")
+
+
+def register(app_: typer.Typer, panel: str) -> None:
+    """Attach these commands to the `testimony` app, under ``panel`` in its help."""
+    app_.add_typer(app, name="models", rich_help_panel=panel)

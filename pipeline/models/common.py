@@ -6,7 +6,6 @@ use these without importing one another.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -19,14 +18,6 @@ from ..config import Settings
 
 class ModelError(RuntimeError):
     """A model is missing, corrupt, or of a kind this tool cannot use."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def whisper_dir(settings: Settings) -> Path:

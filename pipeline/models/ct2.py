@@ -11,6 +11,7 @@ import json
 import struct
 from pathlib import Path
 
+from ..media import SAMPLE_RATE
 from .common import ModelError
 from .openai_pt import MULTILINGUAL_VOCAB, check_whisper_state, save_checkpoint, whisper_languages
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
@@ -213,7 +214,7 @@ def _preprocessor_config(n_mels: int) -> str:
     return json.dumps({"chunk_length": 30, "feature_extractor_type": "WhisperFeatureExtractor",
                        "feature_size": int(n_mels), "hop_length": 160, "n_fft": 400, "n_samples": 480000,
                        "nb_max_frames": 3000, "padding_side": "right", "padding_value": 0.0,
-                       "return_attention_mask": False, "sampling_rate": 16000}, indent=2)
+                       "return_attention_mask": False, "sampling_rate": SAMPLE_RATE}, indent=2)
 
 
 def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = None,

@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 from ..config import Settings
-from .common import EMBEDDED_WHEELS, ModelError, sha256_file, wheel_data, whisper_dir, write_json
+from ..hashing import sha256_file
+from .common import EMBEDDED_WHEELS, ModelError, wheel_data, whisper_dir, write_json
 from .ct2 import convert_ct2_to_checkpoint
 
 log = logging.getLogger(__name__)

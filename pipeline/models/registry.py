@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 
 from ..config import Settings
+from ..hashing import sha256_file
 from .catalog import published_for
-from .common import ModelError, argos_dir, read_json, sha256_file, staging, whisper_dir, write_json
+from .common import ModelError, argos_dir, read_json, staging, whisper_dir, write_json
 from .ct2 import write_ct2
 from .embedded import EMBEDDED_CT2_SHA256, EMBEDDED_NAME, assemble_embedded_ct2, embedded_checkpoint
 from .openai_pt import MULTILINGUAL_VOCAB, load_checkpoint, whisper_languages

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from .. import search, transcript as tr, versions
-from ..config import LANGUAGES, Settings, VIDEO_EXTENSIONS
+from ..config import LANGUAGES, Settings
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..worker import output_dir
+from ..outbox import output_dir
+from .interview import Interview
 from .reviewfile import write_review_file
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,6 @@ class NeedsConfirmation(ReviewError):
     def __init__(self, proposed: str):
         self.proposed = proposed
         super().__init__("this segment's English was written by hand; confirm to replace it")
-
-
-@dataclass
-class Interview:
-    interview_id: str
-    case_id: str
-    sha256: str
-    out_dir: Path
-    evidence_path: Path
-
-    @property
-    def media_kind(self) -> str:
-        return "video" if self.evidence_path.suffix.lower() in VIDEO_EXTENSIONS else "audio"
 
 
 @dataclass

@@ -7,15 +7,24 @@ so that ``edits`` can refresh the file after a save without an import cycle.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+import sqlite3
+from typing import Protocol
 
 from .. import transcript as tr
+from ..outbox import REVIEW_FILE
 from . import suggestions
+from .interview import Interview
 
-if TYPE_CHECKING:  # annotations only: edits imports this module
-    from .edits import Interview, Reviews
 
-REVIEW_FILE = "review.txt"
+class Reviews(Protocol):
+    """What writing the file needs of ``edits.Reviews``, which imports this module to keep the
+    file current after each save (so it is described here, not imported)."""
+
+    db: sqlite3.Connection
+
+    def open(self, interview: Interview) -> tr.Transcript: ...
+
+    def revisions(self, interview_id: str) -> dict[int, dict]: ...
 
 
 def render(t: tr.Transcript, revisions: dict[int, dict],

@@ -9,7 +9,7 @@ is read or done.
 from starlette.routing import Mount
 
 from pipeline.review.server import ROUTES
-from pipeline.worker import output_dir
+from pipeline.outbox import output_dir
 
 from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 

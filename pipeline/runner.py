@@ -22,6 +22,8 @@ from typing import Callable
 
 from . import asr, media, models, search, speakers, transcript, versions
 from .config import Settings
+from .hashing import sha256_file
+from .outbox import FAILED_FILE, PROVENANCE_FILE, output_dir
 from .reviewed_lock import reviewed_lock
 from .store import Job, Store, now
 from .translate import TranslationError, Translator, add_command_hint
@@ -39,10 +41,6 @@ RETRANSCRIBE = "retranscribe"
 STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}
 
 
-def output_dir(settings: Settings, job: Job) -> Path:
-    return settings.outbox / job.case_id / job.interview_id
-
-
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
     for dist in ("testimony-pipeline", "openai-whisper", "faster-whisper", "torch", "argostranslate", "ctranslate2",
@@ -55,8 +53,8 @@ def _versions() -> dict:
     return versions
 
 
-class Worker:
-    """Processes jobs from the store; keeps the loaded model between jobs."""
+class JobRunner:
+    """Runs jobs from the store through the stages; keeps the loaded model between jobs."""
 
     def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None,
                  carry_review: ReviewCarrier | None = None):
@@ -116,7 +114,7 @@ class Worker:
                 f"The original recording is safe and unchanged in the evidence store:\n"
                 f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
                 f"After fixing the cause, run: testimony retry {job.interview_id}\n")
-        transcript.write_atomic(output_dir(self.settings, job) / "FAILED.txt", note)
+        transcript.write_atomic(output_dir(self.settings, job) / FAILED_FILE, note)
         self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
                           sha256=job.sha256, interview_id=job.interview_id, reason=reason)
         log.warning("failed %s: %s", job.interview_id, reason)
@@ -231,7 +229,7 @@ class Worker:
             engine=model.name, model=model_name, model_sha256=model_sha,
             options=provenance["options"], translation=status["status"], timings=timings,
             **({"retranscription": again} if again else {}),
-            outputs={name: models.sha256_file(output_dir(self.settings, job) / name)
+            outputs={name: sha256_file(output_dir(self.settings, job) / name)
                      for name in transcript.rendered_files(result)})
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
@@ -290,14 +288,14 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
     files = transcript.rendered_files(result)
     if transcript.withholds(final):  # no machine subtitles that name withheld people
         files = {name: content for name, content in files.items() if not name.endswith((".srt", ".vtt"))}
-    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
+    files[PROVENANCE_FILE] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
     for name, content in files.items():
         transcript.write_atomic(staging / name, content)
     final.mkdir(parents=True, exist_ok=True)
     # transcript.json moves last: once it is new, everything rendered from it is too.
-    for name in sorted(files, key=lambda n: n == "transcript.json"):
+    for name in sorted(files, key=lambda n: n == transcript.MACHINE_FILE):
         (staging / name).replace(final / name)
-    (final / "FAILED.txt").unlink(missing_ok=True)
+    (final / FAILED_FILE).unlink(missing_ok=True)
     staging.rmdir()
     search.update(settings.database, final)
     return final
@@ -310,14 +308,14 @@ def translate_pending(settings: Settings, store: Store) -> list[Job]:
     for job in store.jobs("done"):
         if job.translation != "missing":
             continue
-        path = output_dir(settings, job) / "transcript.json"
+        path = output_dir(settings, job) / transcript.MACHINE_FILE
         result = transcript.load(path)
         before = result.translation.get("packages", {})
         result.translation = translate_segments(translator, result.segments)
         result.translation["packages"] = {**before, **result.translation["packages"]}
         if result.translation["packages"] == before:
             continue
-        provenance_path = output_dir(settings, job) / "provenance.json"
+        provenance_path = output_dir(settings, job) / PROVENANCE_FILE
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
         provenance["translation"] = {**result.translation, "translated_at": now()}
         publish(settings, job, result, provenance)
@@ -349,4 +347,4 @@ def _translate_reviewed(translator: Translator, folder: Path) -> dict | None:
                          "packages": {**t.translation.get("packages", {}), **status["packages"]}}
         transcript.write_atomic(path, t.to_json())
     log.info("reviewed.json of %s: English filled in for segment(s) %s", folder.name, filled)
-    return {"file": str(path), "segments": filled, "sha256": models.sha256_file(path)}
+    return {"file": str(path), "segments": filled, "sha256": sha256_file(path)}

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import transcript as tr
-from .export.redact import redact_text, term_pattern
+from .. import transcript as tr
+from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,8 @@ def index_transcript(db: sqlite3.Connection, t: tr.Transcript, source: Path | No
 def _index_meta(db: sqlite3.Connection, t: tr.Transcript, source: Path | None, signature: str | None) -> None:
     pattern = term_pattern(t.review.get("withheld_terms", []))
     fields = " \n".join([t.interview_id, t.case_id, *_field_values(t)])
-    shown = [redact_text(str(t.interview[k]), pattern) for k in ("recorded_on", "interviewee")
-             if t.interview.get(k) not in (None, "")]  # the sidecar fields an export shows (redact.py)
+    shown = [redact_text(str(t.interview[k]), pattern) for k in SHOWN_INTERVIEW_FIELDS
+             if t.interview.get(k) not in (None, "")]
     pfields = " \n".join([t.interview_id, t.case_id, *shown])
     row = db.execute("SELECT * FROM search_interviews WHERE interview_id=?", (t.interview_id,)).fetchone()
     if row is not None:

@@ -1,4 +1,4 @@
-"""`testimony search`: argument parsing and printing; matching and the index are in search.py.
+"""`testimony search`: argument parsing and printing; matching and the index are in __init__.py.
 
 The query is never logged: a search can name a person at risk. The log gets counts only.
 """
@@ -12,11 +12,11 @@ from typing import Optional
 
 import typer
 
-from . import search
-from .console import die, load_settings
-from .store import Store
-from .transcript import timestamp
-from .worker import output_dir
+from .. import search
+from ..console import die, load_settings
+from ..outbox import output_dir
+from ..store import Store
+from ..transcript import timestamp
 
 log = logging.getLogger(__name__)
 
@@ -88,5 +88,6 @@ def _line(hit: search.Hit) -> str:
             f"  {'':8}  {hit.link}")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("search")(search_cmd)
+def register(app: typer.Typer, panel: str) -> None:
+    """Attach these commands to the `testimony` app, under ``panel`` in its help."""
+    app.command("search", rich_help_panel=panel)(search_cmd)
