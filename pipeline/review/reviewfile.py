@@ -17,6 +17,19 @@ if TYPE_CHECKING:  # annotations only: edits imports this module
 REVIEW_FILE = "review.txt"
 
 
+def close_speakers(t: tr.Transcript) -> list[dict]:
+    """Pairs of speaker labels whose voices the speaker step found close, both still in use
+    (under the names reviewers gave them): the page offers to merge them."""
+    names = t.speakers.get("names", {})
+    used = {s.speaker for s in t.segments if s.speaker}
+    pairs = []
+    for pair in t.speakers.get("close", []):
+        keep, merge = (names.get(label, label) for label in pair["labels"])
+        if keep != merge and {keep, merge} <= used:
+            pairs.append({"keep": keep, "merge": merge, "distance": pair["distance"]})
+    return pairs
+
+
 def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     lines = [
         f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
@@ -30,7 +43,9 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     labels = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
     if labels:
         lines += ["# Speakers: write a name after '->' to rename a speaker in every segment at once.",
-                  *(f"speaker {label} -> {label}" for label in labels), ""]
+                  *(f"speaker {label} -> {label}" for label in labels)]
+        lines += [f"# {p['merge']} and {p['keep']} sound alike: 'speaker {p['merge']} -> {p['keep']}' merges them."
+                  for p in close_speakers(t)] + [""]
     for seg in t.segments:
         lines += [
             f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",

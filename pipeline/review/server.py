@@ -40,6 +40,7 @@ from .accounts import Accounts, Policy, load_policy
 from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
 from .search_api import post_search
 from .textfile import write_review_file
+from .reviewfile import close_speakers
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def payload(reviews: Reviews, interview_id: str) -> dict:
                   "name": t.source.get("file")},
         "review_file": str(interview.out_dir / "review.txt"), "warnings": t.warnings,
         "segments": [{**asdict(seg), **revisions[seg.id]} for seg in t.segments],
+        "close_speakers": close_speakers(t),
     }
 
 
@@ -207,6 +209,8 @@ def _edit(request: Request, body: dict) -> Response:
                 reviews.set_status(found, who, body["status"])
             elif action == "speakers":  # a name for a speaker in every segment: one audited edit
                 reviews.rename_speaker(found, who, str(body["old"]), str(body["new"]))
+            elif action == "merge-speakers":  # one label into another where one voice was split
+                reviews.merge_speakers(found, who, str(body.get("merge", "")), str(body.get("into", "")))
             else:
                 raise HTTPException(404, "no such action")
             return JSONResponse(payload(reviews, found.interview_id))

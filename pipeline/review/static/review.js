@@ -174,6 +174,7 @@ function render(data) {
   view.segs = data.segments.map((seg) => buildSegment({ data: seg, dirty: new Set(), saving: null, again: false }));
   $("#segments").replaceChildren(...view.segs.map((s) => s.el));
   $("#speakers").replaceWith(speakerBar(data));
+  document.dispatchEvent(new CustomEvent("testimony:rendered", { detail: { data, reviewer: reviewer(), canEdit: MAY.edit } }));
   showProgress();
 }
 
