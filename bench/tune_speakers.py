@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import bench_speakers, media, speakers  # noqa: E402
 from pipeline.bench import read_tsv  # noqa: E402
 
-GRID = {"PRUNE": (0.1, 0.2, 0.3), "MERGE_DISTANCE": (0.15, 0.2, 0.25, 0.3),
-        "MIN_VOICE_WINDOWS": (2, 3, 5)}
+GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
+        "MIN_VOICE_WINDOWS": (3, 5), "OVERCLUSTER": (0, 1, 2, 4)}
 
 
 def embeddings(folder: Path, encoder: str, keep: Path) -> dict:
@@ -74,10 +74,12 @@ def main() -> None:
     parser.add_argument("--prune", type=float)
     parser.add_argument("--merge", type=float)
     parser.add_argument("--min-windows", type=int)
+    parser.add_argument("--overcluster", type=int)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     data = embeddings(args.folder, args.encoder, args.embeddings)
-    given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge, "MIN_VOICE_WINDOWS": args.min_windows}
+    given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge, "MIN_VOICE_WINDOWS": args.min_windows,
+             "OVERCLUSTER": args.overcluster}
     grid = {k: (v,) if v is not None else GRID[k] for k, v in given.items()}
     ranked = []
     for values in itertools.product(*grid.values()):

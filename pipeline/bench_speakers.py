@@ -19,6 +19,7 @@ import json
 import sys
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
@@ -137,6 +138,8 @@ def bench_speakers(
     from . import asr, media, speakers as spk
 
     settings = load_settings()
+    # pyannote warns once a recording that it takes the evaluated extent from the two annotations
+    warnings.filterwarnings("ignore", message="'uem' was approximated")
     rows = read_tsv(refs)
     if not rows or not {"file", "start", "end", "speaker"} <= set(rows[0]):
         die(f"{refs} needs a header with file, start, end and speaker columns (bench/make_speakers.py writes one)")
@@ -176,7 +179,7 @@ def bench_speakers(
             voices = len({t[2] for t in turns})
             files.append({"file": name, "audio_s": round(audio_s, 2), "speakers_ref": voices,
                           "speakers_found": info["count"], "parts": parts, "parts_no_collar": parts_bare,
-                          "closest": info.get("closest"), "turns": [(s.start, s.end, s.speaker) for s in segments]})
+                          "close": info.get("close"), "turns": [(s.start, s.end, s.speaker) for s in segments]})
             typer.echo(f"  {name}: {voices} voices, {info['count']} found, "
                        f"DER {parts['diarization error rate']:.1%}", err=True)
     words = word_figures(all_segments)

@@ -1,12 +1,17 @@
 """Who speaks when: speaker turns from voice embeddings, offline.
 
-Every interview has at least two voices. The speech is cut into 1.6 s windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
-trained weights shipped inside its wheel, so nothing is downloaded). The windows are
-clustered with scikit-learn's agglomerative clustering: the number of speakers is found by a
-cosine distance threshold (average linkage), or fixed when the settings or the sidecar give it
-(``speakers = 2``; Ward linkage then, which splits the voices evenly rather than a stray window
-off). Segments are split on word boundaries where the speaker changes, and the
-speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them later.
+The speech is cut into 1.6 s windows, and each window becomes a voice embedding
+(pipeline/voice_encoders.py: weights shipped inside a wheel, nothing downloaded). The windows
+are grouped by spectral clustering on their pruned cosine affinities. The number of voices,
+when neither the settings nor the sidecar give it (``speakers = 2``, honoured exactly), is
+where the eigenvalues of the graph jump most; a few more clusters than that are made, then
+windows are re-assigned to the nearest voice, a voice heard in fewer than MIN_VOICE_WINDOWS
+windows is folded into the nearest one, and voices whose centres are closer than
+MERGE_DISTANCE become one. Segments are split on word boundaries where the speaker changes,
+and the speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them
+later. Pairs of voices closer than CLOSE_DISTANCE are recorded, so that the review page can
+offer to merge them. The settings were fitted on bench/make_speakers.py's tuning set and
+chosen on its validation set (docs/speakers.md).
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ ENCODER = "resemblyzer"  # the voice encoder (pipeline/voice_encoders.py), chose
 MAX_SPEAKERS = 8       # the most voices the step looks for
 PRUNE = 0.2            # share of each window's nearest windows kept in the affinity graph
 MIN_VOICE_WINDOWS = 3  # a voice heard in fewer windows is folded into the nearest one
-MERGE_DISTANCE = 0.3   # cosine distance between two voices' centres below which they are one
+MERGE_DISTANCE = 0.15  # cosine distance between two voices' centres below which they are one
+OVERCLUSTER = 4        # clusters beyond the eigengap's count, merged back by MERGE_DISTANCE
 REFINE_ROUNDS = 5      # re-assignment rounds after clustering
-CLOSE_DISTANCE = 0.4   # two voices closer than this are offered to the reviewer for merging
+CLOSE_DISTANCE = 0.25  # two voices closer than this are offered to the reviewer for merging
 SMOOTH = 3             # windows in the majority vote that steadies labels within a segment
 MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
 PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
@@ -108,7 +114,7 @@ def _spectral(unit: np.ndarray, count: int | None) -> np.ndarray:
     values, vectors = eigh(laplacian)
     if not count:
         top = min(MAX_SPEAKERS, len(unit) - 1)
-        count = int(np.argmax(np.diff(values[:top + 1]))) + 1
+        count = min(int(np.argmax(np.diff(values[:top + 1]))) + 1 + OVERCLUSTER, top)
     if count == 1:
         return np.zeros(len(unit), int)
     embedding = _unit(vectors[:, :count])
