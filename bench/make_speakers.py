@@ -41,7 +41,7 @@ RATE = 16000
 SEED = 26
 CONVERSATIONS = {2: 14, 3: 10, 4: 6}  # voices -> conversations in each set (30 a set)
 TURNS = (6, 10)                       # turns a conversation at least, inclusive
-MIN_VOICE_S = 8.0                     # every voice speaks this long in all: turns are added till it does
+MIN_VOICE_S = 8.0                     # each voice speaks this long in all: turns added till it does
 TURN_S = (1.0, 40.0)                  # turn length, drawn log-uniformly
 PAUSE_S = (0.2, 2.0)
 OVERLAP_S = 0.5
@@ -64,7 +64,7 @@ POOLS: dict[str, list[Voice]] = {
     "tuning": [
         Voice("comedian-a", tuple(KK.format(i) for i in range(1, 6))),
         Voice("comedian-a-slow", tuple(KK.format(i) for i in range(1, 6)), speed=0.89),
-        *[Voice(f"golos-{i}", (GOLOS.format(i),)) for i in range(0, 3)],
+        *[Voice(f"golos-{i}", (GOLOS.format(i),)) for i in range(3)],
         Voice("coqui", ("ru/misc/coqui_stt_smoke_ru.wav",)),
         Voice("espeak-ru-m1", espeak="ru+m1", sentences=("ntrex128_ru.tsv", 0, 30)),
         Voice("espeak-kk-f1", espeak="kk+f1", sentences=("ntrex128_kk.tsv", 0, 30)),
@@ -92,8 +92,8 @@ POOLS: dict[str, list[Voice]] = {
 
 
 def _sox(source: Path, target: Path, *effects: str) -> None:
-    subprocess.run(["sox", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(target), *effects],
-                   check=True, capture_output=True)
+    command = ["sox", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(target), *effects]
+    subprocess.run(command, check=True, capture_output=True)
 
 
 def _floats(path: Path) -> np.ndarray:
@@ -117,15 +117,16 @@ def material(voice: Voice, evaldata: Path, work: Path) -> np.ndarray:
     if voice.espeak:
         name, first, last = voice.sentences
         with open(evaldata / "mt" / name, encoding="utf-8", newline="") as fh:
-            lines = [row["src"] for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+            rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            lines = [row["src"] for row in rows]
         for n, text in enumerate(lines[first:last]):
             raw = work / f"{voice.name}-{n}.raw.wav"
             subprocess.run(["espeak-ng", "-v", voice.espeak, "-w", str(raw), text], check=True)
             _sox(raw, work / f"{voice.name}-{n}.wav", *trim)
             pieces.append(_floats(work / f"{voice.name}-{n}.wav"))
     for n, clip in enumerate(voice.clips):
-        _sox(evaldata / clip, work / f"{voice.name}-{n}.wav", "remix", "-", *speed, "rate", str(RATE),
-             *trim)
+        _sox(evaldata / clip, work / f"{voice.name}-{n}.wav", "remix", "-", *speed,
+             "rate", str(RATE), *trim)
         pieces.append(_floats(work / f"{voice.name}-{n}.wav"))
     audio = np.concatenate(pieces)
     return audio / (np.abs(audio).max() + 1e-9) * 0.7
@@ -135,7 +136,8 @@ def microphone(audio: np.ndarray, rng: np.random.Generator, work: Path) -> np.nd
     """The voice as one microphone and level would record it: band limits, gain, maybe a room."""
     src, out = work / "mic-in.wav", work / "mic-out.wav"
     _write(src, audio)
-    effects = ["highpass", str(int(rng.uniform(60, 300))), "lowpass", str(int(rng.uniform(3400, 7800)))]
+    effects = ["highpass", str(int(rng.uniform(60, 300))),
+               "lowpass", str(int(rng.uniform(3400, 7800)))]
     if rng.random() < 0.4:
         effects += ["reverb", str(int(rng.uniform(10, 50)))]
     effects += ["gain", "-n", f"{rng.uniform(-14, 2):.1f}"]
@@ -202,8 +204,8 @@ def build_set(name: str, evaldata: Path, out: Path, seed: int) -> int:
             for _ in range(convs):
                 n += 1
                 chosen = sorted(rng.choice(len(pool), count, replace=False))
-                mix, turns = conversation([audio[k] for k in chosen], [pool[k].name for k in chosen],
-                                          rng, work)
+                mix, turns = conversation([audio[k] for k in chosen],
+                                          [pool[k].name for k in chosen], rng, work)
                 _write(folder / f"conv-{n:02d}.wav", mix)
                 rows += [[f"conv-{n:02d}.wav", f"{s:.3f}", f"{e:.3f}", who] for s, e, who in turns]
     with open(folder / "refs.tsv", "w", encoding="utf-8", newline="") as fh:
@@ -220,8 +222,8 @@ def main(evaldata: Path, out: Path) -> None:
         writer.writerow(["set", "voice", "recordings", "speed"])
         for name, pool in POOLS.items():
             for v in pool:
-                source = ",".join(v.clips) or f"espeak-ng {v.espeak}: {v.sentences[0]} {v.sentences[1]}-" \
-                                              f"{v.sentences[2]}"
+                name_, first, last = v.sentences
+                source = ",".join(v.clips) or f"espeak-ng {v.espeak}: {name_} {first}-{last}"
                 writer.writerow([name, v.name, source, v.speed])
     for k, name in enumerate(POOLS):
         n = build_set(name, evaldata, out, SEED + k)

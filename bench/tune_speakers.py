@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import bench_speakers, media, speakers  # noqa: E402
-from pipeline.bench import read_tsv  # noqa: E402
+from pipeline import bench_speakers, media, speakers
+from pipeline.bench import read_tsv
 
 GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
         "MIN_VOICE_WINDOWS": (3, 5), "OVERCLUSTER": (0, 1, 2, 4)}
@@ -42,7 +42,8 @@ def embeddings(folder: Path, encoder: str, keep: Path) -> dict:
         path = keep / f"{folder.name}-{encoder}-{Path(name).stem}.npz"
         if not path.exists():
             keep.mkdir(parents=True, exist_ok=True)
-            times, owners, vectors = speakers.embed(media.load_wav(folder / name), segments, encoder)
+            audio = media.load_wav(folder / name)
+            times, owners, vectors = speakers.embed(audio, segments, encoder)
             np.savez(path, times=times, owners=owners, vectors=vectors)
         data = np.load(path)
         out[name] = (turns, segments, data["times"], data["owners"], data["vectors"])
@@ -57,7 +58,8 @@ def score(data: dict) -> list[dict]:
     for name, (turns, segments, times, owners, vectors) in data.items():
         labels = speakers.cluster(vectors)
         labelled, _ = speakers.label(segments, times, owners, labels)
-        hyp = bench_speakers._annotation([(s.start, s.end, s.speaker or "?") for s in labelled], name)
+        turns_found = [(s.start, s.end, s.speaker or "?") for s in labelled]
+        hyp = bench_speakers._annotation(turns_found, name)
         ref = bench_speakers._annotation(turns, name)
         parts = DiarizationErrorRate(collar=0.5)(ref, hyp, detailed=True)
         bare = DiarizationErrorRate(collar=0.0)(ref, hyp, detailed=True)
@@ -78,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     data = embeddings(args.folder, args.encoder, args.embeddings)
-    given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge, "MIN_VOICE_WINDOWS": args.min_windows,
+    given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge,
+             "MIN_VOICE_WINDOWS": args.min_windows,
              "OVERCLUSTER": args.overcluster}
     grid = {k: (v,) if v is not None else GRID[k] for k, v in given.items()}
     ranked = []

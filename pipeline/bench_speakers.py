@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import sys
 import tempfile
@@ -31,9 +32,9 @@ from .bench import bench_app, read_tsv
 from .console import die, load_settings
 
 ERRORS = ("missed detection", "false alarm", "confusion")
-EDGE_S = 0.3
-JOIN_S = 0.5     # reference turns closer than this are one stand-in segment (as a recognizer joins them)
-SEGMENT_S = 30.0  # the longest stand-in segment, as whisper's 30 s windows cut them  # a segment's first and last word should start and end this close to its own bounds
+EDGE_S = 0.3  # a segment's first and last word should start and end this close to its own bounds
+JOIN_S = 0.5  # reference turns closer than this are one stand-in segment, as a recognizer joins
+SEGMENT_S = 30.0  # the longest stand-in segment, as whisper's 30 s windows cut them
 
 
 def word_figures(segments) -> dict:
@@ -65,7 +66,7 @@ def reference_segments(turns: list[tuple[float, float, str]], language: str = "k
     for start, end in spans:
         edges = np.linspace(start, end, max(int((end - start) / 0.4), 1) + 1)
         words = [{"start": round(a, 3), "end": round(b, 3), "text": f"w{i}", "probability": 0.9}
-                 for i, (a, b) in enumerate(zip(edges, edges[1:]))]
+                 for i, (a, b) in enumerate(itertools.pairwise(edges))]
         segments.append(Segment(len(segments) + 1, start, end, language,
                                 " ".join(w["text"] for w in words), words=words))
     return segments
@@ -126,10 +127,10 @@ def bench_speakers(
     language: Optional[str] = typer.Option(None, "--language", "-l", help="kk, ky or ru (default: detected)."),
     overhead: bool = typer.Option(False, help="Also time transcription without word times and speakers."),
     cache: Optional[Path] = typer.Option(None, file_okay=False,
-                                         help="Keep transcriptions here and reuse them on the next run."),
+                                         help="Keep transcriptions here and reuse them next time."),
     reference: bool = typer.Option(False, "--reference-segments",
-                                   help="Cut segments from the reference turns instead of transcribing: "
-                                        "the speaker step alone, in seconds."),
+                                   help="Cut segments from the reference turns instead of "
+                                        "transcribing: the speaker step alone, in seconds."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-file turns here."),
 ):
     """Diarization error rate, word-time checks and the time speakers and word times add."""
@@ -152,7 +153,8 @@ def bench_speakers(
         truth[row["file"]].append((float(row["start"]), float(row["end"]), row["speaker"]))
     if not reference:
         engine, _, sha, model_name = asr.load_engine(settings, language=language)
-        options = {**asr.decode_options(settings), "native": asr.native_languages(settings, model_name)}
+        native = asr.native_languages(settings, model_name)
+        options = {**asr.decode_options(settings), "native": native}
     files, times, all_segments = [], defaultdict(float), []
     with tempfile.TemporaryDirectory(prefix="bench-", dir=settings.work) as work:
         for n, (name, turns) in enumerate(truth.items()):
@@ -178,13 +180,15 @@ def bench_speakers(
             all_segments += segments
             voices = len({t[2] for t in turns})
             files.append({"file": name, "audio_s": round(audio_s, 2), "speakers_ref": voices,
-                          "speakers_found": info["count"], "parts": parts, "parts_no_collar": parts_bare,
-                          "close": info.get("close"), "turns": [(s.start, s.end, s.speaker) for s in segments]})
+                          "speakers_found": info["count"], "parts": parts,
+                          "parts_no_collar": parts_bare, "close": info.get("close"),
+                          "turns": [(s.start, s.end, s.speaker) for s in segments]})
             typer.echo(f"  {name}: {voices} voices, {info['count']} found, "
                        f"DER {parts['diarization error rate']:.1%}", err=True)
     words = word_figures(all_segments)
+    source = "segments from the reference turns" if reference else f"{engine.name} {model_name}"
     typer.echo(f"{refs}: {len(files)} recordings, {sum(f['audio_s'] for f in files):.0f} s; "
-               f"{'segments from the reference turns' if reference else engine.name + ' ' + model_name}; speaker model {info['model']} {info['version']}; "
+               f"{source}; speaker model {info['model']} {info['version']}; "
                f"speaker step {info.get('method', '')}")
     for line in _table(files):
         typer.echo(line)
@@ -200,6 +204,7 @@ def bench_speakers(
         typer.echo(f"time: {times['plain_s']:.1f} s without, {full:.1f} s with word times and speakers "
                    f"(speakers {times['speakers_s']:.1f} s): {full / times['plain_s'] - 1:+.1%}")
     if json_out:
-        json_out.write_text(json.dumps({"refs": str(refs), "argv": sys.argv, "table": _table(files), "words": words,
+        json_out.write_text(json.dumps({"refs": str(refs), "argv": sys.argv, "table": _table(files),
+                                        "words": words,
                                         "times_s": dict(times), "speaker_model": info, "files": files},
                                        ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -30,7 +30,7 @@ SAMPLE_RATE = 16000
 FRAMES_PER_S = 100     # resemblyzer's mel frames (10 ms hop)
 WINDOW_FRAMES = 160    # the 1.6 s windows the encoder was trained on
 WINDOW_EVERY_S = 1.6   # one window per this much speech: each frame read once (sparser windows cost accuracy)
-ENCODER = "resemblyzer"  # the voice encoder (pipeline/voice_encoders.py), chosen on the validation set
+ENCODER = "resemblyzer"  # voice encoder (pipeline/voice_encoders.py), chosen on the validation set
 MAX_SPEAKERS = 8       # the most voices the step looks for
 PRUNE = 0.2            # share of each window's nearest windows kept in the affinity graph
 MIN_VOICE_WINDOWS = 3  # a voice heard in fewer windows is folded into the nearest one
@@ -281,7 +281,8 @@ def diarise(audio: np.ndarray, segments: list[Segment], count: int | None = None
     labels = cluster(vectors, count)
     labelled, names = label(segments, times, owners, labels, count)
     close = [{"labels": sorted((names[a], names[b]), key=_number), "distance": round(d, 3)}
-             for a, b, d in closeness(vectors, labels) if a in names and b in names and d < CLOSE_DISTANCE]
+             for a, b, d in closeness(vectors, labels)
+             if a in names and b in names and d < CLOSE_DISTANCE]
     found = len({s.speaker for s in labelled if s.speaker})
     log.info("speakers: %d found over %d windows (%s)", found, len(times), "count given" if count else "automatic")
     return labelled, {**voice_encoders.info(encoder), "count": found, "requested_count": count,

@@ -14,9 +14,9 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -39,14 +39,15 @@ class Encoder:
 def _resemblyzer() -> Encoder:
     import torch
 
-    with warnings.catch_warnings():  # resemblyzer imports the deprecated pkg_resources and scipy paths
+    with warnings.catch_warnings():  # resemblyzer imports deprecated pkg_resources and scipy paths
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder
         from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
     model = VoiceEncoder("cpu", verbose=False)
 
     def features(piece: np.ndarray) -> np.ndarray:
-        return wav_to_mel_spectrogram(normalize_volume(piece.astype(np.float32), -30, increase_only=True))
+        louder = normalize_volume(piece.astype(np.float32), -30, increase_only=True)
+        return wav_to_mel_spectrogram(louder)
 
     def encode(windows: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -66,7 +67,8 @@ def _voicefilter() -> Encoder:
     weights = Path(spec.origin).with_name("models") / "embedder.int8.onnx"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(weights), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(weights), options,
+                                           providers=["CPUExecutionProvider"])
 
     def features(piece: np.ndarray) -> np.ndarray:
         power = librosa.feature.melspectrogram(y=piece.astype(np.float32), sr=16000, n_fft=512,

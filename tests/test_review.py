@@ -464,7 +464,7 @@ CLOSE = [{"labels": ["S1", "S2"], "distance": 0.21}]
 
 
 def seed_close(settings, job):
-    """The readable segments labelled S1, S2, S1, S2, the speaker step having found S1 and S2 close."""
+    """The readable segments labelled S1, S2, S1, S2; the speaker step found S1 and S2 close."""
     seed_speakers(settings, job)
     out = output_dir(settings, job)
     t = transcript.load(out / transcript.MACHINE_FILE)
@@ -477,14 +477,16 @@ def test_merging_speakers_is_one_audited_edit_and_the_offer_goes(home, job, revi
     interview = reviews.find(job.interview_id)
     t = reviews.open(interview)
     assert close_speakers(t) == [{"keep": "S1", "merge": "S2", "distance": 0.21}]
-    assert "# S2 and S1 sound alike: 'speaker S2 -> S1' merges them." in review_file(reviews, job).read_text()
+    hint = "# S2 and S1 sound alike: 'speaker S2 -> S1' merges them."
+    assert hint in review_file(reviews, job).read_text()
 
     t = reviews.merge_speakers(interview, "Aigerim", "S2", "S1")
     assert [s.speaker for s in t.segments] == ["S1"] * 4
     entries = [a for a in reviews.audit(job.interview_id) if a["action"] == "merge speakers"]
     assert [(a["segment_id"], a["reviewer"], a["before"], a["after"]) for a in entries] == [
         (None, "Aigerim", "S2", "S1")]
-    assert [reviews.revisions(job.interview_id)[n]["revision"] for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
+    revisions = reviews.revisions(job.interview_id)
+    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
     assert t.speakers["merged"] == [{"from": "S2", "into": "S1"}]
     assert close_speakers(t) == []  # nothing left to offer
     assert "sound alike" not in review_file(reviews, job).read_text()

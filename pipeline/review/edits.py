@@ -463,7 +463,8 @@ class Reviews:
 
         return self.change(interview, reviewer, apply)
 
-    def merge_speakers(self, interview: Interview, reviewer: str, source: str, target: str) -> tr.Transcript:
+    def merge_speakers(self, interview: Interview, reviewer: str, source: str,
+                       target: str) -> tr.Transcript:
         """Merge one speaker label into another ("S3" into "S1") where the voice step split one
         voice in two: one audit entry, and every segment of ``source`` gets a new revision."""
         source, target = (source or "").strip(), (target or "").strip()
@@ -474,7 +475,8 @@ class Reviews:
             labels = sorted({s.speaker for s in t.segments if s.speaker})
             for name in (source, target):
                 if name not in labels:
-                    raise ReviewError(f"no segment has the speaker {name!r}; speakers here: {', '.join(labels) or 'none'}")
+                    raise ReviewError(f"no segment has the speaker {name!r}; "
+                                      f"speakers here: {', '.join(labels) or 'none'}")
             hit = [s for s in t.segments if s.speaker == source]
             for seg in hit:
                 seg.speaker = target

@@ -44,7 +44,8 @@ def render(t: tr.Transcript, revisions: dict[int, dict]) -> str:
     if labels:
         lines += ["# Speakers: write a name after '->' to rename a speaker in every segment at once.",
                   *(f"speaker {label} -> {label}" for label in labels)]
-        lines += [f"# {p['merge']} and {p['keep']} sound alike: 'speaker {p['merge']} -> {p['keep']}' merges them."
+        lines += [f"# {p['merge']} and {p['keep']} sound alike: "
+                  f"'speaker {p['merge']} -> {p['keep']}' merges them."
                   for p in close_speakers(t)] + [""]
     for seg in t.segments:
         lines += [

@@ -210,7 +210,8 @@ def _edit(request: Request, body: dict) -> Response:
             elif action == "speakers":  # a name for a speaker in every segment: one audited edit
                 reviews.rename_speaker(found, who, str(body["old"]), str(body["new"]))
             elif action == "merge-speakers":  # one label into another where one voice was split
-                reviews.merge_speakers(found, who, str(body.get("merge", "")), str(body.get("into", "")))
+                reviews.merge_speakers(found, who, str(body.get("merge", "")),
+                                       str(body.get("into", "")))
             else:
                 raise HTTPException(404, "no such action")
             return JSONResponse(payload(reviews, found.interview_id))

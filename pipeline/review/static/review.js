@@ -174,7 +174,9 @@ function render(data) {
   view.segs = data.segments.map((seg) => buildSegment({ data: seg, dirty: new Set(), saving: null, again: false }));
   $("#segments").replaceChildren(...view.segs.map((s) => s.el));
   $("#speakers").replaceWith(speakerBar(data));
-  document.dispatchEvent(new CustomEvent("testimony:rendered", { detail: { data, reviewer: reviewer(), canEdit: MAY.edit } }));
+  // speaker_merge.js (an ES module) draws its merge offers from this
+  const detail = { data, reviewer: reviewer(), canEdit: MAY.edit };
+  document.dispatchEvent(new CustomEvent("testimony:rendered", { detail }));
   showProgress();
 }
 

@@ -16,7 +16,8 @@ function button(label, onclick) {
 }
 
 async function merge(interviewId, pair, reviewer) {
-  if (!confirm(`Merge ${pair.merge} into ${pair.keep} in every segment? The audit log keeps it.`)) return;
+  const question = `Merge ${pair.merge} into ${pair.keep} in every segment? (audited)`;
+  if (!confirm(question)) return;
   const csrf = document.querySelector('meta[name="csrf-token"]');
   const reply = await fetch(`/api/interviews/${encodeURIComponent(interviewId)}/merge-speakers`, {
     method: "POST", credentials: "same-origin",
@@ -37,7 +38,8 @@ export function mergeBar({ data, reviewer, canEdit }) {
   if (!canEdit || !pairs.length) { bar.hidden = true; return bar; }
   bar.append("Voices that sound alike (the speaker step is unsure): ");
   for (const pair of pairs) {
-    const node = button(`Merge ${pair.merge} into ${pair.keep}`, () => merge(data.interview_id, pair, reviewer));
+    const act = () => merge(data.interview_id, pair, reviewer);
+    const node = button(`Merge ${pair.merge} into ${pair.keep}`, act);
     node.title = `voice distance ${pair.distance} (0 = the same voice)`;
     bar.append(node, " ");
   }
