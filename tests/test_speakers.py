@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from pipeline import config, media, speakers, transcript
+from pipeline import bench_speakers, config, media, speakers, transcript
 from pipeline.transcript import Segment
 
 QUESTIONS = [
@@ -167,3 +167,13 @@ def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(
         assert seg.speaker == "S1"
         assert not seg.words or transcript.words_spell(seg.words, seg.text)
         assert all(seg.start <= w["start"] <= w["end"] <= seg.end for w in seg.words)
+
+
+def test_the_bench_cuts_segments_from_reference_turns_as_a_recognizer_would():
+    turns = [(0.5, 3.0, "A"), (3.2, 9.0, "B"), (10.0, 25.0, "A"), (25.1, 41.0, "B")]
+    segments = bench_speakers.reference_segments(turns)
+    # Turns under 0.5 s apart are one segment (two voices in it), unless it would pass 30 s.
+    assert [(s.start, s.end) for s in segments] == [(0.5, 9.0), (10.0, 25.0), (25.1, 41.0)]
+    for seg in segments:
+        assert seg.words[0]["start"] == seg.start and seg.words[-1]["end"] == seg.end
+        assert transcript.words_spell(seg.words, seg.text)
