@@ -515,3 +515,9 @@ def test_speakers_are_merged_over_http_and_bad_requests_say_why(home, job, serve
     assert status == 200, body
     data = json.loads(body)
     assert [s["speaker"] for s in data["segments"]] == ["S1"] * 4 and data["close_speakers"] == []
+    # The page's part is its own ES module, loaded by the page.
+    status, headers, body = call(server, "GET", "/static/speaker_merge.js")
+    assert status == 200 and "javascript" in headers["Content-Type"]
+    assert b"export function mergeBar" in body and b"/merge-speakers" in body
+    status, _, page = call(server, "GET", f"/interviews/{job.interview_id}")
+    assert b'<script type="module" src="/static/speaker_merge.js"></script>' in page
