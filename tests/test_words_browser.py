@@ -7,7 +7,7 @@ import pytest
 from pipeline import transcript
 from pipeline.outbox import output_dir
 
-from test_review import new_home, process, seed, seed_speakers
+from test_review import new_home, process, seed, seed_close
 from test_review_browser import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
@@ -20,11 +20,11 @@ def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video, review_server):
     monkeypatch.setenv("TESTIMONY_HOME", str(home.home))
     job = process(home, speech_video)
     seed(home, job)
-    seed_speakers(home, job)
+    seed_close(home, job)  # S1 and S2 labelled, their voices found close
     return home, job, review_server(home)
 
 
-def test_words_follow_playback_seek_on_click_and_speakers_are_renamed_once(served, page):  # noqa: F811
+def test_words_follow_playback_seek_on_click_and_speakers_are_renamed_and_merged(served, page):  # noqa: F811
     home, job, server = served
     page.goto(server.url)
     page.fill("#name-input", "Aigerim")
@@ -59,3 +59,14 @@ def test_words_follow_playback_seek_on_click_and_speakers_are_renamed_once(serve
                            ".textContent === 'saved'")
     page.wait_for_selector('article.seg[data-id="3"] p.words[hidden]', state="attached")
     assert json.loads((output_dir(home, job) / transcript.REVIEWED_FILE).read_text())["segments"][2]["words"] == []
+
+    # S1 and S2 were found close: the page offers merging them (under S1's new name), one click.
+    offer = page.locator("#speaker-merge button.merge-speakers")
+    assert offer.all_inner_texts() == ["Merge S2 into Interviewer"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    offer.click()
+    page.wait_for_function("() => [...document.querySelectorAll('input.speaker')].map(i => i.value).join()"
+                           " === 'Interviewer,Interviewer,Interviewer,Interviewer'")
+    assert page.locator("#speaker-merge").is_hidden()
+    t = transcript.load(output_dir(home, job) / transcript.REVIEWED_FILE)
+    assert t.speakers["merged"] == [{"from": "S2", "into": "Interviewer"}]

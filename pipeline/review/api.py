@@ -20,7 +20,8 @@ from ..config import LANGUAGES
 from . import bodies, login
 from .edits import Conflict, NeedsConfirmation, Reviews
 from .public import OUTBOX_WORDS
-from .reviewfile import REVIEW_FILE
+from ..outbox import REVIEW_FILE
+from .reviewfile import close_speakers
 from .textfile import write_review_file
 from .views import PressView, press_may_edit, press_may_rename, sees_withheld
 
@@ -72,6 +73,7 @@ def payload(reviews: Reviews, interview_id: str, user: login.User) -> dict:
         "review_file": f"{REVIEW_FILE} in {OUTBOX_WORDS}",
         "warnings": t.warnings,
         "segments": segments,
+        "close_speakers": close_speakers(t),
     }
     if not sees_withheld(user):
         view = PressView.of(t)
@@ -79,6 +81,7 @@ def payload(reviews: Reviews, interview_id: str, user: login.User) -> dict:
             review=view.review(t.review),
             segments=[view.segment(s) for s in segments],
             warnings=view.text(t.warnings),
+            close_speakers=view.text(data["close_speakers"]),
             review_file=None,
         )
         data["media"]["name"] = f"{interview.interview_id}{interview.evidence_path.suffix.lower()}"
@@ -231,7 +234,7 @@ def _refuse_hidden(view: PressView, t, segment_id: int | None, action) -> None:
     ids = [s.id for s in t.segments]
     if action is merge and segment_id in ids:
         touched += ids[ids.index(segment_id) + 1 :][:1]
-    why = press_may_rename(view, t) if action is rename_speaker else press_may_edit(view, t, touched)
+    why = press_may_rename(view, t) if action in (rename_speaker, merge_speakers) else press_may_edit(view, t, touched)
     if why:
         raise HTTPException(403, why)
 
@@ -264,9 +267,18 @@ def rename_speaker(
     reviews.rename_speaker(found, who, body.old, body.new)
 
 
+def merge_speakers(
+    reviews: Reviews, found, who: str, segment_id: None, body: bodies.MergeSpeakers
+) -> None:
+    """One speaker label into another where the voice step split one voice in two: one
+    audited edit."""
+    reviews.merge_speakers(found, who, body.merge, body.into)
+
+
 post_save = edit_route(bodies.Save, save)
 post_split = edit_route(bodies.Split, split)
 post_merge = edit_route(bodies.Merge, merge)
 post_translate = edit_route(bodies.Translate, translate)
 post_status = edit_route(bodies.Status, set_status)
 post_speakers = edit_route(bodies.RenameSpeaker, rename_speaker)
+post_merge_speakers = edit_route(bodies.MergeSpeakers, merge_speakers)

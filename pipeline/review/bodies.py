@@ -72,6 +72,11 @@ class RenameSpeaker(Authored):
     new: Short
 
 
+class MergeSpeakers(Authored):
+    merge: Short  # the label that goes away
+    into: Short  # the label its segments take
+
+
 class Withhold(Body):
     terms: list[Short] = Field(default_factory=list, max_length=1000)
     segments: list[Count] = Field(default_factory=list, max_length=100_000)

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS review_files (
 EDITABLE = ("text", "english", "language", "speaker", "reviewed")
 STATUSES = ("unreviewed", "in_progress", "reviewed")
 MACHINE_TRANSLATION = "machine translation"
+MERGE_SPEAKERS = "merge speakers"  # the audit action of merging one speaker label into another
 HAND_WRITTEN = ("edit", "review.txt")  # audit actions in which a person typed the value
 
 
@@ -449,6 +450,28 @@ class Reviews:
             names = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
             names[next((k for k, v in names.items() if v == old), old)] = new
             return [Change(None, "speaker", old, new, "rename speaker")], {s.id for s in hit}
+
+        return self.change(interview, reviewer, apply)
+
+    def merge_speakers(self, interview: Interview, reviewer: str, source: str,
+                       target: str) -> tr.Transcript:
+        """Merge one speaker label into another ("S3" into "S1") where the voice step split one
+        voice in two: one audit entry, and every segment of ``source`` gets a new revision."""
+        source, target = (source or "").strip(), (target or "").strip()
+        if not source or not target or source == target:
+            raise ReviewError("name two different speakers: the one to merge and the one to keep")
+
+        def apply(t: tr.Transcript):
+            labels = sorted({s.speaker for s in t.segments if s.speaker})
+            for name in (source, target):
+                if name not in labels:
+                    raise ReviewError(f"no segment has the speaker {name!r}; "
+                                      f"speakers here: {', '.join(labels) or 'none'}")
+            hit = [s for s in t.segments if s.speaker == source]
+            for seg in hit:
+                seg.speaker = target
+            t.speakers.setdefault("merged", []).append({"from": source, "into": target})
+            return [Change(None, "speaker", source, target, MERGE_SPEAKERS)], {s.id for s in hit}
 
         return self.change(interview, reviewer, apply)
 

@@ -27,6 +27,19 @@ class Reviews(Protocol):
     def revisions(self, interview_id: str) -> dict[int, dict]: ...
 
 
+def close_speakers(t: tr.Transcript) -> list[dict]:
+    """Pairs of speaker labels whose voices the speaker step found close, both still in use
+    (under the names reviewers gave them): the page offers to merge them."""
+    names = t.speakers.get("names", {})
+    used = {s.speaker for s in t.segments if s.speaker}
+    pairs = []
+    for pair in t.speakers.get("close", []):
+        keep, merge = (names.get(label, label) for label in pair["labels"])
+        if keep != merge and {keep, merge} <= used:
+            pairs.append({"keep": keep, "merge": merge, "distance": pair["distance"]})
+    return pairs
+
+
 def render(t: tr.Transcript, revisions: dict[int, dict],
            offered: dict[int, suggestions.Suggestion] | None = None) -> str:
     lines = [
@@ -41,7 +54,10 @@ def render(t: tr.Transcript, revisions: dict[int, dict],
     labels = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
     if labels:
         lines += ["# Speakers: write a name after '->' to rename a speaker in every segment at once.",
-                  *(f"speaker {label} -> {label}" for label in labels), ""]
+                  *(f"speaker {label} -> {label}" for label in labels)]
+        lines += [f"# {p['merge']} and {p['keep']} sound alike: "
+                  f"'speaker {p['merge']} -> {p['keep']}' merges them."
+                  for p in close_speakers(t)] + [""]
     for seg in t.segments:
         lines += [
             f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",

@@ -156,6 +156,7 @@ ROUTES = [
     Route(INTERVIEW + "/suggestions", get_suggestions),
     Route(INTERVIEW + "/status", api.post_status, methods=["POST"]),
     Route(INTERVIEW + "/speakers", api.post_speakers, methods=["POST"]),
+    Route(INTERVIEW + "/merge-speakers", api.post_merge_speakers, methods=["POST"]),
     Route(SEGMENT, api.post_save, methods=["POST"]),
     Route(SEGMENT + "/split", api.post_split, methods=["POST"]),
     Route(SEGMENT + "/merge", api.post_merge, methods=["POST"]),

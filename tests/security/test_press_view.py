@@ -19,6 +19,7 @@ SEGMENT = INTERVIEW + "/segments/{segment_id:segment}"
 PRESS_POSTS = {
     INTERVIEW + "/status": (None, {"status": "in_progress"}),
     INTERVIEW + "/speakers": (None, {"old": "S1", "new": "Алматы"}),
+    INTERVIEW + "/merge-speakers": (None, {"merge": "S2", "into": "S1"}),
     SEGMENT: (2, {"revision": 1, "changes": {"text": "overwritten"}}),
     SEGMENT + "/split": (1, {"revision": 0, "at": 0.5, "offset": 3}),
     SEGMENT + "/merge": (1, {"revision": 0, "next_revision": 1}),

@@ -32,6 +32,7 @@ RULES = {
     ("GET", "/api/interviews/{interview_id}"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/status"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/speakers"): LOGGED_IN,
+    ("POST", "/api/interviews/{interview_id}/merge-speakers"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/segments/{segment_id:segment}"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/segments/{segment_id:segment}/split"): LOGGED_IN,
     ("POST", "/api/interviews/{interview_id}/segments/{segment_id:segment}/merge"): LOGGED_IN,

@@ -3,6 +3,7 @@
 import "./playback.js";
 import "./words.js";
 import "./speakers.js";
+import "./speaker_merge.js";
 import "./actions.js";
 import "./press.js";
 import "./accounts.js";
