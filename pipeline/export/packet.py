@@ -19,6 +19,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import PROTECTIONS
 from ..transcript import Transcript
 from .documents import clock, language_names
 from .signing import NAMESPACE, allowed_signers_line, fingerprint
@@ -37,7 +38,8 @@ def sha256_file(path: Path) -> str:
 
 
 def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, exported_at: str,
-             unreviewed: bool, as_of: str, custody_head: dict, signer: dict) -> dict:
+             unreviewed: bool, as_of: str, custody_head: dict, signer: dict,
+             protections: list[str]) -> dict:
     """Hashes and provenance of the packet's files; ``t`` must be the redacted transcript."""
     model = provenance.get("model", {})
     return {
@@ -48,6 +50,10 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
         "custody_log_head": custody_head,
         "signed_by": signer,
         "unreviewed_machine_translation": unreviewed,
+        # Which protections the videos had, never how: a parameter would help undo one.
+        "protections": {"applied": list(protections),
+                        "not_applied": [p for p in PROTECTIONS if p not in protections],
+                        "videos": any(name.endswith(".mp4") for name in files)},
         "original_recording": {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s"),
                                "recorded_on": t.interview.get("recorded_on")},
         "provenance": {
@@ -67,11 +73,11 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
     }
 
 
-def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str) -> str:
+def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str,
+           protections: list[str]) -> str:
     """What the journalist needs to know before quoting; ``t`` must be the redacted transcript."""
     checked = sum(1 for s in t.segments if s.reviewed)
     reviewers = ", ".join(t.review.get("reviewers") or []).rstrip(".") or "nobody"
-    withheld = sum(1 for s in t.segments if s.withheld)
     if unreviewed:
         status = ("NOT REVIEWED. This is an UNREVIEWED MACHINE TRANSLATION: no person has checked the\n"
                   "transcript or the English. Do not quote it without an independent translation.")
@@ -91,14 +97,41 @@ How this text was made
 - Timestamps refer to the recording; quote against the video, not the English alone.
 
 Protecting people
-- Names or other identifying terms withheld: {t.review.get('withheld_term_count', 0)}, each replaced by
-  "[name withheld]". Passages withheld: {withheld}, each replaced by "[segment withheld]". The sound of withheld passages is muted in the
-  videos. The people concerned have relatives who are still detained: please do not try to
-  restore or guess what was withheld, and blur or crop anything identifying you notice.
-
+""" + protection_text(t, protections, any(n.endswith(".mp4") for n in names)) + """
 """ + checks(public_line, any(n.endswith(".mp4") for n in names)) + """
 Files
 """ + "".join(f"- {name}\n" for name in names)
+
+
+def protection_text(t: Transcript, protections: list[str], videos: bool) -> str:
+    """What was done to protect people, and what was not: the README's own words, no parameters."""
+    withheld = sum(1 for s in t.segments if s.withheld)
+    lines = [f"- Names or other identifying terms withheld: {t.review.get('withheld_term_count', 0)}, each "
+             f"replaced by\n  \"[name withheld]\" in the text and subtitles. Passages withheld: {withheld}, "
+             f"each replaced by\n  \"[segment withheld]\"" + ("; their sound is muted in the videos." if videos else ".")]
+    if not videos:
+        lines.append("- There is no video or sound in this packet.")
+    else:
+        lines += [
+            "- Names in the sound: MUTED where a kept passage says a withheld name, at the times the\n"
+            "  speech recognizer gave for the word (padded)." if "names" in protections else
+            "- Names in the sound: NOT muted. A withheld name can still be heard where a kept passage\n"
+            "  says it.",
+            "- Voices: DISGUISED by moving the voice's formants with a transform drawn at random for\n"
+            "  this export. Someone who knows the method may still link the voice to the person, and\n"
+            "  accent, way of speaking and what is said are unchanged." if "voice" in protections else
+            "- Voices: NOT disguised. The people speaking can be recognised by their voices.",
+            "- Faces: BLURRED where an automatic face detector found them. Detectors miss faces (in\n"
+            "  profile, small, turned away, partly covered, in poor light): check every frame before\n"
+            "  publishing." if "faces" in protections else
+            "- Faces: NOT blurred. The people filmed can be recognised by their faces.",
+        ]
+    lines.append("- Nothing here hides what people say: places, events, jobs and relatives named in the\n"
+                 "  testimony can identify the witness, as can hands, clothes, rooms and windows in a\n"
+                 "  video. Blur or cut anything identifying before publishing.")
+    lines.append("The people concerned have relatives who are still detained: please do not try to\n"
+                 "restore or guess what was withheld.")
+    return "\n".join(lines) + "\n"
 
 
 def checks(public_line: str, videos: bool) -> str:

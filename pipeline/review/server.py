@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from ..config import LANGUAGES, Settings
-from ..export import core as export_core
+from ..export import core as export_core, protect
 from ..export.documents import ExportError
 from ..store import Store
 from ..translate import Translator
@@ -246,9 +246,16 @@ def _press(request: Request, body: dict) -> Response:
             reply = {"messages": lines}
         else:
             items = export_core.find(site.settings, store, found.interview_id)
-            export_core.check(items, bool(body.get("allow_unreviewed")))
-            result = export_core.export(site.settings, store, items[0],
-                                        export_core.parse_formats(body.get("formats")))
+            formats = export_core.parse_formats(body.get("formats"))
+            # A protected interview leaves with its sidecar's protections unless an admin says otherwise.
+            wanted = protect.parse(",".join(body.get("protect") or protect.required(items[0].job)))
+            override = bool(body.get("without_protection"))
+            if override and user.role != "admin":
+                raise HTTPException(403, "only an admin may export a protected interview "
+                                         "without its protections")
+            export_core.check(items, bool(body.get("allow_unreviewed")), formats, wanted, override)
+            result = export_core.export(site.settings, store, items[0], formats, protections=wanted,
+                                        override_by=(user.name or "token holder") if override else None)
             reply = {"folder": str(result.folder), "files": sorted(result.files), "notices": result.notices}
         # Who did it, by account: the custody log's own entry names files and hashes only.
         store.event("review page", sha256=found.sha256, interview_id=found.interview_id, action=action,
