@@ -52,7 +52,7 @@ def _trials(clips: list[dict]) -> tuple[list[tuple[int, int]], list[tuple[int, i
     return target, nontarget
 
 
-def linkability(clips: list[dict], draws: int) -> dict:
+def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> dict:
     """EER of the three attackers, pooled over ``draws`` random coefficients per clip."""
     from .export import voice
     from .speakers import _encoder
@@ -72,8 +72,8 @@ def linkability(clips: list[dict], draws: int) -> dict:
     original = [halves(c["audio"]) for c in clips]
     cosines = []
     for draw in range(draws):
-        enrol_p = [halves(voice.disguise(c["audio"], voice.random_alpha()))[0] for c in clips]
-        trial_p = [halves(voice.disguise(c["audio"], voice.random_alpha()))[1] for c in clips]
+        enrol_p = [halves(voice.disguise(c["audio"], voice.random_alpha(bounds)))[0] for c in clips]
+        trial_p = [halves(voice.disguise(c["audio"], voice.random_alpha(bounds)))[1] for c in clips]
         cosines += [float(original[n][1] @ trial_p[n]) for n, _ in target]
         for kind, pairs in (("target", target), ("nontarget", nontarget)):
             for a, b in pairs:
@@ -90,15 +90,15 @@ def linkability(clips: list[dict], draws: int) -> dict:
 
 
 def intelligibility(settings, rows: list[dict], clips: list[dict], language: str, work: Path,
-                    engine: str | None, model: str | None) -> dict:
+                    engine: str | None, model: str | None, bounds: tuple[float, float]) -> dict:
     """WER and CER of the pipeline's transcription on original and on disguised clips."""
     from .export import voice
     from .export.protect import write_wav
 
     wavs = []
     for n, clip in enumerate(clips):
-        for kind, audio in (("original", clip["audio"]), ("disguised", voice.disguise(clip["audio"],
-                                                                                        voice.random_alpha()))):
+        disguised = voice.disguise(clip["audio"], voice.random_alpha(bounds))
+        for kind, audio in (("original", clip["audio"]), ("disguised", disguised)):
             path = work / f"{language}-{n:03d}-{kind}.wav"
             write_wav(path, audio)
             wavs.append(str(path))
@@ -125,12 +125,19 @@ def bench_protect(
     asr: bool = typer.Option(True, help="Also transcribe original and disguised clips (WER, CER)."),
     engine: Optional[str] = typer.Option(None, help="Transcription engine (default: settings)."),
     model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
+    alpha: Optional[str] = typer.Option(None, help="LOW:HIGH, the range coefficients are drawn from "
+                                                   "(default: the exporter's)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures here."),
 ):
     """Voice disguise: speaker-verification EER (linkability) and WER/CER (intelligibility)."""
     from . import media
     from .export import voice
 
+    try:
+        bounds = tuple(float(x) for x in alpha.split(":")) if alpha else voice.ALPHA_RANGE
+        assert len(bounds) == 2 and 0 < bounds[0] <= bounds[1] < 2
+    except (ValueError, AssertionError):
+        die(f"--alpha {alpha!r}: give LOW:HIGH, e.g. 0.5:0.62")
     settings = load_settings()
     clips, by_language = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-protect-", dir=settings.work) as tmp:
@@ -149,11 +156,11 @@ def bench_protect(
                              "group": f"{table}:{group}"})
             clips += mine
             by_language[language] = (rows, mine)
-        typer.echo(f"{len(clips)} clips; alpha drawn from {voice.ALPHA_RANGE} per export", err=True)
-        figures = {"alpha_range": list(voice.ALPHA_RANGE), "linkability": linkability(clips, draws)}
+        typer.echo(f"{len(clips)} clips; alpha drawn from {bounds} per export", err=True)
+        figures = {"alpha_range": list(bounds), "linkability": linkability(clips, draws, bounds)}
         if asr:
             figures["intelligibility"] = {
-                lang: intelligibility(settings, rows, mine, lang, work, engine, model)
+                lang: intelligibility(settings, rows, mine, lang, work, engine, model, bounds)
                 for lang, (rows, mine) in by_language.items() if "transcript" in rows[0]}
     typer.echo(report(figures))
     if json_out:
@@ -162,7 +169,8 @@ def bench_protect(
 
 def report(figures: dict) -> str:
     link = figures["linkability"]
-    lines = [f"linkability: EER of a resemblyzer speaker-verification attack "
+    lines = [f"alpha drawn per export from {figures['alpha_range']}",
+             f"linkability: EER of a resemblyzer speaker-verification attack "
              f"({link['trials']['target']} target, {link['trials']['nontarget']} non-target trials, "
              f"{link['trials']['draws']} draws)"]
     for kind, value in link["eer"].items():

@@ -24,9 +24,9 @@ ALPHA_RANGE = (0.5, 0.62)
 SILENT = 1e-5  # frames quieter than this (muted spans, digital silence) stay silent
 
 
-def random_alpha() -> float:
+def random_alpha(bounds: tuple[float, float] = ALPHA_RANGE) -> float:
     """A fresh coefficient from the operating system's random source, for one export."""
-    low, high = ALPHA_RANGE
+    low, high = bounds
     return low + (high - low) * secrets.randbelow(1_000_001) / 1_000_000
 
 
@@ -41,7 +41,7 @@ def _shift_poles(a: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def disguise(audio: np.ndarray, alpha: float) -> np.ndarray:
-    """``audio`` (mono float, 16 kHz) with its formants moved by ``alpha``; same length and peak."""
+    """``audio`` (mono float, 16 kHz) with its formants moved by ``alpha``; same length and loudness."""
     import librosa
 
     audio = np.asarray(audio, dtype=np.float64)
@@ -64,9 +64,9 @@ def disguise(audio: np.ndarray, alpha: float) -> np.ndarray:
             continue
         residual = scipy.signal.lfilter(a, [1.0], frame)
         shaped = scipy.signal.lfilter([1.0], _shift_poles(a, alpha), residual)
+        # Each frame keeps its own loudness: moved resonances change the filter's gain.
+        energy = np.sqrt(np.sum(shaped ** 2))
+        if energy > 0:
+            shaped *= np.sqrt(np.sum(frame ** 2)) / energy
         out[start:start + win_len] += shaped * window
-    out = out[:len(audio)]
-    peak, new_peak = np.max(np.abs(audio)), np.max(np.abs(out))
-    if new_peak > 0:
-        out *= peak / new_peak
-    return out.astype(np.float32)
+    return np.clip(out[:len(audio)], -1.0, 1.0).astype(np.float32)

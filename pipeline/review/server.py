@@ -248,11 +248,12 @@ def _press(request: Request, body: dict) -> Response:
             items = export_core.find(site.settings, store, found.interview_id)
             formats = export_core.parse_formats(body.get("formats"))
             # A protected interview leaves with its sidecar's protections unless an admin says otherwise.
-            wanted = protect.parse(",".join(body.get("protect") or protect.required(items[0].job)))
             override = bool(body.get("without_protection"))
             if override and user.role != "admin":
                 raise HTTPException(403, "only an admin may export a protected interview "
                                          "without its protections")
+            asked = body.get("protect") or ([] if override else protect.required(items[0].job))
+            wanted = protect.parse(",".join(asked))
             export_core.check(items, bool(body.get("allow_unreviewed")), formats, wanted, override)
             result = export_core.export(site.settings, store, items[0], formats, protections=wanted,
                                         override_by=(user.name or "token holder") if override else None)
