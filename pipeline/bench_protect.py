@@ -64,11 +64,12 @@ def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> d
         return encoder.embed_utterance(preprocess_wav(audio, voice.SAMPLE_RATE))
 
     def halves(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return embed(audio[:len(audio) // 2]), embed(audio[len(audio) // 2:])
+        return embed(audio[: len(audio) // 2]), embed(audio[len(audio) // 2 :])
 
     target, nontarget = _trials(clips)
-    scores: dict[str, dict[str, list[float]]] = {k: {"target": [], "nontarget": []}
-                                                 for k in ("original", "ignorant", "lazy-informed")}
+    scores: dict[str, dict[str, list[float]]] = {
+        k: {"target": [], "nontarget": []} for k in ("original", "ignorant", "lazy-informed")
+    }
     original = [halves(c["audio"]) for c in clips]
     cosines = []
     for draw in range(draws):
@@ -82,15 +83,27 @@ def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> d
                 scores["ignorant"][kind].append(float(original[a][0] @ trial_p[b]))
                 scores["lazy-informed"][kind].append(float(enrol_p[a] @ trial_p[b]))
         typer.echo(f"  linkability: draw {draw + 1}/{draws}", err=True)
-    return {"trials": {"target": len(target), "nontarget": len(nontarget), "draws": draws},
-            "eer": {k: round(eer(v["target"], v["nontarget"]), 4) for k, v in scores.items()},
-            "cosine_disguised_to_original_same_speaker": round(float(np.mean(cosines)), 4),
-            "cosine_original_different_speakers": round(float(np.mean(scores["original"]["nontarget"])), 4),
-            "cosine_original_same_speaker": round(float(np.mean(scores["original"]["target"])), 4)}
+    return {
+        "trials": {"target": len(target), "nontarget": len(nontarget), "draws": draws},
+        "eer": {k: round(eer(v["target"], v["nontarget"]), 4) for k, v in scores.items()},
+        "cosine_disguised_to_original_same_speaker": round(float(np.mean(cosines)), 4),
+        "cosine_original_different_speakers": round(
+            float(np.mean(scores["original"]["nontarget"])), 4
+        ),
+        "cosine_original_same_speaker": round(float(np.mean(scores["original"]["target"])), 4),
+    }
 
 
-def intelligibility(settings, rows: list[dict], clips: list[dict], language: str, work: Path,
-                    engine: str | None, model: str | None, bounds: tuple[float, float]) -> dict:
+def intelligibility(
+    settings,
+    rows: list[dict],
+    clips: list[dict],
+    language: str,
+    work: Path,
+    engine: str | None,
+    model: str | None,
+    bounds: tuple[float, float],
+) -> dict:
     """WER and CER of the pipeline's transcription on original and on disguised clips."""
     from .export import voice
     from .export.protect import write_wav
@@ -103,9 +116,13 @@ def intelligibility(settings, rows: list[dict], clips: list[dict], language: str
             write_wav(path, audio)
             wavs.append(str(path))
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        raw = pool.submit(run_system, "pipeline", str(settings.home), engine, model, language, wavs,
-                          str(work)).result()
-    refs = [{"file": r["file"], "ref": r["transcript"], "audio_s": c["seconds"]} for r, c in zip(rows, clips)]
+        raw = pool.submit(
+            run_system, "pipeline", str(settings.home), engine, model, language, wavs, str(work)
+        ).result()
+    refs = [
+        {"file": r["file"], "ref": r["transcript"], "audio_s": c["seconds"]}
+        for r, c in zip(rows, clips)
+    ]
     out = {}
     for offset, kind in enumerate(("original", "disguised")):
         result = {**raw, "clips": raw["clips"][offset::2]}
@@ -119,14 +136,23 @@ def intelligibility(settings, rows: list[dict], clips: list[dict], language: str
 
 @bench_app.command("protect")
 def bench_protect(
-    refs: List[Path] = typer.Argument(..., exists=True, dir_okay=False,
-                                      help="references.tsv files (file, transcript; source_video or source)."),
-    draws: int = typer.Option(3, help="Random coefficients drawn per clip for the linkability attacks."),
+    refs: List[Path] = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="references.tsv files (file, transcript; source_video or source).",
+    ),
+    draws: int = typer.Option(
+        3, help="Random coefficients drawn per clip for the linkability attacks."
+    ),
     asr: bool = typer.Option(True, help="Also transcribe original and disguised clips (WER, CER)."),
     engine: Optional[str] = typer.Option(None, help="Transcription engine (default: settings)."),
-    model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
-    alpha: Optional[str] = typer.Option(None, help="LOW:HIGH, the range coefficients are drawn from "
-                                                   "(default: the exporter's)."),
+    model: Optional[str] = typer.Option(
+        None, help="Whisper model (default: settings, else embedded base)."
+    ),
+    alpha: Optional[str] = typer.Option(
+        None, help="LOW:HIGH, the range coefficients are drawn from (default: the exporter's)."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures here."),
 ):
     """Voice disguise: speaker-verification EER (linkability) and WER/CER (intelligibility)."""
@@ -152,8 +178,14 @@ def bench_protect(
                 wav = work / f"in-{len(clips):04d}.wav"
                 seconds = media.extract_audio(table.parent / row["file"], wav)
                 group = row.get("source_video") or row.get("source") or row["file"]
-                mine.append({"file": row["file"], "audio": media.load_wav(wav), "seconds": seconds,
-                             "group": f"{table}:{group}"})
+                mine.append(
+                    {
+                        "file": row["file"],
+                        "audio": media.load_wav(wav),
+                        "seconds": seconds,
+                        "group": f"{table}:{group}",
+                    }
+                )
             clips += mine
             by_language[language] = (rows, mine)
         typer.echo(f"{len(clips)} clips; alpha drawn from {bounds} per export", err=True)
@@ -161,24 +193,35 @@ def bench_protect(
         if asr:
             figures["intelligibility"] = {
                 lang: intelligibility(settings, rows, mine, lang, work, engine, model, bounds)
-                for lang, (rows, mine) in by_language.items() if "transcript" in rows[0]}
+                for lang, (rows, mine) in by_language.items()
+                if "transcript" in rows[0]
+            }
     typer.echo(report(figures))
     if json_out:
-        json_out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        json_out.write_text(
+            json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
 
 
 def report(figures: dict) -> str:
     link = figures["linkability"]
-    lines = [f"alpha drawn per export from {figures['alpha_range']}",
-             f"linkability: EER of a resemblyzer speaker-verification attack "
-             f"({link['trials']['target']} target, {link['trials']['nontarget']} non-target trials, "
-             f"{link['trials']['draws']} draws)"]
+    lines = [
+        f"alpha drawn per export from {figures['alpha_range']}",
+        f"linkability: EER of a resemblyzer speaker-verification attack "
+        f"({link['trials']['target']} target, {link['trials']['nontarget']} non-target trials, "
+        f"{link['trials']['draws']} draws)",
+    ]
     for kind, value in link["eer"].items():
         lines.append(f"  {kind:<16} {value:>7.1%}")
-    lines.append(f"  cosine disguised-original (same speaker) {link['cosine_disguised_to_original_same_speaker']:.3f}"
-                 f"; original different speakers {link['cosine_original_different_speakers']:.3f}")
+    lines.append(
+        "  cosine disguised-original (same speaker) "
+        f"{link['cosine_disguised_to_original_same_speaker']:.3f}"
+        f"; original different speakers {link['cosine_original_different_speakers']:.3f}"
+    )
     for lang, item in (figures.get("intelligibility") or {}).items():
-        lines.append(f"intelligibility {lang} ({item['system']}): WER {item['original']['wer']:.3f} -> "
-                     f"{item['disguised']['wer']:.3f}, CER {item['original']['cer']:.3f} -> "
-                     f"{item['disguised']['cer']:.3f} (increase {item['cer_increase']:+.3f})")
+        lines.append(
+            f"intelligibility {lang} ({item['system']}): WER {item['original']['wer']:.3f} -> "
+            f"{item['disguised']['wer']:.3f}, CER {item['original']['cer']:.3f} -> "
+            f"{item['disguised']['cer']:.3f} (increase {item['cer_increase']:+.3f})"
+        )
     return "\n".join(lines)

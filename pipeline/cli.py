@@ -15,7 +15,7 @@ from . import cluster_cli, config, custody, intake, watch, worker
 from .console import Bar, die, load_settings
 from .bench import bench_app
 from . import bench_speakers  # noqa: F401  (adds `bench speakers` to bench_app)
-from . import bench_protect  # noqa: F401  (adds `bench protect` to bench_app)
+from . import bench_faces, bench_protect  # noqa: F401  (add `bench faces`, `bench protect`)
 from .export.cli import register as register_export
 from .export.keys_cli import register as register_keys
 from .models.cli import app as models_app

@@ -105,9 +105,11 @@ def read_sidecar(path: Path, settings: Settings) -> dict:
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise IntakeError(f"sidecar {printable(path.name)}: speakers must be the number of people speaking, e.g. 2")
     protect = data.get("protect")
-    if protect is not None and not (isinstance(protect, list) and all(p in PROTECTIONS for p in protect)):
+    if protect is not None and not (isinstance(protect, list)
+                                    and all(p in PROTECTIONS for p in protect)):
         raise IntakeError(f"sidecar {printable(path.name)}: protect must be a list of "
-                          f"{', '.join(map(repr, PROTECTIONS))}, e.g. protect = [\"voice\", \"faces\"]")
+                          f"{', '.join(map(repr, PROTECTIONS))}, "
+                          f"e.g. protect = [\"voice\", \"faces\"]")
     return {k: (str(v) if k in ("recorded_on",) else v) for k, v in data.items()}
 
 

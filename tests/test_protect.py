@@ -28,14 +28,28 @@ NAME, NAME_EN = "Ерлан", "Erlan"
 PHOTO = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"  # ships in the wheel
 SIZE, RATE = (192, 144), 5
 # Over kzaudio_19's real speech: a phrase (0-1.2 s), a pause, a phrase with the name (1.75-4.35 s).
-WORDS = [(1.75, 2.05, " Мен"), (2.10, 2.60, f" {NAME}"), (2.65, 3.05, " туралы"),
-         (3.15, 3.75, " айтамын"), (3.85, 4.05, " сізге"), (4.05, 4.35, " бүгін.")]
+WORDS = [
+    (1.75, 2.05, " Мен"),
+    (2.10, 2.60, f" {NAME}"),
+    (2.65, 3.05, " туралы"),
+    (3.15, 3.75, " айтамын"),
+    (3.85, 4.05, " сізге"),
+    (4.05, 4.35, " бүгін."),
+]
 INTERVIEWER = "kzaudio_20.flac"  # the interviewer; the other clips are the interviewee
 
 
 def seg(i, start, end, text, english, words=()):
-    return tr.Segment(i, start, end, "kk", text, english, reviewed=True,
-                      words=[{"start": a, "end": b, "text": w, "probability": 0.9} for a, b, w in words])
+    return tr.Segment(
+        i,
+        start,
+        end,
+        "kk",
+        text,
+        english,
+        reviewed=True,
+        words=[{"start": a, "end": b, "text": w, "probability": 0.9} for a, b, w in words],
+    )
 
 
 def face_frames(count: int) -> list[np.ndarray]:
@@ -45,25 +59,57 @@ def face_frames(count: int) -> list[np.ndarray]:
     for n in range(count):
         frame = np.full((SIZE[1], SIZE[0], 3), 80, np.uint8)
         x = 8 + n * 4
-        frame[22:122, x:x + 86] = photo
+        frame[22:122, x : x + 86] = photo
         frames.append(frame)
     return frames
 
 
 def frames_of(path: Path) -> np.ndarray:
-    raw = subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(path), "-f", "rawvideo",
-                          "-pix_fmt", "bgr24", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, SIZE[1], SIZE[0], 3)
 
 
 def sound_of(path: Path) -> np.ndarray:
-    pcm = subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
-                          "-ar", "16000", "-f", "s16le", "-"], capture_output=True, check=True).stdout
+    pcm = subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
 
 
 def rms(audio: np.ndarray, start: float, end: float) -> float:
-    return float(np.sqrt(np.mean(audio[int(start * 16000):int(end * 16000)] ** 2)))
+    return float(np.sqrt(np.mean(audio[int(start * 16000) : int(end * 16000)] ** 2)))
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +118,40 @@ def face_video(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("faces")
     frames = face_frames(int(4.9 * RATE))
     path = folder / "witness.mp4"
-    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
-                    "-s", f"{SIZE[0]}x{SIZE[1]}", "-framerate", str(RATE), "-i", "-", "-i", str(KK_CLIP),
-                    "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", str(path)], input=b"".join(f.tobytes() for f in frames), check=True)
-    (folder / "witness.toml").write_text('case_id = "KZ-5"\nlanguage = "kk"\nprotect = ["voice", "faces"]\n')
+    subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            f"{SIZE[0]}x{SIZE[1]}",
+            "-framerate",
+            str(RATE),
+            "-i",
+            "-",
+            "-i",
+            str(KK_CLIP),
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        input=b"".join(f.tobytes() for f in frames),
+        check=True,
+    )
+    (folder / "witness.toml").write_text(
+        'case_id = "KZ-5"\nlanguage = "kk"\nprotect = ["voice", "faces"]\n'
+    )
     return path
 
 
@@ -89,9 +164,17 @@ def protected(home, cli, argos_ru, face_video):
     assert result.exit_code == 0, result.output
     [folder] = (home.outbox / "KZ-5").iterdir()
     t = tr.load(folder / tr.MACHINE_FILE)
-    t.segments = [seg(0, 0.0, 1.2, "Біз қалада тұрамыз.", "We live in the city."),
-                  seg(1, 1.75, 4.35, f"Мен {NAME} туралы айтамын сізге бүгін.",
-                      f"I tell you today about {NAME_EN}.", WORDS)]
+    t.segments = [
+        seg(0, 0.0, 1.2, "Біз қалада тұрамыз.", "We live in the city."),
+        seg(
+            1,
+            1.75,
+            4.35,
+            f"Мен {NAME} туралы айтамын сізге бүгін.",
+            f"I tell you today about {NAME_EN}.",
+            WORDS,
+        ),
+    ]
     t.review = {**t.review, "status": "reviewed", "reviewers": ["Aigerim Bekova"]}
     tr.write_atomic(folder / tr.REVIEWED_FILE, t.to_json())
     assert cli("withhold", folder.name, NAME, NAME_EN).exit_code == 0
@@ -115,9 +198,24 @@ def test_a_protected_interview_leaves_only_protected(home, cli, protected, tmp_p
     # names: the withheld word's span is silent, the segment's other words are not.
     sound = sound_of(video)
     assert rms(sound, 2.05, 2.6) < 1e-3
-    assert rms(sound, 3.2, 3.7) > 0.02 and rms(sound, 3.9, 4.3) > 0.02 and rms(sound, 0.1, 1.1) > 0.02
-    track = subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(video), "-map", "0:s:0",
-                            "-f", "srt", "-"], capture_output=True).stdout.decode()
+    assert (
+        rms(sound, 3.2, 3.7) > 0.02 and rms(sound, 3.9, 4.3) > 0.02 and rms(sound, 0.1, 1.1) > 0.02
+    )
+    track = subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(video),
+            "-map",
+            "0:s:0",
+            "-f",
+            "srt",
+            "-",
+        ],
+        capture_output=True,
+    ).stdout.decode()
     assert "[name withheld]" in track and NAME_EN not in track
 
     # voice: further from the witness's own voice than two different real people are, on average.
@@ -128,8 +226,13 @@ def test_a_protected_interview_leaves_only_protected(home, cli, protected, tmp_p
     def embed(audio):
         return encoder.embed_utterance(preprocess_wav(audio, 16000))
 
-    clips = {p.name: embed(soundfile.read(p, dtype="float32")[0]) for p in sorted(KK_CLIPS.glob("*.flac"))}
-    different = np.mean([clips[INTERVIEWER] @ e for name, e in clips.items() if name != INTERVIEWER])
+    clips = {
+        p.name: embed(soundfile.read(p, dtype="float32")[0])
+        for p in sorted(KK_CLIPS.glob("*.flac"))
+    }
+    different = np.mean(
+        [clips[INTERVIEWER] @ e for name, e in clips.items() if name != INTERVIEWER]
+    )
     assert embed(sound) @ clips[KK_CLIP.name] < different
 
     # faces: the detector finds the face in (nearly) every frame going in, and in none coming out.
@@ -143,24 +246,42 @@ def test_a_protected_interview_leaves_only_protected(home, cli, protected, tmp_p
     with zipfile.ZipFile(packet) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         readme = zf.read("README.txt").decode()
-    assert manifest["protections"] == {"applied": ["names", "voice", "faces"], "not_applied": [],
-                                       "videos": True}
-    for line in ("Names in the sound: MUTED", "Voices: DISGUISED", "Faces: BLURRED", "may still link"):
+    assert manifest["protections"] == {
+        "applied": ["names", "voice", "faces"],
+        "not_applied": [],
+        "videos": True,
+    }
+    for line in (
+        "Names in the sound: MUTED",
+        "Voices: DISGUISED",
+        "Faces: BLURRED",
+        "may still link",
+    ):
         assert line in readme, line
     assert "blur or crop anything identifying you notice" not in readme
-    assert not re.search(r"alpha|coefficient|0\.\d{2}", readme + json.dumps(manifest["protections"]))
+    assert not re.search(
+        r"alpha|coefficient|0\.\d{2}", readme + json.dumps(manifest["protections"])
+    )
     checked = cli("verify-packet", packet)
     assert checked.exit_code == 0, checked.output
-    assert "ok   protections: withheld names muted" in checked.output and "Not applied: none" in checked.output
+    assert (
+        "ok   protections: withheld names muted" in checked.output
+        and "Not applied: none" in checked.output
+    )
     assert "protections: names, voice, faces" in checked.output  # the video's Content Credentials
 
     # Text alone carries no voice or face: it may leave, and the packet says so.
-    assert cli("export", folder.name, "--format", "srt,packet", "--out", tmp_path / "text").exit_code == 0
+    assert (
+        cli("export", folder.name, "--format", "srt,packet", "--out", tmp_path / "text").exit_code
+        == 0
+    )
     with zipfile.ZipFile(next((tmp_path / "text").glob("*.zip"))) as zf:
         assert "There is no video or sound in this packet." in zf.read("README.txt").decode()
 
 
-def test_only_an_admin_may_export_a_protected_interview_without_protection(home, protected, review_server):
+def test_only_an_admin_may_export_a_protected_interview_without_protection(
+    home, protected, review_server
+):
     folder, _ = protected
     accounts = Accounts(home)
     accounts.add("Dana", "press", "correct horse battery")
@@ -172,9 +293,20 @@ def test_only_an_admin_may_export_a_protected_interview_without_protection(home,
     def session(name):
         c = httpx.Client(base_url=server.base, timeout=60)
         token = re.search(r'name="csrftoken" value="([^"]+)"', c.get("/login").text)[1]
-        c.post("/login", data={"name": name, "password": "correct horse battery", "csrftoken": token, "next": "/"})
-        return lambda body: c.post(path, json=body, headers={
-            "X-CSRFToken": c.cookies.get(f"testimony-csrf-{server.port}", "")})
+        c.post(
+            "/login",
+            data={
+                "name": name,
+                "password": "correct horse battery",
+                "csrftoken": token,
+                "next": "/",
+            },
+        )
+        return lambda body: c.post(
+            path,
+            json=body,
+            headers={"X-CSRFToken": c.cookies.get(f"testimony-csrf-{server.port}", "")},
+        )
 
     press = session("Dana")
     reply = press({"formats": "mp4", "without_protection": True})
@@ -183,27 +315,52 @@ def test_only_an_admin_may_export_a_protected_interview_without_protection(home,
     admin = session("Admin")
     reply = admin({"formats": "mp4", "without_protection": True})
     assert reply.status_code == 200, reply.text
-    events = [json.loads(e["detail"]) for e in Store(home.database).events(folder.name) if e["kind"] == "export"]
+    events = [
+        json.loads(e["detail"])
+        for e in Store(home.database).events(folder.name)
+        if e["kind"] == "export"
+    ]
     assert events[-1]["protections"] == [] and events[-1]["protections_overridden_by"] == "Admin"
 
 
 def test_name_spans_follow_word_times_and_widen_when_unsure():
-    words = [(1.0, 1.3, " Мен"), (1.4, 1.8, f" {NAME}ның"), (1.9, 2.2, " үйі"), (2.5, 2.6, f" {NAME}"),
-             (2.9, 3.2, " бар.")]
-    t = tr.Transcript("i", "KZ-1", "kk", {}, {}, [
-        seg(0, 1.0, 3.2, f"Мен {NAME}ның үйі {NAME} бар.", "", words),
-        seg(1, 4.0, 5.0, f"{NAME} келді.", ""),                       # no word times
-        seg(2, 6.0, 7.0, "Басқа сөз.", "", [(6.0, 7.0, " Басқа сөз.")]),
-        tr.Segment(3, 8.0, 9.0, "kk", f"{NAME}", "", withheld=True)])
+    words = [
+        (1.0, 1.3, " Мен"),
+        (1.4, 1.8, f" {NAME}ның"),
+        (1.9, 2.2, " үйі"),
+        (2.5, 2.6, f" {NAME}"),
+        (2.9, 3.2, " бар."),
+    ]
+    t = tr.Transcript(
+        "i",
+        "KZ-1",
+        "kk",
+        {},
+        {},
+        [
+            seg(0, 1.0, 3.2, f"Мен {NAME}ның үйі {NAME} бар.", "", words),
+            seg(1, 4.0, 5.0, f"{NAME} келді.", ""),  # no word times
+            seg(2, 6.0, 7.0, "Басқа сөз.", "", [(6.0, 7.0, " Басқа сөз.")]),
+            tr.Segment(3, 8.0, 9.0, "kk", f"{NAME}", "", withheld=True),
+        ],
+    )
     t.segments[0].words[3]["probability"] = 0.2  # unsure: reaches the neighbours' edges
     t.review = {"withheld_terms": [NAME]}
     spans, whole = redact.name_spans(t)
-    assert [(round(a, 3), round(b, 3)) for a, b in spans] == [(1.25, 1.95), (2.2, 2.9), (3.75, 5.25)]
+    assert [(round(a, 3), round(b, 3)) for a, b in spans] == [
+        (1.25, 1.95),
+        (2.2, 2.9),
+        (3.75, 5.25),
+    ]
     assert whole == [1]
 
 
 def test_protection_names_and_the_sidecar_are_checked(tmp_path, home):
-    assert protect.parse("faces, voice") == ["voice", "faces"] and protect.parse("all") == ["names", "voice", "faces"]
+    assert protect.parse("faces, voice") == ["voice", "faces"] and protect.parse("all") == [
+        "names",
+        "voice",
+        "faces",
+    ]
     assert protect.parse(None) == [] and protect.parse("none") == []
     with pytest.raises(ExportError, match="unknown protection ears"):
         protect.parse("voice,ears")
@@ -218,7 +375,9 @@ def test_every_detected_face_is_covered_in_every_frame():
     detector = faces.Detector()
     assert all(detector.find(f) for f in frames)
     blurrer = faces.Blurrer(RATE, detector)
-    out = [f for frame in frames for f, _ in blurrer.push(frame.copy())] + [f for f, _ in blurrer.finish()]
+    out = [f for frame in frames for f, _ in blurrer.push(frame.copy())] + [
+        f for f, _ in blurrer.finish()
+    ]
     assert len(out) == len(frames) and blurrer.report.frames_with_faces == len(frames)
     assert not any(detector.find(f) for f in out)
 

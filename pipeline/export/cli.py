@@ -33,9 +33,9 @@ def export(
                                           help="Export before review, marked \"unreviewed machine translation\"."),
     protections: Optional[str] = typer.Option(
         None, "--protect",
-        help="Protect the witness in the videos: names (withheld names muted where spoken), voice "
-             "(voices disguised), faces (faces blurred), comma-separated, or all. An interview whose "
-             "sidecar says protect = [...] is exported as video only with those."),
+        help="Protect the witness in the videos: names (withheld names muted where spoken), "
+             "voice (voices disguised), faces (faces blurred), comma-separated, or all. An "
+             "interview whose sidecar says protect = [...] is exported as video only with those."),
 ):
     """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
     settings = load_settings()

@@ -160,8 +160,8 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     videos = any(f in formats for f in VIDEO_FORMATS)
     applied = protect.Applied(protections if videos else [], override_by=override_by)
     if protections and not videos:
-        result.notices.append(f"{item.job.interview_id}: --protect {','.join(protections)} applies to "
-                              f"video, and no video is exported")
+        result.notices.append(f"{item.job.interview_id}: --protect {','.join(protections)} "
+                              f"applies to video, and no video is exported")
 
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".export-{os.getpid()}"
@@ -175,8 +175,8 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
         spans = redact.muted_spans(item.transcript, duration)
         picture = sound = None
         if videos:
-            spans, picture, sound = _protected_media(item, source, staging, spans, duration, applied,
-                                                     result.notices, progress)
+            spans, picture, sound = _protected_media(item, source, staging, spans, duration,
+                                                     applied, result.notices, progress)
         provenance = _provenance(item)
         for fmt in formats:
             path = staging / (item.ref + SUFFIXES[fmt])
@@ -216,15 +216,17 @@ def _protected_media(item: Interview, source: Path, staging: Path, spans: list[t
         spans = redact.merge(spans + names, duration)
         if applied.whole_segments:
             notices.append(f"{item.job.interview_id}: segment(s) "
-                           f"{', '.join(map(str, applied.whole_segments))} say a withheld name but have "
-                           f"no word times: each is muted whole in the videos")
-    sound = protect.protected_sound(source, staging, spans) if "voice" in applied.protections else None
+                           f"{', '.join(map(str, applied.whole_segments))} say a withheld name but "
+                           f"have no word times: each is muted whole in the videos")
+    sound = None
+    if "voice" in applied.protections:
+        sound = protect.protected_sound(source, staging, spans)
     picture = None
     if "faces" in applied.protections:
         picture = staging / "faces.mp4"
         found = faces.blur_faces(source, picture, progress, duration)
-        log.info("faces %s: %d of %d frames covered", item.job.interview_id, found.frames_with_faces,
-                 found.frames)
+        log.info("faces %s: %d of %d frames covered", item.job.interview_id,
+                 found.frames_with_faces, found.frames)
     return spans, picture, sound
 
 
@@ -286,15 +288,15 @@ def _packet(store: Store, key: signing.OrgKey, item: Interview, t: tr.Transcript
         tr.write_atomic(extra[packet.C2PA_ROOT], c2pa_manifest.root_pem(key))
     names = sorted(made) + ["README.txt", *extra, "manifest.json", packet.SIGNATURE]
     extra["README.txt"] = target.with_name("README.txt")
-    tr.write_atomic(extra["README.txt"], packet.readme(t, item.ref, names, unreviewed, key.public_line,
-                                                       applied.protections))
+    text = packet.readme(t, item.ref, names, unreviewed, key.public_line, applied.protections)
+    tr.write_atomic(extra["README.txt"], text)
     head = store.db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
     signer = {"org": key.org, "public_key": key.public_line, "fingerprint": key.fingerprint,
               "namespace": signing.NAMESPACE}
     files = {**made, **extra}
     manifest = packet.manifest(t, item.ref, files, provenance, now(), unreviewed, when.isoformat(),
-                               {"entry": head["id"], "sha256": head["hash"]} if head else {}, signer,
-                               applied.protections)
+                               {"entry": head["id"], "sha256": head["hash"]} if head else {},
+                               signer, applied.protections)
     body = packet.manifest_json(manifest).encode("utf-8")
     members = {name: files[name] for name in names[:-2]}
     packet.write_zip(target, {**members, "manifest.json": body,

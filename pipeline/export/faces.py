@@ -27,9 +27,9 @@ from .documents import ExportError
 DETECT_EVERY_S = 0.25
 DETECT_WIDTH = 480
 HOLD_S = 1.0
-PAD = 0.25          # of the box's width and height, on each side
-MIN_FACE = 24       # pixels, in the detection copy
-BLOCKS = 6          # a covered face keeps about this many colour blocks across, then is blurred
+PAD = 0.25  # of the box's width and height, on each side
+MIN_FACE = 24  # pixels, in the detection copy
+BLOCKS = 6  # a covered face keeps about this many colour blocks across, then is blurred
 CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-size pixels
@@ -55,21 +55,27 @@ class Detector:
         for name in CASCADES:
             cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / name))
             if cascade.empty():
-                raise ExportError(f"the face detector's weights ({name}) are missing from OpenCV: "
-                                  f"reinstall opencv-python-headless (pyproject.toml names the version)")
+                raise ExportError(
+                    f"the face detector's weights ({name}) are missing from OpenCV: "
+                    f"reinstall opencv-python-headless (pyproject.toml names the version)"
+                )
             self.cascades.append((name, cascade))
 
     def find(self, frame: np.ndarray) -> list[Box]:
         cv2 = self.cv2
         height, width = frame.shape[:2]
         scale = min(1.0, DETECT_WIDTH / width)
-        small = cv2.resize(frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA
+        )
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         found: list[Box] = []
         for name, cascade in self.cascades:
             views = [(gray, False)] + ([(cv2.flip(gray, 1), True)] if "profile" in name else [])
             for image, flipped in views:
-                for x, y, w, h in cascade.detectMultiScale(image, 1.1, 3, minSize=(MIN_FACE, MIN_FACE)):
+                for x, y, w, h in cascade.detectMultiScale(
+                    image, 1.1, 3, minSize=(MIN_FACE, MIN_FACE)
+                ):
                     if flipped:
                         x = image.shape[1] - x - w
                     found.append(tuple(int(v / scale) for v in (x, y, x + w, y + h)))
@@ -92,8 +98,9 @@ def cover(frame: np.ndarray, boxes: list[Box]) -> None:
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         region = frame[y0:y1, x0:x1]
-        blocks = cv2.resize(region, (BLOCKS, max(1, BLOCKS * (y1 - y0) // (x1 - x0))),
-                            interpolation=cv2.INTER_AREA)
+        blocks = cv2.resize(
+            region, (BLOCKS, max(1, BLOCKS * (y1 - y0) // (x1 - x0))), interpolation=cv2.INTER_AREA
+        )
         big = cv2.resize(blocks, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         kernel = max(3, ((x1 - x0) // 4) | 1)
         frame[y0:y1, x0:x1] = cv2.GaussianBlur(big, (kernel, kernel), 0)
@@ -107,8 +114,11 @@ class Tracker:
     tracks: list[tuple[Box, int]] = field(default_factory=list)  # (box, frame last seen)
 
     def update(self, found: list[Box], frame: int) -> list[Box]:
-        kept = [(box, seen) for box, seen in self.tracks
-                if frame - seen <= self.hold and not any(_overlap(box, new) for new in found)]
+        kept = [
+            (box, seen)
+            for box, seen in self.tracks
+            if frame - seen <= self.hold and not any(_overlap(box, new) for new in found)
+        ]
         self.tracks = kept + [(box, frame) for box in found]
         return [box for box, _ in self.tracks]
 
@@ -119,9 +129,25 @@ def _overlap(a: Box, b: Box) -> bool:
 
 def _picture(source: Path) -> tuple[int, int, float]:
     """Width and height of the decoded (rotated) picture, and its frame rate."""
-    probe = subprocess.run([ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", str(source), "-map", "0:v:0",
-                            "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(source),
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        capture_output=True,
+    )
     text = probe.stderr.decode("utf-8", "replace")
     out = re.search(r"Output #0.*?Video: rawvideo.*?, (\d+)x(\d+)", text, re.S)
     rate = re.search(r"Stream #0:\d+.*?Video:.*?(\d+(?:\.\d+)?) fps", text)
@@ -142,7 +168,9 @@ class Blurrer:
         self.before: list[Box] = []
         self.count = 0
 
-    def _cover(self, frames: list[np.ndarray], boxes: list[Box]) -> list[tuple[np.ndarray, list[Box]]]:
+    def _cover(
+        self, frames: list[np.ndarray], boxes: list[Box]
+    ) -> list[tuple[np.ndarray, list[Box]]]:
         for frame in frames:
             cover(frame, boxes)
         self.report.frames += len(frames)
@@ -176,15 +204,57 @@ def blur_faces(source: Path, target: Path, progress=None, duration: float = 0.0)
     blurrer = Blurrer(rate)
     ffmpeg = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error"]
     with tempfile.TemporaryFile() as err:
-        reader = subprocess.Popen([*ffmpeg, "-i", str(source), "-map", "0:v:0", "-vf", f"fps={rate}",
-                                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
-                                  stdout=subprocess.PIPE, stderr=err)
-        writer = subprocess.Popen([*ffmpeg, "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-                                   "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-",
-                                   "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-c:v", "libx264",
-                                   "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-                                   "-fflags", "+bitexact", "-flags:v", "+bitexact", str(target)],
-                                  stdin=subprocess.PIPE, stderr=err)
+        reader = subprocess.Popen(
+            [
+                *ffmpeg,
+                "-i",
+                str(source),
+                "-map",
+                "0:v:0",
+                "-vf",
+                f"fps={rate}",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+        writer = subprocess.Popen(
+            [
+                *ffmpeg,
+                "-y",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "bgr24",
+                "-s",
+                f"{width}x{height}",
+                "-framerate",
+                str(rate),
+                "-i",
+                "-",
+                "-vf",
+                "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "18",
+                "-pix_fmt",
+                "yuv420p",
+                "-fflags",
+                "+bitexact",
+                "-flags:v",
+                "+bitexact",
+                str(target),
+            ],
+            stdin=subprocess.PIPE,
+            stderr=err,
+        )
         try:
             while len(data := reader.stdout.read(size)) == size:
                 frame = np.frombuffer(data, np.uint8).reshape(height, width, 3).copy()

@@ -103,35 +103,41 @@ Files
 """ + "".join(f"- {name}\n" for name in names)
 
 
+# What the README says of each protection, applied and not: plain words, never a parameter.
+PROTECTION_LINES = {
+    "names": ("Names in the sound: MUTED where a kept passage says a withheld name, at the\n"
+              "  times the speech recognizer gave for the word (padded).",
+              "Names in the sound: NOT muted. A withheld name can still be heard where a kept\n"
+              "  passage says it."),
+    "voice": ("Voices: DISGUISED by moving the voice's formants with a transform drawn at random\n"
+              "  for this export. Someone who knows the method may still link the voice to the\n"
+              "  person, and accent, way of speaking and what is said are unchanged.",
+              "Voices: NOT disguised. The people speaking can be recognised by their voices."),
+    "faces": ("Faces: BLURRED where an automatic face detector found them. Detectors miss faces\n"
+              "  (in profile, small, tilted, partly covered, in poor light): check every frame\n"
+              "  before publishing.",
+              "Faces: NOT blurred. The people filmed can be recognised by their faces."),
+}
+
+
 def protection_text(t: Transcript, protections: list[str], videos: bool) -> str:
-    """What was done to protect people, and what was not: the README's own words, no parameters."""
+    """What was done to protect people, and what was not: the README's own words."""
     withheld = sum(1 for s in t.segments if s.withheld)
-    lines = [f"- Names or other identifying terms withheld: {t.review.get('withheld_term_count', 0)}, each "
-             f"replaced by\n  \"[name withheld]\" in the text and subtitles. Passages withheld: {withheld}, "
-             f"each replaced by\n  \"[segment withheld]\"" + ("; their sound is muted in the videos." if videos else ".")]
-    if not videos:
-        lines.append("- There is no video or sound in this packet.")
+    muted = "; their sound is muted in the videos." if videos else "."
+    terms = t.review.get("withheld_term_count", 0)
+    lines = [f"Names or other identifying terms withheld: {terms}, "
+             f"each replaced by\n  \"[name withheld]\" in the text and subtitles. Passages "
+             f"withheld: {withheld}, each replaced\n  by \"[segment withheld]\"{muted}"]
+    if videos:
+        lines += [PROTECTION_LINES[p][0 if p in protections else 1] for p in PROTECTIONS]
     else:
-        lines += [
-            "- Names in the sound: MUTED where a kept passage says a withheld name, at the times the\n"
-            "  speech recognizer gave for the word (padded)." if "names" in protections else
-            "- Names in the sound: NOT muted. A withheld name can still be heard where a kept passage\n"
-            "  says it.",
-            "- Voices: DISGUISED by moving the voice's formants with a transform drawn at random for\n"
-            "  this export. Someone who knows the method may still link the voice to the person, and\n"
-            "  accent, way of speaking and what is said are unchanged." if "voice" in protections else
-            "- Voices: NOT disguised. The people speaking can be recognised by their voices.",
-            "- Faces: BLURRED where an automatic face detector found them. Detectors miss faces (in\n"
-            "  profile, small, turned away, partly covered, in poor light): check every frame before\n"
-            "  publishing." if "faces" in protections else
-            "- Faces: NOT blurred. The people filmed can be recognised by their faces.",
-        ]
-    lines.append("- Nothing here hides what people say: places, events, jobs and relatives named in the\n"
-                 "  testimony can identify the witness, as can hands, clothes, rooms and windows in a\n"
-                 "  video. Blur or cut anything identifying before publishing.")
-    lines.append("The people concerned have relatives who are still detained: please do not try to\n"
-                 "restore or guess what was withheld.")
-    return "\n".join(lines) + "\n"
+        lines.append("There is no video or sound in this packet.")
+    lines.append("Nothing here hides what people say: places, events, jobs and relatives named\n"
+                 "  in the testimony can identify the witness, as can hands, clothes, rooms and\n"
+                 "  windows in a video. Blur or cut anything identifying before publishing.")
+    return ("".join(f"- {line}\n" for line in lines)
+            + "The people concerned have relatives who are still detained: please do not try to\n"
+              "restore or guess what was withheld.\n")
 
 
 def checks(public_line: str, videos: bool) -> str:

@@ -49,8 +49,10 @@ def parse(text: str | None) -> list[str]:
     wanted.discard("none")
     unknown = sorted(wanted - set(PROTECTIONS))
     if unknown:
-        raise ExportError(f"unknown protection {', '.join(unknown)}: choose from "
-                          f"{', '.join(PROTECTIONS)}, all or none")
+        raise ExportError(
+            f"unknown protection {', '.join(unknown)}: choose from "
+            f"{', '.join(PROTECTIONS)}, all or none"
+        )
     return [p for p in PROTECTIONS if p in wanted]
 
 
@@ -64,10 +66,12 @@ def refusal(job: Job, protect: list[str], override: bool) -> str | None:
     lacking = [p for p in required(job) if p not in protect]
     if not lacking or override:
         return None
-    return (f"{job.interview_id} is marked protected (its sidecar says protect = "
-            f"{required(job)}), and this export would leave without: {', '.join(lacking)}. "
-            f"Export it with --protect {','.join(sorted(set(protect) | set(lacking), key=PROTECTIONS.index))}"
-            f" (only an admin on the review page may export it without them).")
+    return (
+        f"{job.interview_id} is marked protected (its sidecar says protect = "
+        f"{required(job)}), and this export would leave without: {', '.join(lacking)}. "
+        f"Export it with --protect {','.join(p for p in PROTECTIONS if p in protect + lacking)}"
+        f" (only an admin on the review page may export it without them)."
+    )
 
 
 def protected_sound(source: Path, work: Path, spans: list[tuple[float, float]]) -> Path:
@@ -76,7 +80,7 @@ def protected_sound(source: Path, work: Path, spans: list[tuple[float, float]]) 
     extract_audio(source, wav)
     audio = voice.disguise(load_wav(wav), voice.random_alpha())
     for start, end in spans:
-        audio[int(start * voice.SAMPLE_RATE):int(end * voice.SAMPLE_RATE)] = 0.0
+        audio[int(start * voice.SAMPLE_RATE) : int(end * voice.SAMPLE_RATE)] = 0.0
     out = work / "disguised.wav"
     write_wav(out, audio)
     wav.unlink()

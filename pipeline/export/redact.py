@@ -82,11 +82,14 @@ def mentions(t: Transcript) -> list[int]:
 
 def muted_spans(t: Transcript, duration: float | None = None) -> list[tuple[float, float]]:
     """Padded, merged (start, end) seconds of the withheld segments."""
-    return merge([(max(0.0, s.start - MUTE_PAD), s.end + MUTE_PAD) for s in t.segments if s.withheld],
-                 duration)
+    spans = [(max(0.0, s.start - MUTE_PAD), s.end + MUTE_PAD) for s in t.segments if s.withheld]
+    return merge(spans, duration)
 
 
-def name_spans(t: Transcript, duration: float | None = None) -> tuple[list[tuple[float, float]], list[int]]:
+Span = tuple[float, float]
+
+
+def name_spans(t: Transcript, duration: float | None = None) -> tuple[list[Span], list[int]]:
     """Where kept segments say a withheld term: (merged spans to mute, IDs of segments muted whole).
 
     A segment whose words have no times (or no longer spell its text) cannot be cut finer than
@@ -123,7 +126,7 @@ def _word_span(words: list[dict], n: int, seg_start: float, seg_end: float) -> t
     return max(0.0, start), end
 
 
-def merge(spans: list[tuple[float, float]], duration: float | None = None) -> list[tuple[float, float]]:
+def merge(spans: list[Span], duration: float | None = None) -> list[Span]:
     """Sorted spans, overlapping ones joined, none past ``duration``."""
     merged: list[tuple[float, float]] = []
     for start, end in sorted(spans):

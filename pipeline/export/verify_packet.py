@@ -92,7 +92,7 @@ def protections(manifest: dict) -> Check:
     failure: the organisation decides which protections an interview needs)."""
     found = manifest.get("protections")
     if not isinstance(found, dict):
-        return Check(True, "protections", "not stated (a packet from before protections were recorded)")
+        return Check(True, "protections", "not stated (a packet made before they were recorded)")
     if not found.get("videos"):
         return Check(True, "protections", "no video or sound in this packet")
     done = [c2pa_manifest.PROTECTION_DONE.get(p, p) for p in found.get("applied") or []]
@@ -119,8 +119,10 @@ def _signature(body: bytes, sig: bytes, key_line: str | None) -> tuple[Check, st
     return Check(True, "manifest.json.sig", f"valid, made by the organisation's key {found}"), signer
 
 
-def _applied(manifest: dict) -> list[str]:
-    return list((manifest.get("protections") or {}).get("applied") or [])
+def _applied(data: dict) -> list[str]:
+    """The protections a packet's manifest or a video's credentials name as applied."""
+    found = data.get("protections") or []
+    return list(found.get("applied") or [] if isinstance(found, dict) else found)
 
 
 def _credentials(zf: zipfile.ZipFile, videos: list[str], signer: str, manifest: dict) -> list[Check]:
@@ -151,8 +153,9 @@ def _credentials(zf: zipfile.ZipFile, videos: list[str], signer: str, manifest: 
                 checks.append(Check(True, subject, f"{found.state}: signed under the organisation's root; "
                                                    f"subtitles {found.facts.get('subtitles')}, "
                                                    f"{found.facts.get('muted_spans')} muted span(s), review "
-                                                   f"{found.facts.get('review_status')}, protections: "
-                                                   f"{', '.join(found.facts.get('protections') or []) or 'none'}"))
-            if sorted(found.facts.get("protections") or []) != sorted(_applied(manifest)):
+                                                   f"{found.facts.get('review_status')}, "
+                                                   "protections: "
+                                                   f"{', '.join(_applied(found.facts)) or 'none'}"))
+            if found.facts and sorted(_applied(found.facts)) != sorted(_applied(manifest)):
                 checks.append(Check(False, subject, "names other protections than the manifest"))
     return checks

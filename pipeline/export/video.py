@@ -74,7 +74,8 @@ def _run(args: list[str], cwd: Path, label: str, duration: float, progress: Prog
         progress(label, 1.0)
 
 
-def _inputs(source: Path, picture: Path | None, sound: Path | None) -> tuple[list[str], dict, str | None]:
+def _inputs(source: Path, picture: Path | None,
+            sound: Path | None) -> tuple[list[str], dict, str | None]:
     """ffmpeg's inputs (0: picture, 1: sound), the picture's streams and the sound's codec.
 
     ``picture`` and ``sound`` replace the recording's own (faces blurred, voices disguised).
@@ -114,8 +115,8 @@ def burned_in(source: Path, srt_text: str, target: Path, spans: list[tuple[float
         for font in set(font_files()):
             shutil.copy(font, work / "fonts" / font.name)
         # Relative names in the working folder: no path ever needs the filter syntax's escaping.
-        drawn = (f"subtitles=filename=en.srt:fontsdir=fonts:charenc=UTF-8:force_style='{BURN_STYLE}',"
-                 "scale=trunc(iw/2)*2:trunc(ih/2)*2")
+        drawn = ("subtitles=filename=en.srt:fontsdir=fonts:charenc=UTF-8:"
+                 f"force_style='{BURN_STYLE}',scale=trunc(iw/2)*2:trunc(ih/2)*2")
         _run([*inputs, "-map", "0:v:0", "-map", "1:a:0?", "-vf", drawn,
               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
               *_audio_args(audio, spans),

@@ -41,7 +41,7 @@ def _shift_poles(a: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def disguise(audio: np.ndarray, alpha: float) -> np.ndarray:
-    """``audio`` (mono float, 16 kHz) with its formants moved by ``alpha``; same length and loudness."""
+    """``audio`` (mono float, 16 kHz) with its formants moved by ``alpha``, as long and loud."""
     import librosa
 
     audio = np.asarray(audio, dtype=np.float64)
@@ -53,7 +53,7 @@ def disguise(audio: np.ndarray, alpha: float) -> np.ndarray:
     window = np.sqrt(window / (window.sum() / hop))
     out = np.zeros(len(audio) + win_len)
     for start in range(0, len(audio) - win_len + 1, hop):
-        frame = audio[start:start + win_len] * window
+        frame = audio[start : start + win_len] * window
         if np.max(np.abs(frame)) < SILENT:
             continue
         try:
@@ -65,8 +65,8 @@ def disguise(audio: np.ndarray, alpha: float) -> np.ndarray:
         residual = scipy.signal.lfilter(a, [1.0], frame)
         shaped = scipy.signal.lfilter([1.0], _shift_poles(a, alpha), residual)
         # Each frame keeps its own loudness: moved resonances change the filter's gain.
-        energy = np.sqrt(np.sum(shaped ** 2))
+        energy = np.sqrt(np.sum(shaped**2))
         if energy > 0:
-            shaped *= np.sqrt(np.sum(frame ** 2)) / energy
-        out[start:start + win_len] += shaped * window
-    return np.clip(out[:len(audio)], -1.0, 1.0).astype(np.float32)
+            shaped *= np.sqrt(np.sum(frame**2)) / energy
+        out[start : start + win_len] += shaped * window
+    return np.clip(out[: len(audio)], -1.0, 1.0).astype(np.float32)

@@ -247,7 +247,7 @@ def _press(request: Request, body: dict) -> Response:
         else:
             items = export_core.find(site.settings, store, found.interview_id)
             formats = export_core.parse_formats(body.get("formats"))
-            # A protected interview leaves with its sidecar's protections unless an admin says otherwise.
+            # A protected interview leaves with its sidecar's protections unless an admin says not.
             override = bool(body.get("without_protection"))
             if override and user.role != "admin":
                 raise HTTPException(403, "only an admin may export a protected interview "
@@ -255,8 +255,9 @@ def _press(request: Request, body: dict) -> Response:
             asked = body.get("protect") or ([] if override else protect.required(items[0].job))
             wanted = protect.parse(",".join(asked))
             export_core.check(items, bool(body.get("allow_unreviewed")), formats, wanted, override)
-            result = export_core.export(site.settings, store, items[0], formats, protections=wanted,
-                                        override_by=(user.name or "token holder") if override else None)
+            admin = (user.name or "token holder") if override else None
+            result = export_core.export(site.settings, store, items[0], formats,
+                                        protections=wanted, override_by=admin)
             reply = {"folder": str(result.folder), "files": sorted(result.files), "notices": result.notices}
         # Who did it, by account: the custody log's own entry names files and hashes only.
         store.event("review page", sha256=found.sha256, interview_id=found.interview_id, action=action,
