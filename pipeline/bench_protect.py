@@ -108,6 +108,8 @@ def intelligibility(
     from .export import voice
     from .export.protect import write_wav
 
+    work = work / language  # transcription resumes by piece number: one folder per language
+    work.mkdir()
     wavs = []
     for n, clip in enumerate(clips):
         disguised = voice.disguise(clip["audio"], voice.random_alpha(bounds))

@@ -191,7 +191,7 @@ def test_a_protected_interview_leaves_only_protected(home, cli, protected, tmp_p
     assert cli("export", folder.name, "--format", "mp4", "--protect", "voice").exit_code == 1
     assert cli("export", folder.name, "--format", "mp4", "--protect", "ears").exit_code == 1
 
-    result = cli("export", folder.name, "--format", "mp4,packet", "--protect", "all")
+    result = cli("export", folder.name, "--format", "mp4,burned,packet", "--protect", "all")
     assert result.exit_code == 0, result.output
     video = folder / "export" / f"{ref}.en-subtitles.mp4"
 
@@ -239,7 +239,8 @@ def test_a_protected_interview_leaves_only_protected(home, cli, protected, tmp_p
     detector = faces.Detector()
     before = [bool(detector.find(f)) for f in frames_of(next(home.evidence.rglob("witness.mp4")))]
     assert sum(before) >= 0.8 * len(before)
-    assert not any(detector.find(frame.copy()) for frame in frames_of(video))
+    for made in (video, folder / "export" / f"{ref}.en-burned.mp4"):
+        assert not any(detector.find(frame.copy()) for frame in frames_of(made))
 
     # The packet says which protections were applied, and never how.
     packet = folder / "export" / f"{ref}.press-packet.zip"

@@ -1,7 +1,8 @@
 """Face blurring: every face the detector finds, in every frame, hidden under a heavy blur.
 
-The detector is OpenCV's Haar cascades (frontal, and profile both ways), whose weights ship in
-the opencv-python-headless wheel: nothing is downloaded. Detection runs on every DETECT_EVERY_S
+The detector is OpenCV's Haar cascades (frontal, upright and tilted TILT degrees either way;
+profile, facing either way), whose weights ship in the opencv-python-headless wheel: nothing
+is downloaded. Detection runs on every DETECT_EVERY_S
 of picture, on a copy at most DETECT_WIDTH wide. Between two detections the frames are covered
 by the boxes of both (the face moves between them), and a face the detector loses stays covered
 for HOLD_S after it was last seen, so a turned head or a blink of the detector does not
@@ -29,6 +30,7 @@ DETECT_WIDTH = 480
 HOLD_S = 1.0
 PAD = 0.25  # of the box's width and height, on each side
 MIN_FACE = 24  # pixels, in the detection copy
+TILT = 20  # degrees: frontal faces are also looked for in copies turned this much either way
 BLOCKS = 6  # a covered face keeps about this many colour blocks across, then is blurred
 CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
 
@@ -69,16 +71,28 @@ class Detector:
             frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA
         )
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+        centre = (gray.shape[1] / 2, gray.shape[0] / 2)
         found: list[Box] = []
         for name, cascade in self.cascades:
-            views = [(gray, False)] + ([(cv2.flip(gray, 1), True)] if "profile" in name else [])
-            for image, flipped in views:
+            # Profiles both ways; frontal faces upright and with the head tilted either way.
+            views = [(False, 0), (True, 0)] if "profile" in name else [
+                (False, 0), (False, -TILT), (False, TILT)]
+            for mirror, tilt in views:
+                image = cv2.flip(gray, 1) if mirror else gray
+                turn = cv2.getRotationMatrix2D(centre, tilt, 1.0)
+                if tilt:
+                    image = cv2.warpAffine(image, turn, (image.shape[1], image.shape[0]))
+                back = cv2.invertAffineTransform(turn)
                 for x, y, w, h in cascade.detectMultiScale(
                     image, 1.1, 3, minSize=(MIN_FACE, MIN_FACE)
                 ):
-                    if flipped:
-                        x = image.shape[1] - x - w
-                    found.append(tuple(int(v / scale) for v in (x, y, x + w, y + h)))
+                    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], float)
+                    corners = corners @ back[:, :2].T + back[:, 2]
+                    if mirror:
+                        corners[:, 0] = image.shape[1] - corners[:, 0]
+                    x0, y0 = corners.min(axis=0) / scale
+                    x1, y1 = corners.max(axis=0) / scale
+                    found.append((int(x0), int(y0), int(x1), int(y1)))
         return found
 
 
