@@ -19,7 +19,9 @@ import scipy.signal
 SAMPLE_RATE = 16_000
 WINDOW_S, HOP_S = 0.020, 0.010
 LPC_ORDER = 20
-# The range each export's alpha is drawn from: measured in docs/protection.md (`bench protect`).
+# The range each export's alpha is drawn from. Lower moves formants further: less linkable, fewer
+# words recognised. This range reaches the ignorant attacker's 35 % EER; its cost to the words
+# is measured beside milder ranges in docs/protection.md (`testimony bench protect --alpha`).
 ALPHA_RANGE = (0.5, 0.62)
 SILENT = 1e-5  # frames quieter than this (muted spans, digital silence) stay silent
 
