@@ -67,6 +67,10 @@ def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> d
         return embed(audio[: len(audio) // 2]), embed(audio[len(audio) // 2 :])
 
     target, nontarget = _trials(clips)
+    if not target or not nontarget:
+        die(f"{len(target)} clips of at least {MIN_CLIP_S:g} s and {len(nontarget)} pairs of clips "
+            f"from different recordings: give clips of at least two speakers, each with a "
+            f"source_video or source column naming its recording")
     scores: dict[str, dict[str, list[float]]] = {
         k: {"target": [], "nontarget": []} for k in ("original", "ignorant", "lazy-informed")
     }

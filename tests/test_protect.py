@@ -390,3 +390,27 @@ def test_disguise_keeps_length_loudness_and_silence():
     assert len(out) == len(audio) and np.abs(out[16400:23600]).max() < 1e-3
     assert rms(out, 0.1, 0.9) == pytest.approx(rms(audio, 0.1, 0.9), rel=0.25)  # as loud as before
     assert not np.allclose(out, audio, atol=1e-2)
+
+
+def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.bench import bench_app
+    from pipeline.bench_protect import eer
+
+    assert eer([0.9, 0.8], [0.1, 0.2]) == 0.0 and eer([0.5, 0.1], [0.5, 0.1]) == 0.5
+    out, refs = tmp_path / "protect.json", tmp_path / "refs.tsv"
+    same = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"), "--no-asr"])
+    assert same.exit_code == 1 and "give clips of at least two speakers" in same.output
+    # The interviewer and the interviewee of the shipped clips: two real speakers.
+    refs.write_text("file\tsource\n" + "".join(
+        f"{p}\t{'interviewer' if p.name == INTERVIEWER else 'interviewee'}\n"
+        for p in sorted(KK_CLIPS.glob("*.flac"))[:4]))
+    result = CliRunner().invoke(bench_app, ["protect", str(refs), "--no-asr", "--draws", "1",
+                                            "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["alpha_range"] == list(voice.ALPHA_RANGE)
+    assert figures["linkability"]["trials"] == {"target": 4, "nontarget": 6, "draws": 1}
+    assert set(figures["linkability"]["eer"]) == {"original", "ignorant", "lazy-informed"}
+    assert "linkability: EER" in result.output
