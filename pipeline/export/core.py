@@ -219,7 +219,7 @@ def _protected_media(item: Interview, source: Path, staging: Path, spans: list[t
                            f"{', '.join(map(str, applied.whole_segments))} say a withheld name but "
                            f"have no word times: each is muted whole in the videos")
     sound = None
-    if "voice" in applied.protections:
+    if "voice" in applied.protections and "audio" in dict(video.streams(source)):
         sound = protect.protected_sound(source, staging, spans)
     picture = None
     if "faces" in applied.protections:
