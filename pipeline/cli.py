@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import asr, bench, config, custody, intake, models, runner, versions, watch
+from . import asr, bench, bench_faces, bench_protect, config, custody, intake, models, runner, versions, watch
 from . import retranscribe as again
 from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings
@@ -51,6 +51,9 @@ search_cli.register(app, ARCHIVE)
 cluster_cli.register(app, MACHINES)
 models_cli.register(app, MODELS)
 bench.register(app, MODELS)
+# Witness-protection benchmarks: their own modules, which use bench's runner and scoring.
+bench.bench_app.command("protect")(bench_protect.bench_protect)
+bench.bench_app.command("faces")(bench_faces.bench_faces)
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 

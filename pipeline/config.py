@@ -23,6 +23,9 @@ else:  # pragma: no cover
 
 SETTINGS_FILE = "testimony.toml"
 LANGUAGES = ("kk", "ky", "ru")
+# What an export can do to protect a witness (pipeline/export/protect.py); a sidecar's `protect`
+# names those every export of the interview must apply.
+PROTECTIONS = ("names", "voice", "faces")
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".3gp"}
 AUDIO_EXTENSIONS = {".wav", ".mp3", ".m4a", ".ogg", ".opus", ".flac"}

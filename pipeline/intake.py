@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LANGUAGES, MEDIA_EXTENSIONS, Settings, WatchFolder
+from .config import LANGUAGES, MEDIA_EXTENSIONS, PROTECTIONS, Settings, WatchFolder
 from .store import Job, Store
 
 if sys.version_info >= (3, 11):
@@ -31,7 +31,8 @@ else:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 SIDECAR_EXTENSIONS = (".toml", ".json")
-SIDECAR_KEYS = {"case_id", "language", "interviewee", "recorded_on", "notes", "names", "speakers"}
+SIDECAR_KEYS = {"case_id", "language", "interviewee", "recorded_on", "notes", "names", "speakers",
+                "protect"}
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp", ".partial", ".download", ".opdownload")
 REJECTED_SUFFIX = ".REJECTED.txt"
 
@@ -103,6 +104,12 @@ def read_sidecar(path: Path, settings: Settings) -> dict:
     count = data.get("speakers")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise IntakeError(f"sidecar {printable(path.name)}: speakers must be the number of people speaking, e.g. 2")
+    protect = data.get("protect")
+    if protect is not None and not (isinstance(protect, list)
+                                    and all(p in PROTECTIONS for p in protect)):
+        raise IntakeError(f"sidecar {printable(path.name)}: protect must be a list of "
+                          f"{', '.join(map(repr, PROTECTIONS))}, "
+                          f"e.g. protect = [\"voice\", \"faces\"]")
     return {k: (str(v) if k in ("recorded_on",) else v) for k, v in data.items()}
 
 

@@ -27,6 +27,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .signing import OrgKey
 
 ASSERTION = "org.testimony.export"
+# What each protection did, as the videos' actions and verify-packet say it (never how).
+PROTECTION_DONE = {
+    "names": "withheld names muted in the sound where they are spoken inside kept passages",
+    "voice": "voices disguised (formants moved by a transform drawn at random for this export)",
+    "faces": "faces blurred in every frame where an automatic detector found them",
+}
 ROOT_FILE, CHAIN_FILE, SIGNER_KEY = "root.pem", "chain.pem", "signer.key"
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 # Nothing read from a network: no OCSP, no remote manifests.
@@ -126,6 +132,9 @@ def embed(key: OrgKey, source: Path, target: Path, facts: dict) -> None:
     if facts["muted_spans"]:
         actions.append({"action": "c2pa.edited", "softwareAgent": {"name": "testimony"},
                         "description": f"sound muted in {facts['muted_spans']} span(s) to protect people"})
+    for protection in facts.get("protections", []):
+        actions.append({"action": "c2pa.edited", "softwareAgent": {"name": "testimony"},
+                        "description": f"to protect people: {PROTECTION_DONE[protection]}"})
     manifest = {
         "claim_generator_info": [{"name": "testimony", "version": facts.get("software") or "unknown"}],
         "title": target.name,

@@ -11,7 +11,7 @@ import typer
 
 from ..console import Bar, die, load_settings
 from ..store import Store
-from . import core, signing, verify_packet
+from . import core, protect, signing, verify_packet
 from .documents import ExportError
 
 
@@ -32,18 +32,25 @@ def export(
     bilingual: bool = typer.Option(False, "--bilingual", help="Two-column original | English table in DOCX and PDF."),
     allow_unreviewed: bool = typer.Option(False, "--allow-unreviewed",
                                           help="Export before review, marked \"unreviewed machine translation\"."),
+    protections: Optional[str] = typer.Option(
+        None, "--protect",
+        help="Protect the witness in the videos: names (withheld names muted where spoken), "
+             "voice (voices disguised), faces (faces blurred), comma-separated, or all. An "
+             "interview whose sidecar says protect = [...] is exported as video only with those."),
 ):
     """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
     settings = load_settings()
     store = Store(settings.database)
     try:
         chosen = core.parse_formats(formats)
+        wanted = protect.parse(protections)
         items = core.find(settings, store, target)
-        core.check(items, allow_unreviewed)
+        core.check(items, allow_unreviewed, chosen, wanted)
         for item in items:
             # A case's interviews each get their own folder under --out.
             folder = out / item.job.interview_id if out and target != item.job.interview_id else out
-            result = core.export(settings, store, item, chosen, folder, bilingual, _progress(item.job.interview_id))
+            result = core.export(settings, store, item, chosen, folder, bilingual,
+                                 _progress(item.job.interview_id), wanted)
             for notice in result.notices:
                 typer.secho(notice, fg=typer.colors.YELLOW, err=True)
             typer.echo(f"{item.job.interview_id}: {len(result.files)} file(s) -> {result.folder}")

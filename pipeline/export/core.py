@@ -25,7 +25,7 @@ from ..hashing import sha256_file
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
 from ..outbox import PROVENANCE_FILE, output_dir
-from . import c2pa_manifest, packet, pdf, redact, signing, subtitles, video, word
+from . import c2pa_manifest, faces, packet, pdf, protect, redact, signing, subtitles, video, word
 from .documents import ExportError
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,15 @@ def find(settings: Settings, store: Store, key: str) -> list[Interview]:
     return found
 
 
-def check(items: list[Interview], allow_unreviewed: bool) -> None:
+def check(items: list[Interview], allow_unreviewed: bool, formats: list[str] | None = None,
+          protections: list[str] | None = None, override: bool = False) -> None:
     """Refuse, before anything is written, an interview that should not leave the machine yet."""
     problems = []
     for item in items:
+        if any(f in VIDEO_FORMATS for f in formats or []):
+            refused = protect.refusal(item.job, protections or [], override)
+            if refused:
+                problems.append(refused)
         t = item.transcript
         status = t.review.get("status", "unreviewed")
         if status != "reviewed" and not allow_unreviewed:
@@ -125,8 +130,18 @@ def _guard(settings: Settings, folder: Path) -> Path:
 
 
 def export(settings: Settings, store: Store, item: Interview, formats: list[str], out: Path | None = None,
-           bilingual: bool = False, progress: video.Progress | None = None) -> Result:
-    """Write the chosen formats for one interview (already passed by :func:`check`)."""
+           bilingual: bool = False, progress: video.Progress | None = None,
+           protections: list[str] | None = None, override_by: str | None = None) -> Result:
+    """Write the chosen formats for one interview (already passed by :func:`check`).
+
+    ``protections`` (names, voice, faces) apply to the videos; ``override_by`` names the admin
+    who lets an interview its sidecar marks protected out without them.
+    """
+    protections = list(protections or [])
+    if any(f in VIDEO_FORMATS for f in formats):
+        refused = protect.refusal(item.job, protections, override_by is not None)
+        if refused:
+            raise ExportError(refused)
     folder = _guard(settings, out or item.folder / "export")
     key = None
     if any(f in formats for f in SIGNED_FORMATS):
@@ -142,7 +157,12 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
     result = Result(folder, {})
     source = Path(item.job.evidence_path)
     if any(f in formats for f in VIDEO_FORMATS):
-        formats = _video_check(item, source, formats, result.notices)
+        formats = _video_check(item, source, formats, result.notices, protections)
+    videos = any(f in formats for f in VIDEO_FORMATS)
+    applied = protect.Applied(protections if videos else [], override_by=override_by)
+    if protections and not videos:
+        result.notices.append(f"{item.job.interview_id}: --protect {','.join(protections)} "
+                              f"applies to video, and no video is exported")
 
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".export-{os.getpid()}"
@@ -154,6 +174,10 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
                   "pdf": lambda: pdf.render(t, item.ref, bilingual, unreviewed, when),
                   "srt": lambda: subtitles.srt(cues), "vtt": lambda: subtitles.vtt(cues)}
         spans = redact.muted_spans(item.transcript, duration)
+        picture = sound = None
+        if videos:
+            spans, picture, sound = _protected_media(item, source, staging, spans, duration,
+                                                     applied, result.notices, progress)
         provenance = _provenance(item)
         for fmt in formats:
             path = staging / (item.ref + SUFFIXES[fmt])
@@ -162,11 +186,12 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
             elif fmt in VIDEO_FORMATS:
                 plain = staging / f"plain-{fmt}.mp4"
                 make = video.soft_subtitled if fmt == "mp4" else video.burned_in
-                make(source, subtitles.srt(cues), plain, spans, duration, progress)
-                c2pa_manifest.embed(key, plain, path, _video_facts(item, t, fmt, len(spans), provenance))
+                make(source, subtitles.srt(cues), plain, spans, duration, progress, picture, sound)
+                facts = _video_facts(item, t, fmt, len(spans), provenance, applied)
+                c2pa_manifest.embed(key, plain, path, facts)
                 plain.unlink()
             elif fmt == "packet":
-                _packet(store, key, item, t, made, path, unreviewed, when, provenance)
+                _packet(store, key, item, t, made, path, unreviewed, when, provenance, applied)
             made[path.name] = path
         removed = _replace(staging, folder, item.ref, made)
     finally:
@@ -178,12 +203,37 @@ def export(settings: Settings, store: Store, item: Interview, formats: list[str]
                 transcript={"file": str(item.current_file),
                             "sha256": sha256_file(item.current_file)},
                 withheld_terms=t.review["withheld_term_count"],
-                withheld_segments=[s.id for s in t.segments if s.withheld], removed=removed)
+                withheld_segments=[s.id for s in t.segments if s.withheld], removed=removed,
+                protections=applied.protections, protections_overridden_by=override_by)
     log.info("exported %s (%s) -> %s", item.job.interview_id, ",".join(formats), folder)
     return result
 
 
-def _video_check(item: Interview, source: Path, formats: list[str], notices: list[str]) -> list[str]:
+def _protected_media(item: Interview, source: Path, staging: Path, spans: list[tuple[float, float]],
+                     duration: float, applied: protect.Applied, notices: list[str],
+                     progress: video.Progress | None) -> tuple[list, Path | None, Path | None]:
+    """The spans to mute, and the blurred picture and disguised sound, as ``applied`` asks."""
+    if "names" in applied.protections:
+        names, applied.whole_segments = redact.name_spans(item.transcript, duration)
+        spans = redact.merge(spans + names, duration)
+        if applied.whole_segments:
+            notices.append(f"{item.job.interview_id}: segment(s) "
+                           f"{', '.join(map(str, applied.whole_segments))} say a withheld name but "
+                           f"have no word times: each is muted whole in the videos")
+    sound = None
+    if "voice" in applied.protections and "audio" in dict(video.streams(source)):
+        sound = protect.protected_sound(source, staging, spans)
+    picture = None
+    if "faces" in applied.protections:
+        picture = staging / "faces.mp4"
+        found = faces.blur_faces(source, picture, progress, duration)
+        log.info("faces %s: %d of %d frames covered", item.job.interview_id,
+                 found.frames_with_faces, found.frames)
+    return spans, picture, sound
+
+
+def _video_check(item: Interview, source: Path, formats: list[str], notices: list[str],
+                 protections: list[str]) -> list[str]:
     """Drop the video formats for a recording with no picture; warn of names still audible."""
     if not source.is_file():
         raise ExportError(f"the original recording {source} is missing from the evidence store; "
@@ -191,13 +241,13 @@ def _video_check(item: Interview, source: Path, formats: list[str], notices: lis
     if "video" not in dict(video.streams(source)):
         notices.append(f"{item.job.interview_id}: the recording has no picture; no video exported")
         return [f for f in formats if f not in VIDEO_FORMATS]
-    audible = redact.mentions(item.transcript)
+    audible = [] if "names" in protections else redact.mentions(item.transcript)
     if audible:
         ids = " ".join(f"--segment {i}" for i in audible)
         notices.append(
             f"{item.job.interview_id}: segment(s) {', '.join(map(str, audible))} contain a withheld term "
             f"that is hidden in the text but still audible in the video; to mute them: "
-            f"testimony withhold {item.job.interview_id} {ids}")
+            f"testimony withhold {item.job.interview_id} {ids}, or export with --protect names")
     return formats
 
 
@@ -214,7 +264,8 @@ def _provenance(item: Interview) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _video_facts(item: Interview, t: tr.Transcript, fmt: str, muted: int, provenance: dict) -> dict:
+def _video_facts(item: Interview, t: tr.Transcript, fmt: str, muted: int, provenance: dict,
+                 applied: protect.Applied) -> dict:
     """What the video's Content Credentials assert; ``t`` is the redacted transcript."""
     model = provenance.get("model", {})
     return {"source_sha256": item.job.sha256, "case_id": t.case_id, "packet": item.ref,
@@ -225,11 +276,13 @@ def _video_facts(item: Interview, t: tr.Transcript, fmt: str, muted: int, proven
             "model": {"engine": model.get("engine", "openai-whisper"), "name": model.get("name"),
                       "sha256": model.get("sha256")},
             "translation": {"engine": t.translation.get("engine"), "machine_translated": True},
-            "software": (provenance.get("software") or {}).get("testimony-pipeline")}
+            "software": (provenance.get("software") or {}).get("testimony-pipeline"),
+            "protections": applied.protections}
 
 
 def _packet(store: Store, key: signing.OrgKey, item: Interview, t: tr.Transcript, made: dict[str, Path],
-            target: Path, unreviewed: bool, when: datetime, provenance: dict) -> None:
+            target: Path, unreviewed: bool, when: datetime, provenance: dict,
+            applied: protect.Applied) -> None:
     """The zip: files in a fixed order, README, C2PA root, manifest and its signature."""
     extra: dict[str, Path] = {}
     if any(name.endswith(".mp4") for name in made):
@@ -237,13 +290,15 @@ def _packet(store: Store, key: signing.OrgKey, item: Interview, t: tr.Transcript
         tr.write_atomic(extra[packet.C2PA_ROOT], c2pa_manifest.root_pem(key))
     names = sorted(made) + ["README.txt", *extra, "manifest.json", packet.SIGNATURE]
     extra["README.txt"] = target.with_name("README.txt")
-    tr.write_atomic(extra["README.txt"], packet.readme(t, item.ref, names, unreviewed, key.public_line))
+    text = packet.readme(t, item.ref, names, unreviewed, key.public_line, applied.protections)
+    tr.write_atomic(extra["README.txt"], text)
     head = store.db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
     signer = {"org": key.org, "public_key": key.public_line, "fingerprint": key.fingerprint,
               "namespace": signing.NAMESPACE}
     files = {**made, **extra}
     manifest = packet.manifest(t, item.ref, files, provenance, now(), unreviewed, when.isoformat(),
-                               {"entry": head["id"], "sha256": head["hash"]} if head else {}, signer)
+                               {"entry": head["id"], "sha256": head["hash"]} if head else {},
+                               signer, applied.protections)
     body = packet.manifest_json(manifest).encode("utf-8")
     members = {name: files[name] for name in names[:-2]}
     packet.write_zip(target, {**members, "manifest.json": body,

@@ -18,6 +18,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..config import PROTECTIONS
 from ..hashing import sha256_file
 from ..transcript import Transcript
 from .documents import clock, language_names
@@ -29,7 +30,8 @@ C2PA_ROOT = "content-credentials-root.pem"
 
 
 def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, exported_at: str,
-             unreviewed: bool, as_of: str, custody_head: dict, signer: dict) -> dict:
+             unreviewed: bool, as_of: str, custody_head: dict, signer: dict,
+             protections: list[str]) -> dict:
     """Hashes and provenance of the packet's files; ``t`` must be the redacted transcript."""
     model = provenance.get("model", {})
     return {
@@ -40,6 +42,10 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
         "custody_log_head": custody_head,
         "signed_by": signer,
         "unreviewed_machine_translation": unreviewed,
+        # Which protections the videos had, never how: a parameter would help undo one.
+        "protections": {"applied": list(protections),
+                        "not_applied": [p for p in PROTECTIONS if p not in protections],
+                        "videos": any(name.endswith(".mp4") for name in files)},
         "original_recording": {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s"),
                                "recorded_on": t.interview.get("recorded_on")},
         "provenance": {
@@ -59,11 +65,11 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
     }
 
 
-def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str) -> str:
+def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str,
+           protections: list[str]) -> str:
     """What the journalist needs to know before quoting; ``t`` must be the redacted transcript."""
     checked = sum(1 for s in t.segments if s.reviewed)
     reviewers = ", ".join(t.review.get("reviewers") or []).rstrip(".") or "nobody"
-    withheld = sum(1 for s in t.segments if s.withheld)
     if unreviewed:
         status = ("NOT REVIEWED. This is an UNREVIEWED MACHINE TRANSLATION: no person has checked the\n"
                   "transcript or the English. Do not quote it without an independent translation.")
@@ -83,14 +89,47 @@ How this text was made
 - Timestamps refer to the recording; quote against the video, not the English alone.
 
 Protecting people
-- Names or other identifying terms withheld: {t.review.get('withheld_term_count', 0)}, each replaced by
-  "[name withheld]". Passages withheld: {withheld}, each replaced by "[segment withheld]". The sound of withheld passages is muted in the
-  videos. The people concerned have relatives who are still detained: please do not try to
-  restore or guess what was withheld, and blur or crop anything identifying you notice.
-
+""" + protection_text(t, protections, any(n.endswith(".mp4") for n in names)) + """
 """ + checks(public_line, any(n.endswith(".mp4") for n in names)) + """
 Files
 """ + "".join(f"- {name}\n" for name in names)
+
+
+# What the README says of each protection, applied and not: plain words, never a parameter.
+PROTECTION_LINES = {
+    "names": ("Names in the sound: MUTED where a kept passage says a withheld name, at the\n"
+              "  times the speech recognizer gave for the word (padded).",
+              "Names in the sound: NOT muted. A withheld name can still be heard where a kept\n"
+              "  passage says it."),
+    "voice": ("Voices: DISGUISED by moving the voice's formants with a transform drawn at random\n"
+              "  for this export. Someone who knows the method may still link the voice to the\n"
+              "  person, and accent, way of speaking and what is said are unchanged.",
+              "Voices: NOT disguised. The people speaking can be recognised by their voices."),
+    "faces": ("Faces: BLURRED where an automatic face detector found them. Detectors miss faces\n"
+              "  (in profile, small, tilted, partly covered, in poor light): check every frame\n"
+              "  before publishing.",
+              "Faces: NOT blurred. The people filmed can be recognised by their faces."),
+}
+
+
+def protection_text(t: Transcript, protections: list[str], videos: bool) -> str:
+    """What was done to protect people, and what was not: the README's own words."""
+    withheld = sum(1 for s in t.segments if s.withheld)
+    muted = "; their sound is muted in the videos." if videos else "."
+    terms = t.review.get("withheld_term_count", 0)
+    lines = [f"Names or other identifying terms withheld: {terms}, "
+             f"each replaced by\n  \"[name withheld]\" in the text and subtitles. Passages "
+             f"withheld: {withheld}, each replaced\n  by \"[segment withheld]\"{muted}"]
+    if videos:
+        lines += [PROTECTION_LINES[p][0 if p in protections else 1] for p in PROTECTIONS]
+    else:
+        lines.append("There is no video or sound in this packet.")
+    lines.append("Nothing here hides what people say: places, events, jobs and relatives named\n"
+                 "  in the testimony can identify the witness, as can hands, clothes, rooms and\n"
+                 "  windows in a video. Blur or cut anything identifying before publishing.")
+    return ("".join(f"- {line}\n" for line in lines)
+            + "The people concerned have relatives who are still detained: please do not try to\n"
+              "restore or guess what was withheld.\n")
 
 
 def checks(public_line: str, videos: bool) -> str:

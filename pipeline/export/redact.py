@@ -16,6 +16,12 @@ SEGMENT_MARK = "[segment withheld]"
 # Seconds of audio muted either side of a withheld segment: recognizer timestamps are approximate,
 # and cutting a word off is better than letting half a name through.
 MUTE_PAD = 0.25
+# A withheld name inside a kept segment is muted at its word times, this much either side; where
+# the recognizer was unsure of the word (or gives it less than MIN_WORD_S), the mute also reaches
+# the neighbouring words' edges, so that the whole gap between them is silent.
+NAME_PAD = 0.15
+UNSURE_PROBABILITY = 0.5
+MIN_WORD_S = 0.12
 
 
 def redacted(t: Transcript) -> Transcript:
@@ -54,9 +60,54 @@ def mentions(t: Transcript) -> list[int]:
 
 def muted_spans(t: Transcript, duration: float | None = None) -> list[tuple[float, float]]:
     """Padded, merged (start, end) seconds of the withheld segments."""
-    spans = sorted((max(0.0, s.start - MUTE_PAD), s.end + MUTE_PAD) for s in t.segments if s.withheld)
+    spans = [(max(0.0, s.start - MUTE_PAD), s.end + MUTE_PAD) for s in t.segments if s.withheld]
+    return merge(spans, duration)
+
+
+Span = tuple[float, float]
+
+
+def name_spans(t: Transcript, duration: float | None = None) -> tuple[list[Span], list[int]]:
+    """Where kept segments say a withheld term: (merged spans to mute, IDs of segments muted whole).
+
+    A segment whose words have no times (or no longer spell its text) cannot be cut finer than
+    itself, so it is muted whole and named in the second list.
+    """
+    pattern = term_pattern(t.review.get("withheld_terms", []))
+    if pattern is None:
+        return [], []
+    spans, whole = [], []
+    for seg in t.segments:
+        if seg.withheld or not pattern.search(seg.text or ""):
+            continue
+        text, bounds = "", []
+        for w in seg.words:
+            bounds.append((len(text), len(text) + len(w["text"])))
+            text += w["text"]
+        hits = [m.span() for m in pattern.finditer(text)]
+        if not hits:
+            whole.append(seg.id)
+            spans.append((max(0.0, seg.start - MUTE_PAD), seg.end + MUTE_PAD))
+            continue
+        for n, (a, b) in enumerate(bounds):
+            if any(a < end and start < b for start, end in hits):
+                spans.append(_word_span(seg.words, n, seg.start, seg.end))
+    return merge(spans, duration), whole
+
+
+def _word_span(words: list[dict], n: int, seg_start: float, seg_end: float) -> tuple[float, float]:
+    w = words[n]
+    start, end = w["start"] - NAME_PAD, w["end"] + NAME_PAD
+    if w.get("probability", 1.0) < UNSURE_PROBABILITY or w["end"] - w["start"] < MIN_WORD_S:
+        start = min(start, words[n - 1]["end"] if n else seg_start)
+        end = max(end, words[n + 1]["start"] if n + 1 < len(words) else seg_end)
+    return max(0.0, start), end
+
+
+def merge(spans: list[Span], duration: float | None = None) -> list[Span]:
+    """Sorted spans, overlapping ones joined, none past ``duration``."""
     merged: list[tuple[float, float]] = []
-    for start, end in spans:
+    for start, end in sorted(spans):
         if duration:
             end = min(end, duration)
         if merged and start <= merged[-1][1]:
@@ -64,4 +115,3 @@ def muted_spans(t: Transcript, duration: float | None = None) -> list[tuple[floa
         else:
             merged.append((start, end))
     return merged
-

@@ -79,11 +79,26 @@ def verify(zip_path: Path, key_line: str | None = None) -> list[Check]:
         for name in names:
             if name not in listed and name not in ("manifest.json", packet.SIGNATURE):
                 checks.append(Check(False, name, "not listed in the manifest: added after the packet was signed"))
+        checks.append(protections(manifest))
         signer = key_line or (manifest.get("signed_by") or {}).get("public_key") or ""
         videos = [n for n in listed if n.endswith(".mp4") and n in names]
         if videos:
             checks += _credentials(zf, videos, signer, manifest)
     return checks
+
+
+def protections(manifest: dict) -> Check:
+    """What the signed manifest says was done to protect people in the videos (a finding, not a
+    failure: the organisation decides which protections an interview needs)."""
+    found = manifest.get("protections")
+    if not isinstance(found, dict):
+        return Check(True, "protections", "not stated (a packet made before they were recorded)")
+    if not found.get("videos"):
+        return Check(True, "protections", "no video or sound in this packet")
+    done = [c2pa_manifest.PROTECTION_DONE.get(p, p) for p in found.get("applied") or []]
+    undone = ", ".join(found.get("not_applied") or []) or "none"
+    return Check(True, "protections", ("; ".join(done) or "none applied to the videos")
+                 + f". Not applied: {undone}")
 
 
 def _signature(body: bytes, sig: bytes, key_line: str | None) -> tuple[Check, str | None]:
@@ -102,6 +117,12 @@ def _signature(body: bytes, sig: bytes, key_line: str | None) -> tuple[Check, st
         return Check(False, "manifest.json.sig", f"made by the key {found}, not by the organisation's key "
                                                  f"{signing.fingerprint(key_line)} that you gave"), signer
     return Check(True, "manifest.json.sig", f"valid, made by the organisation's key {found}"), signer
+
+
+def _applied(data: dict) -> list[str]:
+    """The protections a packet's manifest or a video's credentials name as applied."""
+    found = data.get("protections") or []
+    return list(found.get("applied") or [] if isinstance(found, dict) else found)
 
 
 def _credentials(zf: zipfile.ZipFile, videos: list[str], signer: str, manifest: dict) -> list[Check]:
@@ -132,5 +153,9 @@ def _credentials(zf: zipfile.ZipFile, videos: list[str], signer: str, manifest: 
                 checks.append(Check(True, subject, f"{found.state}: signed under the organisation's root; "
                                                    f"subtitles {found.facts.get('subtitles')}, "
                                                    f"{found.facts.get('muted_spans')} muted span(s), review "
-                                                   f"{found.facts.get('review_status')}"))
+                                                   f"{found.facts.get('review_status')}, "
+                                                   "protections: "
+                                                   f"{', '.join(_applied(found.facts)) or 'none'}"))
+            if found.facts and sorted(_applied(found.facts)) != sorted(_applied(manifest)):
+                checks.append(Check(False, subject, "names other protections than the manifest"))
     return checks

@@ -2,7 +2,9 @@
 
 Two copies: a soft subtitle track (mov_text) that players can switch on, and the subtitles burned
 into the picture (libass) for newsrooms that re-cut footage. Both mute withheld passages and drop
-the recording's metadata (titles, device, GPS location), which can identify a family.
+the recording's metadata (titles, device, GPS location), which can identify a family. Protected
+exports give a picture with faces blurred and a sound with voices disguised in place of the
+recording's own (protect.py).
 """
 
 from __future__ import annotations
@@ -72,29 +74,40 @@ def _run(args: list[str], cwd: Path, label: str, duration: float, progress: Prog
         progress(label, 1.0)
 
 
-def soft_subtitled(source: Path, srt_text: str, target: Path, spans: list[tuple[float, float]],
-                   duration: float, progress: Progress | None = None) -> None:
-    """MP4 with the picture as it was (when MP4 can hold it), muted audio and an English track."""
-    kinds = dict(streams(source))
+def _inputs(source: Path, picture: Path | None,
+            sound: Path | None) -> tuple[list[str], dict, str | None]:
+    """ffmpeg's inputs (0: picture, 1: sound), the picture's streams and the sound's codec.
+
+    ``picture`` and ``sound`` replace the recording's own (faces blurred, voices disguised).
+    """
+    kinds = dict(streams(picture or source))
     if "video" not in kinds:
         raise ExportError(f"{source.name} has no picture; export subtitles (srt, vtt) instead of video")
+    audio = dict(streams(sound)).get("audio") if sound else dict(streams(source)).get("audio")
+    return ["-i", str(picture or source), "-i", str(sound or source)], kinds, audio
+
+
+def soft_subtitled(source: Path, srt_text: str, target: Path, spans: list[tuple[float, float]],
+                   duration: float, progress: Progress | None = None, picture: Path | None = None,
+                   sound: Path | None = None) -> None:
+    """MP4 with the picture as it was (when MP4 can hold it), muted audio and an English track."""
+    inputs, kinds, audio = _inputs(source, picture, sound)
     video = ["-c:v", "copy"] if kinds["video"] in MP4_VIDEO else \
         ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         (Path(tmp) / "en.srt").write_text(srt_text, encoding="utf-8")
-        _run(["-i", str(source), "-i", "en.srt", "-map", "0:v:0", "-map", "0:a:0?", "-map", "1:0",
-              *video, *_audio_args(kinds.get("audio"), spans), "-c:s", "mov_text",
+        _run([*inputs, "-i", "en.srt", "-map", "0:v:0", "-map", "1:a:0?", "-map", "2:0",
+              *video, *_audio_args(audio, spans), "-c:s", "mov_text",
               "-metadata:s:s:0", "language=eng", "-metadata:s:s:0", "handler_name=English",
               "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, "-movflags", "+faststart", str(target)],
              Path(tmp), "subtitled", duration, progress)
 
 
 def burned_in(source: Path, srt_text: str, target: Path, spans: list[tuple[float, float]],
-              duration: float, progress: Progress | None = None) -> None:
+              duration: float, progress: Progress | None = None, picture: Path | None = None,
+              sound: Path | None = None) -> None:
     """H.264 MP4 with the English drawn into the picture, in DejaVu Sans (all Cyrillic letters)."""
-    kinds = dict(streams(source))
-    if "video" not in kinds:
-        raise ExportError(f"{source.name} has no picture; export subtitles (srt, vtt) instead of video")
+    inputs, _, audio = _inputs(source, picture, sound)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         work = Path(tmp)
         (work / "en.srt").write_text(srt_text, encoding="utf-8")
@@ -102,10 +115,10 @@ def burned_in(source: Path, srt_text: str, target: Path, spans: list[tuple[float
         for font in set(font_files()):
             shutil.copy(font, work / "fonts" / font.name)
         # Relative names in the working folder: no path ever needs the filter syntax's escaping.
-        picture = (f"subtitles=filename=en.srt:fontsdir=fonts:charenc=UTF-8:force_style='{BURN_STYLE}',"
-                   "scale=trunc(iw/2)*2:trunc(ih/2)*2")
-        _run(["-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", picture,
+        drawn = ("subtitles=filename=en.srt:fontsdir=fonts:charenc=UTF-8:"
+                 f"force_style='{BURN_STYLE}',scale=trunc(iw/2)*2:trunc(ih/2)*2")
+        _run([*inputs, "-map", "0:v:0", "-map", "1:a:0?", "-vf", drawn,
               "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-              *_audio_args(kinds.get("audio"), spans),
+              *_audio_args(audio, spans),
               "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, "-movflags", "+faststart", str(target)],
              work, "burned-in", duration, progress)

@@ -85,6 +85,9 @@ class Withhold(Body):
 class Export(Body):
     formats: Short | None = None  # comma-separated, as on the command line: "srt,docx"
     allow_unreviewed: bool = False
+    # Witness protections (config.PROTECTIONS); none given: the interview's own (its sidecar's)
+    protect: list[Literal["names", "voice", "faces"]] | None = Field(None, max_length=3)
+    without_protection: bool = False  # an admin's waiver of a protected interview's protections
 
 
 class Search(Body):

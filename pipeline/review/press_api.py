@@ -8,17 +8,20 @@ only. Answers name files, never the server's folders.
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..export import core as export_core
+from ..export import core as export_core, protect
 from ..store import Store
 from . import bodies, login
 from .api import authorised, payload
 from .public import OUTBOX_WORDS
 
 
-def _withhold(request: Request, store: Store, interview_id: str, body: bodies.Withhold) -> dict:
+def _withhold(
+    request: Request, user: login.User, store: Store, interview_id: str, body: bodies.Withhold
+) -> dict:
     site = request.app.state.site
     export_core.withhold(site.settings, store, interview_id, body.terms, body.segments)
     parts = [f"{len(body.terms)} name(s)"] if body.terms else []
@@ -32,12 +35,26 @@ def _withhold(request: Request, store: Store, interview_id: str, body: bodies.Wi
     }
 
 
-def _export(request: Request, store: Store, interview_id: str, body: bodies.Export) -> dict:
+def _export(
+    request: Request, user: login.User, store: Store, interview_id: str, body: bodies.Export
+) -> dict:
     site = request.app.state.site
     formats = export_core.parse_formats(body.formats)
     items = export_core.find(site.settings, store, interview_id)
-    export_core.check(items, body.allow_unreviewed)
-    result = export_core.export(site.settings, store, items[0], formats)
+    # A protected interview leaves with its sidecar's protections unless an admin waives them.
+    if body.without_protection and user.role != "admin":
+        raise HTTPException(
+            403, "only an admin may export a protected interview without its protections"
+        )
+    asked = body.protect if body.protect is not None else (
+        [] if body.without_protection else protect.required(items[0].job)
+    )
+    wanted = protect.parse(",".join(asked))
+    export_core.check(items, body.allow_unreviewed, formats, wanted, body.without_protection)
+    waived_by = (user.name or "token holder") if body.without_protection else None
+    result = export_core.export(
+        site.settings, store, items[0], formats, protections=wanted, override_by=waived_by
+    )
     return {
         "folder": f"the export folder in {OUTBOX_WORDS}",
         "files": sorted(result.files),
@@ -58,7 +75,7 @@ def _run(request: Request, user: login.User, action: str, body: bodies.Body) -> 
     try:
         with site.reviews() as reviews:
             found = reviews.find(request.path_params["interview_id"])
-        reply = ACTIONS[action][2](request, store, found.interview_id, body)
+        reply = ACTIONS[action][2](request, user, store, found.interview_id, body)
         # Who did it, by account: the custody log's own entry names files and hashes only.
         store.event(
             "review page",
