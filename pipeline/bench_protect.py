@@ -55,11 +55,11 @@ def _trials(clips: list[dict]) -> tuple[list[tuple[int, int]], list[tuple[int, i
 
 def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> dict:
     """EER of the three attackers, pooled over ``draws`` random coefficients per clip."""
-    from .export import voice
-    from .speakers import _encoder
+    from resemblyzer import VoiceEncoder, preprocess_wav
 
-    encoder = _encoder()
-    from resemblyzer import preprocess_wav
+    from .export import voice
+
+    encoder = VoiceEncoder("cpu", verbose=False)  # the attacker: utterance-level GE2E embeddings
 
     def embed(audio: np.ndarray) -> np.ndarray:
         return encoder.embed_utterance(preprocess_wav(audio, voice.SAMPLE_RATE))

@@ -16,7 +16,8 @@ import secrets
 import numpy as np
 import scipy.signal
 
-SAMPLE_RATE = 16_000
+from ..media import SAMPLE_RATE
+
 WINDOW_S, HOP_S = 0.020, 0.010
 LPC_ORDER = 20
 # The range each export's alpha is drawn from. Lower moves formants further: less linkable, fewer
