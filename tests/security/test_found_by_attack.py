@@ -198,6 +198,61 @@ def test_malformed_range_gets_json_error(site, rng):
 
 
 # ---------------------------------------------------------------------------------------------
+# FINDING 4 (medium): the per-client guess budget trusts X-Forwarded-For from loopback. One
+# client on 127.0.0.1 (a local user, an SSH tunnel, a proxy that passes the header on) sends a
+# new X-Forwarded-For with every guess: it never gets 429, its delay never grows, and it locks
+# an admin out. docs/security.md: "Because the budget is below lockout_after, one client alone
+# cannot lock anyone out, admins included", and "Behind a reverse proxy, every user comes from
+# the proxy's address and shares one budget".
+
+
+@pytest.fixture(scope="module")
+def bare_site(tmp_path_factory):
+    home = tmp_path_factory.mktemp("attack-login-home")
+    (home / "testimony.toml").write_text("[review]\nlogin_delay_seconds = 0.1\n")
+    _cli(home, "reviewers", "add", "boss", "--role", "admin", "--password-stdin",
+         stdin="pw-boss-12345\n")
+    port = _free_port()
+    env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
+        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/login", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
+    s = Site(base)
+    s.home = home
+    yield s
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def test_one_client_cannot_lock_out_admin_by_rotating_x_forwarded_for(bare_site):
+    c = httpx.Client(base_url=bare_site.base, timeout=60)
+    statuses = []
+    for i in range(12):
+        token = re.search(r'name="csrftoken" value="([^"]+)"', c.get("/login").text).group(1)
+        r = c.post("/login", data={"csrftoken": token, "name": "boss",
+                                   "password": f"wrong-guess-{i}"},
+                   headers={"X-Forwarded-For": f"10.8.{i}.1"})
+        statuses.append(r.status_code)
+    listing = _cli(bare_site.home, "reviewers", "list").stdout
+    assert 429 in statuses, f"12 guesses from one client, never refused: {statuses}"
+    assert "locked" not in listing, f"one client locked the admin out: {listing!r}"
+
+
+# ---------------------------------------------------------------------------------------------
 # Attacks that held (regression checks).
 
 
