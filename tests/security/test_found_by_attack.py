@@ -3,7 +3,9 @@
 The fixture does what the docs describe: process the bundled sample interview in a fresh
 home, add one account per role with `testimony reviewers add --password-stdin`, withhold names
 with `testimony withhold`, and serve the page with `testimony review --port N` on loopback.
-Processing the sample takes a minute or two, so the server is shared by the whole module.
+The attacks need segments to type names into, not real words, so the sample is processed with
+the tiny in-code model (installed with `testimony models add`) and the test settings
+(conftest.FAST_SETTINGS); the server is shared by the whole module.
 
 Tests marked FINDING fail on the code as attacked; the others are attacks that held and stay
 as regression checks.
@@ -22,13 +24,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import FAST_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "KZ-0001_sample-interview.mp4"
 INTERVIEW = "sample-interview-72fa9b3b"
-
-# The fixture processes the sample with the real Whisper base model.
-pytestmark = pytest.mark.slow
 
 # Withheld with `testimony withhold` (the press guide's own examples).
 TERMS = ["Ерлан", "Erlan", "Қызылорда", "Әйгерім"]
@@ -43,7 +43,7 @@ VARIANTS = {
     "yo-for-ye": "Ёрлан",
     "unicode-nfd": unicodedata.normalize("NFD", "Әйгерім"),
 }
-# segment (of the sample's 19) that holds each variant
+# segment that holds each variant (the tiny model cuts the sample into dozens)
 VARIANT_SEGMENT = dict(zip(VARIANTS, [3, 4, 6, 7, 10]))
 
 
@@ -82,8 +82,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, tiny_checkpoint):
     home = tmp_path_factory.mktemp("attack-home")
+    (home / "testimony.toml").write_text(FAST_SETTINGS)
+    _cli(home, "models", "add", str(tiny_checkpoint))
     _cli(home, "process", str(SAMPLE), "--language", "kk")
     for name, role in [("rev1", "reviewer"), ("press1", "press"), ("admin1", "admin"),
                        ("Erlan", "reviewer")]:
