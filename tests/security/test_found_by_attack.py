@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import FAST_SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,6 +156,17 @@ def test_press_interview_masks_every_spelling_of_a_withheld_name(site, variant):
     assert text not in press_seg["text"], (
         f"press role sees a withheld name spelled {text!r}: {press_seg['text']!r}")
     assert "[name withheld]" in press_seg["text"]
+
+
+def test_press_may_not_edit_a_segment_holding_a_standin_spelling(site):
+    # Saving the masked copy would overwrite the witness's words (docs/security.md, Editing).
+    n = VARIANT_SEGMENT["russian-keyboard-stand-in-Қ"]
+    seg = next(x for x in site.rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]
+               if x["id"] == n)
+    r = site.post(site.press, f"/api/interviews/{INTERVIEW}/segments/{n}",
+                  {"reviewer": "press1", "revision": seg["revision"], "changes": {"text": "x"}})
+    assert r.status_code == 403, r.text[:300]
+    assert "Кызылорд" not in r.text and "error" in r.json()
 
 
 def test_press_search_does_not_find_standin_spelling_of_withheld_name(site):
