@@ -1,11 +1,13 @@
 """Subtitle cutting and timing, and the redaction every export goes through (no media needed)."""
 
 import re
+import unicodedata
 
 from hypothesis import given, settings, strategies as st
 
 from pipeline.export import redact, subtitles
 from pipeline.transcript import Segment, Transcript
+from pipeline.withheld import TERM_MARK
 
 LONG = ("They came at night and took my brother away. We asked at the police station the next "
         "morning and nobody would tell us anything about where he was being held or why.")
@@ -88,6 +90,26 @@ def test_terms_are_replaced_case_insensitively_with_their_endings_and_nothing_el
     assert texts[2] == ("Керлан и Эрлан", "Kerlan and [name withheld]")  # "Erlanov" is his name inflected
     assert texts[3] == (redact.SEGMENT_MARK, redact.SEGMENT_MARK)
     assert t.review["withheld_terms"] == [] and t.review["withheld_term_count"] == 3
+
+
+def test_every_spelling_search_folds_together_is_replaced_in_text_and_english():
+    # Search finds these as the withheld word (stand-in letters, ё, NFD): exports hide them too.
+    nfd = unicodedata.normalize("NFD", "Әйгерімнің")
+    spoken = ["Кызылордада", "Әйгерим", "Айгерім", "Ёрлан", nfd, "ҚЫЗЫЛОРДА"]
+    t = transcript(terms=["Ерлан", "Қызылорда", "Әйгерім"])
+    t.segments[1].text = " ".join(spoken)
+    t.segments[1].english = f"in Кызылорда, {nfd}"  # what a bilingual export shows beside it
+    plain = unicodedata.normalize("NFD", "Керлан қалада")
+    t.segments[2].text = plain
+    out = redact.redacted(t)
+    assert out.segments[1].text == " ".join([TERM_MARK] * len(spoken))
+    assert out.segments[1].english == f"in {TERM_MARK}, {TERM_MARK}"
+    assert out.segments[2].text == plain  # nothing withheld in it: not even normalised
+    assert redact.mentions(t) == [0, 1]
+    # and the other way round: a term typed with stand-ins hides the proper spelling
+    other = transcript(terms=["Кызылорда"])
+    other.segments[0].text = "Қызылордада"
+    assert redact.redacted(other).segments[0].text == TERM_MARK
 
 
 def test_redacted_copy_drops_fields_that_can_name_people():

@@ -14,11 +14,17 @@ from dataclasses import asdict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    Response,
+)
 
 from ..config import LANGUAGES
 from . import bodies, login
-from .edits import Conflict, NeedsConfirmation, Reviews
+from .edits import Conflict, NeedsConfirmation, ReviewError, Reviews
 from .public import OUTBOX_WORDS
 from ..outbox import REVIEW_FILE
 from .reviewfile import close_speakers
@@ -174,9 +180,32 @@ def _media(request: Request, user: login.User) -> Response:
             "review page: media for %s is not in the evidence store; refused", found.interview_id
         )
         raise HTTPException(403, "the recording is not in this home folder's evidence store")
+    _check_range(request.headers.get("range"), path.stat().st_size)
     return FileResponse(
         path, media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
     )
+
+
+def _check_range(asked: str | None, size: int) -> None:
+    """A JSON 400 or 416 for a Range header FileResponse would refuse (it answers those in plain
+    text); the same parser decides, so what passes here is what it serves."""
+    if asked is None:
+        return
+    try:
+        FileResponse._parse_range_header(asked, size)
+    except MalformedRangeHeader:
+        raise HTTPException(
+            400,
+            "the Range header is not understood: ask for bytes=START-END or bytes=START- "
+            "(byte offsets, START at most END), or leave it out for the whole recording",
+        ) from None
+    except RangeNotSatisfiable:
+        raise HTTPException(
+            416,
+            f"the range asked for starts past the end of the recording ({size} bytes); "
+            "ask for bytes from 0 to one less than that",
+            headers={"Content-Range": f"bytes */{size}"},
+        ) from None
 
 
 async def media(request: Request) -> Response:
@@ -216,16 +245,22 @@ def _edit(request: Request, user: login.User, body: bodies.Authored, action) -> 
             _refuse_hidden(view, reviews.open(found), segment_id, action)
         try:
             action(reviews, found, author(user, body), segment_id, body)
-        except Conflict as exc:
+        except ReviewError as exc:
             if view is not None:
-                exc.current = view.segment(exc.current) if exc.current else None
-                exc.by = view.text(exc.by)
-            raise
-        except NeedsConfirmation as exc:
-            if view is not None:
-                exc.proposed = view.text(exc.proposed)
+                _mask_error(view, exc)
             raise
         return JSONResponse(payload(reviews, found.interview_id, user))
+
+
+def _mask_error(view: PressView, exc: ReviewError) -> None:
+    """The press role's copy of a refusal: its fields and its sentence (which may name a
+    withheld reviewer or quote withheld text) with withheld terms masked."""
+    if isinstance(exc, Conflict):
+        exc.current = view.segment(exc.current) if exc.current else None
+        exc.by = view.text(exc.by)
+    if isinstance(exc, NeedsConfirmation):
+        exc.proposed = view.text(exc.proposed)
+    exc.args = tuple(view.text(a) for a in exc.args)
 
 
 def _refuse_hidden(view: PressView, t, segment_id: int | None, action) -> None:

@@ -70,7 +70,10 @@ class ReviewServer:
         self.app = build_app(settings, self.token, self.port, https=self.https, loopback=host in LOOPBACK)
         config = uvicorn.Config(self.app, ssl_certfile=str(tls_cert) if tls_cert else None,
                                 ssl_keyfile=str(tls_key) if tls_key else None, log_config=None,
-                                access_log=False, lifespan="off", server_header=False)
+                                access_log=False, lifespan="off", server_header=False,
+                                # X-Forwarded-For from loopback would give each forged address its
+                                # own login-guess budget; a client is the address it connects from.
+                                proxy_headers=False)
         # uvicorn's access log would write whole URLs, the printed token among them; Guard logs paths only.
         logging.getLogger("uvicorn.access").disabled = True
         self.server = uvicorn.Server(config)

@@ -99,16 +99,17 @@ def old_address(request: Request) -> Response:
 
 # Errors, headers, the app ------------------------------------------------------------------
 
-def _error(request: Request, status: int, message: str, **extra) -> JSONResponse:
+def _error(request: Request, status: int, message: str, headers: dict | None = None,
+           **extra) -> JSONResponse:
     message = hide_paths(request.app.state.site.settings, str(message))
-    return JSONResponse({"error": message, **extra}, status_code=status)
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if not request.url.path.startswith(("/api/", "/media/")) and exc.status_code in (401, 403, 404):
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}</title>"
                             f"<p>{html.escape(str(exc.detail))}</p>", status_code=exc.status_code)
-    return _error(request, exc.status_code, exc.detail)
+    return _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
 
 async def on_review_error(request: Request, exc: Exception) -> Response:

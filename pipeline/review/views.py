@@ -22,11 +22,11 @@ docs/security.md ("What each role sees") says the same for users; tests/security
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from .. import transcript as tr
 from ..export import redact
+from ..withheld import TermPattern, redact_text, term_pattern
 from .login import User
 
 HIDDEN_FIELDS = ("text", "english", "speaker")
@@ -40,13 +40,13 @@ def sees_withheld(user: User) -> bool:
 class PressView:
     """The press role's view of one transcript."""
 
-    pattern: re.Pattern | None
+    pattern: TermPattern | None
     withheld: set[int] = field(default_factory=set)
 
     @classmethod
     def of(cls, t: tr.Transcript) -> "PressView":
         return cls(
-            redact.term_pattern(t.review.get("withheld_terms", [])),
+            term_pattern(t.review.get("withheld_terms", [])),
             {s.id for s in t.segments if s.withheld},
         )
 
@@ -58,7 +58,7 @@ class PressView:
     def text(self, value):
         """A value with every withheld term replaced, inside lists and objects too."""
         if isinstance(value, str):
-            return redact.redact_text(value, self.pattern)
+            return redact_text(value, self.pattern)
         if isinstance(value, list):
             return [self.text(v) for v in value]
         if isinstance(value, dict):

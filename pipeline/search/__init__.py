@@ -31,11 +31,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import transcript as tr
+from ..folding import fold
 from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
 log = logging.getLogger(__name__)
 
-FOLD = str.maketrans("ёЁәӘөӨүҮұҰқҚғҒңҢһҺіІ", "еЕаАоОуУуУкКгГнНхХиИ")
 ROLES = ("reviewer", "press", "admin")
 LANGUAGES = ("kk", "ky", "ru", "en")
 START, STOP = "\x02", "\x03"  # highlight marks inside snippets; renderers replace them
@@ -80,11 +80,6 @@ CAP = 5_000
 
 class QueryError(ValueError):
     """A search that FTS5 cannot read; the message says how to write it."""
-
-
-def fold(text: str | None) -> str | None:
-    """The common form both the index and queries are written in (see the module's docstring)."""
-    return None if text is None else unicodedata.normalize("NFC", text).translate(FOLD)
 
 
 def _nfc(text: str | None) -> str | None:
