@@ -1,7 +1,8 @@
 """Findings of an outside attack on `testimony retranscribe` (branch attackarchive).
 
 Each test fails on the code it was written against. One finished interview (the bundled
-71 s sample, processed once for the module in a temporary home) is shared; the tests that
+71 s sample, processed once for the module in a temporary home with the tiny test model: the
+words are not the point) is shared; the tests that
 change its state put it back. Loopback only; nothing leaves the machine.
 """
 
@@ -30,8 +31,15 @@ def cli(home: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
+def home(tmp_path_factory, tiny_checkpoint) -> Path:
+    from conftest import FAST_SETTINGS
+    from pipeline import config, models
+
     h = tmp_path_factory.mktemp("attackarchive")
+    (h / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
+    settings = config.load(h)
+    settings.ensure_dirs()
+    models.add_model(settings, tiny_checkpoint)
     done = cli(h, "process", str(SAMPLE), "--language", "kk")
     assert done.returncode == 0, done.stdout + done.stderr
     return h
@@ -100,7 +108,7 @@ def test_request_does_not_take_back_a_job_another_process_is_running(home):
         )
         assert store.claim(first[0].job.id) is None, "the same job was claimed twice"
     finally:
-        from pipeline.worker import RETRANSCRIBE
+        from pipeline.runner import RETRANSCRIBE
 
         job = store.find_jobs(INTERVIEW)[0]
         meta = {k: v for k, v in job.meta.items() if k != RETRANSCRIBE}
