@@ -292,7 +292,7 @@ def link(file: str = typer.Argument(..., help="Interview ID, original file name 
 
 
 @app.command(rich_help_panel=TAKE_IN)
-def retry(interview: str = typer.Argument(..., help="Interview ID of a failed job.")):
+def retry(interview: str = typer.Argument(..., help="Interview ID of a failed or queued job.")):
     """Process a failed interview again (after fixing what its error said), or finish a queued one."""
     settings = load_settings()
     store = Store(settings.database)
