@@ -293,7 +293,7 @@ def link(file: str = typer.Argument(..., help="Interview ID, original file name 
 
 @app.command(rich_help_panel=TAKE_IN)
 def retry(interview: str = typer.Argument(..., help="Interview ID of a failed or queued job.")):
-    """Process a failed interview again (after fixing what its error said), or finish a queued one."""
+    """Process a failed interview again (after fixing what its error said), or a queued one."""
     settings = load_settings()
     store = Store(settings.database)
     _take_back(settings, store)
