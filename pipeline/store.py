@@ -161,8 +161,8 @@ class Store:
     def finish(self, job_id: int, fields: dict, kind: str, *, sha256: str, interview_id: str,
                only_if: str | None = None, **detail) -> bool:
         """Update a job and append its custody entry in one transaction: never one without the
-        other. With ``only_if``, only while the job is in that state (checked and changed under one write
-        lock, so two processes cannot both change it); False when it was not."""
+        other. With ``only_if``, only while the job is in that state (checked and changed under
+        one write lock, so two processes cannot both change it); False when it was not."""
         return self._append(kind, sha256, interview_id, detail, job=(job_id, fields),
                             only_if=only_if)
 
