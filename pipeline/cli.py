@@ -100,6 +100,7 @@ def process(
     settings = load_settings(allow_download, model)
     cluster_cli.preflight(settings)
     store = Store(settings.database)
+    _take_back(settings, store)
     queued: list[Job] = []
     problems = 0
     for path in _recordings(paths):
@@ -131,6 +132,19 @@ def process(
     store.close()
     if problems:
         raise typer.Exit(1)
+
+
+def _take_back(settings: config.Settings, store: Store) -> None:
+    """Jobs left 'running' by a process of this machine that has ended (killed, power lost) go
+    back to the queue, as `testimony watch` does at start; say so for each."""
+    for job in store.requeue_orphans(settings.max_attempts):
+        back = store.job(job.id)
+        if back.state == "failed":
+            typer.secho(f"{job.interview_id}: failed: {back.error}", fg=typer.colors.RED, err=True)
+        else:
+            typer.echo(f"{job.interview_id}: the run that had it ({job.owner}) stopped during "
+                       f"{job.stage or 'processing'}; queued again, it resumes where it stopped",
+                       err=True)
 
 
 def _recordings(paths: list[Path]) -> list[Path]:
@@ -237,6 +251,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     """Queued, running, done and failed work, with reasons."""
     settings = load_settings()
     store = Store(settings.database)
+    _take_back(settings, store)
     jobs = store.jobs()
     store.close()
     if as_json:
@@ -277,13 +292,14 @@ def link(file: str = typer.Argument(..., help="Interview ID, original file name 
 
 
 @app.command(rich_help_panel=TAKE_IN)
-def retry(interview: str = typer.Argument(..., help="Interview ID of a failed job.")):
-    """Process a failed interview again (after fixing what its error said)."""
+def retry(interview: str = typer.Argument(..., help="Interview ID of a failed or queued job.")):
+    """Process a failed interview again (after fixing what its error said), or a queued one."""
     settings = load_settings()
     store = Store(settings.database)
-    matches = [j for j in store.find_jobs(interview) if j.state == "failed"]
+    _take_back(settings, store)
+    matches = [j for j in store.find_jobs(interview) if j.state in ("failed", "queued")]
     if len(matches) != 1:
-        die(f"{interview!r} names {len(matches)} failed interviews")
+        die(f"{interview!r} names {len(matches)} failed or queued interviews")
     store.update(matches[0].id, state="queued", attempts=0, error=None)
     if not watch.watcher_running(settings) and _run_jobs(settings, store, [store.job(matches[0].id)]):
         raise typer.Exit(1)
@@ -319,6 +335,7 @@ def retranscribe_cmd(
             die(str(exc))
     cluster_cli.preflight(settings)
     store = Store(settings.database)
+    _take_back(settings, store)
     try:
         choices = again.choose(settings, store, interviews or [], case, every, unreviewed_only,
                                outdated)
@@ -326,16 +343,25 @@ def retranscribe_cmd(
         die(str(exc))
     chosen = [c for c in choices if not c.reason]
     for c in choices:
-        typer.echo(f"{c.job.interview_id}: " + (f"left as it is: {c.reason}" if c.reason else
-                                               f"made with {c.made.label}; transcribing again"))
+        typer.echo(f"{c.job.interview_id}: " + (
+            f"left as it is: {c.reason}" if c.reason else
+            "resuming its interrupted retranscription (as it was requested)" if c.resume else
+            f"made with {c.made.label}; transcribing again"))
     if dry_run or not chosen:
         typer.echo(f"{len(chosen)} of {len(choices)} to transcribe again"
                    + (" (dry run)" if dry_run else ""))
         return
-    try:
-        queued = [again.request(store, c.job, language, model) for c in chosen]
-    except again.RetranscribeError as exc:
-        die(str(exc))
+    queued = [c.job for c in chosen if c.resume]
+    for c in chosen:
+        if c.resume:
+            continue
+        try:
+            queued.append(again.request(store, c.job, language, model))
+        except again.TakenError as exc:
+            typer.secho(f"{c.job.interview_id}: left as it is: {exc}", fg=typer.colors.YELLOW,
+                        err=True)
+        except again.RetranscribeError as exc:
+            die(str(exc))
     if watch.watcher_running(settings):
         typer.echo(f"{len(queued)} queued; the running watcher transcribes them "
                    "(`testimony status` shows each)")

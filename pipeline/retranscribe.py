@@ -24,11 +24,16 @@ class RetranscribeError(ValueError):
     """A request that cannot be carried out; the message says what to do."""
 
 
+class TakenError(RetranscribeError):
+    """Another run changed the interview between choosing it and requesting it."""
+
+
 @dataclass
 class Choice:
     job: Job
     made: versions.Made
     reason: str = ""  # why it was left out; empty when chosen
+    resume: bool = False  # an earlier request whose run stopped: run it, do not request again
 
 
 def current_model_sha(settings: Settings, language: str | None) -> str | None:
@@ -70,7 +75,12 @@ def choose(
     for job in jobs:
         folder = output_dir(settings, job)
         choice = Choice(job, versions.made_by(folder))
-        if job.state != "done":
+        if job.state == "queued" and RETRANSCRIBE in job.meta:
+            choice.resume = True
+        elif job.state == "queued":
+            choice.reason = (f"not finished (queued): `testimony retry {job.interview_id}` "
+                             "finishes it")
+        elif job.state != "done":
             choice.reason = f"not finished ({job.state}); `testimony retry` is for failed ones"
         elif (
             unreviewed_only
@@ -123,12 +133,18 @@ def request(store: Store, job: Job, language: str | None, model: str | None) -> 
     }
     if language is not None:
         fields["language"] = language
-    store.finish(
+    requested = store.finish(
         job.id,
         fields,
         "retranscribe requested",
         sha256=job.sha256,
         interview_id=job.interview_id,
+        only_if="done",
         **{k: v for k, v in asked.items() if k != "requested_at"},
     )
+    if not requested:
+        state = (store.job(job.id) or job).state
+        raise TakenError(
+            f"another run took it first (now {state}); `testimony status` shows its progress"
+        )
     return store.job(job.id)

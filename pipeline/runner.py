@@ -216,7 +216,8 @@ class JobRunner:
             "started_at": started, "finished_at": now(), "timings": timings,
         }
         again = self._keep_version(job) if request else {}
-        publish(self.settings, job, result, provenance)
+        replaced = versions.subtitles_of(again["kept"]) if again else ()
+        publish(self.settings, job, result, provenance, replaced)
         if again and self.carry_review:
             again["review"] = self.carry_review(self.settings, job, again.pop("kept"))
         again.pop("kept", None)
@@ -280,8 +281,11 @@ def translate_segments(translator: Translator, segments: list[transcript.Segment
             "how_to_fix": " ".join(add_command_hint(lang) for lang in sorted(missing))}
 
 
-def publish(settings: Settings, job: Job, result: transcript.Transcript, provenance: dict) -> Path:
-    """Write the outbox files: staged first, then each moved into place atomically."""
+def publish(settings: Settings, job: Job, result: transcript.Transcript, provenance: dict,
+            replaced: tuple[str, ...] = ()) -> Path:
+    """Write the outbox files: staged first, then each moved into place atomically. ``replaced``:
+    the old transcript's subtitles, kept in its version; those the new files do not overwrite
+    (another language) are removed so the outbox holds only the current transcript's."""
     final = output_dir(settings, job)
     staging = final.parent / f".{job.interview_id}.staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -295,6 +299,8 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
     # transcript.json moves last: once it is new, everything rendered from it is too.
     for name in sorted(files, key=lambda n: n == transcript.MACHINE_FILE):
         (staging / name).replace(final / name)
+    for name in set(replaced) - set(files):
+        (final / name).unlink(missing_ok=True)
     (final / FAILED_FILE).unlink(missing_ok=True)
     staging.rmdir()
     search.update(settings.database, final)

@@ -158,15 +158,24 @@ class Store:
         """Append a custody entry, linked by hash to the one before it."""
         self._append(kind, sha256, interview_id, detail)
 
-    def finish(self, job_id: int, fields: dict, kind: str, *, sha256: str, interview_id: str, **detail) -> None:
-        """Update a job and append its custody entry in one transaction: never one without the other."""
-        self._append(kind, sha256, interview_id, detail, job=(job_id, fields))
+    def finish(self, job_id: int, fields: dict, kind: str, *, sha256: str, interview_id: str,
+               only_if: str | None = None, **detail) -> bool:
+        """Update a job and append its custody entry in one transaction: never one without the
+        other. With ``only_if``, only while the job is in that state (checked and changed under
+        one write lock, so two processes cannot both change it); False when it was not."""
+        return self._append(kind, sha256, interview_id, detail, job=(job_id, fields),
+                            only_if=only_if)
 
     def _append(self, kind: str, sha256: str | None, interview_id: str | None, detail: dict,
-                job: tuple[int, dict] | None = None) -> None:
+                job: tuple[int, dict] | None = None, only_if: str | None = None) -> bool:
         at, body = now(), json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            if job is not None and only_if is not None:
+                row = self.db.execute("SELECT state FROM jobs WHERE id=?", (job[0],)).fetchone()
+                if row is None or row["state"] != only_if:
+                    self.db.execute("ROLLBACK")
+                    return False
             if job is not None:
                 self.update(job[0], **job[1])
             last = self.db.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
@@ -180,6 +189,7 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self._write_head(cur.lastrowid, digest)
+        return True
 
     def _write_head(self, event_id: int, digest: str) -> None:
         # One temporary file per thread: the review page appends from several threads of one process.

@@ -2,7 +2,9 @@
 
 Before a new machine transcript replaces the old one, the old one's files are copied into
 ``versions/N/`` beside it (N = 1, 2, ...): ``transcript.json``, ``provenance.json`` (model,
-SHA-256 and options), and the reviewer's ``reviewed.json`` and ``review.txt`` as they were.
+SHA-256 and options), its subtitles (``transcript.LANG.srt``/``.vtt``: the new transcript's
+publication removes those it does not replace, so the outbox holds only current subtitles), and
+the reviewer's ``reviewed.json`` and ``review.txt`` as they were.
 ``version.json`` there says which model made it and when it was kept, with each file's SHA-256.
 Nothing in ``versions/`` is ever rewritten or removed by this tool.
 """
@@ -21,6 +23,7 @@ from .store import now
 FOLDER = "versions"
 PROVENANCE = "provenance.json"
 KEPT = (tr.MACHINE_FILE, PROVENANCE, tr.REVIEWED_FILE, "review.txt")
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
 
 
 @dataclass
@@ -77,6 +80,11 @@ def current_number(out_dir: Path) -> int:
     return len(listing(out_dir)) + 1
 
 
+def subtitles(out_dir: Path) -> list[str]:
+    """The names of the machine transcript's subtitle files in ``out_dir``."""
+    return sorted(p.name for p in out_dir.glob("transcript.*") if p.suffix in SUBTITLE_SUFFIXES)
+
+
 def keep(out_dir: Path) -> Version | None:
     """Copy the current machine transcript (and a review of it) into the next numbered folder."""
     if not (out_dir / tr.MACHINE_FILE).exists():
@@ -87,7 +95,7 @@ def keep(out_dir: Path) -> Version | None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     files = {}
-    for name in KEPT:
+    for name in (*KEPT, *subtitles(out_dir)):
         if (out_dir / name).exists():
             shutil.copy2(out_dir / name, staging / name)
             files[name] = sha256_file(staging / name)
@@ -97,3 +105,8 @@ def keep(out_dir: Path) -> Version | None:
     )
     staging.replace(folder)  # whole or not at all
     return version
+
+
+def subtitles_of(version: Version) -> tuple[str, ...]:
+    """The subtitle files kept in ``version`` (none in a version kept before subtitles were)."""
+    return tuple(name for name in version.files if name.endswith(SUBTITLE_SUFFIXES))

@@ -212,3 +212,40 @@ def _page_text(server, interview_id: str) -> dict:
             }
         finally:
             browser.close()
+
+
+def test_a_stopped_retranscription_resumes_and_moves_the_old_subtitles_into_its_version(
+    home, cli, speech_video
+):
+    """A retranscription whose process was killed is taken back by the next command (no
+    watcher needed), resumed as requested, and the old language's subtitles end in versions/1."""
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline import retranscribe as again
+
+    first = cli("process", speech_video, "--case", "KZ-9", "--language", "ru")
+    assert first.exit_code == 0, first.output
+    store = Store(home.database)
+    [job] = store.jobs("done")
+    again.request(store, job, "kk", None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.update(job.id, state="running", owner=f"{socket.gethostname()}:{dead.pid}")
+
+    resumed = cli("retranscribe", job.interview_id)
+    assert resumed.exit_code == 0, resumed.output
+    assert "queued again" in resumed.output
+    assert "resuming its interrupted retranscription" in resumed.output
+    done = store.job(job.id)
+    assert done.state == "done" and done.language == "kk"
+    out = output_dir(home, job)
+    [kept] = versions.listing(out)
+    assert {"transcript.ru.srt", "transcript.ru.vtt"} <= set(kept.files)
+    assert (out / "versions" / "1" / "transcript.ru.srt").exists()
+    assert sorted(p.name for p in out.glob("transcript.*.*t")) == [
+        "transcript.kk.srt", "transcript.kk.vtt"]
+    kinds = [e["kind"] for e in store.events(job.interview_id)]
+    assert kinds.count("retranscribe requested") == 1 and "requeued" in kinds
+    store.close()
