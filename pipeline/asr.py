@@ -90,12 +90,14 @@ def load_engine(settings, engine: str | None = None, model: str | None = None, l
     engine = engine or engine_name(settings)
     name = model or models.model_for_language(settings, language)
     path, sha = models.resolve_for_engine(settings, engine, model, language=language)
-    return engines.load(engine, path, settings.threads), path, sha, name
+    loaded = engines.load(engine, path, settings.threads, compute_type=settings.asr_compute_type)
+    return loaded, path, sha, name
 
 
-def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper"):
+def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper",
+               compute_type: str = engines.AUTO):
     """The engine for a model path: by default an openai-whisper ``.pt`` checkpoint."""
-    return engines.load(engine, checkpoint, threads)
+    return engines.load(engine, checkpoint, threads, compute_type=compute_type)
 
 
 def decode_options(settings) -> dict:
@@ -115,7 +117,8 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
 
 def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
     """Names everything that changes a decoded piece, so a changed setting starts over."""
-    return json.dumps([engine.name, model_id, sorted(options.items()), prompt, "word times"], ensure_ascii=False)
+    return json.dumps([engine.name, engine.compute_type, model_id, sorted(options.items()), prompt,
+                       "word times"], ensure_ascii=False)
 
 
 def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:

@@ -10,6 +10,7 @@ time and peak memory are its own. Both sides are scored after :mod:`pipeline.tex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import resource
@@ -48,15 +49,17 @@ def _peak_mb() -> float:
 
 
 def run_system(system: str, home: str, engine: str | None, model: str | None, language: str,
-               wavs: list[str], work: str) -> dict:
+               wavs: list[str], work: str, compute_type: str | None = None) -> dict:
     """Transcribe ``wavs`` with ``system`` ("pipeline" or "baseline"); runs in a child process."""
     from . import asr, media, models
 
     settings = config.load(Path(home))
+    if compute_type:
+        settings = dataclasses.replace(settings, asr_compute_type=compute_type)
     started = time.monotonic()
     if system == "pipeline":
         model_obj, path, sha, model_name = asr.load_engine(settings, engine, model, language)
-        name = model_obj.name
+        name = f"{model_obj.name} {model_obj.compute_type}"
         options = {**asr.decode_options(settings), "native": asr.native_languages(settings, model_name)}
     else:
         import whisper
@@ -140,17 +143,23 @@ def bench_asr(
     model: Optional[str] = typer.Option(None, help="Model name (default: settings, else embedded base)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-clip results here."),
     baseline: bool = typer.Option(False, "--baseline", help="Also run bare whisper.transcribe() and show ratios."),
+    compute_type: Optional[str] = typer.Option(
+        None, "--compute-type", help="auto, float32, int8, ... (default: [asr] compute_type)."),
 ):
     """Word and character error rates, speed and memory of the pipeline's transcription."""
     from . import engines, media
+    from .engines import compute
 
     require_extra("bench", "num2words")
 
     if language not in LANGUAGES:
         die(f"--language must be one of {', '.join(LANGUAGES)}")
+    settings = load_settings()
+    choices = compute.allowed(engine or settings.asr_engine)
+    if compute_type and compute_type not in choices:
+        die(f"--compute-type must be one of {', '.join(choices)}")
     if engine and engine not in engines.ENGINES:
         die(f"--engine must be one of {', '.join(engines.ENGINES)}")
-    settings = load_settings()
     rows = textnorm.read_tsv(refs)
     if not rows or not {"file", "transcript"} <= set(rows[0]):
         die(f"{refs} needs a header with file and transcript columns")
@@ -166,7 +175,8 @@ def bench_asr(
         for system in systems:
             typer.echo(f"{system}: {len(wavs)} clips, {sum(c['audio_s'] for c in clips):.1f} s of audio", err=True)
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                raw = pool.submit(run_system, system, str(settings.home), engine, model, language, wavs, work).result()
+                raw = pool.submit(run_system, system, str(settings.home), engine, model, language,
+                                  wavs, work, compute_type).result()
             results[system] = score(clips, raw, language)
     pipeline, base = results["pipeline"], results.get("baseline")
     typer.echo(f"{refs} ({language}, {len(rows)} clips): {pipeline['system']} vs "

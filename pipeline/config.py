@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engines import DEFAULT_ENGINE, ENGINES
+from .engines import compute
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,6 +58,7 @@ class Settings:
     temperature_fallback: bool = False  # greedy: reproducible, and 4x faster on Kazakh (bench/README.md)
     threads: int = 0
     asr_engine: str = DEFAULT_ENGINE
+    asr_compute_type: str = compute.AUTO  # measured best for device and model (engines/compute.py)
     asr_vad: bool = True
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
     asr_batch_size: int = 0  # faster-whisper's batched decoding of this many 30 s chunks at once; 0: off
@@ -254,6 +256,10 @@ def _read(home: Path) -> Settings:
     engine = str(asr.get("engine", Settings.asr_engine))
     if engine not in ENGINES:
         raise SettingsError(f"{path}: [asr] engine {engine!r} is not one of {ENGINES}")
+    compute_type = str(asr.get("compute_type", Settings.asr_compute_type))
+    if compute_type not in compute.allowed(engine):
+        raise SettingsError(f"{path}: [asr] compute_type {compute_type!r} is not one {engine} has: "
+                            f"{', '.join(compute.allowed(engine))}")
     language_models = asr.get("models", {})
     if not isinstance(language_models, dict) or not set(language_models) <= set(LANGUAGES):
         raise SettingsError(f"{path}: [asr.models] maps languages {LANGUAGES} to model names, "
@@ -270,6 +276,7 @@ def _read(home: Path) -> Settings:
         temperature_fallback=bool(asr.get("temperature_fallback", Settings.temperature_fallback)),
         threads=int(asr.get("threads", 0)),
         asr_engine=engine,
+        asr_compute_type=compute_type,
         asr_vad=bool(asr.get("vad", True)),
         asr_beam_size=int(asr.get("beam_size", 0)),
         asr_batch_size=int(asr.get("batch_size", 0)),

@@ -135,9 +135,10 @@ class JobRunner:
             if not sha:
                 raise models.ModelError(f"model {name!r} must be installed here (testimony models add) "
                                         f"so that workers can be sent its SHA-256")
-            return RemoteModel(engine, sha), checkpoint, sha, name
+            return RemoteModel(engine, sha, self.settings.asr_compute_type), checkpoint, sha, name
         if self._model_key != f"{engine}|{checkpoint}":
-            self._model = asr.load_model(checkpoint, self.settings.threads, engine)
+            self._model = asr.load_model(checkpoint, self.settings.threads, engine,
+                                         self.settings.asr_compute_type)
             self._model_key = f"{engine}|{checkpoint}"
         return self._model, checkpoint, sha, name
 

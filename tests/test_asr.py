@@ -113,8 +113,8 @@ def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(home, speech_vid
     prompts = []
     real_load = engines.load
 
-    def load(name, path, threads=0):
-        engine = real_load(name, path, threads)
+    def load(name, path, threads=0, **kwargs):
+        engine = real_load(name, path, threads, **kwargs)
         decode = engine.decode
 
         def recording(audio, language, **options):

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from pipeline import asr, engines, loops, media, models
+from pipeline import asr, config, engines, loops, media, models
 from pipeline.engines.words import word
 
 from conftest import KK_CLIP
@@ -182,3 +182,30 @@ def test_the_engine_setting_picks_the_model_format(home):
         models.resolve_for_engine(home, "faster-whisper", "no-such-model")
     with pytest.raises(ValueError, match="unknown speech engine"):
         engines.load("whisper.cpp", path)
+
+
+def test_the_compute_type_is_the_measured_best_unless_set(base_ct2, tmp_path):
+    from pipeline.engines import compute
+
+    engine = engines.load("faster-whisper", base_ct2)  # the default: auto
+    assert engine.compute_type == "float32" and engine.model.model.compute_type == "float32"
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "model.bin", "wb") as fh:  # a sparse file the size of Whisper small's weights
+        fh.truncate(480_000_000)
+    assert compute.choose("faster-whisper", "cpu", str(big)) == "int8"
+    assert compute.choose("faster-whisper", "cuda", base_ct2) == "float16"
+    int8 = engines.load("faster-whisper", base_ct2, compute_type="int8")
+    assert int8.compute_type == "int8" and int8.model.model.compute_type.startswith("int8")
+    with pytest.raises(ValueError, match="float16 on a GPU only"):
+        compute.choose("openai-whisper", "cpu", "x.pt", "float16")
+
+
+def test_a_compute_type_the_engine_lacks_is_refused_with_the_ones_it_has(home):
+    settings_file = home.home / "testimony.toml"
+    text = settings_file.read_text(encoding="utf-8")
+    settings_file.write_text(text.replace("[asr]\n", '[asr]\ncompute_type = "int8"\n'),
+                             encoding="utf-8")
+    refused = "compute_type 'int8' is not one openai-whisper has: auto, float32, float16"
+    with pytest.raises(config.SettingsError, match=refused):
+        config.load(home.home)

@@ -94,4 +94,5 @@ def worker(
         typer.echo(f"  serving {model.engine} model {model.name} (sha256 {sha})")
     typer.echo("pieces for other models are left for workers that hold them")
     configure(url, settings.visibility_timeout)
-    decoder.serve(held, picked, per_piece, concurrency, name, settings.heartbeat_seconds)
+    decoder.serve(held, picked, per_piece, concurrency, name, settings.heartbeat_seconds,
+                  compute_type=settings.asr_compute_type)

@@ -50,6 +50,7 @@ class RemoteModel:
 
     name: str  # the engine
     sha256: str
+    compute_type: str  # the setting: each worker resolves "auto" for its own device
 
 
 def task_id(interview_id: str, n: int, resume_key: str) -> str:

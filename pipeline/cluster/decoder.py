@@ -79,13 +79,15 @@ class _State:
     device = "cpu"
     threads = 0
     heartbeat_s = 30.0
+    compute_type = "auto"
     loaded: dict[str, object] = {}
 
 
 def serve(held: dict[str, Held], device: str, threads: int, concurrency: int, name: str | None,
-          heartbeat_s: float, loglevel: str = "INFO") -> None:
+          heartbeat_s: float, loglevel: str = "INFO", compute_type: str = "auto") -> None:
     """Run the Celery worker on the queues of ``held`` until stopped (the app is configured)."""
     _State.held, _State.device, _State.threads, _State.heartbeat_s = held, device, threads, heartbeat_s
+    _State.compute_type = compute_type
     logging.getLogger("celery.app.trace").setLevel(logging.ERROR)  # its success line repeats the result
     queues = sorted({queue_for(sha) for sha in held})
     node = name or f"testimony-{os.getpid()}@{socket.gethostname()}"
@@ -98,7 +100,8 @@ def _engine(held: Held):
         digest = models.sha256_file(held.path / "model.bin" if held.path.is_dir() else held.path)
         if digest != held.sha256:
             return None
-        _State.loaded[held.sha256] = engines.load(held.engine, str(held.path), _State.threads, _State.device)
+        _State.loaded[held.sha256] = engines.load(held.engine, str(held.path), _State.threads,
+                                                  _State.device, _State.compute_type)
     return _State.loaded[held.sha256]
 
 

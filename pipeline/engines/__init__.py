@@ -12,6 +12,9 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
+from . import compute
+from .compute import AUTO
+
 ENGINES = ("openai-whisper", "faster-whisper")
 # faster-whisper: 3.4x faster than openai-whisper on a 2-core machine at equal or better word
 # error rate on both development sets (docs/benchmarks.md). openai-whisper
@@ -25,6 +28,7 @@ RawSegment = dict
 
 class Engine(Protocol):
     name: str
+    compute_type: str  # what it computes in: a piece decoded in another is decoded again
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         """Language probabilities on the first 30 s, for ``allowed`` codes only."""
@@ -40,14 +44,17 @@ class Engine(Protocol):
         the engine can (faster-whisper, one temperature)."""
 
 
-def load(name: str, model_path: str, threads: int = 0, device: str = "cpu") -> Engine:
-    """``device`` "cuda" runs in float16 (a GPU worker, see pipeline/cluster/decoder.py)."""
+def load(name: str, model_path: str, threads: int = 0, device: str = "cpu",
+         compute_type: str = AUTO) -> Engine:
+    """``device`` "cuda" is a GPU worker (pipeline/cluster/decoder.py); ``compute_type`` "auto" is
+    the measured best for the device and the model's size (:mod:`pipeline.engines.compute`)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown speech engine {name!r}; expected one of {', '.join(ENGINES)}")
+    chosen = compute.choose(name, device, model_path, compute_type)
     if name == "openai-whisper":
         from .openai_whisper import OpenAIWhisper
 
-        return OpenAIWhisper(model_path, threads, device)
-    if name == "faster-whisper":
-        from .faster_whisper import FasterWhisper
+        return OpenAIWhisper(model_path, threads, device, chosen)
+    from .faster_whisper import FasterWhisper
 
-        return FasterWhisper(model_path, threads, device)
-    raise ValueError(f"unknown speech engine {name!r}; expected one of {', '.join(ENGINES)}")
+    return FasterWhisper(model_path, threads, device, chosen)

@@ -1,5 +1,5 @@
-"""faster-whisper (CTranslate2, int8 on CPU, float16 on a GPU): the default engine, the same weights
-as openai-whisper and several times faster."""
+"""faster-whisper (CTranslate2, in the compute type :mod:`.compute` picks): the default engine,
+the same weights as openai-whisper and several times faster."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def _byte_decoder() -> dict[str, int]:
 class FasterWhisper:
     name = "faster-whisper"
 
-    def __init__(self, model_dir: str, threads: int = 0, device: str = "cpu"):
+    def __init__(self, model_dir: str, threads: int = 0, device: str = "cpu",
+                 compute_type: str = "float32"):
         from faster_whisper import WhisperModel
 
         # local_files_only: a folder path is never looked up on Hugging Face. CTranslate2's own
         # default is 4 threads, which oversubscribes a 2-core machine (8% slower there).
-        self.model = WhisperModel(model_dir, device=device, compute_type="float16" if device == "cuda" else "int8",
+        self.model = WhisperModel(model_dir, device=device, compute_type=compute_type,
                                   cpu_threads=threads or os.cpu_count() or 0, local_files_only=True)
+        self.compute_type = compute_type
         self._foreign: list[int] | None = None
         self._pipeline = None
 

@@ -102,7 +102,8 @@ def _limit_numba_threads(threads: int) -> None:
 class OpenAIWhisper:
     name = "openai-whisper"
 
-    def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu"):
+    def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu",
+                 compute_type: str = "float32"):
         if threads:
             _limit_numba_threads(threads)
         import torch
@@ -111,7 +112,8 @@ class OpenAIWhisper:
         if threads:
             torch.set_num_threads(threads)
         self.model = whisper.load_model(checkpoint, device=device)
-        self.fp16 = device == "cuda"
+        self.compute_type = compute_type
+        self.fp16 = compute_type == "float16"
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         import whisper
