@@ -58,7 +58,7 @@ class Settings:
     temperature_fallback: bool = False  # greedy: reproducible, and 4x faster on Kazakh (bench/README.md)
     threads: int = 0
     asr_engine: str = DEFAULT_ENGINE
-    asr_compute_type: str = compute.AUTO  # measured best for device and model (engines/compute.py)
+    asr_compute_type: str = compute.AUTO  # the measured best for the device (engines/compute.py)
     asr_vad: bool = True
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
     asr_batch_size: int = 0  # faster-whisper's batched decoding of this many 30 s chunks at once; 0: off
@@ -170,6 +170,10 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
                "faster-whisper only: decode this many 30 s chunks at once (8: about 1.8x faster "
                "on Kazakh, worse on Russian, one segment per chunk); 0: off.",
                "[asr]\nbatch_size = 8"),
+    Documented("asr", "compute_type", "asr_compute_type",
+               "Number format the engine computes in: `auto` is the measured best for the device "
+               "(int8 on a CPU, float16 on a GPU); or float32, int8, float16, ... as the engine "
+               "allows.", "[asr]\ncompute_type = \"float32\""),
     Documented("asr", "piece_seconds", "piece_seconds",
                "Audio is decoded, and with a broker sent to workers, in pieces about this long, "
                "cut at pauses.", "[asr]\npiece_seconds = 300"),

@@ -161,6 +161,8 @@ def cluster(vectors: np.ndarray, count: int | None = None) -> np.ndarray:
 
 def closeness(vectors: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, float]]:
     """(voice, voice, cosine distance) for every pair of voices, closest first."""
+    if len(vectors) == 0:  # no speech long enough to hear a voice in (a recording under 0.5 s)
+        return []
     keys, centres = _centres(_unit(vectors), labels)
     pairs = [(keys[a], keys[b], float(1 - centres[a] @ centres[b]))
              for a in range(len(keys)) for b in range(a + 1, len(keys))]

@@ -31,6 +31,10 @@ class TermPattern:
     def search(self, text: str) -> bool:
         return self.regex.search(fold(text)) is not None
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the terms are in ``text`` once composed (NFC), as character offsets there."""
+        return [m.span() for m in self.regex.finditer(fold(nfc(text)))]
+
     def sub(self, text: str) -> str:
         """``text`` with every match replaced; unchanged (not even normalised) without one."""
         if not self.search(text):

@@ -47,10 +47,10 @@ class Engine(Protocol):
 def load(name: str, model_path: str, threads: int = 0, device: str = "cpu",
          compute_type: str = AUTO) -> Engine:
     """``device`` "cuda" is a GPU worker (pipeline/cluster/decoder.py); ``compute_type`` "auto" is
-    the measured best for the device and the model's size (:mod:`pipeline.engines.compute`)."""
+    the measured best for the device (:mod:`pipeline.engines.compute`)."""
     if name not in ENGINES:
         raise ValueError(f"unknown speech engine {name!r}; expected one of {', '.join(ENGINES)}")
-    chosen = compute.choose(name, device, model_path, compute_type)
+    chosen = compute.choose(name, device, compute_type)
     if name == "openai-whisper":
         from .openai_whisper import OpenAIWhisper
 

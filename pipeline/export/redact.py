@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 from ..transcript import Transcript
+from ..folding import nfc
 from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
 SEGMENT_MARK = "[segment withheld]"
@@ -81,10 +82,11 @@ def name_spans(t: Transcript, duration: float | None = None) -> tuple[list[Span]
         if seg.withheld or not pattern.search(seg.text or ""):
             continue
         text, bounds = "", []
-        for w in seg.words:
-            bounds.append((len(text), len(text) + len(w["text"])))
-            text += w["text"]
-        hits = [m.span() for m in pattern.finditer(text)]
+        for w in seg.words:  # composed, so that the pattern's offsets fall on these bounds
+            word = nfc(w["text"])
+            bounds.append((len(text), len(text) + len(word)))
+            text += word
+        hits = pattern.spans(text)
         if not hits:
             whole.append(seg.id)
             spans.append((max(0.0, seg.start - MUTE_PAD), seg.end + MUTE_PAD))
