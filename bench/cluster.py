@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "cluster")
     args = parser.parse_args()
     import make_interview
+
     from pipeline import media
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from builders import ffmpeg, tiny_argos_package, tiny_whisper_checkpoint  # noqa: E402
-
 from pipeline import config, models, transcript  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+
+from builders import ffmpeg, tiny_argos_package, tiny_whisper_checkpoint  # noqa: E402
 
 EVALDATA = Path(os.environ.get("TESTIMONY_EVALDATA", ROOT.parent / "shared" / "evaldata"))
 # The 18 evaluation clips when they are beside the repository, else the 8 that ship with the tests.
@@ -221,9 +221,9 @@ def kills(lab: Lab, trials: int) -> dict:
                 or len(counts) != len(inputs):
             failures += 1
             problems.append(f"trial {trial}: states {[j.state for j in jobs(home)]}, processed {dict(counts)}")
-        l, c, p = audit(home, dropped)
-        lost, corrupt = lost + l, corrupt + c
-        problems += p
+        gone, bad, found = audit(home, dropped)
+        lost, corrupt = lost + gone, corrupt + bad
+        problems += found
         shutil.rmtree(home.home, ignore_errors=True)
         print(f"  kill trial {trial + 1}/{trials}: killed during {stage}", file=sys.stderr)
     return {"name": f"SIGKILL at random moments ({', '.join(f'{k} {v}' for k, v in sorted(where.items()))})",
@@ -264,8 +264,8 @@ def disk_full(lab: Lab) -> dict:
             if not ok or [j.state for j in jobs(home)] != ["done"]:
                 failures += 1
                 problems.append(f"leave {leave}: {[(j.state, j.error) for j in jobs(home)]}")
-            l, c, p = audit(home, {sample.name: sha(sample)})
-            lost, corrupt, problems = lost + l, corrupt + c, problems + p
+            gone, bad, found = audit(home, {sample.name: sha(sample)})
+            lost, corrupt, problems = lost + gone, corrupt + bad, problems + found
             shutil.rmtree(root, ignore_errors=True)
     finally:
         subprocess.run(["umount", "-l", str(mount)])

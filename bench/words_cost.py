@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from overhead import bare_faster_segments  # noqa: E402  (this folder: the bare call overhead.py times)
+
 from pipeline import asr, media, speakers  # noqa: E402
 from pipeline.console import load_settings  # noqa: E402
 

@@ -20,7 +20,6 @@ from typing import Optional
 import numpy as np
 import typer
 
-
 WIDTH, HEIGHT, RATE, SECONDS = 640, 360, 25.0, 2.0
 COVERED = 0.9
 INNER_MARGIN = 0.15

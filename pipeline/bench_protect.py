@@ -29,8 +29,8 @@ import numpy as np
 import typer
 
 from .bench import run_system, score
-from .textnorm import read_tsv
 from .console import die, load_settings
+from .textnorm import read_tsv
 
 MIN_CLIP_S = 4.0  # both halves must hold enough speech for the encoder (1.6 s windows)
 

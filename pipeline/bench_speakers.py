@@ -28,8 +28,8 @@ from typing import Optional
 import numpy as np
 import typer
 
-from .textnorm import read_tsv
 from .console import die, load_settings, require_extra
+from .textnorm import read_tsv
 
 ERRORS = ("missed detection", "false alarm", "confusion")
 EDGE_S = 0.3  # a segment's first and last word should start and end this close to its own bounds
@@ -136,7 +136,8 @@ def bench_speakers(
     require_extra("bench", "pyannote.metrics")
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from . import asr, media, speakers as spk
+    from . import asr, media
+    from . import speakers as spk
 
     settings = load_settings()
     # pyannote warns once a recording that it takes the evaluated extent from the two annotations

@@ -12,7 +12,19 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import asr, bench, bench_faces, bench_protect, config, custody, intake, models, runner, versions, watch
+from . import (
+    asr,
+    bench,
+    bench_faces,
+    bench_protect,
+    config,
+    custody,
+    intake,
+    models,
+    runner,
+    versions,
+    watch,
+)
 from . import retranscribe as again
 from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings

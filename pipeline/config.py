@@ -14,8 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engines import DEFAULT_ENGINE, ENGINES
-from .engines import compute
+from .engines import DEFAULT_ENGINE, ENGINES, compute
 
 if sys.version_info >= (3, 11):
     import tomllib

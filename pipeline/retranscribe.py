@@ -13,11 +13,12 @@ import hashlib
 import sqlite3
 from dataclasses import dataclass
 
-from . import asr, models, transcript as tr, versions
+from . import asr, models, versions
+from . import transcript as tr
 from .config import LANGUAGES, Settings
-from .store import Job, Store, now
 from .outbox import output_dir
 from .runner import RETRANSCRIBE
+from .store import Job, Store, now
 
 
 class RetranscribeError(ValueError):

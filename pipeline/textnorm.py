@@ -15,7 +15,6 @@ over the normalised characters, single spaces included.
 from __future__ import annotations
 
 import csv
-
 import re
 import unicodedata
 from pathlib import Path

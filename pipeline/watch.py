@@ -20,8 +20,8 @@ from pathlib import Path
 from . import intake
 from .config import Settings, WatchFolder
 from .review.rebase import carry_for_job
-from .store import Store
 from .runner import JobRunner, Reporter
+from .store import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ import numpy as np
 
 from pipeline.media import ffmpeg_binary
 
-
 NUMBER_TOKEN, KAZAKH_WORD_TOKEN = 502, 6046  # " 1" (reads as no language), " мен" (Kazakh "I")
 EOT_TOKEN = 50257  # <|endoftext|> in the multilingual vocabulary
 # The decoder position where a window's text ends (after its 3 start tokens, and any prompt): a

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import intake, media
+from pipeline.runner import JobRunner
 from pipeline.store import Store
 from pipeline.watch import scan_once
-from pipeline.runner import JobRunner
 
 from builders import ffmpeg, video_without_audio
 

@@ -7,8 +7,8 @@ import re
 import signal
 from pathlib import Path
 
-from pipeline.store import Store
 from pipeline.runner import STAGES
+from pipeline.store import Store
 
 from builders import video_without_audio
 from conftest import DEADLINE, SAMPLE, drop, wait_until

@@ -3,7 +3,8 @@
 import re
 import unicodedata
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.export import redact, subtitles
 from pipeline.transcript import Segment, Transcript

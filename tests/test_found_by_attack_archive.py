@@ -32,8 +32,9 @@ def cli(home: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, tiny_checkpoint) -> Path:
-    from conftest import FAST_SETTINGS
     from pipeline import config, models
+
+    from conftest import FAST_SETTINGS
 
     h = tmp_path_factory.mktemp("attackarchive")
     (h / config.SETTINGS_FILE).write_text(FAST_SETTINGS)

@@ -19,7 +19,12 @@ from pipeline.hashing import sha256_file
 from pipeline.models.catalog import KNOWN
 from pipeline.store import Store
 
-from builders import ffmpeg, tiny_argos_package, transformers_nllb_folder, transformers_whisper_folder
+from builders import (
+    ffmpeg,
+    tiny_argos_package,
+    transformers_nllb_folder,
+    transformers_whisper_folder,
+)
 from conftest import FAST_SETTINGS, SAMPLE
 from hub import ArgosIndex, FakeHub
 

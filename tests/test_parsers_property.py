@@ -3,7 +3,8 @@ anything else with its own error, never a crash."""
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.transcript import Segment, Transcript, TranscriptError
 

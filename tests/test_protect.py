@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipeline import intake, transcript as tr
+from pipeline import intake
+from pipeline import transcript as tr
 from pipeline.export import faces, protect, redact, voice
 from pipeline.export.documents import ExportError
 from pipeline.media import ffmpeg_binary

@@ -5,12 +5,13 @@ import http.client
 import json
 from pathlib import Path
 
-from pipeline import models, transcript as tr, versions
+from pipeline import models, versions
+from pipeline import transcript as tr
+from pipeline.outbox import output_dir
 from pipeline.review import suggestions
 from pipeline.review.edits import Reviews
 from pipeline.review.textfile import write_review_file
 from pipeline.store import Store
-from pipeline.outbox import output_dir
 
 from builders import tiny_whisper_checkpoint
 
@@ -186,7 +187,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 def _page_text(server, interview_id: str) -> dict:
     """What the review page shows of the transcript's model and the suggestions."""
     from playwright.sync_api import sync_playwright
-
     from test_review_browser import ARGS
 
     with sync_playwright() as p:

@@ -13,16 +13,17 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FAST_SETTINGS
 from pipeline import config, models, transcript
 from pipeline.cli import app as main_app
+from pipeline.outbox import output_dir
 from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
 from pipeline.review.reviewfile import close_speakers
 from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
-from pipeline.store import Store
-from pipeline.outbox import output_dir
 from pipeline.runner import publish
+from pipeline.store import Store
+
+from conftest import FAST_SETTINGS
 
 SEGMENTS = [
     transcript.Segment(1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."),

@@ -9,16 +9,17 @@ import json
 import subprocess
 
 import pytest
+from test_review import new_home, process
 from typer.testing import CliRunner
 
-from builders import video_with_audio
 from pipeline import search, transcript
 from pipeline.cli import app
-from pipeline.review.edits import Reviews
-from pipeline.store import Store
 from pipeline.outbox import output_dir
+from pipeline.review.edits import Reviews
 from pipeline.runner import publish
-from test_review import new_home, process
+from pipeline.store import Store
+
+from builders import video_with_audio
 
 S = transcript.Segment
 SEGMENTS = {

@@ -11,9 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import SAMPLE
 from pipeline import bench_speakers, config, media, speakers, transcript
 from pipeline.transcript import Segment
+
+from conftest import SAMPLE
 
 QUESTIONS = [
     "Скажите, пожалуйста, когда вы в последний раз видели своего брата?",

@@ -189,7 +189,8 @@ class _Run:
     def _patiently(self, call):
         """Run a broker call, waiting out a broker that is restarting (nothing is given up)."""
         from kombu.exceptions import OperationalError
-        from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeout
 
         warned = False
         while True:

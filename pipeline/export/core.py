@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import search, transcript as tr
+from .. import search
+from .. import transcript as tr
 from ..config import Settings
 from ..hashing import sha256_file
+from ..outbox import PROVENANCE_FILE, output_dir
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..outbox import PROVENANCE_FILE, output_dir
 from . import c2pa_manifest, faces, packet, pdf, protect, redact, signing, subtitles, video, word
 from .documents import ExportError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from ..transcript import Transcript
 from ..folding import nfc
+from ..transcript import Transcript
 from ..withheld import SHOWN_INTERVIEW_FIELDS, redact_text, term_pattern
 
 SEGMENT_MARK = "[segment withheld]"

@@ -12,16 +12,53 @@ use are re-exported here, so callers write ``models.resolve_for_engine(...)``.
 
 from ..hashing import sha256_file
 from .common import ModelError, argos_dir, whisper_dir
-from .ct2 import (CT2_FILES, CT2_QUANTIZATION, convert_ct2_to_checkpoint, ct2_dims, ct2_to_openai_state,
-                  read_ct2, write_ct2)
-from .embedded import (BASE_DIMS, EMBEDDED_CT2_SHA256, EMBEDDED_CT2_SIZE, EMBEDDED_NAME, assemble_embedded_ct2,
-                       embedded_checkpoint)
-from .huggingface import hf_dims, hf_to_openai_state, hf_weight_files, read_hf_weights, read_safetensors
+from .ct2 import (
+                  CT2_FILES,
+                  CT2_QUANTIZATION,
+                  convert_ct2_to_checkpoint,
+                  ct2_dims,
+                  ct2_to_openai_state,
+                  read_ct2,
+                  write_ct2,
+)
+from .embedded import (
+                  BASE_DIMS,
+                  EMBEDDED_CT2_SHA256,
+                  EMBEDDED_CT2_SIZE,
+                  EMBEDDED_NAME,
+                  assemble_embedded_ct2,
+                  embedded_checkpoint,
+)
+from .huggingface import (
+                  hf_dims,
+                  hf_to_openai_state,
+                  hf_weight_files,
+                  read_hf_weights,
+                  read_safetensors,
+)
 from .install import SOURCE_FORMATS, add_model, detect_format, parse_languages
-from .openai_pt import (DIM_KEYS, MULTILINGUAL_VOCAB, check_whisper_state, load_checkpoint, save_checkpoint,
-                        whisper_languages)
-from .registry import (ADD_HINT, decoding_language, installed_records, is_installed, languages_label, list_models,
-                       model_for_language, model_info, prepare_ct2, resolve_ct2, resolve_for_engine, resolve_whisper)
+from .openai_pt import (
+                  DIM_KEYS,
+                  MULTILINGUAL_VOCAB,
+                  check_whisper_state,
+                  load_checkpoint,
+                  save_checkpoint,
+                  whisper_languages,
+)
+from .registry import (
+                  ADD_HINT,
+                  decoding_language,
+                  installed_records,
+                  is_installed,
+                  languages_label,
+                  list_models,
+                  model_for_language,
+                  model_info,
+                  prepare_ct2,
+                  resolve_ct2,
+                  resolve_for_engine,
+                  resolve_whisper,
+)
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
 
 __all__ = [

@@ -9,8 +9,16 @@ import typer
 
 from .. import config
 from ..console import die, load_settings
-from . import (EMBEDDED_NAME, SOURCE_FORMATS, ModelError, add_model, languages_label, list_models, resolve_whisper,
-               whisper_dir)
+from . import (
+    EMBEDDED_NAME,
+    SOURCE_FORMATS,
+    ModelError,
+    add_model,
+    languages_label,
+    list_models,
+    resolve_whisper,
+    whisper_dir,
+)
 from .bundle import bundle_installed
 from .catalog import KNOWN
 from .fetch import fetch

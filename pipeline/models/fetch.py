@@ -81,8 +81,13 @@ def _download(known: Known, target: Path, endpoint: str | None) -> tuple[Path, d
     try:
         import httpx2  # huggingface_hub's HTTP client: its connection errors mean "offline"
         from huggingface_hub import HfApi, snapshot_download
-        from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled,
-                                            RepositoryNotFoundError, RevisionNotFoundError)
+        from huggingface_hub.errors import (
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
     except ImportError:
         raise ModelError("fetching needs the fetch extra: pip install 'testimony-pipeline[fetch]'") from None
 

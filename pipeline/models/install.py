@@ -21,7 +21,15 @@ from ..config import Settings
 from ..hashing import sha256_file
 from . import argos, bundle
 from .common import ModelError, read_json, staging, whisper_dir, write_json
-from .ct2 import CT2_FILES, ct2_config, ct2_dims, ct2_spec_name, ct2_to_openai_state, read_ct2, write_ct2
+from .ct2 import (
+    CT2_FILES,
+    ct2_config,
+    ct2_dims,
+    ct2_spec_name,
+    ct2_to_openai_state,
+    read_ct2,
+    write_ct2,
+)
 from .embedded import EMBEDDED_NAME
 from .huggingface import hf_dims, hf_to_openai_state, hf_weight_files, read_hf_weights
 from .openai_pt import check_whisper_state, load_checkpoint, save_checkpoint, whisper_languages

@@ -23,10 +23,10 @@ from starlette.responses import (
 )
 
 from ..config import LANGUAGES
+from ..outbox import REVIEW_FILE
 from . import bodies, login
 from .edits import Conflict, NeedsConfirmation, ReviewError, Reviews
 from .public import OUTBOX_WORDS
-from ..outbox import REVIEW_FILE
 from .reviewfile import close_speakers
 from .textfile import write_review_file
 from .views import PressView, press_may_edit, press_may_rename, sees_withheld

@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import search, transcript as tr, versions
+from .. import search, versions
+from .. import transcript as tr
 from ..config import LANGUAGES, Settings
+from ..outbox import output_dir
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
-from ..outbox import output_dir
 from .interview import Interview
 from .reviewfile import write_review_file
 

@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..export import core as export_core, protect
+from ..export import core as export_core
+from ..export import protect
 from ..store import Store
 from . import bodies, login
 from .api import authorised, payload

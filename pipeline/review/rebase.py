@@ -23,7 +23,8 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 
-from .. import search, transcript as tr
+from .. import search
+from .. import transcript as tr
 from ..config import Settings
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, now

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import transcript as tr
 from ..config import LANGUAGES, Settings
-from .edits import Edit, Reviews, ReviewError
+from .edits import Edit, ReviewError, Reviews
 from .interview import Interview
 from .reviewfile import REVIEW_FILE, write_review_file
 

@@ -8,12 +8,12 @@ examples per route (20) keep it to seconds. The admin sends them: every right, s
 
 import json
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.review import bodies
 from pipeline.review.server import ROUTES
-
-from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 
 FORMS = {"/login", "/logout"}
 JSON_ROUTES = sorted(

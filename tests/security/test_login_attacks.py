@@ -6,11 +6,20 @@ import re
 import threading
 
 import httpx
+from attack import (  # noqa: F401  (fixtures)
+    PASSWORD,
+    client,
+    csrf_token,
+    home,
+    job,
+    log_in,
+    processed,
+    server,
+    set_limits,
+    team,
+)
 
 from pipeline.review.accounts import Accounts
-
-from attack import PASSWORD, client, csrf_token, log_in, set_limits
-from attack import home, job, processed, server, team  # noqa: F401  (fixtures)
 
 WRONG = "wrong password for account"
 

@@ -7,13 +7,11 @@ import re
 import subprocess
 
 import pytest
+from attack import PASSWORD, as_role, client, csrf_token, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 from typer.testing import CliRunner
 
 from pipeline.cli import app as main_app
 from pipeline.review.accounts import Accounts
-
-from attack import PASSWORD, as_role, client, csrf_token, post
-from attack import home, job, processed, server, team  # noqa: F401  (fixtures)
 
 
 def raw(server, method, path, body=b"", headers=None):

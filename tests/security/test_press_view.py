@@ -6,11 +6,10 @@ the press role; no answer may hold the withheld words. A reviewer's answers do h
 the check can fail.
 """
 
+from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 from starlette.routing import Mount
 
 from pipeline.review.server import ROUTES
-
-from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 
 SECRETS = ("лагерьде", "camp", "Алматы", "Almaty")
 INTERVIEW = "/api/interviews/{interview_id}"

@@ -6,12 +6,11 @@ Posts carry a body with an unknown field: a role that may use the route gets a 4
 is read or done.
 """
 
+from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
 from starlette.routing import Mount
 
-from pipeline.review.server import ROUTES
 from pipeline.outbox import output_dir
-
-from attack import as_role, home, job, post, processed, server, team  # noqa: F401  (fixtures)
+from pipeline.review.server import ROUTES
 
 ROLES = ("anonymous", "reviewer", "press", "admin")
 EVERYONE = set(ROLES)
