@@ -20,6 +20,8 @@ from typing import Optional
 import numpy as np
 import typer
 
+from .console import require_extra
+
 WIDTH, HEIGHT, RATE, SECONDS = 640, 360, 25.0, 2.0
 COVERED = 0.9
 INNER_MARGIN = 0.15
@@ -124,6 +126,7 @@ def bench_faces(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the figures here."),
 ):
     """Face blurring: share of frames whose face is covered, per condition, on a made-up video."""
+    require_extra("bench", "matplotlib")
     figures = {}
     typer.echo(f"{'condition':<40} {'detector alone':>15} {'covered':>8}")
     for name, condition in CONDITIONS.items():
