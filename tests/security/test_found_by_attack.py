@@ -13,6 +13,7 @@ as regression checks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -82,6 +83,37 @@ class Site:
         return c.post(url, json=body, headers={"X-CSRFToken": token})
 
 
+@contextlib.contextmanager
+def _review_server(home: Path):
+    """`testimony review` on a free loopback port for ``home``, stopped on leaving."""
+    port = _free_port()
+    env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
+        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/login", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        site = Site(base)
+        site.home = home
+        yield site
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_checkpoint):
     home = tmp_path_factory.mktemp("attack-home")
@@ -92,49 +124,26 @@ def site(tmp_path_factory, tiny_checkpoint):
                        ("Erlan", "reviewer")]:
         _cli(home, "reviewers", "add", name, "--role", role, "--password-stdin",
              stdin=f"pw-{name}-12345\n")
-    port = _free_port()
-    env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
-        cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/login", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    s = Site(base)
-    s.home = home
-
-    # A reviewer types the names the ways people and the base model type them.
-    rev = s.login("rev1", "pw-rev1-12345")
-    segs = {x["id"]: x for x in rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]}
-    for key, text in VARIANTS.items():
-        n = VARIANT_SEGMENT[key]
-        r = s.post(rev, f"/api/interviews/{INTERVIEW}/segments/{n}",
-                   {"reviewer": "rev1", "revision": segs[n]["revision"],
-                    "changes": {"text": f"менің туысым {text} туралы"}})
+    with _review_server(home) as s:
+        # A reviewer types the names the ways people and the base model type them.
+        rev = s.login("rev1", "pw-rev1-12345")
+        segs = {x["id"]: x for x in rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]}
+        for key, text in VARIANTS.items():
+            n = VARIANT_SEGMENT[key]
+            r = s.post(rev, f"/api/interviews/{INTERVIEW}/segments/{n}",
+                       {"reviewer": "rev1", "revision": segs[n]["revision"],
+                        "changes": {"text": f"менің туысым {text} туралы"}})
+            assert r.status_code == 200, r.text
+        # A reviewer whose account name is a withheld name saves segment 1.
+        erlan = s.login("Erlan", "pw-Erlan-12345")
+        r = s.post(erlan, f"/api/interviews/{INTERVIEW}/segments/1",
+                   {"reviewer": "Erlan", "revision": segs[1]["revision"],
+                    "changes": {"english": "I am a citizen"}})
         assert r.status_code == 200, r.text
-    # A reviewer whose account name is a withheld name saves segment 1.
-    erlan = s.login("Erlan", "pw-Erlan-12345")
-    r = s.post(erlan, f"/api/interviews/{INTERVIEW}/segments/1",
-               {"reviewer": "Erlan", "revision": segs[1]["revision"],
-                "changes": {"english": "I am a citizen"}})
-    assert r.status_code == 200, r.text
 
-    _cli(s.home, "withhold", INTERVIEW, "-", stdin="\n".join(TERMS) + "\n")
-    s.rev, s.press = rev, s.login("press1", "pw-press1-12345")
-    yield s
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+        _cli(s.home, "withhold", INTERVIEW, "-", stdin="\n".join(TERMS) + "\n")
+        s.rev, s.press = rev, s.login("press1", "pw-press1-12345")
+        yield s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,30 +235,8 @@ def bare_site(tmp_path_factory):
     (home / "testimony.toml").write_text("[review]\nlogin_delay_seconds = 0.1\n")
     _cli(home, "reviewers", "add", "boss", "--role", "admin", "--password-stdin",
          stdin="pw-boss-12345\n")
-    port = _free_port()
-    env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/login", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    s = Site(base)
-    s.home = home
-    yield s
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    with _review_server(home) as s:
+        yield s
 
 
 def test_one_client_cannot_lock_out_admin_by_rotating_x_forwarded_for(bare_site):
