@@ -1,7 +1,7 @@
 // The team's accounts for an admin, below the list of interviews: disable or enable accounts
 // (new ones come from the command line). The account's name goes in the body, not the address,
 // so any name (one with "/" too) can be disabled.
-import { ACCOUNT, ROLE, api, el, setState, t } from "./core.js";
+import { ACCOUNT, ROLE, api, el, listTable, setState, t } from "./core.js";
 import { hooks } from "./extend.js";
 
 async function accountsSection() {
@@ -19,18 +19,8 @@ async function accountsSection() {
   function draw(rows) {
     box.replaceChildren(
       el("h2", {}, t("Accounts")),
-      el(
-        "table",
-        { class: "list" },
-        el(
-          "thead",
-          {},
-          el(
-            "tr",
-            {},
-            [t("Name"), t("Role"), t("State"), ""].map((h) => el("th", {}, h)),
-          ),
-        ),
+      listTable(
+        [t("Name"), t("Role"), t("State"), ""],
         el(
           "tbody",
           {},

@@ -32,6 +32,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A list table (interviews, accounts): a header row of ``heads``, then ``body`` (a tbody).
+export function listTable(heads, body) {
+  const head = el("thead", {}, el("tr", {}, heads.map((h) => el("th", {}, h))));
+  return el("table", { class: "list" }, head, body);
+}
+
 export async function api(method, url, body) {
   const init = { method, credentials: "same-origin" };
   if (body !== undefined) {

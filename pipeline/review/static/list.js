@@ -1,5 +1,5 @@
 // The list of interviews, filtered by case, status and flag count (kept in the address).
-import { STATUS_NAMES, api, el, main, t, $ } from "./core.js";
+import { STATUS_NAMES, api, el, listTable, main, t, $ } from "./core.js";
 import { hooks } from "./extend.js";
 
 export async function showList() {
@@ -64,20 +64,7 @@ export async function showList() {
   ];
   main.replaceChildren(
     filters,
-    el(
-      "table",
-      { class: "list" },
-      el(
-        "thead",
-        {},
-        el(
-          "tr",
-          {},
-          heads.map((h) => el("th", {}, h)),
-        ),
-      ),
-      body,
-    ),
+    listTable(heads, body),
   );
   function filter() {
     const form = new FormData(filters),
