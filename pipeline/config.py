@@ -195,7 +195,8 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
                '[cluster]\nbroker = "redis://:secret@192.168.1.20:6379/0"',
                default="none: everything runs on this machine"),
     Documented("cluster", "visibility_timeout", "visibility_timeout",
-               "Seconds before a piece whose worker vanished is sent again.",
+               "The last resort: seconds before a piece that was never acknowledged goes back to "
+               "the queue, where no heartbeat ever named its holder (see heartbeat_seconds).",
                "[cluster]\nvisibility_timeout = 600"),
     Documented("cluster", "heartbeat_seconds", "heartbeat_seconds",
                "A worker refreshes its heartbeat every third of this; a piece whose worker has been "
