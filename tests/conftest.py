@@ -1,5 +1,6 @@
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +56,13 @@ beam_size = 1
 # How long a test waits for a condition before it fails. Only a failing test ever waits this long;
 # a 2-core machine shared with other work can be ten times slower than an idle one.
 DEADLINE = 600
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (the socket is closed again on return)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pytest_collection_modifyitems(config, items):

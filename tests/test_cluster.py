@@ -26,7 +26,7 @@ from pipeline import config, models
 from pipeline.cluster import broker
 
 from builders import tiny_whisper_checkpoint
-from conftest import FAST_SETTINGS, ROOT, drop, wait_until
+from conftest import FAST_SETTINGS, ROOT, drop, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("espeak-ng") is None,
                                 reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)")
@@ -38,12 +38,6 @@ SLOW_END = 40
 SENTENCES = ["Менің ағам қалада тұрады.", "Оны түнде алып кетті.", "Біз содан бері хабар алмадық.",
              "Ол мұғалім болып істеді.", "Балалары үйде күтіп отыр.", "Хат жазып көрдік, жауап жоқ.",
              "Көршілер ештеңе айтпайды."]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Redis:

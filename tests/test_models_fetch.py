@@ -9,7 +9,6 @@ a tiny Argos package. Nothing reaches outside the machine."""
 import hashlib
 import io
 import json
-import socket
 import tarfile
 
 import pytest
@@ -25,7 +24,7 @@ from builders import (
     transformers_nllb_folder,
     transformers_whisper_folder,
 )
-from conftest import FAST_SETTINGS, SAMPLE
+from conftest import FAST_SETTINGS, SAMPLE, free_port
 from hub import ArgosIndex, FakeHub
 
 NLLB = "nllb-200-distilled-600M"
@@ -228,16 +227,10 @@ def test_an_unknown_name_is_refused_before_any_download(online, cli, tmp_path, m
     assert missing.exit_code == 1 and "no such model repository" in missing.output
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when the block ends: nothing listens there
-
-
 def test_an_unreachable_hub_says_the_machine_seems_offline(cli, tmp_path, monkeypatch):
     new_home(tmp_path / "home", monkeypatch)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.setenv("ARGOS_PACKAGE_INDEX", f"http://127.0.0.1:{closed_port()}/")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("ARGOS_PACKAGE_INDEX", f"http://127.0.0.1:{free_port()}/")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     for name in ("small", "argos:ky-en"):
         result = cli("models", "fetch", name, "--out", tmp_path / "x.tar")

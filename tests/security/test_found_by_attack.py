@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import FAST_SETTINGS
+from conftest import FAST_SETTINGS, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "KZ-0001_sample-interview.mp4"
@@ -58,12 +57,6 @@ def _cli(home: Path, *args: str, stdin: str | None = None, timeout: int = 900):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Site:
     def __init__(self, base: str):
         self.base = base
@@ -86,7 +79,7 @@ class Site:
 @contextlib.contextmanager
 def _review_server(home: Path):
     """`testimony review` on a free loopback port for ``home``, stopped on leaving."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
     server = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
