@@ -241,8 +241,9 @@ def _edit(request: Request, user: login.User, body: bodies.Authored, action) -> 
         segment_id = request.path_params.get("segment_id")
         view = None
         if not sees_withheld(user):
-            view = PressView.of(reviews.open(found))
-            _refuse_hidden(view, reviews.open(found), segment_id, action)
+            t = reviews.open(found)
+            view = PressView.of(t)
+            _refuse_hidden(view, t, segment_id, action)
         try:
             action(reviews, found, author(user, body), segment_id, body)
         except ReviewError as exc:
