@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import bench_speakers, media, speakers
-from pipeline.bench import read_tsv
+from pipeline.textnorm import read_tsv
 
 GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
         "MIN_VOICE_WINDOWS": (3, 5), "OVERCLUSTER": (0, 1, 2, 4)}
