@@ -14,7 +14,8 @@ import typer
 from ..console import die, load_settings
 from ..outbox import REVIEW_FILE
 from .accounts import ROLES, AccountError, Accounts, locked_until_text
-from .edits import ReviewError, Reviews
+from .changes import ReviewError
+from .edits import Reviews
 from .running import LOOPBACK, InsecureNetwork, TLSError, make_server
 from .textfile import import_review_file, write_review_file
 
