@@ -192,6 +192,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
 
     try:
         if settings.broker:
+            cluster_cli.require()  # `link` and `retry` reach here without a preflight
             from .cluster.inflight import run_in_flight
 
             run_in_flight(settings, claim, run, done=report)
