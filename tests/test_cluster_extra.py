@@ -84,5 +84,9 @@ def test_without_the_cluster_extra_commands_say_what_to_install(tmp_path):
         assert result["code"] == 1
 
 
-def test_with_the_cluster_extra_nothing_is_missing():
+def test_with_the_cluster_extra_nothing_is_missing_before_or_after_the_broker_is_imported():
+    """A coordinator checks again after its preflight imported Celery (`link`, `retry`)."""
+    assert missing_extra("cluster", *NEEDS) is None
+    from pipeline.cluster import broker  # noqa: F401  (imports celery, kombu and redis)
+
     assert missing_extra("cluster", *NEEDS) is None
