@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import search, transcript  # noqa: E402
+from pipeline.folding import fold  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALDATA = Path(os.environ.get("TESTIMONY_EVALDATA", ROOT.parent / "shared" / "evaldata"))
@@ -84,7 +85,7 @@ def build(db, pool, interviews: int, segments: int, rng: random.Random) -> float
 
 def queries(pool, rng: random.Random, count: int) -> dict[str, list[str]]:
     tokens = [w for _, text, english in pool for w in re.findall(r"\w+", f"{text} {english or ''}")]
-    counts = Counter(search.fold(w).lower() for w in tokens)
+    counts = Counter(fold(w).lower() for w in tokens)
     vocabulary = sorted(w for w in counts if len(w) >= 3 and not w.isdigit())
     stems = [w for w in vocabulary if len(w) >= 6]
     pairs = []

@@ -12,19 +12,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import (
-    asr,
-    bench,
-    bench_faces,
-    bench_protect,
-    config,
-    custody,
-    intake,
-    models,
-    runner,
-    versions,
-    watch,
-)
+from . import asr, benches, config, custody_cli, intake, models, runner, versions, watch
 from . import retranscribe as again
 from .cluster import cli as cluster_cli
 from .console import Bar, die, load_settings
@@ -62,10 +50,7 @@ export_cli.register(app, PUBLISH)
 search_cli.register(app, ARCHIVE)
 cluster_cli.register(app, MACHINES)
 models_cli.register(app, MODELS)
-bench.register(app, MODELS)
-# Witness-protection benchmarks: their own modules, which use bench's runner and scoring.
-bench.bench_app.command("protect")(bench_protect.bench_protect)
-bench.bench_app.command("faces")(bench_faces.bench_faces)
+benches.register(app, MODELS)
 
 LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
 
@@ -192,6 +177,7 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
 
     try:
         if settings.broker:
+            cluster_cli.require()  # `link` and `retry` reach here without a preflight
             from .cluster.inflight import run_in_flight
 
             run_in_flight(settings, claim, run, done=report)
@@ -398,42 +384,8 @@ def translate(pending: bool = typer.Option(False, "--pending",
     store.close()
 
 
-@app.command(rich_help_panel=ARCHIVE)
-def verify(case: Optional[str] = typer.Argument(None, help="Only this case (default: everything).")):
-    """Re-hash every original and exported file against the custody log, and check the log's chain."""
-    settings = load_settings()
-    store = Store(settings.database)
-    findings = custody.verify(store, case)
-    store.close()
-    for f in findings:
-        mark = "ok  " if f.ok else "FAIL"
-        typer.secho(f"{mark} {f.subject}: {f.detail}", fg=None if f.ok else typer.colors.RED)
-    bad = [f for f in findings if not f.ok]
-    unchecked = sum(f.unchecked for f in findings)
-    typer.echo(f"{len(findings) - len(bad) - unchecked} intact, {len(bad)} not"
-               + (f", {unchecked} not checked (replaced, or not here)" if unchecked else ""))
-    if bad:
-        raise typer.Exit(1)
-
-
-@app.command("custody", rich_help_panel=ARCHIVE)
-def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
-                as_json: bool = typer.Option(False, "--json")):
-    """The chain of custody of one interview, in plain language or as JSON."""
-    settings = load_settings()
-    store = Store(settings.database)
-    try:
-        entries = custody.history(store, interview)
-    except KeyError:
-        die(f"no interview {interview!r}; `testimony status` lists them")
-    finally:
-        store.close()
-    if as_json:
-        typer.echo(json.dumps(entries, indent=2, ensure_ascii=False))
-        return
-    for e in entries:
-        typer.echo(f"{e['at']}  {e['text']}  [#{e['id']} {e['hash'][:12]}]")
-
+# Last, so that `testimony --help` lists them after retranscribe, as it always has.
+custody_cli.register(app, ARCHIVE)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -80,13 +80,22 @@ class Bar:
 def require_extra(extra: str, *modules: str) -> None:
     """Stop with what to install when a command needs packages of an optional extra (found
     before any work starts, not after an hour of decoding)."""
+    if (message := missing_extra(extra, *modules)) is not None:
+        die(message)
+
+
+def missing_extra(extra: str, *modules: str) -> str | None:
+    """What to install when some of an optional extra's packages are missing; None if none is."""
     missing = [m for m in modules if not _importable(m)]
-    if missing:
-        die(f"this command needs {', '.join(missing)}, from the {extra} extra: "
+    if not missing:
+        return None
+    return (f"this command needs {', '.join(missing)}, from the {extra} extra: "
             f"pip install 'testimony-pipeline[{extra}]'")
 
 
 def _importable(module: str) -> bool:
+    if module in sys.modules:  # imported already; kombu then has no __spec__ for find_spec to read
+        return True
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a missing parent package, or one blocked in sys.modules

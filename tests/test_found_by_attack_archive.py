@@ -1,8 +1,8 @@
 """Findings of an outside attack on `testimony retranscribe` (branch attackarchive).
 
-Each test fails on the code it was written against. One finished interview (the bundled
-71 s sample, processed once for the module in a temporary home with the tiny test model: the
-words are not the point) is shared; the tests that
+Each test fails on the code it was written against. One finished interview (the first eight
+seconds of the bundled sample, processed once for the module in a temporary home with the tiny
+test model: the words are not the point) is shared; the tests that
 change its state put it back. Loopback only; nothing leaves the machine.
 """
 
@@ -18,7 +18,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "KZ-0001_sample-interview.mp4"
-INTERVIEW = "sample-interview-72fa9b3b"
 
 
 def cli(home: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -34,6 +33,7 @@ def cli(home: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProce
 def home(tmp_path_factory, tiny_checkpoint) -> Path:
     from pipeline import config, models
 
+    from builders import ffmpeg
     from conftest import FAST_SETTINGS
 
     h = tmp_path_factory.mktemp("attackarchive")
@@ -41,9 +41,22 @@ def home(tmp_path_factory, tiny_checkpoint) -> Path:
     settings = config.load(h)
     settings.ensure_dirs()
     models.add_model(settings, tiny_checkpoint)
-    done = cli(h, "process", str(SAMPLE), "--language", "kk")
+    recording = tmp_path_factory.mktemp("recording") / SAMPLE.name
+    ffmpeg("-i", str(SAMPLE), "-t", "8", "-c", "copy", str(recording))
+    done = cli(h, "process", str(recording), "--language", "kk")
     assert done.returncode == 0, done.stdout + done.stderr
     return h
+
+
+@pytest.fixture(scope="module")
+def interview(home) -> str:
+    """The ID of the module's one interview."""
+    settings, store = _store(home)
+    try:
+        [job] = store.jobs()
+        return job.interview_id
+    finally:
+        store.close()
 
 
 def _store(home: Path):
@@ -54,7 +67,7 @@ def _store(home: Path):
     return settings, Store(settings.database)
 
 
-def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home):
+def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home, interview):
     """A `testimony retranscribe` killed with SIGKILL leaves its job 'running' under a dead
     process. Running the command again refuses it ("not finished (running); `testimony retry`
     is for failed ones") and `testimony retry` answers "names 0 failed interviews": outside a
@@ -62,7 +75,7 @@ def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home):
     Only `watch` calls requeue_orphans. Expected: a job whose owner process is dead on this
     machine is not treated as running (put back / chosen)."""
     settings, store = _store(home)
-    job = store.find_jobs(INTERVIEW)[0]
+    job = store.find_jobs(interview)[0]
     assert job.state == "done"
     import socket
 
@@ -70,9 +83,9 @@ def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home):
     dead.wait()
     store.update(job.id, state="running", owner=f"{socket.gethostname()}:{dead.pid}")
     try:
-        again = cli(home, "retranscribe", INTERVIEW, "--dry-run", timeout=120)
+        again = cli(home, "retranscribe", interview, "--dry-run", timeout=120)
         out = again.stdout + again.stderr
-        retry = cli(home, "retry", INTERVIEW, timeout=120)
+        retry = cli(home, "retry", interview, timeout=120)
         assert "not finished (running)" not in out or retry.returncode == 0, (
             "a killed run's interview can be neither transcribed again nor retried:\n"
             + out + retry.stdout + retry.stderr
@@ -82,7 +95,7 @@ def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home):
         store.close()
 
 
-def test_request_does_not_take_back_a_job_another_process_is_running(home):
+def test_request_does_not_take_back_a_job_another_process_is_running(home, interview):
     """Two `testimony retranscribe X` at once: both choose X while it is 'done'; the first
     requests and claims it (running); the second's request() then sets it back to 'queued'
     unconditionally (attempts 0), so its claim succeeds too and two processes transcribe and
@@ -93,8 +106,8 @@ def test_request_does_not_take_back_a_job_another_process_is_running(home):
 
     settings, store = _store(home)
     try:
-        first = again.choose(settings, store, [INTERVIEW], None, False)
-        second = again.choose(settings, store, [INTERVIEW], None, False)
+        first = again.choose(settings, store, [interview], None, False)
+        second = again.choose(settings, store, [interview], None, False)
         assert not first[0].reason and not second[0].reason
         again.request(store, first[0].job, None, None)
         running = store.claim(first[0].job.id)
@@ -111,21 +124,21 @@ def test_request_does_not_take_back_a_job_another_process_is_running(home):
     finally:
         from pipeline.runner import RETRANSCRIBE
 
-        job = store.find_jobs(INTERVIEW)[0]
+        job = store.find_jobs(interview)[0]
         meta = {k: v for k, v in job.meta.items() if k != RETRANSCRIBE}
         store.update(job.id, state="done", owner=None, progress=1.0, meta=meta)
         store.close()
 
 
-def test_retranscribe_in_another_language_leaves_no_stale_subtitles_in_the_outbox(home):
+def test_retranscribe_in_another_language_leaves_no_stale_subtitles_in_the_outbox(home, interview):
     """`testimony retranscribe X --language ru` on an interview first made in kk writes
     transcript.ru.srt/.vtt but leaves transcript.kk.srt/.vtt, with the replaced machine text,
     beside them in outbox/CASE/INTERVIEW/ (not in versions/N either). Anyone taking the
     subtitles from the outbox gets the old transcript as if current. Expected: the outbox holds
     only the new transcript's files (the old ones moved into versions/N, or removed)."""
-    folder = home / "outbox" / "KZ-0001" / INTERVIEW
+    folder = home / "outbox" / "KZ-0001" / interview
     assert (folder / "transcript.kk.srt").exists()
-    run = cli(home, "retranscribe", INTERVIEW, "--language", "ru")
+    run = cli(home, "retranscribe", interview, "--language", "ru")
     assert run.returncode == 0, run.stdout + run.stderr
     assert (folder / "transcript.ru.srt").exists()
     current = json.loads((folder / "transcript.json").read_text())

@@ -1,110 +1,34 @@
 """Review: the plain-text file, stale saves, pipeline re-runs and the review server's gates.
 
-The interview is made once per module by the real pipeline (tiny Whisper model); its
-segments are then replaced with readable ones and published by the pipeline's own publish(),
-so the tests can name what a reviewer would see. Each test starts from that published state
-with no review yet.
+The interview is made once per module by the real pipeline (tiny Whisper model); see
+tests/review_home.py.
 """
 
-import http.client
 import json
 import logging
 
 import pytest
-from typer.testing import CliRunner
 
-from pipeline import config, models, transcript
-from pipeline.cli import app as main_app
+from pipeline import transcript
 from pipeline.outbox import output_dir
-from pipeline.review.cli import app as review_app
 from pipeline.review.edits import Conflict, NeedsConfirmation, Reviews
-from pipeline.review.reviewfile import close_speakers
-from pipeline.review.textfile import ERRORS_FILE, parse, write_review_file
-from pipeline.runner import publish
+from pipeline.review.textfile import ERRORS_FILE, parse
 from pipeline.store import Store
 
-from conftest import FAST_SETTINGS
-
-SEGMENTS = [
-    transcript.Segment(1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."),
-    transcript.Segment(2, 1.2, 2.4, "kk", "Ол лагерьде болды.", None, avg_logprob=-1.4,
-                       flags=["low confidence", transcript.MISSING_TRANSLATION_FLAG]),
-    transcript.Segment(3, 2.4, 3.6, "ru", "Где ваш сын?", "Where is your son?"),
-    transcript.Segment(4, 3.6, 4.9, "ru", "Его забрали в две тысячи восемнадцатом году.", None,
-                       flags=[transcript.MISSING_TRANSLATION_FLAG]),
-]
-
-
-def new_home(root, checkpoint) -> config.Settings:
-    root.mkdir()
-    (root / config.SETTINGS_FILE).write_text(FAST_SETTINGS)
-    settings = config.load(root)
-    settings.ensure_dirs()
-    models.add_model(settings, checkpoint)
-    return settings
-
-
-def process(settings, video, case="KZ-7"):
-    result = CliRunner().invoke(main_app, ["process", str(video), "--case", case, "--language", "ru"],
-                                env={"TESTIMONY_HOME": str(settings.home)}, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    store = Store(settings.database)
-    [job] = [j for j in store.jobs("done") if j.case_id == case]
-    store.close()
-    return job
-
-
-def seed(settings, job):
-    """Publish readable segments for a processed interview, as the pipeline would write them."""
-    out = output_dir(settings, job)
-    t = transcript.load(out / transcript.MACHINE_FILE)
-    t.segments = [transcript.Segment(**{**s.__dict__, "flags": list(s.flags)}) for s in SEGMENTS]
-    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
-
-
-@pytest.fixture(scope="module")
-def processed(tmp_path_factory, tiny_checkpoint, speech_video):
-    settings = new_home(tmp_path_factory.mktemp("review") / "home", tiny_checkpoint)
-    return settings, process(settings, speech_video)
-
-
-@pytest.fixture
-def home(processed, monkeypatch):
-    """The module's home folder, its interview freshly published and not reviewed yet."""
-    settings, job = processed
-    monkeypatch.setenv("TESTIMONY_HOME", str(settings.home))
-    out = output_dir(settings, job)
-    for name in (transcript.REVIEWED_FILE, "review.txt", ERRORS_FILE):
-        (out / name).unlink(missing_ok=True)
-    db = Reviews(settings).db
-    db.executescript("DELETE FROM review_versions; DELETE FROM review_audit; DELETE FROM review_files;")
-    db.execute("UPDATE originals SET evidence_path=? WHERE sha256=?", (job.evidence_path, job.sha256))
-    db.close()
-    seed(settings, job)
-    return settings
-
-
-@pytest.fixture
-def job(home, processed):
-    return processed[1]
-
-
-@pytest.fixture
-def reviews(home):
-    r = Reviews(home)
-    yield r
-    r.close()
-
-
-def review_cli(*args):
-    return CliRunner().invoke(review_app, [str(a) for a in args], catch_exceptions=False)
-
-
-def review_file(reviews, job):
-    interview = reviews.find(job.interview_id)
-    assert write_review_file(reviews, interview)
-    return interview.out_dir / "review.txt"
-
+from review_home import (  # noqa: F401  (home, job, processed, reviews, server: fixtures)
+    SEGMENTS,
+    call,
+    home,
+    job,
+    new_home,
+    process,
+    processed,
+    review_cli,
+    review_file,
+    reviews,
+    seed,
+    server,
+)
 
 # The plain-text review file ---------------------------------------------------------------
 
@@ -269,27 +193,6 @@ def test_split_merge_and_retranslate(home, job, reviews, argos_ru, cli):
 
 # The review server ------------------------------------------------------------------------
 
-@pytest.fixture
-def server(home, review_server):
-    return review_server(home)
-
-
-def call(srv, method, path, body=None, token=True, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)  # generous: the machine may be busy
-    sent = {"Host": f"127.0.0.1:{srv.port}"}
-    if token:
-        sent["X-Testimony-Token"] = srv.token
-    if body is not None:
-        sent["Content-Type"] = "application/json"
-        body = json.dumps(body)
-    sent.update(headers or {})
-    conn.request(method, path, body=body, headers=sent)
-    reply = conn.getresponse()
-    data = reply.read()
-    conn.close()
-    return reply.status, reply.headers, data
-
-
 def test_two_reviewers_second_stale_save_refused_over_http(home, job, server):
     path = f"/api/interviews/{job.interview_id}"
     status, _, body = call(server, "GET", path)
@@ -380,146 +283,3 @@ def test_the_log_names_requests_not_words(home, job, server, caplog):
     assert secret not in caplog.text and "Алматы" not in caplog.text and server.token not in caplog.text
     status, _, body = call(server, "GET", f"/api/interviews/{job.interview_id}/segments/1/audit")
     assert json.loads(body)[-1]["after"] == secret
-
-
-# Speakers and words in time ---------------------------------------------------------------
-
-def timed_words(seg):
-    """The segment's words, evenly timed over it, as the recognizer would give them."""
-    parts = seg.text.split()
-    step = (seg.end - seg.start) / len(parts)
-    return [{"start": round(seg.start + i * step, 3), "end": round(seg.start + (i + 1) * step, 3),
-             "text": word, "probability": 0.3 if i == 0 else 0.9} for i, word in enumerate(parts)]
-
-
-def seed_speakers(settings, job):
-    """Publish the readable segments labelled S1, S2, S1, S2 and with word times."""
-    out = output_dir(settings, job)
-    t = transcript.load(out / transcript.MACHINE_FILE)
-    for seg, label in zip(t.segments, ["S1", "S2", "S1", "S2"]):
-        seg.speaker, seg.words = label, timed_words(seg)
-    t.speakers = {"model": "resemblyzer VoiceEncoder", "count": 2, "names": {}}
-    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
-
-
-def test_renaming_a_speaker_is_one_audited_edit_that_changes_every_segment(home, job, reviews):
-    seed_speakers(home, job)
-    interview = reviews.find(job.interview_id)
-    reviews.open(interview)
-    t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
-    assert [s.speaker for s in t.segments] == ["Interviewer", "S2", "Interviewer", "S2"]
-    entries = reviews.audit(job.interview_id)
-    assert [(a["segment_id"], a["field"], a["before"], a["after"]) for a in entries
-            if a["action"] == "rename speaker"] == [(None, "speaker", "S1", "Interviewer")]
-    assert not [a for a in entries if a["field"] == "speaker" and a["segment_id"] is not None]
-    revisions = reviews.revisions(job.interview_id)
-    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [1, 0, 1, 0]  # each renamed segment changed
-    assert t.speakers["names"] == {"S1": "Interviewer"}
-
-    # The review file lists the speakers; naming one there renames it everywhere, once.
-    path = review_file(reviews, job)
-    text = path.read_text()
-    assert "speaker Interviewer -> Interviewer\nspeaker S2 -> S2\n" in text
-    path.write_text(text.replace("speaker S2 -> S2", "speaker S2 -> Witness"))
-    result = review_cli("import", path, "--reviewer", "Dana")
-    assert result.exit_code == 0, result.output
-    t = transcript.load(path.parent / transcript.REVIEWED_FILE)
-    assert [s.speaker for s in t.segments] == ["Interviewer", "Witness", "Interviewer", "Witness"]
-    assert len([a for a in reviews.audit(job.interview_id) if a["action"] == "rename speaker"]) == 2
-    assert t.speakers["names"] == {"S1": "Interviewer", "S2": "Witness"}
-
-    path.write_text(path.read_text().replace("speaker Witness -> Witness", "speaker S9 -> Mother"))
-    result = review_cli("import", path, "--reviewer", "Dana")
-    assert result.exit_code != 0 and "no segment has the speaker 'S9'" in result.output
-
-
-def test_an_edit_drops_word_times_that_no_longer_spell_the_text(home, job, reviews):
-    seed_speakers(home, job)
-    interview = reviews.find(job.interview_id)
-    t = reviews.save(interview, "Aigerim", 3, 0, {"speaker": "S2", "english": "Where is your son, please?"})
-    assert [w["text"] for w in t.segments[2].words] == ["Где", "ваш", "сын?"]  # text untouched: words kept
-    t = reviews.save(interview, "Aigerim", 3, 1, {"text": "Где сейчас ваш сын?"})
-    assert t.segments[2].words == []  # a new word has no time: none is shown rather than a wrong one
-    assert transcript.load_current(interview.out_dir).segments[2].words == []
-
-    # A split between two words keeps each half's words; a merge joins them.
-    t = reviews.split(interview, "Aigerim", 1, 0, at=0.48, offset=len("Мой брат"))
-    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат"]
-    assert [w["text"] for w in t.segments[1].words] == ["живёт", "в", "Алматы."]
-    t = reviews.merge(interview, "Aigerim", 1, 1, next_revision=0)
-    assert [w["text"] for w in t.segments[0].words] == ["Мой", "брат", "живёт", "в", "Алматы."]
-
-
-def test_a_speaker_is_renamed_over_http(home, job, server):
-    seed_speakers(home, job)
-    path = f"/api/interviews/{job.interview_id}"
-    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S2", "new": "Witness"})
-    assert status == 200, body
-    assert [s["speaker"] for s in json.loads(body)["segments"]] == ["S1", "Witness", "S1", "Witness"]
-    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"})
-    assert status == 400 and "S7" in json.loads(body)["error"]
-
-
-# Merging speakers the voice step found close -------------------------------------------
-
-CLOSE = [{"labels": ["S1", "S2"], "distance": 0.21}]
-
-
-def seed_close(settings, job):
-    """The readable segments labelled S1, S2, S1, S2; the speaker step found S1 and S2 close."""
-    seed_speakers(settings, job)
-    out = output_dir(settings, job)
-    t = transcript.load(out / transcript.MACHINE_FILE)
-    t.speakers["close"] = CLOSE
-    publish(settings, job, t, json.loads((out / "provenance.json").read_text()))
-
-
-def test_merging_speakers_is_one_audited_edit_and_the_offer_goes(home, job, reviews):
-    seed_close(home, job)
-    interview = reviews.find(job.interview_id)
-    t = reviews.open(interview)
-    assert close_speakers(t) == [{"keep": "S1", "merge": "S2", "distance": 0.21}]
-    hint = "# S2 and S1 sound alike: 'speaker S2 -> S1' merges them."
-    assert hint in review_file(reviews, job).read_text()
-
-    t = reviews.merge_speakers(interview, "Aigerim", "S2", "S1")
-    assert [s.speaker for s in t.segments] == ["S1"] * 4
-    entries = [a for a in reviews.audit(job.interview_id) if a["action"] == "merge speakers"]
-    assert [(a["segment_id"], a["reviewer"], a["before"], a["after"]) for a in entries] == [
-        (None, "Aigerim", "S2", "S1")]
-    revisions = reviews.revisions(job.interview_id)
-    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
-    assert t.speakers["merged"] == [{"from": "S2", "into": "S1"}]
-    assert close_speakers(t) == []  # nothing left to offer
-    assert "sound alike" not in review_file(reviews, job).read_text()
-
-
-def test_a_renamed_speaker_is_offered_under_its_new_name(home, job, reviews):
-    seed_close(home, job)
-    interview = reviews.find(job.interview_id)
-    reviews.open(interview)
-    t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
-    assert close_speakers(t) == [{"keep": "Interviewer", "merge": "S2", "distance": 0.21}]
-
-
-def test_speakers_are_merged_over_http_and_bad_requests_say_why(home, job, server):
-    seed_close(home, job)
-    path = f"/api/interviews/{job.interview_id}"
-    status, _, body = call(server, "GET", path)
-    assert json.loads(body)["close_speakers"] == [{"keep": "S1", "merge": "S2", "distance": 0.21}]
-    merge = {"reviewer": "Aigerim", "merge": "S2", "into": "S1"}
-    assert call(server, "POST", f"{path}/merge-speakers", merge, token=False)[0] == 401
-    status, _, body = call(server, "POST", f"{path}/merge-speakers", {**merge, "into": "S9"})
-    assert status == 400 and "S9" in json.loads(body)["error"]
-    status, _, body = call(server, "POST", f"{path}/merge-speakers", {**merge, "into": "S2"})
-    assert status == 400 and "two different speakers" in json.loads(body)["error"]
-    status, _, body = call(server, "POST", f"{path}/merge-speakers", merge)
-    assert status == 200, body
-    data = json.loads(body)
-    assert [s["speaker"] for s in data["segments"]] == ["S1"] * 4 and data["close_speakers"] == []
-    # The page's part is its own ES module, loaded by the page.
-    status, headers, body = call(server, "GET", "/static/speaker_merge.js")
-    assert status == 200 and "javascript" in headers["Content-Type"]
-    assert b"hooks.rendered.push" in body and b"/merge-speakers" in body
-    status, _, features = call(server, "GET", "/static/features.js")
-    assert b'import "./speaker_merge.js";' in features

@@ -11,7 +11,6 @@ import subprocess
 
 import httpx
 import pytest
-from test_review import home, job, processed  # noqa: F401  (fixtures: one processed interview per module)
 from typer.testing import CliRunner
 
 from pipeline import custody, transcript
@@ -21,6 +20,8 @@ from pipeline.review.accounts import Accounts
 from pipeline.review.login import safe_next
 from pipeline.review.running import InsecureNetwork, make_server
 from pipeline.store import Store
+
+from review_home import home, job, processed  # noqa: F401  (fixtures: one processed interview per module)
 
 PASSWORD = "correct horse battery"
 LIMITS = "\n[review]\nlogin_delay_seconds = 0.05\nlockout_after = 3\nlockout_minutes = 15\n"

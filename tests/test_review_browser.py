@@ -9,13 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_review import home, job, new_home, process, processed, seed  # noqa: F401  (fixtures)
 
 from pipeline import transcript
 from pipeline.outbox import output_dir
 from pipeline.review.accounts import Accounts
 from pipeline.review.edits import Reviews
 from pipeline.runner import publish
+
+from review_home import home, job, new_home, process, processed, seed  # noqa: F401  (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -9,7 +9,6 @@ import json
 import subprocess
 
 import pytest
-from test_review import new_home, process
 from typer.testing import CliRunner
 
 from pipeline import search, transcript
@@ -20,6 +19,7 @@ from pipeline.runner import publish
 from pipeline.store import Store
 
 from builders import video_with_audio
+from review_home import new_home, process
 
 S = transcript.Segment
 SEGMENTS = {

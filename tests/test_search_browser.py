@@ -5,7 +5,6 @@ a hit at its moment; the press officer never sees withheld text.
 """
 
 import pytest
-from test_review import new_home, process, seed
 from test_review_browser import CHROMIUM, browser  # noqa: F401  (the browser fixture)
 from test_search import spoken_video
 from typer.testing import CliRunner
@@ -13,6 +12,8 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 from pipeline.outbox import output_dir
 from pipeline.review.accounts import Accounts
+
+from review_home import new_home, process, seed
 
 PASSWORD = "correct horse battery"
 

@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from test_review import new_home, process, seed, seed_close
 from test_review_browser import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
 
 from pipeline import transcript
 from pipeline.outbox import output_dir
+
+from review_home import new_home, process, seed, seed_close
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")

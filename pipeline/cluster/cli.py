@@ -12,13 +12,20 @@ from typing import Optional
 import typer
 
 from .. import config
-from ..console import die, load_settings
+from ..console import die, load_settings, missing_extra, require_extra
+from . import NEEDS
+
+
+def require() -> None:
+    """Stop with what to install when the cluster's packages are not installed."""
+    require_extra("cluster", *NEEDS)
 
 
 def preflight(settings: config.Settings) -> None:
     """With a broker set, reach it now: a wrong password or address stops the command with one line."""
     if not settings.broker:
         return
+    require()
     from . import broker
 
     try:
@@ -31,6 +38,9 @@ def preflight(settings: config.Settings) -> None:
 def show_status(settings: config.Settings, waiting: bool) -> None:
     """Connected workers and the pieces out; ``waiting``: some job is transcribing."""
     if not settings.broker:
+        return
+    if (message := missing_extra("cluster", *NEEDS)) is not None:
+        typer.secho(f"cluster: {message}", fg=typer.colors.RED)
         return
     from . import broker
 
@@ -70,6 +80,7 @@ def worker(
     name: Optional[str] = typer.Option(None, "--name", help="Node name (default: testimony-PID@HOST)."),
 ):
     """Decode audio pieces sent by a coordinator, with the models under this home's models/."""
+    require()
     from . import decoder
     from .broker import BrokerError, configure, preflight, shown
 

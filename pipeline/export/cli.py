@@ -11,7 +11,7 @@ import typer
 
 from ..console import Bar, die, load_settings
 from ..store import Store
-from . import core, protect, signing, verify_packet
+from . import signing, verify_packet
 from .documents import ExportError
 
 
@@ -39,6 +39,10 @@ def export(
              "interview whose sidecar says protect = [...] is exported as video only with those."),
 ):
     """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
+    # Here, not at the top: they bring scipy and fpdf, seconds that every other `testimony`
+    # command (a worker, a watcher, status) would pay at each start.
+    from . import core, protect
+
     settings = load_settings()
     store = Store(settings.database)
     try:
@@ -77,6 +81,8 @@ def withhold(
         words = [w for w in words if w != "-"] + sys.stdin.read().splitlines()
     if not any(w.strip() for w in words) and not segments:
         die("give the terms to withhold, or --segment ID")
+    from . import core  # see export()
+
     settings = load_settings()
     store = Store(settings.database)
     try:

@@ -25,7 +25,8 @@ from starlette.responses import (
 from ..config import LANGUAGES
 from ..outbox import REVIEW_FILE
 from . import bodies, login
-from .edits import Conflict, NeedsConfirmation, ReviewError, Reviews
+from .changes import Conflict, NeedsConfirmation, ReviewError
+from .edits import Reviews
 from .public import OUTBOX_WORDS
 from .reviewfile import close_speakers
 from .textfile import write_review_file

@@ -14,8 +14,8 @@ import typer
 from ..console import die, load_settings
 from ..outbox import REVIEW_FILE
 from .accounts import ROLES, AccountError, Accounts, locked_until_text
-from .edits import ReviewError, Reviews
-from .running import LOOPBACK, InsecureNetwork, TLSError, make_server
+from .changes import ReviewError
+from .edits import Reviews
 from .textfile import import_review_file, write_review_file
 
 app = typer.Typer(help="Review transcripts: a local web page, or a plain-text file in any editor.")
@@ -33,6 +33,10 @@ def serve(ctx: typer.Context,
     """Serve the review page until Ctrl-C; with no accounts, open the address it prints (it holds a secret token)."""
     if ctx.invoked_subcommand is not None:
         return
+    # Here, not at the top: the web stack (and through the press pages, export's scipy) would
+    # add seconds to every other `testimony` command's start.
+    from .running import LOOPBACK, InsecureNetwork, TLSError, make_server
+
     settings = load_settings()
     for given in (tls_cert, tls_key):
         if given is not None and not given.is_file():

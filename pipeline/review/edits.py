@@ -16,128 +16,32 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 from .. import search, versions
 from .. import transcript as tr
-from ..config import LANGUAGES, Settings
+from ..config import Settings
 from ..outbox import output_dir
 from ..reviewed_lock import reviewed_lock
 from ..store import Job, Store, now
+from . import history, reshape
+from .changes import (
+    MACHINE_TRANSLATION,
+    STATUSES,
+    Change,
+    Conflict,
+    Edit,
+    NeedsConfirmation,
+    NotFound,
+    ReviewError,
+    validate_changes,
+)
 from .interview import Interview
 from .reviewfile import write_review_file
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS review_versions (
-    interview_id TEXT NOT NULL,
-    segment_id INTEGER NOT NULL,
-    revision INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    reviewer TEXT,
-    data TEXT,                      -- the segment as saved (JSON); NULL once merged away
-    english_by_hand INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (interview_id, segment_id, revision)
-);
-CREATE TABLE IF NOT EXISTS review_audit (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    interview_id TEXT NOT NULL,
-    segment_id INTEGER,             -- NULL for the interview's own status
-    reviewer TEXT NOT NULL,
-    action TEXT NOT NULL,
-    field TEXT NOT NULL,
-    before TEXT,                    -- JSON
-    after TEXT                      -- JSON
-);
-CREATE INDEX IF NOT EXISTS review_audit_segment ON review_audit (interview_id, segment_id);
-CREATE TABLE IF NOT EXISTS review_files (
-    interview_id TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL            -- review.txt as last written by this tool
-);
-"""
-
-EDITABLE = ("text", "english", "language", "speaker", "reviewed")
-STATUSES = ("unreviewed", "in_progress", "reviewed")
-MACHINE_TRANSLATION = "machine translation"
-MERGE_SPEAKERS = "merge speakers"  # the audit action of merging one speaker label into another
-HAND_WRITTEN = ("edit", "review.txt")  # audit actions in which a person typed the value
-
-
-class ReviewError(ValueError):
-    """A request that cannot be carried out; the message says what to do instead."""
-
-
-class NotFound(ReviewError):
-    pass
-
-
-class Conflict(ReviewError):
-    """A save based on a stale revision: someone else saved the segment in the meantime."""
-
-    def __init__(self, segment_id: int, revision: int, current: dict | None, by: str | None, at: str):
-        self.segment_id, self.revision, self.current, self.by, self.at = segment_id, revision, current, by, at
-        gone = " (merged into another segment)" if current is None else ""
-        super().__init__(f"segment {segment_id} was saved by {by or 'the pipeline'} at {at} (revision {revision})"
-                         f"{gone} after you started editing it; look at their version before saving yours")
-
-
-class NeedsConfirmation(ReviewError):
-    """Re-translating would replace English a person wrote; the caller must ask first."""
-
-    def __init__(self, proposed: str):
-        self.proposed = proposed
-        super().__init__("this segment's English was written by hand; confirm to replace it")
-
-
-@dataclass
-class Change:
-    """One audited change: a field of a segment (or of the interview), before and after."""
-
-    segment_id: int | None
-    field: str
-    before: object
-    after: object
-    action: str = "edit"
-
-
-@dataclass
-class Edit:
-    """What a reviewer asks for on one segment, based on the revision they saw."""
-
-    segment_id: int
-    revision: int
-    changes: dict = field(default_factory=dict)
-
-
-def _segment_dict(seg: tr.Segment | None) -> dict | None:
-    return asdict(seg) if seg is not None else None
-
-
-def validate_changes(changes: dict) -> dict:
-    """Checked and normalised field values; raises ReviewError naming the bad field."""
-    clean = {}
-    for name, value in changes.items():
-        if name not in EDITABLE:
-            raise ReviewError(f"{name!r} cannot be edited; editable fields: {', '.join(EDITABLE)}")
-        if name == "language":
-            if value not in LANGUAGES:
-                raise ReviewError(f"language {value!r} is not one of {', '.join(LANGUAGES)}")
-        elif name == "reviewed":
-            if not isinstance(value, bool):
-                raise ReviewError("reviewed must be true or false")
-        elif value is not None and not isinstance(value, str):
-            raise ReviewError(f"{name} must be text")
-        elif name == "text":
-            value = (value or "").strip()
-        elif name in ("english", "speaker"):
-            value = (value or "").strip() or None
-        clean[name] = value
-    return clean
-
 
 class Reviews:
     """Reading and changing the reviewed version of interviews under one home folder."""
@@ -146,7 +50,7 @@ class Reviews:
         self.settings = settings
         self.store = Store(settings.database)
         self.db = self.store.db
-        self.db.executescript(SCHEMA)
+        self.db.executescript(history.SCHEMA)
         self._translator = translator
 
     def close(self) -> None:
@@ -218,9 +122,7 @@ class Reviews:
 
     # Versions -----------------------------------------------------------------------
     def latest(self, interview_id: str, segment_id: int):
-        return self.db.execute(
-            "SELECT * FROM review_versions WHERE interview_id=? AND segment_id=? ORDER BY revision DESC LIMIT 1",
-            (interview_id, segment_id)).fetchone()
+        return history.latest(self.db, interview_id, segment_id)
 
     def version(self, interview_id: str, segment_id: int, revision: int) -> dict | None:
         """A segment as it was at a revision, or None if it never had that revision."""
@@ -269,7 +171,8 @@ class Reviews:
                     if seg.id in touched:
                         tr.fit_words(seg)
                 if changes:
-                    self._record(interview, reviewer, t, changes, touched)
+                    history.record(self.db, interview.interview_id, reviewer, t, changes,
+                                   touched)
                     t.segments.sort(key=lambda s: (s.start, s.id))
                     tr.write_atomic(path, t.to_json())
                     search.index_transcript(self.db, t, path)  # same transaction: found at once, or not saved
@@ -285,38 +188,6 @@ class Reviews:
                      sorted(s for s in {c.segment_id for c in changes} if s is not None))
             write_review_file(self, interview)  # keeps an untouched review.txt current
         return t
-
-    def _record(self, interview: Interview, reviewer: str, t: tr.Transcript, changes: list[Change],
-                touched: set[int]) -> None:
-        stamp = now()
-        iid = interview.interview_id
-        if any(c.field != "status" for c in changes):
-            if t.review.get("status", "unreviewed") == "unreviewed":
-                changes.append(Change(None, "status", "unreviewed", "in_progress", "status"))
-                t.review["status"] = "in_progress"
-        reviewers = t.review.setdefault("reviewers", [])
-        if reviewer not in reviewers:
-            reviewers.append(reviewer)
-        segments = {s.id: s for s in t.segments}
-        for seg_id in touched:
-            row = self.latest(iid, seg_id)
-            by_hand = bool(row["english_by_hand"]) if row else False
-            for c in changes:  # split and merge keep whoever wrote the English
-                if c.segment_id == seg_id and c.field == "english" and c.action in HAND_WRITTEN:
-                    by_hand = True
-                elif c.segment_id == seg_id and c.field == "english" and c.action == MACHINE_TRANSLATION:
-                    by_hand = False
-            seg = segments.get(seg_id)
-            self.db.execute(
-                "INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
-                (iid, seg_id, (row["revision"] + 1) if row else 0, stamp, reviewer,
-                 json.dumps(asdict(seg)) if seg else None, int(by_hand)))
-        for c in changes:
-            self.db.execute(
-                "INSERT INTO review_audit (at, interview_id, segment_id, reviewer, action, field, before, after)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (stamp, iid, c.segment_id, reviewer, c.action, c.field,
-                 json.dumps(c.before, ensure_ascii=False), json.dumps(c.after, ensure_ascii=False)))
 
     def apply_edits(self, interview: Interview, reviewer: str, edits: list[Edit],
                     action: str = "edit") -> tr.Transcript:
@@ -350,27 +221,10 @@ class Reviews:
 
         def apply(t: tr.Transcript):
             self.check_revision(interview.interview_id, segment_id, revision)
-            seg = next(s for s in t.segments if s.id == segment_id)
-            if not seg.start < at < seg.end:
-                raise ReviewError(f"split time {at:.2f}s is not inside segment {segment_id} "
-                                  f"({seg.start:.2f}s-{seg.end:.2f}s); play to the split point first")
-            if not 0 <= offset <= len(seg.text):
-                raise ReviewError(f"split position {offset} is outside the segment's text")
             new_id = 1 + max([s.id for s in t.segments] + [r[0] for r in self.db.execute(
                 "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?", (interview.interview_id,))
                 if r[0] is not None])
-            english_a = english_b = seg.english
-            if seg.english:
-                english_a, english_b = _split_proportionally(seg.english, offset / max(len(seg.text), 1))
-            second = tr.Segment(**{**asdict(seg), "id": new_id, "start": round(at, 3), "text": seg.text[offset:].strip(),
-                                   "english": english_b, "reviewed": False, "flags": list(seg.flags)})
-            before = asdict(seg)
-            seg.end, seg.text, seg.english, seg.reviewed = round(at, 3), seg.text[:offset].strip(), english_a, False
-            t.segments.append(second)
-            changes = [Change(seg.id, name, before[name], getattr(seg, name), f"split into {seg.id} and {new_id}")
-                       for name in ("end", "text", "english", "reviewed") if before[name] != getattr(seg, name)]
-            changes.append(Change(new_id, "segment", None, asdict(second), f"split from {seg.id}"))
-            return changes, {seg.id, new_id}
+            return reshape.split_segment(t, segment_id, at, offset, new_id)
 
         return self.change(interview, reviewer, apply)
 
@@ -379,29 +233,10 @@ class Reviews:
         """Merge a segment with the one after it; the later one's ID is retired, not reused."""
 
         def apply(t: tr.Transcript):
-            index = next(i for i, s in enumerate(t.segments) if s.id == segment_id)
-            if index + 1 >= len(t.segments):
-                raise ReviewError(f"segment {segment_id} is the last one; there is nothing after it to merge")
-            seg, nxt = t.segments[index], t.segments[index + 1]
+            seg, nxt = reshape.pair(t, segment_id)
             self.check_revision(interview.interview_id, seg.id, revision)
             self.check_revision(interview.interview_id, nxt.id, next_revision)
-            before = asdict(seg)
-            seg.end = nxt.end
-            seg.text = f"{seg.text} {nxt.text}".strip()
-            seg.words = seg.words + nxt.words
-            if seg.english is not None or nxt.english is not None:
-                seg.english = f"{seg.english or ''} {nxt.english or ''}".strip()
-            seg.flags = list(dict.fromkeys(seg.flags + nxt.flags))
-            seg.speaker = seg.speaker or nxt.speaker
-            seg.reviewed = False
-            seg.withheld = seg.withheld or nxt.withheld
-            t.segments.remove(nxt)
-            action = f"merged {seg.id} with {nxt.id}"
-            changes = [Change(seg.id, name, before[name], getattr(seg, name), action)
-                       for name in ("end", "text", "english", "flags", "speaker", "reviewed", "withheld")
-                       if before[name] != getattr(seg, name)]
-            changes.append(Change(nxt.id, "segment", asdict(nxt), None, f"merged into {seg.id}"))
-            return changes, {seg.id, nxt.id}
+            return reshape.merge_segments(t, seg, nxt)
 
         return self.change(interview, reviewer, apply)
 
@@ -442,15 +277,7 @@ class Reviews:
             raise ReviewError("give the speaker a new name, e.g. Interviewer")
 
         def apply(t: tr.Transcript):
-            hit = [s for s in t.segments if s.speaker == old]
-            if not hit:
-                labels = sorted({s.speaker for s in t.segments if s.speaker})
-                raise ReviewError(f"no segment has the speaker {old!r}; speakers here: {', '.join(labels) or 'none'}")
-            for seg in hit:
-                seg.speaker = new
-            names = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
-            names[next((k for k, v in names.items() if v == old), old)] = new
-            return [Change(None, "speaker", old, new, "rename speaker")], {s.id for s in hit}
+            return reshape.rename_speaker(t, old, new)
 
         return self.change(interview, reviewer, apply)
 
@@ -463,35 +290,11 @@ class Reviews:
             raise ReviewError("name two different speakers: the one to merge and the one to keep")
 
         def apply(t: tr.Transcript):
-            labels = sorted({s.speaker for s in t.segments if s.speaker})
-            for name in (source, target):
-                if name not in labels:
-                    raise ReviewError(f"no segment has the speaker {name!r}; "
-                                      f"speakers here: {', '.join(labels) or 'none'}")
-            hit = [s for s in t.segments if s.speaker == source]
-            for seg in hit:
-                seg.speaker = target
-            t.speakers.setdefault("merged", []).append({"from": source, "into": target})
-            return [Change(None, "speaker", source, target, MERGE_SPEAKERS)], {s.id for s in hit}
+            return reshape.merge_speakers(t, source, target)
 
         return self.change(interview, reviewer, apply)
 
     # Audit --------------------------------------------------------------------------
     def audit(self, interview_id: str, segment_id: int | None = None) -> list[dict]:
         """The audit entries of one segment (or of all the interview), oldest first."""
-        if segment_id is None:
-            rows = self.db.execute("SELECT * FROM review_audit WHERE interview_id=? ORDER BY id", (interview_id,))
-        else:
-            rows = self.db.execute("SELECT * FROM review_audit WHERE interview_id=? AND segment_id=? ORDER BY id",
-                                   (interview_id, segment_id))
-        return [{**dict(r), "before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in rows]
-
-
-def _split_proportionally(text: str, fraction: float) -> tuple[str, str]:
-    """Cut text at the word boundary nearest the given fraction of its length."""
-    target = round(len(text) * fraction)
-    spaces = [i for i, ch in enumerate(text) if ch.isspace()]
-    if not spaces:
-        return (text, "") if fraction >= 0.5 else ("", text)
-    cut = min(spaces, key=lambda i: abs(i - target))
-    return text[:cut].strip(), text[cut:].strip()
+        return history.audit(self.db, interview_id, segment_id)

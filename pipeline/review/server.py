@@ -36,7 +36,8 @@ from ..export.documents import ExportError
 from ..translate import Translator
 from . import api, i18n, login, press_api, team_api
 from .accounts import AccountError, Accounts, Policy, load_policy
-from .edits import Conflict, NeedsConfirmation, NotFound, ReviewError, Reviews
+from .changes import Conflict, NeedsConfirmation, NotFound, ReviewError
+from .edits import Reviews
 from .gate import Gate
 from .public import hide_paths
 from .search_api import post_search

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import transcript as tr
 from ..config import LANGUAGES, Settings
-from .edits import Edit, ReviewError, Reviews
+from .changes import Edit, ReviewError
+from .edits import Reviews
 from .interview import Interview
 from .reviewfile import REVIEW_FILE, write_review_file
 

@@ -10,9 +10,10 @@ import re
 
 import httpx
 import pytest
-from test_review import home, job, new_home, process  # noqa: F401  (fixtures)
 
 from pipeline.review.accounts import Accounts
+
+from review_home import home, job, new_home, process  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"reviewer": "Aigerim", "press": "Dana", "admin": "Admin"}
