@@ -387,10 +387,29 @@ def test_every_detected_face_is_covered_in_every_frame():
 def test_disguise_keeps_length_loudness_and_silence():
     audio = soundfile.read(KK_CLIP, dtype="float32")[0]
     audio[16000:24000] = 0.0
-    out = voice.disguise(audio, voice.random_alpha())
-    assert len(out) == len(audio) and np.abs(out[16400:23600]).max() < 1e-3
+    out = voice.disguise(audio, voice.random_disguise())
+    assert len(out) == len(audio) and np.abs(out[16800:23200]).max() < 1e-3
     assert rms(out, 0.1, 0.9) == pytest.approx(rms(audio, 0.1, 0.9), rel=0.25)  # as loud as before
     assert not np.allclose(out, audio, atol=1e-2)
+
+
+def test_each_export_draws_its_own_transform_from_the_ranges():
+    draws = [voice.random_disguise() for _ in range(40)]
+    assert len(set(draws)) == 40  # never one transform for two packets
+    low, high = voice.SEMITONE_RANGE
+    assert all(voice.ALPHA_RANGE[0] <= d.alpha <= voice.ALPHA_RANGE[1] for d in draws)
+    assert all(low <= abs(d.semitones) <= high for d in draws)
+    assert {d.semitones > 0 for d in draws} == {True, False}  # up for some, down for others
+
+
+def test_pitch_shift_moves_the_pitch_and_keeps_the_timing():
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    up = voice.shift_pitch(tone, 4.0)
+    spectrum = np.abs(np.fft.rfft(up[2000:14000] * np.hanning(12000)))
+    peak = np.argmax(spectrum) * 16000 / 12000
+    assert len(up) == len(tone) and peak == pytest.approx(200 * 2 ** (4 / 12), rel=0.03)
+    assert np.array_equal(voice.shift_pitch(tone, 0.0), tone)
 
 
 def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
@@ -412,6 +431,7 @@ def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert figures["alpha_range"] == list(voice.ALPHA_RANGE)
+    assert figures["semitone_range"] == list(voice.SEMITONE_RANGE)
     assert figures["linkability"]["trials"] == {"target": 4, "nontarget": 6, "draws": 1}
     assert set(figures["linkability"]["eer"]) == {"original", "ignorant", "lazy-informed"}
     assert "linkability: EER" in result.output
