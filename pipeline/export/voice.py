@@ -28,9 +28,9 @@ WINDOW_S, HOP_S = 0.020, 0.010
 LPC_ORDER = 20
 # The ranges each export's draw comes from (docs/protection.md: `testimony bench protect`).
 # alpha: lower moves formants further, less linkable, fewer words recognised.
-ALPHA_RANGE = (0.75, 0.8)
+ALPHA_RANGE = (0.8, 0.85)
 # semitones: the size of the pitch shift; its direction (up or down) is drawn too.
-SEMITONE_RANGE = (3.0, 5.0)
+SEMITONE_RANGE = (3.5, 5.5)
 PITCH_FFT = 512  # 32 ms: the phase vocoder's window; librosa's 128 ms default smears speech
 SILENT = 1e-5  # frames quieter than this (muted spans, digital silence) stay silent
 
