@@ -420,6 +420,9 @@ def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
 
     assert eer([0.9, 0.8], [0.1, 0.2]) == 0.0 and eer([0.5, 0.1], [0.5, 0.1]) == 0.5
     out, refs = tmp_path / "protect.json", tmp_path / "refs.tsv"
+    bad = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"),
+                                         "--semitones", "5:3"])
+    assert bad.exit_code == 1 and "--semitones '5:3': give LOW:HIGH" in bad.output
     same = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"), "--no-asr"])
     assert same.exit_code == 1 and "give clips of at least two speakers" in same.output
     # The interviewer and the interviewee of the shipped clips: two real speakers.
