@@ -412,6 +412,23 @@ def test_pitch_shift_moves_the_pitch_and_keeps_the_timing():
     assert np.array_equal(voice.shift_pitch(tone, 0.0), tone)
 
 
+def test_long_sound_is_shifted_in_pieces_that_meet_where_it_is_quiet(monkeypatch):
+    monkeypatch.setattr(voice, "PITCH_CHUNK_S", 0.5)
+    monkeypatch.setattr(voice, "PITCH_SEAM_SEARCH_S", 0.25)
+    t = np.arange(32000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    for gap in (0.35, 1.1):  # two pauses, each near a boundary (0.5 s, 1 s)
+        tone[int(gap * 16000) : int((gap + 0.1) * 16000)] = 0.0
+    seams = voice._quiet_seams(tone)
+    assert len(seams) == 3 and all(0.35 <= s / 16000 <= 0.45 or 1.1 <= s / 16000 <= 1.2
+                                   for s in seams[:2])
+    up = voice.shift_pitch(tone, -3.0)
+    spoken = [s for s in range(5, 95) if not (17 <= s <= 23 or 55 <= s <= 61)]
+    levels = [rms(up, s / 50, (s + 1) / 50) for s in spoken]  # 20 ms each, away from the pauses
+    assert len(up) == len(tone)
+    assert min(levels) > 0.6 * max(levels)  # no dip where the pieces meet
+
+
 def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
     from typer.testing import CliRunner
 

@@ -32,6 +32,9 @@ ALPHA_RANGE = (0.8, 0.85)
 # semitones: the size of the pitch shift; its direction (up or down) is drawn too.
 SEMITONE_RANGE = (3.5, 5.5)
 PITCH_FFT = 512  # 32 ms: the phase vocoder's window; librosa's 128 ms default smears speech
+# Long sound is shifted in pieces of about PITCH_CHUNK_S, cut at the quietest moment within
+# PITCH_SEAM_SEARCH_S of each boundary and cross-faded over PITCH_FADE_S either side.
+PITCH_CHUNK_S, PITCH_SEAM_SEARCH_S, PITCH_FADE_S = 30.0, 5.0, 0.02
 SILENT = 1e-5  # frames quieter than this (muted spans, digital silence) stay silent
 
 
@@ -106,24 +109,58 @@ def mcadams(audio: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def shift_pitch(audio: np.ndarray, semitones: float) -> np.ndarray:
-    """``audio`` a number of semitones higher (or lower), as long; formants move with it."""
-    import librosa
+    """``audio`` a number of semitones higher (or lower), as long; formants move with it.
 
+    Done in pieces of about PITCH_CHUNK_S, so that an interview of hours never holds its whole
+    spectrogram in memory. Pieces meet at the quietest 20 ms near each boundary and are
+    cross-faded there: the phase vocoder's pieces are not in phase with each other, and a seam
+    in the middle of a vowel would dip."""
     audio = np.asarray(audio, dtype=np.float32)
     if not semitones or len(audio) < PITCH_FFT:
         return audio
-    shifted = librosa.effects.pitch_shift(
-        audio,
-        sr=SAMPLE_RATE,
-        n_steps=semitones,
-        n_fft=PITCH_FFT,
-        hop_length=PITCH_FFT // 4,
-    )
+    fade = int(PITCH_FADE_S * SAMPLE_RATE)
+    seams = [0, *_quiet_seams(audio), len(audio)]
+    out = np.zeros(len(audio), dtype=np.float64)
+    for start, end in zip(seams, seams[1:]):
+        lo, hi = max(start - fade, 0), min(end + fade, len(audio))
+        shifted = _shift_piece(audio[lo:hi], semitones)
+        # Linear fades where pieces overlap: the two sides of each seam sum to one.
+        weight = np.ones(hi - lo)
+        if lo > 0:
+            weight[: 2 * fade] = np.linspace(0.0, 1.0, 2 * fade)
+        if hi < len(audio):
+            weight[-2 * fade :] = np.linspace(1.0, 0.0, 2 * fade)
+        out[lo:hi] += shifted * weight
     # Resampling loses the band above the new Nyquist: the whole keeps its loudness.
-    level = np.sqrt(np.mean(shifted.astype(np.float64) ** 2))
+    level = np.sqrt(np.mean(out**2))
     if level > 0:
-        shifted *= np.sqrt(np.mean(audio.astype(np.float64) ** 2)) / level
-    return np.clip(shifted, -1.0, 1.0).astype(np.float32)
+        out *= np.sqrt(np.mean(audio.astype(np.float64) ** 2)) / level
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def _quiet_seams(audio: np.ndarray) -> list[int]:
+    """Where pieces meet: the quietest 20 ms within PITCH_SEAM_SEARCH_S of every PITCH_CHUNK_S."""
+    step, reach = int(0.02 * SAMPLE_RATE), int(PITCH_SEAM_SEARCH_S * SAMPLE_RATE)
+    piece, fade = int(PITCH_CHUNK_S * SAMPLE_RATE), int(PITCH_FADE_S * SAMPLE_RATE)
+    seams: list[int] = []
+    for target in range(piece, len(audio) - piece // 2, piece):
+        lo = max(target - reach, (seams[-1] if seams else 0) + 4 * fade)
+        hi = min(target + reach, len(audio) - 4 * fade)
+        if hi - lo < step:
+            continue
+        frames = audio[lo : hi - (hi - lo) % step].astype(np.float64).reshape(-1, step)
+        seams.append(lo + int(np.argmin(np.sum(frames**2, axis=1))) * step + step // 2)
+    return seams
+
+
+def _shift_piece(audio: np.ndarray, semitones: float) -> np.ndarray:
+    import librosa
+
+    if len(audio) < PITCH_FFT:
+        return audio.astype(np.float64)
+    return librosa.effects.pitch_shift(
+        audio, sr=SAMPLE_RATE, n_steps=semitones, n_fft=PITCH_FFT, hop_length=PITCH_FFT // 4
+    ).astype(np.float64)
 
 
 def disguise(audio: np.ndarray, transform: Disguise) -> np.ndarray:
