@@ -9,7 +9,7 @@ recording, which may be one person). Three attackers:
 
 - original: enrolled on originals, tested on originals (how linkable the voice is unprotected);
 - ignorant: enrolled on originals, tested on disguised audio (a police file of the real voice);
-- lazy-informed: enrolled on audio disguised by another export's random coefficient, tested
+- lazy-informed: enrolled on audio disguised by another export's random draw, tested
   on disguised audio (an attacker who knows the method and runs it on their own recordings).
 
 Intelligibility is the word and character error rate of the pipeline's own transcription
@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
@@ -33,6 +34,31 @@ from .console import die, load_settings
 from .textnorm import read_tsv
 
 MIN_CLIP_S = 4.0  # both halves must hold enough speech for the encoder (1.6 s windows)
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """The ranges the exporter's random transform is drawn from (voice.random_disguise)."""
+
+    alpha: tuple[float, float]
+    semitones: tuple[float, float]
+
+    def draw(self):
+        from .export import voice
+
+        return voice.random_disguise(self.alpha, self.semitones)
+
+
+def _range(text: str | None, default: tuple[float, float], option: str, top: float):
+    """LOW:HIGH from the command line, checked to lie in [0, top)."""
+    if not text:
+        return default
+    try:
+        bounds = tuple(float(x) for x in text.split(":"))
+        assert len(bounds) == 2 and 0 <= bounds[0] <= bounds[1] < top
+    except (ValueError, AssertionError):
+        die(f"{option} {text!r}: give LOW:HIGH with 0 <= LOW <= HIGH < {top:g}")
+    return bounds
 
 
 def eer(target: list[float], nontarget: list[float]) -> float:
@@ -53,8 +79,8 @@ def _trials(clips: list[dict]) -> tuple[list[tuple[int, int]], list[tuple[int, i
     return target, nontarget
 
 
-def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> dict:
-    """EER of the three attackers, pooled over ``draws`` random coefficients per clip."""
+def linkability(clips: list[dict], draws: int, ranges: Ranges) -> dict:
+    """EER of the three attackers, pooled over ``draws`` random transforms per clip."""
     from resemblyzer import VoiceEncoder, preprocess_wav
 
     from .export import voice
@@ -78,8 +104,8 @@ def linkability(clips: list[dict], draws: int, bounds: tuple[float, float]) -> d
     original = [halves(c["audio"]) for c in clips]
     cosines = []
     for draw in range(draws):
-        enrol_p = [halves(voice.disguise(c["audio"], voice.random_alpha(bounds)))[0] for c in clips]
-        trial_p = [halves(voice.disguise(c["audio"], voice.random_alpha(bounds)))[1] for c in clips]
+        enrol_p = [halves(voice.disguise(c["audio"], ranges.draw()))[0] for c in clips]
+        trial_p = [halves(voice.disguise(c["audio"], ranges.draw()))[1] for c in clips]
         cosines += [float(original[n][1] @ trial_p[n]) for n, _ in target]
         for kind, pairs in (("target", target), ("nontarget", nontarget)):
             for a, b in pairs:
@@ -107,7 +133,7 @@ def intelligibility(
     work: Path,
     engine: str | None,
     model: str | None,
-    bounds: tuple[float, float],
+    ranges: Ranges,
 ) -> dict:
     """WER and CER of the pipeline's transcription on original and on disguised clips."""
     from .export import voice
@@ -117,7 +143,7 @@ def intelligibility(
     work.mkdir()
     wavs = []
     for n, clip in enumerate(clips):
-        disguised = voice.disguise(clip["audio"], voice.random_alpha(bounds))
+        disguised = voice.disguise(clip["audio"], ranges.draw())
         for kind, audio in (("original", clip["audio"]), ("disguised", disguised)):
             path = work / f"{language}-{n:03d}-{kind}.wav"
             write_wav(path, audio)
@@ -149,7 +175,7 @@ def bench_protect(
         help="references.tsv files (file, transcript; source_video or source).",
     ),
     draws: int = typer.Option(
-        3, help="Random coefficients drawn per clip for the linkability attacks."
+        3, help="Random transforms drawn per clip for the linkability attacks."
     ),
     asr: bool = typer.Option(True, help="Also transcribe original and disguised clips (WER, CER)."),
     engine: Optional[str] = typer.Option(None, help="Transcription engine (default: settings)."),
@@ -159,17 +185,22 @@ def bench_protect(
     alpha: Optional[str] = typer.Option(
         None, help="LOW:HIGH, the range coefficients are drawn from (default: the exporter's)."
     ),
+    semitones: Optional[str] = typer.Option(
+        None, help="LOW:HIGH, the size of the pitch shift, up or down (default: the exporter's; "
+        "0:0 for none)."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures here."),
 ):
     """Voice disguise: speaker-verification EER (linkability) and WER/CER (intelligibility)."""
     from . import media
     from .export import voice
 
-    try:
-        bounds = tuple(float(x) for x in alpha.split(":")) if alpha else voice.ALPHA_RANGE
-        assert len(bounds) == 2 and 0 < bounds[0] <= bounds[1] < 2
-    except (ValueError, AssertionError):
-        die(f"--alpha {alpha!r}: give LOW:HIGH, e.g. 0.5:0.62")
+    ranges = Ranges(
+        _range(alpha, voice.ALPHA_RANGE, "--alpha", 2.0),
+        _range(semitones, voice.SEMITONE_RANGE, "--semitones", 12.0),
+    )
+    if ranges.alpha[0] == 0:
+        die(f"--alpha {alpha!r}: a coefficient must be above 0")
     settings = load_settings()
     clips, by_language = [], {}
     with tempfile.TemporaryDirectory(prefix="bench-protect-", dir=settings.work) as tmp:
@@ -194,11 +225,15 @@ def bench_protect(
                 )
             clips += mine
             by_language[language] = (rows, mine)
-        typer.echo(f"{len(clips)} clips; alpha drawn from {bounds} per export", err=True)
-        figures = {"alpha_range": list(bounds), "linkability": linkability(clips, draws, bounds)}
+        typer.echo(f"{len(clips)} clips; transform drawn per export from {ranges}", err=True)
+        figures = {
+            "alpha_range": list(ranges.alpha),
+            "semitone_range": list(ranges.semitones),
+            "linkability": linkability(clips, draws, ranges),
+        }
         if asr:
             figures["intelligibility"] = {
-                lang: intelligibility(settings, rows, mine, lang, work, engine, model, bounds)
+                lang: intelligibility(settings, rows, mine, lang, work, engine, model, ranges)
                 for lang, (rows, mine) in by_language.items()
                 if "transcript" in rows[0]
             }
@@ -212,7 +247,8 @@ def bench_protect(
 def report(figures: dict) -> str:
     link = figures["linkability"]
     lines = [
-        f"alpha drawn per export from {figures['alpha_range']}",
+        f"alpha drawn per export from {figures['alpha_range']}, a pitch shift of "
+        f"{figures['semitone_range']} semitones up or down",
         f"linkability: EER of a resemblyzer speaker-verification attack "
         f"({link['trials']['target']} target, {link['trials']['nontarget']} non-target trials, "
         f"{link['trials']['draws']} draws)",

@@ -387,10 +387,46 @@ def test_every_detected_face_is_covered_in_every_frame():
 def test_disguise_keeps_length_loudness_and_silence():
     audio = soundfile.read(KK_CLIP, dtype="float32")[0]
     audio[16000:24000] = 0.0
-    out = voice.disguise(audio, voice.random_alpha())
-    assert len(out) == len(audio) and np.abs(out[16400:23600]).max() < 1e-3
+    out = voice.disguise(audio, voice.random_disguise())
+    assert len(out) == len(audio) and np.abs(out[16800:23200]).max() < 1e-3
     assert rms(out, 0.1, 0.9) == pytest.approx(rms(audio, 0.1, 0.9), rel=0.25)  # as loud as before
     assert not np.allclose(out, audio, atol=1e-2)
+
+
+def test_each_export_draws_its_own_transform_from_the_ranges():
+    draws = [voice.random_disguise() for _ in range(40)]
+    assert len(set(draws)) == 40  # never one transform for two packets
+    low, high = voice.SEMITONE_RANGE
+    assert all(voice.ALPHA_RANGE[0] <= d.alpha <= voice.ALPHA_RANGE[1] for d in draws)
+    assert all(low <= abs(d.semitones) <= high for d in draws)
+    assert {d.semitones > 0 for d in draws} == {True, False}  # up for some, down for others
+
+
+def test_pitch_shift_moves_the_pitch_and_keeps_the_timing():
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    up = voice.shift_pitch(tone, 4.0)
+    spectrum = np.abs(np.fft.rfft(up[2000:14000] * np.hanning(12000)))
+    peak = np.argmax(spectrum) * 16000 / 12000
+    assert len(up) == len(tone) and peak == pytest.approx(200 * 2 ** (4 / 12), rel=0.03)
+    assert np.array_equal(voice.shift_pitch(tone, 0.0), tone)
+
+
+def test_long_sound_is_shifted_in_pieces_that_meet_where_it_is_quiet(monkeypatch):
+    monkeypatch.setattr(voice, "PITCH_CHUNK_S", 0.5)
+    monkeypatch.setattr(voice, "PITCH_SEAM_SEARCH_S", 0.25)
+    t = np.arange(32000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    for gap in (0.35, 1.1):  # two pauses, each near a boundary (0.5 s, 1 s)
+        tone[int(gap * 16000) : int((gap + 0.1) * 16000)] = 0.0
+    seams = voice._quiet_seams(tone)
+    assert len(seams) == 3 and all(0.35 <= s / 16000 <= 0.45 or 1.1 <= s / 16000 <= 1.2
+                                   for s in seams[:2])
+    up = voice.shift_pitch(tone, -3.0)
+    spoken = [s for s in range(5, 95) if not (17 <= s <= 23 or 55 <= s <= 61)]
+    levels = [rms(up, s / 50, (s + 1) / 50) for s in spoken]  # 20 ms each, away from the pauses
+    assert len(up) == len(tone)
+    assert min(levels) > 0.6 * max(levels)  # no dip where the pieces meet
 
 
 def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
@@ -401,6 +437,9 @@ def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
 
     assert eer([0.9, 0.8], [0.1, 0.2]) == 0.0 and eer([0.5, 0.1], [0.5, 0.1]) == 0.5
     out, refs = tmp_path / "protect.json", tmp_path / "refs.tsv"
+    bad = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"),
+                                         "--semitones", "5:3"])
+    assert bad.exit_code == 1 and "--semitones '5:3': give LOW:HIGH" in bad.output
     same = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"), "--no-asr"])
     assert same.exit_code == 1 and "give clips of at least two speakers" in same.output
     # The interviewer and the interviewee of the shipped clips: two real speakers.
@@ -412,6 +451,7 @@ def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert figures["alpha_range"] == list(voice.ALPHA_RANGE)
+    assert figures["semitone_range"] == list(voice.SEMITONE_RANGE)
     assert figures["linkability"]["trials"] == {"target": 4, "nontarget": 6, "draws": 1}
     assert set(figures["linkability"]["eer"]) == {"original", "ignorant", "lazy-informed"}
     assert "linkability: EER" in result.output

@@ -30,7 +30,8 @@ ASSERTION = "org.testimony.export"
 # What each protection did, as the videos' actions and verify-packet say it (never how).
 PROTECTION_DONE = {
     "names": "withheld names muted in the sound where they are spoken inside kept passages",
-    "voice": "voices disguised (formants moved by a transform drawn at random for this export)",
+    "voice": "voices disguised (formants and pitch moved by a transform drawn at random "
+    "for this export)",
     "faces": "faces blurred in every frame where an automatic detector found them",
 }
 ROOT_FILE, CHAIN_FILE, SIGNER_KEY = "root.pem", "chain.pem", "signer.key"

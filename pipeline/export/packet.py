@@ -101,9 +101,10 @@ PROTECTION_LINES = {
               "  times the speech recognizer gave for the word (padded).",
               "Names in the sound: NOT muted. A withheld name can still be heard where a kept\n"
               "  passage says it."),
-    "voice": ("Voices: DISGUISED by moving the voice's formants with a transform drawn at random\n"
-              "  for this export. Someone who knows the method may still link the voice to the\n"
-              "  person, and accent, way of speaking and what is said are unchanged.",
+    "voice": ("Voices: DISGUISED by moving the voice's formants and pitch with a transform\n"
+              "  drawn at random for this export. Someone who knows the method may still link\n"
+              "  the voice to the person, and accent, way of speaking and what is said are\n"
+              "  unchanged.",
               "Voices: NOT disguised. The people speaking can be recognised by their voices."),
     "faces": ("Faces: BLURRED where an automatic face detector found them. Detectors miss faces\n"
               "  (in profile, small, tilted, partly covered, in poor light): check every frame\n"

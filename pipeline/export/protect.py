@@ -2,7 +2,8 @@
 without them, and the protected sound.
 
 - names: each withheld term is muted in the sound where a kept segment says it (redact.py);
-- voice: every voice disguised by McAdams pole shifting (voice.py), a new coefficient per export;
+- voice: every voice disguised by McAdams pole shifting and a pitch shift (voice.py), drawn anew
+  for each export;
 - faces: every face the detector finds is blurred in every frame (faces.py).
 
 An interview whose sidecar says ``protect = [...]`` may leave as video only with at least those
@@ -78,7 +79,7 @@ def protected_sound(source: Path, work: Path, spans: list[tuple[float, float]]) 
     """A 16 kHz mono WAV of ``source``'s sound with every voice disguised and ``spans`` silent."""
     wav = work / "sound.wav"
     extract_audio(source, wav)
-    audio = voice.disguise(load_wav(wav), voice.random_alpha())
+    audio = voice.disguise(load_wav(wav), voice.random_disguise())
     for start, end in spans:
         audio[int(start * voice.SAMPLE_RATE) : int(end * voice.SAMPLE_RATE)] = 0.0
     out = work / "disguised.wav"
