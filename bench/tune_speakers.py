@@ -2,13 +2,13 @@
 
     python bench/tune_speakers.py /tmp/speakers/tuning --encoder resemblyzer
     python bench/tune_speakers.py /tmp/speakers/validation --encoder voicefilter \\
-        --prune 0.2 --merge 0.3 --min-windows 3
+        --prune 0.2 --merge 0.2 --min-windows 3 --overcluster 4 --small-windows 6 --small-distance 0.25
 
 Segments come from the reference turns (``pipeline.bench_speakers.reference_segments``), so
 only the speaker step runs: embeddings once per conversation (kept in ``--embeddings``), then
 the clustering for every setting of the grid (or the one given). Prints the settings ranked by
-DER (collar 0.25 s) and, for the best, DER, its parts and the counts found for each number of
-voices. The test set is not for this script: it is measured once with ``testimony bench
+the number of conversations with the exact count, then DER (collar 0.25 s) (``--by der``: DER
+first) and, for the best, DER, its parts and the counts found for each number of voices. The test set is not for this script: it is measured once with ``testimony bench
 speakers``.
 """
 

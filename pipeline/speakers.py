@@ -5,13 +5,14 @@ The speech is cut into 1.6 s windows, and each window becomes a voice embedding
 are grouped by spectral clustering on their pruned cosine affinities. The number of voices,
 when neither the settings nor the sidecar give it (``speakers = 2``, honoured exactly), is
 where the eigenvalues of the graph jump most; a few more clusters than that are made, then
-windows are re-assigned to the nearest voice, a voice heard in fewer than MIN_VOICE_WINDOWS
-windows is folded into the nearest one, and voices whose centres are closer than
-MERGE_DISTANCE become one. Segments are split on word boundaries where the speaker changes,
-and the speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them
-later. Pairs of voices closer than CLOSE_DISTANCE are recorded, so that the review page can
-offer to merge them. The settings were fitted on bench/make_speakers.py's tuning set and
-chosen on its validation set (docs/speakers.md).
+windows are re-assigned to the nearest voice, small voices are folded into the nearest one
+(always under MIN_VOICE_WINDOWS windows; under SMALL_VOICE_WINDOWS when it is within
+SMALL_VOICE_DISTANCE), and voices whose centres are closer than MERGE_DISTANCE become one.
+Segments are split on word boundaries where the speaker changes, and the speakers are labelled
+S1, S2, ... in order of first appearance; a reviewer names them later. Pairs of voices closer
+than CLOSE_DISTANCE are recorded, so that the review page can offer to merge them. The
+settings were fitted on bench/make_speakers.py's tuning set and chosen on its validation set,
+the count's settings on both (docs/speakers.md).
 """
 
 from __future__ import annotations
