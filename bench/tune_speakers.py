@@ -2,7 +2,8 @@
 
     python bench/tune_speakers.py /tmp/speakers/tuning --encoder resemblyzer
     python bench/tune_speakers.py /tmp/speakers/validation --encoder voicefilter \\
-        --prune 0.2 --merge 0.2 --min-windows 3 --overcluster 4 --small-windows 6 --small-distance 0.25
+        --prune 0.2 --merge 0.2 --min-windows 3 --overcluster 4 \\
+        --small-windows 6 --small-distance 0.25
 
 Segments come from the reference turns (``pipeline.bench_speakers.reference_segments``), so
 only the speaker step runs: embeddings once per conversation (kept in ``--embeddings``), then

@@ -137,13 +137,12 @@ def _fold_small(unit: np.ndarray, centres: np.ndarray) -> np.ndarray:
     rest of it than the windows of a voice heard at length."""
     while len(centres) > 1:
         sizes = np.bincount(np.argmax(unit @ centres.T, axis=1), minlength=len(centres))
-        small = int(sizes.argmin())
-        sim = centres @ centres[small]
-        sim[small] = -2
-        if sizes[small] >= MIN_VOICE_WINDOWS and (
-                sizes[small] >= SMALL_VOICE_WINDOWS or 1 - sim.max() >= SMALL_VOICE_DISTANCE):
+        nearest = 1 - (centres @ centres.T - 2 * np.eye(len(centres))).max(axis=1)
+        folded = [k for k in np.argsort(sizes, kind="stable") if sizes[k] < MIN_VOICE_WINDOWS
+                  or (sizes[k] < SMALL_VOICE_WINDOWS and nearest[k] < SMALL_VOICE_DISTANCE)]
+        if not folded:
             break
-        centres = np.delete(centres, small, axis=0)
+        centres = np.delete(centres, folded[0], axis=0)
     return centres
 
 

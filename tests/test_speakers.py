@@ -167,9 +167,13 @@ def test_a_few_windows_near_a_voice_are_folded_into_it_and_a_given_count_is_kept
     assert set(labels[60:]) == {labels[0]} and labels[0] != labels[30]
     assert len(set(speakers.cluster(np.concatenate([voices, stray]), 3))) == 3
     # As few windows of a voice unlike the others are a voice.
-    apart = _near(rng, first, 0.6, 4)
+    apart = _near(rng, first, 0.6, 3)
     labels = speakers.cluster(np.concatenate([voices, apart]))
     assert len(set(labels)) == 3 and len(set(labels[60:])) == 1
+    # Both: the smaller voice, unlike the others, is kept; the stray is still folded.
+    labels = speakers.cluster(np.concatenate([voices, apart, stray]))
+    assert len(set(labels)) == 3 and len(set(labels[60:63])) == 1
+    assert set(labels[63:]) == {labels[0]}
 
 
 def test_one_voice_gets_one_label_not_two(voices):
