@@ -92,7 +92,9 @@ POOLS: dict[str, list[Voice]] = {
 
 
 def _sox(source: Path, target: Path, *effects: str) -> None:
-    command = ["sox", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(target), *effects]
+    # -R: dither seeded the same every run, so that a rebuilt set is the same audio, bit for bit
+    command = ["sox", "-R", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(target),
+               *effects]
     subprocess.run(command, check=True, capture_output=True)
 
 

@@ -2,13 +2,14 @@
 
     python bench/tune_speakers.py /tmp/speakers/tuning --encoder resemblyzer
     python bench/tune_speakers.py /tmp/speakers/validation --encoder voicefilter \\
-        --prune 0.2 --merge 0.3 --min-windows 3
+        --prune 0.2 --merge 0.2 --min-windows 3 --overcluster 4 \\
+        --small-windows 6 --small-distance 0.25
 
 Segments come from the reference turns (``pipeline.bench_speakers.reference_segments``), so
 only the speaker step runs: embeddings once per conversation (kept in ``--embeddings``), then
 the clustering for every setting of the grid (or the one given). Prints the settings ranked by
-DER (collar 0.25 s) and, for the best, DER, its parts and the counts found for each number of
-voices. The test set is not for this script: it is measured once with ``testimony bench
+the number of conversations with the exact count, then DER (collar 0.25 s) (``--by der``: DER
+first) and, for the best, DER, its parts and the counts found for each number of voices. The test set is not for this script: it is measured once with ``testimony bench
 speakers``.
 """
 
@@ -27,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import bench_speakers, media, speakers
 from pipeline.textnorm import read_tsv
 
-GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
-        "MIN_VOICE_WINDOWS": (3, 5), "OVERCLUSTER": (0, 1, 2, 4)}
+GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25),
+        "MIN_VOICE_WINDOWS": (2, 3), "OVERCLUSTER": (2, 4),
+        "SMALL_VOICE_WINDOWS": (3, 5, 6, 7, 8), "SMALL_VOICE_DISTANCE": (0.2, 0.25, 0.3, 0.35)}
 
 
 def embeddings(folder: Path, encoder: str, keep: Path) -> dict:
@@ -77,12 +79,17 @@ def main() -> None:
     parser.add_argument("--merge", type=float)
     parser.add_argument("--min-windows", type=int)
     parser.add_argument("--overcluster", type=int)
+    parser.add_argument("--small-windows", type=int)
+    parser.add_argument("--small-distance", type=float)
+    parser.add_argument("--by", choices=("der", "exact"), default="exact",
+                        help="rank by the exact count first (then DER), or by DER first")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     data = embeddings(args.folder, args.encoder, args.embeddings)
     given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge,
              "MIN_VOICE_WINDOWS": args.min_windows,
-             "OVERCLUSTER": args.overcluster}
+             "OVERCLUSTER": args.overcluster, "SMALL_VOICE_WINDOWS": args.small_windows,
+             "SMALL_VOICE_DISTANCE": args.small_distance}
     grid = {k: (v,) if v is not None else GRID[k] for k, v in given.items()}
     ranked = []
     for values in itertools.product(*grid.values()):
@@ -94,7 +101,7 @@ def main() -> None:
         exact = sum(r["speakers_ref"] == r["speakers_found"] for r in rows)
         ranked.append((der, -exact, dict(zip(grid, values)), rows))
         print(f"  DER {der:.1%}  exact {exact}/{len(data)}  {ranked[-1][2]}", flush=True)
-    ranked.sort(key=lambda r: (r[0], r[1]))
+    ranked.sort(key=lambda r: (r[1], r[0]) if args.by == "exact" else (r[0], r[1]))
     for der, exact, setting, _ in ranked[:10]:
         print(f"DER {der:.1%}  exact {-exact}/{len(data)}  {setting}")
     der, _, setting, rows = ranked[0]

@@ -5,13 +5,14 @@ The speech is cut into 1.6 s windows, and each window becomes a voice embedding
 are grouped by spectral clustering on their pruned cosine affinities. The number of voices,
 when neither the settings nor the sidecar give it (``speakers = 2``, honoured exactly), is
 where the eigenvalues of the graph jump most; a few more clusters than that are made, then
-windows are re-assigned to the nearest voice, a voice heard in fewer than MIN_VOICE_WINDOWS
-windows is folded into the nearest one, and voices whose centres are closer than
-MERGE_DISTANCE become one. Segments are split on word boundaries where the speaker changes,
-and the speakers are labelled S1, S2, ... in order of first appearance; a reviewer names them
-later. Pairs of voices closer than CLOSE_DISTANCE are recorded, so that the review page can
-offer to merge them. The settings were fitted on bench/make_speakers.py's tuning set and
-chosen on its validation set (docs/speakers.md).
+windows are re-assigned to the nearest voice, small voices are folded into the nearest one
+(always under MIN_VOICE_WINDOWS windows; under SMALL_VOICE_WINDOWS when it is within
+SMALL_VOICE_DISTANCE), and voices whose centres are closer than MERGE_DISTANCE become one.
+Segments are split on word boundaries where the speaker changes, and the speakers are labelled
+S1, S2, ... in order of first appearance; a reviewer names them later. Pairs of voices closer
+than CLOSE_DISTANCE are recorded, so that the review page can offer to merge them. The
+settings were fitted on bench/make_speakers.py's tuning set and chosen on its validation set,
+the count's settings on both (docs/speakers.md).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ ENCODER = "resemblyzer"  # voice encoder (pipeline/voice_encoders.py), chosen on
 MAX_SPEAKERS = 8       # the most voices the step looks for
 PRUNE = 0.2            # share of each window's nearest windows kept in the affinity graph
 MIN_VOICE_WINDOWS = 3  # a voice heard in fewer windows is folded into the nearest one
-MERGE_DISTANCE = 0.15  # cosine distance between two voices' centres below which they are one
+SMALL_VOICE_WINDOWS = 6  # a voice heard in fewer windows is folded into a near one...
+SMALL_VOICE_DISTANCE = 0.25  # ...whose centre is closer than this (cosine distance)
+MERGE_DISTANCE = 0.2   # cosine distance between two voices' centres below which they are one
 OVERCLUSTER = 4        # clusters beyond the eigengap's count, merged back by MERGE_DISTANCE
 REFINE_ROUNDS = 5      # re-assignment rounds after clustering
 CLOSE_DISTANCE = 0.25  # two voices closer than this are offered to the reviewer for merging
@@ -126,16 +129,30 @@ def _centres(unit: np.ndarray, labels: np.ndarray) -> tuple[list[int], np.ndarra
     return keys, _unit(np.array([unit[labels == k].mean(axis=0) for k in keys]))
 
 
+def _fold_small(unit: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """The centres left once small voices are folded, smallest first: a voice heard in fewer
+    than MIN_VOICE_WINDOWS windows always, and one heard in fewer than SMALL_VOICE_WINDOWS
+    windows when another voice's centre is within SMALL_VOICE_DISTANCE. A few windows of one
+    voice (a short clip said twice, a pause, two voices at a turn change) sit further from the
+    rest of it than the windows of a voice heard at length."""
+    while len(centres) > 1:
+        sizes = np.bincount(np.argmax(unit @ centres.T, axis=1), minlength=len(centres))
+        nearest = 1 - (centres @ centres.T - 2 * np.eye(len(centres))).max(axis=1)
+        folded = [k for k in np.argsort(sizes, kind="stable") if sizes[k] < MIN_VOICE_WINDOWS
+                  or (sizes[k] < SMALL_VOICE_WINDOWS and nearest[k] < SMALL_VOICE_DISTANCE)]
+        if not folded:
+            break
+        centres = np.delete(centres, folded[0], axis=0)
+    return centres
+
+
 def _refine(unit: np.ndarray, labels: np.ndarray, count: int | None) -> np.ndarray:
-    """Windows re-assigned to the nearest voice; without a given count, a voice heard in fewer
-    than MIN_VOICE_WINDOWS windows is folded into the nearest, and voices closer than
-    MERGE_DISTANCE are one."""
+    """Windows re-assigned to the nearest voice; without a given count, small voices are folded
+    into the nearest (_fold_small), and voices closer than MERGE_DISTANCE are one."""
     for _ in range(REFINE_ROUNDS):
         keys, centres = _centres(unit, labels)
         if not count:
-            sizes = np.array([np.sum(labels == k) for k in keys])
-            if len(keys) > 1 and sizes.min() < MIN_VOICE_WINDOWS:
-                centres = np.delete(centres, int(sizes.argmin()), axis=0)
+            centres = _fold_small(unit, centres)
             while len(centres) > 1:
                 sim = centres @ centres.T - 2 * np.eye(len(centres))
                 a, b = np.unravel_index(int(sim.argmax()), sim.shape)

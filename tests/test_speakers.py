@@ -143,6 +143,39 @@ def test_the_count_is_found_for_voices_heard_unequally():
         assert len(set(speakers.cluster(_voices_around(rng, [30, 20]), count))) == count
 
 
+def _near(rng, centre, distance, size, spread=0.2):
+    """``size`` windows around a direction at cosine ``distance`` from ``centre``."""
+    unit = centre / np.linalg.norm(centre)
+    other = rng.normal(size=256)
+    other -= (other @ unit) * unit
+    direction = (1 - distance) * unit + np.sqrt(1 - (1 - distance) ** 2) * other / np.linalg.norm(other)
+    return direction + spread / 16 * rng.normal(size=(size, 256))
+
+
+def test_a_few_windows_near_a_voice_are_folded_into_it_and_a_given_count_is_kept():
+    """A short clip said again, or windows over a turn change, sit a little way off their voice:
+    they are not counted as a voice of their own, unless the count is given."""
+    # 4 windows (6.4 s of speech) 0.22 from a voice: above the merge distance, within reach
+    assert speakers.MIN_VOICE_WINDOWS <= 4 < speakers.SMALL_VOICE_WINDOWS
+    assert speakers.MERGE_DISTANCE < 0.22 < speakers.SMALL_VOICE_DISTANCE
+    rng = np.random.default_rng(26)
+    voices = _voices_around(rng, [30, 30], spread=0.2)
+    first = voices[:30].mean(axis=0)
+    stray = _near(rng, first, 0.22, 4)
+    labels = speakers.cluster(np.concatenate([voices, stray]))
+    assert len(set(labels)) == 2
+    assert set(labels[60:]) == {labels[0]} and labels[0] != labels[30]
+    assert len(set(speakers.cluster(np.concatenate([voices, stray]), 3))) == 3
+    # As few windows of a voice unlike the others are a voice.
+    apart = _near(rng, first, 0.6, 3)
+    labels = speakers.cluster(np.concatenate([voices, apart]))
+    assert len(set(labels)) == 3 and len(set(labels[60:])) == 1
+    # Both: the smaller voice, unlike the others, is kept; the stray is still folded.
+    labels = speakers.cluster(np.concatenate([voices, apart, stray]))
+    assert len(set(labels)) == 3 and len(set(labels[60:63])) == 1
+    assert set(labels[63:]) == {labels[0]}
+
+
 def test_one_voice_gets_one_label_not_two(voices):
     answers, _ = voices
     answers = np.concatenate([answers[:int(INTERVIEWER[0] * RATE)], answers[int(INTERVIEWER[1] * RATE):]])
