@@ -94,8 +94,8 @@ def missing_extra(extra: str, *modules: str) -> str | None:
 
 
 def _importable(module: str) -> bool:
-    if module in sys.modules:  # imported already; kombu then has no __spec__ for find_spec to read
-        return True
+    if module in sys.modules:  # imported already (kombu then has no __spec__ for find_spec), or
+        return sys.modules[module] is not None  # None: Python's mark of a blocked import
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a missing parent package, or one blocked in sys.modules
