@@ -77,8 +77,8 @@ def batched_faster(engine, audio, language: str, batch_size: int) -> list[str]:
 
 
 def pipeline(engine, audio, language: str, batch_size: int = 0, vad: bool = True) -> list[str]:
-    return [s.text for s in asr.transcribe(engine, audio, language, fallback=False, vad=vad, beam_size=1,
-                                           batch_size=batch_size).segments]
+    options = asr.DecodeOptions(fallback=False, vad=vad, beam_size=1, batch_size=batch_size)
+    return [s.text for s in asr.transcribe(engine, audio, language, options).segments]
 
 
 def timed(function, *args) -> tuple[float, list[str]]:

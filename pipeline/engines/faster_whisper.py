@@ -9,8 +9,8 @@ from typing import Iterable
 import numpy as np
 
 from ..media import SAMPLE_RATE
+from .raw import EngineOptions, RawSegment, RawWord
 from .script import foreign_script_token_ids
-from .words import word
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -61,26 +61,29 @@ class FasterWhisper:
         found = dict(probs)
         return {code: float(found.get(code, 0.0)) for code in allowed}
 
-    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5, word_timestamps=True, batch_size=0):
-        suppress = [-1, *self._foreign_ids()] if cyrillic_only else [-1]
-        common = dict(language=language, task="transcribe", beam_size=beam_size or 1, best_of=best_of,
-                      condition_on_previous_text=False, initial_prompt=initial_prompt, suppress_tokens=suppress,
-                      word_timestamps=word_timestamps,
-                      no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
-        if batch_size > 1 and len(temperatures) == 1:
+    def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
+        suppress = [-1, *self._foreign_ids()] if options.cyrillic_only else [-1]
+        # no_speech_threshold=None: silence is cut before; a doubtful window is flagged, not dropped
+        common = dict(language=options.language, task="transcribe", beam_size=options.beam_size or 1,
+                      best_of=options.best_of, condition_on_previous_text=False,
+                      initial_prompt=options.initial_prompt, suppress_tokens=suppress,
+                      word_timestamps=options.word_timestamps, temperature=list(options.temperatures),
+                      no_speech_threshold=None)
+        if options.batch_size > 1 and len(options.temperatures) == 1:
             # Chunks of at most 30 s, cut at pauses by faster-whisper's own Silero pass, decoded
             # batch_size at a time, one segment per chunk (docs/benchmarks.md).
-            segments, _ = self._batched().transcribe(audio, temperature=list(temperatures), batch_size=batch_size,
+            segments, _ = self._batched().transcribe(audio, batch_size=options.batch_size,
                                                      vad_filter=True, **common)
         else:
-            segments, _ = self.model.transcribe(audio, temperature=list(temperatures), vad_filter=False, **common)
+            segments, _ = self.model.transcribe(audio, vad_filter=False, **common)
         total = max(len(audio) / SAMPLE_RATE, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating
-            out.append({"start": seg.start, "end": seg.end, "text": seg.text, "avg_logprob": seg.avg_logprob,
-                        "no_speech_prob": seg.no_speech_prob, "compression_ratio": seg.compression_ratio,
-                        "words": [word(w.start, w.end, w.word, w.probability) for w in seg.words or []]})
+            out.append(RawSegment(
+                start=seg.start, end=seg.end, text=seg.text, avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob, compression_ratio=seg.compression_ratio,
+                words=tuple(RawWord.of(w.start, w.end, w.word, w.probability)
+                            for w in seg.words or [])))
             if progress:
                 progress(min(seg.end / total, 1.0))
         if progress:
