@@ -31,15 +31,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import engines
+from . import engines, recovery
 from . import language as language_check
 from .config import LANGUAGES
 from .engines.raw import EngineOptions, RawSegment, RawWord
 from .loops import collapse_loops, collapse_word_loops
 from .media import SAMPLE_RATE
-from .recovery import fill_gaps
 from .transcript import Segment, fit_words, write_atomic
 from .vad import TimeMap, speech_regions
+from .windows import decoding_windows, split_long
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,16 @@ class DecodeOptions:
     (whisper's default); without it decoding is greedy and exactly reproducible. ``vad`` cuts
     the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
     0 means the per-language default (:data:`BEAM_SIZE`, else greedy). ``batch_size`` > 1 has
-    faster-whisper decode that many chunks of speech at once (greedy only; see the engine).
+    an engine that batches (faster-whisper) decode that many windows of up to 30 s, cut at pauses
+    (:mod:`pipeline.windows`), side by side, and the stretches decoded again likewise (greedy
+    only; with ``fallback`` it decodes window after window).
     ``native`` are the languages the model was trained on; others are decoded as their
     stand-in and flagged."""
 
     fallback: bool = True
     vad: bool = True
     beam_size: int = 0
-    batch_size: int = 0
+    batch_size: int = engines.DEFAULT_BATCH_SIZE
     native: tuple[str, ...] = DETECTABLE
 
     def as_json(self) -> dict:
@@ -208,9 +210,21 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
             beam_size=options.beam_size or BEAM_SIZE.get(as_language, 1), word_timestamps=words,
             batch_size=options.batch_size)
 
-    raw = engine.decode(audio, decoding(decode_as), progress)
+    as_decoded = decoding(decode_as)
+    if engine.batches and options.batch_size > 1 and not options.fallback:
+        raw = _side_by_side(engine, audio, as_decoded, decoding_windows(audio), progress)
+
+        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:  # a round in one call
+            return recovery.spliced(audio, spans, lambda piece: _side_by_side(
+                engine, piece, as_decoded, decoding_windows(piece)))
+    else:
+        raw = engine.decode(audio, as_decoded, progress)
+
+        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:
+            return recovery.each_on_its_own(audio, spans,
+                                            lambda piece: engine.decode(piece, as_decoded))
     if options.vad:
-        raw = fill_gaps(audio, raw, lambda stretch: engine.decode(stretch, decoding(decode_as)))
+        raw = recovery.fill_gaps(audio, raw, again)
     length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
     segments = []
     for seg in raw:
@@ -246,6 +260,15 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
         fit_words(segments[-1])  # words that do not spell the text are dropped, never left wrong
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
+
+
+def _side_by_side(engine, audio: np.ndarray, options: EngineOptions,
+                  clips: list[tuple[float, float]],
+                  progress: Callable[[float], None] | None = None) -> list[RawSegment]:
+    """Only ``clips`` of ``audio`` decoded, batched, each segment held inside its clip and long
+    ones cut at pauses (:func:`pipeline.windows.split_long`)."""
+    decoded = engine.decode(audio, dataclasses.replace(options, clips=tuple(clips)), progress)
+    return [part for seg in recovery.held_inside(decoded, clips) for part in split_long(seg)]
 
 
 def _timed_words(words: tuple[RawWord, ...], start: float, end: float, length: float,

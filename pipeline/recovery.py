@@ -18,6 +18,7 @@ import numpy as np
 from .engines.raw import RawSegment, RawWord
 from .loops import collapse_word_loops
 from .media import SAMPLE_RATE
+from .vad import TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ GAP_S = 2.0
 MISSED_S = 1.0
 FILL_ROUNDS = 3  # rounds of decoding such stretches again (a stretch decoded again can loop in turn)
 
-Decode = Callable[[np.ndarray], list[RawSegment]]  # audio in, its raw segments out
+# Stretches (sample ranges) in; their raw segments out, in the audio's time, inside the stretches.
+Decode = Callable[[list[tuple[int, int]]], list[RawSegment]]
 
 
 def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, int]]:
@@ -110,15 +112,63 @@ def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[
         skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
         if not skipped:
             break
-        added = []
-        for lo, hi in skipped:
-            shift = lo / SAMPLE_RATE
-            for seg in decode(audio[lo:hi]):
-                added.append(dataclasses.replace(
-                    seg, start=seg.start + shift, end=min(seg.end + shift, hi / SAMPLE_RATE),
-                    words=shifted(seg.words, shift)))
+        added = decode(skipped)
         log.info("decoded %d stretches of speech the decoder had skipped or looped over", len(skipped))
         done.update(skipped)
         seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
         raw = sorted([part for seg in raw for part in cut_around(seg, seconds)] + added, key=lambda s: s.start)
     return raw
+
+
+def each_on_its_own(audio: np.ndarray, stretches: list[tuple[int, int]],
+                    decode: Callable[[np.ndarray], list[RawSegment]]) -> list[RawSegment]:
+    """Each stretch's audio decoded by a call of its own, its segments moved to their place."""
+    added = []
+    for lo, hi in stretches:
+        shift = lo / SAMPLE_RATE
+        for seg in decode(audio[lo:hi]):
+            added.append(dataclasses.replace(
+                seg, start=seg.start + shift, end=min(seg.end + shift, hi / SAMPLE_RATE),
+                words=shifted(seg.words, shift)))
+    return added
+
+
+def held_inside(segments: list[RawSegment], clips: list[tuple[float, float]]) -> list[RawSegment]:
+    """Segments of clips decoded side by side, each ended no later than its clip: what the
+    decoder times past a clip's end was not heard in it."""
+    held = []
+    for seg in segments:
+        end = next((hi for lo, hi in clips if lo <= seg.start < hi), seg.end)
+        held.append(dataclasses.replace(seg, end=min(seg.end, end)))
+    return held
+
+
+def spliced(audio: np.ndarray, stretches: list[tuple[int, int]],
+            decode: Callable[[np.ndarray], list[RawSegment]]) -> list[RawSegment]:
+    """The stretches decoded as one piece of audio, spliced end to end, so that short ones share
+    a window rather than each paying for a whole 30 s one; the segments are mapped back to their
+    place, and one the decoder ran across a splice is cut there at its words."""
+    timemap = TimeMap(stretches)
+    starts = [s / SAMPLE_RATE for s in np.cumsum([0, *(hi - lo for lo, hi in stretches)])]
+
+    def stretch_of(t: float) -> int:
+        return max(next((n for n, s in enumerate(starts[1:]) if t < s), len(stretches) - 1), 0)
+
+    out = []
+    for seg in decode(np.concatenate([audio[lo:hi] for lo, hi in stretches])):
+        runs: dict[int, list[RawWord]] = {}
+        for w in seg.words:
+            runs.setdefault(stretch_of((w.start + w.end) / 2), []).append(w)
+        if len(runs) <= 1:
+            n = stretch_of(seg.start)
+            out.append(dataclasses.replace(
+                seg, start=timemap(seg.start), end=timemap(min(seg.end, starts[n + 1]), end=True),
+                words=tuple(dataclasses.replace(w, start=timemap(w.start), end=timemap(w.end, end=True))
+                            for w in seg.words)))
+            continue
+        for words in runs.values():
+            mapped = tuple(dataclasses.replace(w, start=timemap(w.start), end=timemap(w.end, end=True))
+                           for w in words)
+            out.append(dataclasses.replace(seg, text=" ".join(w.text for w in words), words=mapped,
+                                           start=mapped[0].start, end=mapped[-1].end))
+    return out

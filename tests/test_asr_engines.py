@@ -65,7 +65,7 @@ class SkipsAfterSixSeconds:
     Whisper's window sometimes jumps past a whole utterance."""
 
     def __init__(self, engine):
-        self.engine, self.name, self.decoded = engine, engine.name, []
+        self.engine, self.name, self.batches, self.decoded = engine, engine.name, engine.batches, []
 
     def decode(self, audio, options, progress=None):
         segments = self.engine.decode(audio, options, progress)
@@ -90,7 +90,7 @@ class LoopsOverTheSecondUtterance:
     SAID, LOOPED = "менің", "жолбарысым"  # words the clip does not hold
 
     def __init__(self, engine):
-        self.engine, self.name, self.decoded = engine, engine.name, []
+        self.engine, self.name, self.batches, self.decoded = engine, engine.name, engine.batches, []
 
     def decode(self, audio, options, progress=None):
         self.decoded.append(len(audio) / 16000)

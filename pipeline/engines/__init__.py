@@ -21,11 +21,16 @@ ENGINES = ("openai-whisper", "faster-whisper")
 # error rate on both development sets (docs/benchmarks.md). openai-whisper
 # stays the reference engine (bench --baseline, the test suite's plumbing).
 DEFAULT_ENGINE = "faster-whisper"
+# faster-whisper decodes this many windows side by side (pipeline/windows.py): on the 10-minute
+# interview faster than its own sequential call, at no higher word error rate on either dev set
+# (docs/benchmarks.md, "Batched windows"). openai-whisper decodes window after window.
+DEFAULT_BATCH_SIZE = 8
 
 
 class Engine(Protocol):
     name: str
     compute_type: str  # what it computes in: a piece decoded in another is decoded again
+    batches: bool  # decodes EngineOptions.clips side by side (faster-whisper)
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         """Language probabilities on the first 30 s, for ``allowed`` codes only."""

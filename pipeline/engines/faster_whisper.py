@@ -27,6 +27,7 @@ def _byte_decoder() -> dict[str, int]:
 
 class FasterWhisper:
     name = "faster-whisper"
+    batches = True
 
     def __init__(self, model_dir: str, threads: int = 0, device: str = "cpu",
                  compute_type: str = "float32"):
@@ -38,14 +39,6 @@ class FasterWhisper:
                                   cpu_threads=threads or os.cpu_count() or 0, local_files_only=True)
         self.compute_type = compute_type
         self._foreign: list[int] | None = None
-        self._pipeline = None
-
-    def _batched(self):
-        from faster_whisper import BatchedInferencePipeline
-
-        if self._pipeline is None:
-            self._pipeline = BatchedInferencePipeline(self.model)
-        return self._pipeline
 
     def _foreign_ids(self) -> list[int]:
         if self._foreign is None:
@@ -69,11 +62,15 @@ class FasterWhisper:
                       initial_prompt=options.initial_prompt, suppress_tokens=suppress,
                       word_timestamps=options.word_timestamps, temperature=list(options.temperatures),
                       no_speech_threshold=None)
-        if options.batch_size > 1 and len(options.temperatures) == 1:
-            # Chunks of at most 30 s, cut at pauses by faster-whisper's own Silero pass, decoded
-            # batch_size at a time, one segment per chunk (docs/benchmarks.md).
-            segments, _ = self._batched().transcribe(audio, batch_size=options.batch_size,
-                                                     vad_filter=True, **common)
+        if options.clips and options.batch_size > 1 and len(options.temperatures) == 1:
+            from faster_whisper import BatchedInferencePipeline
+
+            # The pipeline's windows (pipeline/windows.py), with timestamps so that a window gives
+            # its sentences, not one segment. A new pipeline each call: it carries word-timing
+            # state from one call to the next.
+            segments, _ = BatchedInferencePipeline(self.model).transcribe(
+                audio, batch_size=options.batch_size, without_timestamps=False,
+                clip_timestamps=[{"start": lo, "end": hi} for lo, hi in options.clips], **common)
         else:
             segments, _ = self.model.transcribe(audio, vad_filter=False, **common)
         total = max(len(audio) / SAMPLE_RATE, 1e-6)

@@ -101,6 +101,7 @@ def _limit_numba_threads(threads: int) -> None:
 
 class OpenAIWhisper:
     name = "openai-whisper"
+    batches = False  # whisper.transcribe decodes window after window
 
     def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu",
                  compute_type: str = "float32"):
@@ -123,8 +124,7 @@ class OpenAIWhisper:
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
     def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
-        """``options.batch_size`` is faster-whisper's alone: openai-whisper decodes window after
-        window."""
+        """Window after window: ``batch_size`` and ``clips`` are for engines that batch."""
         import whisper
 
         beam = {"beam_size": options.beam_size} if options.beam_size > 1 else {}

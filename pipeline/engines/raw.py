@@ -42,8 +42,9 @@ class EngineOptions:
     """How an engine decodes: Whisper's sliding window, never conditioned on the previous window
     (so one bad window cannot poison the rest); a window that fails the quality checks is
     decoded again at the next of ``temperatures``, keeping the best of ``best_of`` samples.
-    ``cyrillic_only`` suppresses every token of another script. ``batch_size`` > 1: chunks of
-    speech decoded side by side where the engine can (faster-whisper, one temperature)."""
+    ``cyrillic_only`` suppresses every token of another script. ``batch_size`` > 1 and
+    ``clips`` ((start, end) seconds, each at most 30 s): an engine that ``batches`` decodes only
+    the clips, that many side by side at one temperature, with times in the whole audio's."""
 
     language: str
     initial_prompt: str | None = None
@@ -53,3 +54,4 @@ class EngineOptions:
     cyrillic_only: bool = False
     word_timestamps: bool = True
     batch_size: int = 0
+    clips: tuple[tuple[float, float], ...] = ()

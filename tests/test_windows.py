@@ -1,0 +1,68 @@
+"""Batched decoding's windows: all the audio, none longer than Whisper hears, cut in pauses."""
+
+import numpy as np
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from pipeline import media
+from pipeline.engines.raw import RawSegment, RawWord
+from pipeline.recovery import held_inside
+from pipeline.windows import WINDOW_S, decoding_windows, split_long
+
+from conftest import KK_CLIP
+
+RATE = media.SAMPLE_RATE
+
+
+def test_windows_cover_the_audio_and_are_cut_in_pauses(tmp_path):
+    media.extract_audio(KK_CLIP, tmp_path / "a.wav")
+    speech = media.load_wav(tmp_path / "a.wav")  # 4.9 s of Kazakh speech
+    pause = np.zeros(RATE, np.float32)
+    audio = np.concatenate([np.concatenate([speech, pause]) for _ in range(9)])  # 53 s
+    windows = decoding_windows(audio)
+    assert windows[0][0] == 0 and windows[-1][1] == len(audio) / RATE
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # nothing lost between them
+    assert all(0 < end - start <= WINDOW_S for start, end in windows)
+    assert len(windows) == 2  # packed: as many as 30 s windows need, not one per utterance
+    heard = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300))
+    cut = windows[0][1] * RATE
+    assert not any(s["start"] < cut < s["end"] for s in heard)  # no word is cut in two
+
+
+def test_speech_without_a_pause_is_cut_at_the_limit():
+    assert decoding_windows(np.zeros(75 * RATE, np.float32)) == [(0.0, 30.0), (30.0, 60.0), (60.0, 75.0)]
+    assert decoding_windows(np.zeros(RATE, np.float32)) == [(0.0, 1.0)]
+    assert decoding_windows(np.zeros(0, np.float32)) == []
+
+
+def test_a_long_segment_is_cut_at_its_longest_pauses():
+    words = tuple(RawWord(t, t + 0.8, f"сөз{n}", 0.9) for n, t in enumerate([0, 1, 2, 3, 6, 7, 8, 12, 13, 14]))
+    seg = RawSegment(0.0, 15.0, " ".join(w.text for w in words), -0.4, 0.1, 1.3, words)
+    parts = split_long(seg, limit_s=5.0)
+    assert [p.text for p in parts] == ["сөз0 сөз1 сөз2 сөз3", "сөз4 сөз5 сөз6", "сөз7 сөз8 сөз9"]
+    assert [(p.start, p.end) for p in parts] == [(0.0, 3.8), (6, 8.8), (12, 15.0)]
+    assert all(p.avg_logprob == -0.4 for p in parts) and split_long(parts[0], 5.0) == [parts[0]]
+
+
+def test_a_segment_timed_past_its_clip_ends_with_it():
+    def segment(start: float, end: float) -> RawSegment:
+        return RawSegment(start, end, "сөз", -0.3, 0.0, 1.2)
+
+    held = held_inside([segment(2.5, 7.0), segment(10.0, 12.0)], [(2.0, 5.0), (10.0, 40.0)])
+    assert [(s.start, s.end) for s in held] == [(2.5, 5.0), (10.0, 12.0)]
+
+
+def test_stretches_spliced_into_one_decoding_land_back_in_place():
+    from pipeline.recovery import spliced
+
+    audio = np.zeros(60 * RATE, np.float32)
+    stretches = [(10 * RATE, 14 * RATE), (40 * RATE, 43 * RATE)]  # 4 s and 3 s: 7 s spliced
+    heard = []
+
+    def decode(piece):  # one segment the decoder ran across the splice at 4 s
+        heard.append(len(piece) / RATE)
+        words = (RawWord(1.0, 2.0, "бір", 0.9), RawWord(5.0, 6.0, "екі", 0.9))
+        return [RawSegment(0.5, 6.5, "бір екі", -0.3, 0.0, 1.2, words)]
+
+    parts = spliced(audio, stretches, decode)
+    assert heard == [7.0]  # one decoding for both stretches
+    assert [(p.text, p.start, p.end) for p in parts] == [("бір", 11.0, 12.0), ("екі", 41.0, 42.0)]
