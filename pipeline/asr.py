@@ -39,7 +39,7 @@ from .loops import collapse_loops, collapse_word_loops
 from .media import SAMPLE_RATE
 from .transcript import Segment, fit_words, write_atomic
 from .vad import TimeMap, speech_regions
-from .windows import decoding_windows, split_long
+from .windows import decoding_windows, split_long, stretch_windows
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +211,15 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
             batch_size=options.batch_size)
 
     as_decoded = decoding(decode_as)
-    if engine.batches and options.batch_size > 1 and not options.fallback:
-        raw = _side_by_side(engine, audio, as_decoded, decoding_windows(audio), progress)
+    windows = decoding_windows(audio)
+    # One window gains nothing from batching, and the sequential decoder goes on past where it
+    # stopped early in a window: on the Kazakh tuning clips (all under 30 s) batched decoding
+    # made more word errors (docs/benchmarks.md, "Batched windows").
+    if engine.batches and options.batch_size > 1 and not options.fallback and len(windows) > 1:
+        raw = _side_by_side(engine, audio, as_decoded, windows, progress)
 
         def again(spans: list[tuple[int, int]]) -> list[RawSegment]:  # a round in one call
-            return recovery.spliced(audio, spans, lambda piece: _side_by_side(
-                engine, piece, as_decoded, decoding_windows(piece)))
+            return _side_by_side(engine, audio, as_decoded, stretch_windows(audio, spans))
     else:
         raw = engine.decode(audio, as_decoded, progress)
 

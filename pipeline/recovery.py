@@ -18,7 +18,6 @@ import numpy as np
 from .engines.raw import RawSegment, RawWord
 from .loops import collapse_word_loops
 from .media import SAMPLE_RATE
-from .vad import TimeMap
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 # skipped, not a pause (bench/make_speakers.py's conversations lost whole turns this way).
 GAP_S = 2.0
 MISSED_S = 1.0
-FILL_ROUNDS = 3  # rounds of decoding such stretches again (a stretch decoded again can loop in turn)
+FILL_ROUNDS = 3  # rounds of decoding them again (a stretch decoded again can loop in turn)
 
 # Stretches (sample ranges) in; their raw segments out, in the audio's time, inside the stretches.
 Decode = Callable[[list[tuple[int, int]]], list[RawSegment]]
@@ -46,7 +45,8 @@ def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, 
     for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
         if start - reached >= GAP_S:
             lo, hi = int(reached * SAMPLE_RATE), int(start * SAMPLE_RATE)
-            speech = get_speech_timestamps(audio[lo:hi], VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
+            heard = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
+            speech = get_speech_timestamps(audio[lo:hi], heard)
             if sum(c["end"] - c["start"] for c in speech) >= MISSED_S * SAMPLE_RATE:
                 found.append((lo + speech[0]["start"], lo + speech[-1]["end"]))
         reached = max(reached, end)
@@ -93,7 +93,8 @@ def cut_around(seg: RawSegment, stretches: list[tuple[float, float]]) -> list[Ra
         precedes_cut = any(_middle(run[-1]) < lo for lo, _ in inside)
         parts.append(dataclasses.replace(
             seg, text=" ".join(w.text for w in run), words=tuple(run),
-            start=run[0].start if follows_cut else seg.start, end=run[-1].end if precedes_cut else seg.end))
+            start=run[0].start if follows_cut else seg.start,
+            end=run[-1].end if precedes_cut else seg.end))
     return parts
 
 
@@ -113,10 +114,12 @@ def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[
         if not skipped:
             break
         added = decode(skipped)
-        log.info("decoded %d stretches of speech the decoder had skipped or looped over", len(skipped))
+        log.info("decoded %d stretches of speech the decoder had skipped or looped over",
+                 len(skipped))
         done.update(skipped)
         seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
-        raw = sorted([part for seg in raw for part in cut_around(seg, seconds)] + added, key=lambda s: s.start)
+        kept = [part for seg in raw for part in cut_around(seg, seconds)]
+        raw = sorted(kept + added, key=lambda s: s.start)
     return raw
 
 
@@ -142,33 +145,3 @@ def held_inside(segments: list[RawSegment], clips: list[tuple[float, float]]) ->
         held.append(dataclasses.replace(seg, end=min(seg.end, end)))
     return held
 
-
-def spliced(audio: np.ndarray, stretches: list[tuple[int, int]],
-            decode: Callable[[np.ndarray], list[RawSegment]]) -> list[RawSegment]:
-    """The stretches decoded as one piece of audio, spliced end to end, so that short ones share
-    a window rather than each paying for a whole 30 s one; the segments are mapped back to their
-    place, and one the decoder ran across a splice is cut there at its words."""
-    timemap = TimeMap(stretches)
-    starts = [s / SAMPLE_RATE for s in np.cumsum([0, *(hi - lo for lo, hi in stretches)])]
-
-    def stretch_of(t: float) -> int:
-        return max(next((n for n, s in enumerate(starts[1:]) if t < s), len(stretches) - 1), 0)
-
-    out = []
-    for seg in decode(np.concatenate([audio[lo:hi] for lo, hi in stretches])):
-        runs: dict[int, list[RawWord]] = {}
-        for w in seg.words:
-            runs.setdefault(stretch_of((w.start + w.end) / 2), []).append(w)
-        if len(runs) <= 1:
-            n = stretch_of(seg.start)
-            out.append(dataclasses.replace(
-                seg, start=timemap(seg.start), end=timemap(min(seg.end, starts[n + 1]), end=True),
-                words=tuple(dataclasses.replace(w, start=timemap(w.start), end=timemap(w.end, end=True))
-                            for w in seg.words)))
-            continue
-        for words in runs.values():
-            mapped = tuple(dataclasses.replace(w, start=timemap(w.start), end=timemap(w.end, end=True))
-                           for w in words)
-            out.append(dataclasses.replace(seg, text=" ".join(w.text for w in words), words=mapped,
-                                           start=mapped[0].start, end=mapped[-1].end))
-    return out

@@ -21,7 +21,8 @@ def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
 
     if len(audio) == 0:
         return []
-    found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=CUT_SILENCE_MS, speech_pad_ms=1000))
+    options = VadOptions(min_silence_duration_ms=CUT_SILENCE_MS, speech_pad_ms=1000)
+    found = get_speech_timestamps(audio, options)
     return [(c["start"], c["end"]) for c in found]
 
 
@@ -36,5 +37,6 @@ class TimeMap:
             position += end - start
 
     def __call__(self, t: float, end: bool = False) -> float:
-        i = max(bisect.bisect_left(self.starts, t) - 1, 0) if end else max(bisect.bisect_right(self.starts, t) - 1, 0)
+        found = bisect.bisect_left(self.starts, t) if end else bisect.bisect_right(self.starts, t)
+        i = max(found - 1, 0)
         return t + self.shifts[i]

@@ -6,7 +6,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from pipeline import media
 from pipeline.engines.raw import RawSegment, RawWord
 from pipeline.recovery import held_inside
-from pipeline.windows import WINDOW_S, decoding_windows, split_long
+from pipeline.windows import WINDOW_S, decoding_windows, split_long, stretch_windows
 
 from conftest import KK_CLIP
 
@@ -29,13 +29,15 @@ def test_windows_cover_the_audio_and_are_cut_in_pauses(tmp_path):
 
 
 def test_speech_without_a_pause_is_cut_at_the_limit():
-    assert decoding_windows(np.zeros(75 * RATE, np.float32)) == [(0.0, 30.0), (30.0, 60.0), (60.0, 75.0)]
+    windows = decoding_windows(np.zeros(75 * RATE, np.float32))
+    assert windows == [(0.0, 30.0), (30.0, 60.0), (60.0, 75.0)]
     assert decoding_windows(np.zeros(RATE, np.float32)) == [(0.0, 1.0)]
     assert decoding_windows(np.zeros(0, np.float32)) == []
 
 
 def test_a_long_segment_is_cut_at_its_longest_pauses():
-    words = tuple(RawWord(t, t + 0.8, f"сөз{n}", 0.9) for n, t in enumerate([0, 1, 2, 3, 6, 7, 8, 12, 13, 14]))
+    times = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14]
+    words = tuple(RawWord(t, t + 0.8, f"сөз{n}", 0.9) for n, t in enumerate(times))
     seg = RawSegment(0.0, 15.0, " ".join(w.text for w in words), -0.4, 0.1, 1.3, words)
     parts = split_long(seg, limit_s=5.0)
     assert [p.text for p in parts] == ["сөз0 сөз1 сөз2 сөз3", "сөз4 сөз5 сөз6", "сөз7 сөз8 сөз9"]
@@ -51,18 +53,8 @@ def test_a_segment_timed_past_its_clip_ends_with_it():
     assert [(s.start, s.end) for s in held] == [(2.5, 5.0), (10.0, 12.0)]
 
 
-def test_stretches_spliced_into_one_decoding_land_back_in_place():
-    from pipeline.recovery import spliced
 
-    audio = np.zeros(60 * RATE, np.float32)
-    stretches = [(10 * RATE, 14 * RATE), (40 * RATE, 43 * RATE)]  # 4 s and 3 s: 7 s spliced
-    heard = []
-
-    def decode(piece):  # one segment the decoder ran across the splice at 4 s
-        heard.append(len(piece) / RATE)
-        words = (RawWord(1.0, 2.0, "бір", 0.9), RawWord(5.0, 6.0, "екі", 0.9))
-        return [RawSegment(0.5, 6.5, "бір екі", -0.3, 0.0, 1.2, words)]
-
-    parts = spliced(audio, stretches, decode)
-    assert heard == [7.0]  # one decoding for both stretches
-    assert [(p.text, p.start, p.end) for p in parts] == [("бір", 11.0, 12.0), ("екі", 41.0, 42.0)]
+def test_stretches_decoded_again_are_windows_in_the_whole_audios_time():
+    audio = np.zeros(100 * RATE, np.float32)
+    assert stretch_windows(audio, [(2 * RATE, 5 * RATE), (10 * RATE, 45 * RATE)]) == [
+        (2.0, 5.0), (10.0, 40.0), (40.0, 45.0)]
