@@ -8,6 +8,8 @@ Around the engine's decoding (faster-whisper by default, openai-whisper by setti
   the decoder jumped past is found and decoded on its own rather than missing from the record;
 - tokens of other scripts suppressed for Kazakh, Kyrgyz and Russian, which are written in
   Cyrillic (base Whisper otherwise writes whole Kazakh clips in Latin transliteration);
+- with faster-whisper, audio longer than one window decoded in windows cut at pauses, several
+  side by side (:mod:`pipeline.windows`);
 - a repetition guard (:mod:`pipeline.loops`): a phrase looping three or more times is cut back
   to one occurrence and the segment flagged, so a loop neither floods the transcript nor passes
   unnoticed, and the speech the loop lay over is decoded again (:mod:`pipeline.recovery`);
@@ -142,8 +144,9 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
 
 def resume_key(engine, model_id: str, options: DecodeOptions, prompt: str | None) -> str:
     """Names everything that changes a decoded piece, so a changed setting starts over."""
-    return json.dumps([engine.name, engine.compute_type, model_id, sorted(options.as_json().items()),
-                       prompt, "word times"], ensure_ascii=False)
+    named = sorted(options.as_json().items())
+    return json.dumps([engine.name, engine.compute_type, model_id, named, prompt, "word times"],
+                      ensure_ascii=False)
 
 
 def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
@@ -241,7 +244,8 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
             if again and again.avg_logprob >= seg.avg_logprob:
                 seg = again
                 text, looped = collapse_loops(seg.text.strip())
-        figures = {"avg_logprob": _figure(seg.avg_logprob), "no_speech_prob": _figure(seg.no_speech_prob),
+        figures = {"avg_logprob": _figure(seg.avg_logprob),
+                   "no_speech_prob": _figure(seg.no_speech_prob),
                    "compression_ratio": _figure(seg.compression_ratio)}
         if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
             flags = ["low confidence"]

@@ -48,7 +48,8 @@ def decoding_windows(audio: np.ndarray, limit_s: float = WINDOW_S) -> list[tuple
 
 
 
-def stretch_windows(audio: np.ndarray, stretches: list[tuple[int, int]]) -> list[tuple[float, float]]:
+def stretch_windows(audio: np.ndarray,
+                    stretches: list[tuple[int, int]]) -> list[tuple[float, float]]:
     """The windows of each stretch (a sample range of ``audio``), in seconds of ``audio``."""
     return [(lo / SAMPLE_RATE + start, lo / SAMPLE_RATE + end)
             for lo, hi in stretches for start, end in decoding_windows(audio[lo:hi])]

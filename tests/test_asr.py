@@ -17,7 +17,8 @@ def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video,
     model = asr.load_model(checkpoint)
     media.extract_audio(speech_video, tmp_path / "a.wav")
     seen = []
-    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", GREEDY, progress=seen.append)
+    audio = media.load_wav(tmp_path / "a.wav")
+    result = asr.transcribe(model, audio, "ru", GREEDY, progress=seen.append)
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
     assert result.segments
     for seg in result.segments:

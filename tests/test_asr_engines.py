@@ -99,7 +99,8 @@ class LoopsOverTheSecondUtterance:
         end = len(audio) / 16000 - 0.5
         said = (RawWord(0.5, 1.5, self.SAID, 0.9), RawWord(1.5, 3.0, self.LOOPED, 0.9))
         step = (end - 3.0) / 12
-        loop = tuple(RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9) for k in range(12))
+        loop = tuple(RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9)
+                     for k in range(12))
         return [_segment(0.5, end, " ".join(w.text for w in said + loop), said + loop)]
 
 

@@ -40,7 +40,8 @@ def test_a_long_segment_is_cut_at_its_longest_pauses():
     words = tuple(RawWord(t, t + 0.8, f"сөз{n}", 0.9) for n, t in enumerate(times))
     seg = RawSegment(0.0, 15.0, " ".join(w.text for w in words), -0.4, 0.1, 1.3, words)
     parts = split_long(seg, limit_s=5.0)
-    assert [p.text for p in parts] == ["сөз0 сөз1 сөз2 сөз3", "сөз4 сөз5 сөз6", "сөз7 сөз8 сөз9"]
+    texts = ["сөз0 сөз1 сөз2 сөз3", "сөз4 сөз5 сөз6", "сөз7 сөз8 сөз9"]
+    assert [p.text for p in parts] == texts
     assert [(p.start, p.end) for p in parts] == [(0.0, 3.8), (6, 8.8), (12, 15.0)]
     assert all(p.avg_logprob == -0.4 for p in parts) and split_long(parts[0], 5.0) == [parts[0]]
 

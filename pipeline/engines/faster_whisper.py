@@ -57,11 +57,11 @@ class FasterWhisper:
     def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
         suppress = [-1, *self._foreign_ids()] if options.cyrillic_only else [-1]
         # no_speech_threshold=None: silence is cut before; a doubtful window is flagged, not dropped
-        common = dict(language=options.language, task="transcribe", beam_size=options.beam_size or 1,
-                      best_of=options.best_of, condition_on_previous_text=False,
-                      initial_prompt=options.initial_prompt, suppress_tokens=suppress,
-                      word_timestamps=options.word_timestamps, temperature=list(options.temperatures),
-                      no_speech_threshold=None)
+        common = dict(language=options.language, task="transcribe",
+                      beam_size=options.beam_size or 1, best_of=options.best_of,
+                      condition_on_previous_text=False, initial_prompt=options.initial_prompt,
+                      suppress_tokens=suppress, word_timestamps=options.word_timestamps,
+                      temperature=list(options.temperatures), no_speech_threshold=None)
         if options.clips and options.batch_size > 1 and len(options.temperatures) == 1:
             from faster_whisper import BatchedInferencePipeline
 
