@@ -25,7 +25,8 @@ def score(engine, rows, audios, **options) -> tuple[float, float, float]:
     word_edits = words = char_edits = chars = 0
     started = time.monotonic()
     for row, audio in zip(rows, audios):
-        hyp = " ".join(s.text for s in asr.transcribe(engine, audio, "kk", **options).segments)
+        segments = asr.transcribe(engine, audio, "kk", asr.DecodeOptions(**options)).segments
+        hyp = " ".join(s.text for s in segments)
         ref, hyp = textnorm.normalize(row["transcript"], "kk"), textnorm.normalize(hyp, "kk")
         word_edits += textnorm.edit_distance(ref.split(), hyp.split())
         words += len(ref.split())

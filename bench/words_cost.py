@@ -8,7 +8,7 @@ them, the pipeline can see where the decoder looped and what it skipped, and dec
 speech again. This script separates the parts in one process, with the settings of
 TESTIMONY_HOME: the bare engine with and without word times (faster-whisper only, the call
 ``bench/overhead.py`` times), the pipeline without word times,
-with them but without decoding again the speech under loops (``asr._transcribed_spans``
+with them but without decoding again the speech under loops (``recovery.transcribed_spans``
 switched off, as ``bench/ablation.py`` switches measures off), with both (the default), and
 the speaker step. For each pipeline run it counts the decodings after the first.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from overhead import bare_faster_segments  # noqa: E402  (this folder: the bare call overhead.py times)
 
-from pipeline import asr, media, speakers  # noqa: E402
+from pipeline import asr, media, recovery, speakers  # noqa: E402
 from pipeline.console import load_settings  # noqa: E402
 
 
@@ -34,36 +34,36 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     engine, _, _, model_name = asr.load_engine(settings, language=args.language)
-    options = {**asr.decode_options(settings), "native": asr.native_languages(settings, model_name)}
+    options = asr.decode_options(settings, asr.native_languages(settings, model_name))
     audio = media.load_wav(args.audio)
-    decoded, decode = [], asr._decode
+    decoded, decode = [], engine.decode
 
-    def counted(*a, **kw):
+    def counted(piece, *a, **kw):
         t0 = time.monotonic()
-        out = decode(*a, **kw)
-        decoded.append((len(a[1]) / asr.SAMPLE_RATE, time.monotonic() - t0))
+        out = decode(piece, *a, **kw)
+        decoded.append((len(piece) / media.SAMPLE_RATE, time.monotonic() - t0))
         return out
 
-    asr._decode = counted
+    engine.decode = counted
     for words in (False, True) if engine.name == "faster-whisper" else ():
         t0 = time.monotonic()
         windows = len({s.seek for s in bare_faster_segments(engine, audio, args.language, word_timestamps=words)})
         print(f"bare engine, word times {'on ' if words else 'off'}: {time.monotonic() - t0:6.1f} s, {windows} windows")
-    spans = asr._transcribed_spans
+    spans = recovery.transcribed_spans
     runs = {}
     for label, words, loops in (("pipeline, word times off", False, True),
                                 ("pipeline, word times on, loops not decoded again", True, False),
                                 ("pipeline, word times on (default)", True, True)):
-        asr._transcribed_spans = spans if loops else (lambda seg: [(seg["start"], seg["end"])])
+        recovery.transcribed_spans = spans if loops else (lambda seg: [(seg.start, seg.end)])
         decoded.clear()
         t0 = time.monotonic()
-        result = asr.transcribe(engine, audio, args.language, **{**options, "words": words})
+        result = asr.transcribe(engine, audio, args.language, options, words=words)
         runs[label] = time.monotonic() - t0
         again = decoded[1:]
         print(f"{label}: {runs[label]:6.1f} s, {sum(len(s.text.split()) for s in result.segments)} words; "
               f"decoded again: {len(again)} stretches, {sum(a for a, _ in again):.0f} s of audio, "
               f"{sum(t for _, t in again):.1f} s")
-    asr._transcribed_spans = spans
+    recovery.transcribed_spans = spans
     t0 = time.monotonic()
     speakers.diarise(audio, result.segments)
     took = time.monotonic() - t0

@@ -8,9 +8,11 @@ Around the engine's decoding (faster-whisper by default, openai-whisper by setti
   the decoder jumped past is found and decoded on its own rather than missing from the record;
 - tokens of other scripts suppressed for Kazakh, Kyrgyz and Russian, which are written in
   Cyrillic (base Whisper otherwise writes whole Kazakh clips in Latin transliteration);
+- with faster-whisper, audio longer than one window decoded in windows cut at pauses, several
+  side by side (:mod:`pipeline.windows`);
 - a repetition guard (:mod:`pipeline.loops`): a phrase looping three or more times is cut back
   to one occurrence and the segment flagged, so a loop neither floods the transcript nor passes
-  unnoticed, and the speech the loop lay over is decoded again;
+  unnoticed, and the speech the loop lay over is decoded again (:mod:`pipeline.recovery`);
 - flags from the decoder's own figures (confidence, compression ratio, no-speech probability).
 
 Whisper has no Kyrgyz: a Kyrgyz recording is decoded as Kazakh (the closest language it has)
@@ -20,7 +22,7 @@ restricted to the languages these interviews are in.
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
 import json
 import logging
 import math
@@ -31,12 +33,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import engines
+from . import engines, recovery
 from . import language as language_check
 from .config import LANGUAGES
+from .engines.raw import EngineOptions, RawSegment, RawWord
 from .loops import collapse_loops, collapse_word_loops
 from .media import SAMPLE_RATE
 from .transcript import Segment, fit_words, write_atomic
+from .vad import TimeMap, speech_regions
+from .windows import decoding_windows, split_long, stretch_windows
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +62,6 @@ BEAM_SIZE: dict[str, int] = {"ru": 5}
 HIGH_COMPRESSION = 2.4
 HIGH_NO_SPEECH = 0.6
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-# Only silences this long are cut out before decoding. Cutting shorter pauses saves little but
-# splices the audio, which moves Whisper's 30 s windows: on the 10-minute interview with 2 s
-# pauses, cutting them took 30 windows instead of 26, 9 % longer, at WER 0.940 against 0.925.
-CUT_SILENCE_MS = 5000
-# A gap of this many seconds between segments holding this much speech is speech the decoder
-# skipped, not a pause (bench/make_speakers.py's conversations lost whole turns this way).
-GAP_S = 2.0
-MISSED_S = 1.0
-FILL_ROUNDS = 3  # rounds of decoding such stretches again (a stretch decoded again can loop in turn)
 
 
 @dataclass
@@ -74,6 +70,35 @@ class Recognition:
     detected: dict[str, float] | None
     segments: list[Segment]
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How :func:`transcribe` decodes, as the settings decide it.
+
+    ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
+    (whisper's default); without it decoding is greedy and exactly reproducible. ``vad`` cuts
+    the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
+    0 means the per-language default (:data:`BEAM_SIZE`, else greedy). ``batch_size`` > 1 has
+    an engine that batches (faster-whisper) decode that many windows of up to 30 s, cut at pauses
+    (:mod:`pipeline.windows`), side by side, and the stretches decoded again likewise (greedy
+    only; with ``fallback`` it decodes window after window).
+    ``native`` are the languages the model was trained on; others are decoded as their
+    stand-in and flagged."""
+
+    fallback: bool = True
+    vad: bool = True
+    beam_size: int = 0
+    batch_size: int = engines.DEFAULT_BATCH_SIZE
+    native: tuple[str, ...] = DETECTABLE
+
+    def as_json(self) -> dict:
+        """The options as JSON holds them (sent to a cluster worker, named in a resume key)."""
+        return {**asdict(self), "native": list(self.native)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> DecodeOptions:
+        return cls(**{**data, "native": tuple(data["native"])})
 
 
 # Engines and options ---------------------------------------------------------------------
@@ -100,10 +125,12 @@ def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper"
     return engines.load(engine, checkpoint, threads, compute_type=compute_type)
 
 
-def decode_options(settings) -> dict:
-    """The keyword arguments of :func:`transcribe` that the settings decide."""
-    return {"fallback": settings.temperature_fallback,
-            "vad": settings.asr_vad, "beam_size": settings.asr_beam_size, "batch_size": settings.asr_batch_size}
+def decode_options(settings, native: tuple[str, ...] = DETECTABLE) -> DecodeOptions:
+    """The options of :func:`transcribe` that the settings decide, for a model trained on
+    ``native`` (:func:`native_languages`)."""
+    return DecodeOptions(fallback=settings.temperature_fallback, vad=settings.asr_vad,
+                         beam_size=settings.asr_beam_size, batch_size=settings.asr_batch_size,
+                         native=native)
 
 
 def native_languages(settings, model_name: str) -> tuple[str, ...]:
@@ -115,10 +142,11 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
     return tuple(code for code in LANGUAGES if code in recorded)
 
 
-def resume_key(engine, model_id: str, options: dict, prompt: str | None) -> str:
+def resume_key(engine, model_id: str, options: DecodeOptions, prompt: str | None) -> str:
     """Names everything that changes a decoded piece, so a changed setting starts over."""
-    return json.dumps([engine.name, engine.compute_type, model_id, sorted(options.items()), prompt,
-                       "word times"], ensure_ascii=False)
+    named = sorted(options.as_json().items())
+    return json.dumps([engine.name, engine.compute_type, model_id, named, prompt, "word times"],
+                      ensure_ascii=False)
 
 
 def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
@@ -133,44 +161,17 @@ def _figure(value) -> float | None:
     return round(value, 4) if math.isfinite(value) else None
 
 
-# Voice activity --------------------------------------------------------------------------
-
-def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) sample ranges holding speech, padded, per Silero VAD (ONNX, offline)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    if len(audio) == 0:
-        return []
-    found = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=CUT_SILENCE_MS, speech_pad_ms=1000))
-    return [(c["start"], c["end"]) for c in found]
-
-
-class _TimeMap:
-    """Maps times in the speech-only audio back to times in the original."""
-
-    def __init__(self, regions: list[tuple[int, int]]):
-        self.starts, self.shifts, position = [], [], 0
-        for start, end in regions:
-            self.starts.append(position / SAMPLE_RATE)
-            self.shifts.append((start - position) / SAMPLE_RATE)
-            position += end - start
-
-    def __call__(self, t: float, end: bool = False) -> float:
-        i = max(bisect.bisect_left(self.starts, t) - 1, 0) if end else max(bisect.bisect_right(self.starts, t) - 1, 0)
-        return t + self.shifts[i]
-
-
 # Guards and flags ------------------------------------------------------------------------
 
-def flags_for(seg: dict) -> list[str]:
+def flags_for(avg_logprob: float, no_speech_prob: float, compression_ratio: float) -> list[str]:
     flags = []
-    if seg["avg_logprob"] < LOW_LOGPROB:
+    if avg_logprob < LOW_LOGPROB:
         flags.append("low confidence")
-    elif seg["avg_logprob"] < UNCERTAIN_LOGPROB:
+    elif avg_logprob < UNCERTAIN_LOGPROB:
         flags.append("uncertain")
-    if seg["compression_ratio"] > HIGH_COMPRESSION:
+    if compression_ratio > HIGH_COMPRESSION:
         flags.append(REPETITION_FLAG)
-    if seg["no_speech_prob"] > HIGH_NO_SPEECH and seg["avg_logprob"] < LOW_LOGPROB:
+    if no_speech_prob > HIGH_NO_SPEECH and avg_logprob < LOW_LOGPROB:
         flags.append("possible hallucination in silence")
     return flags
 
@@ -178,20 +179,12 @@ def flags_for(seg: dict) -> list[str]:
 _WORDLESS = re.compile(r"^[\W_]*$")
 
 
-def transcribe(engine, audio: np.ndarray, language: str | None, *,
-               progress: Callable[[float], None] | None = None,
-               initial_prompt: str | None = None, fallback: bool = True, vad: bool = True,
-               beam_size: int = 0, native: tuple[str, ...] = DETECTABLE, words: bool = True,
-               batch_size: int = 0) -> Recognition:
-    """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags.
-
-    ``fallback`` re-decodes a window at rising temperatures when it looks like a hallucination
-    (whisper's default); without it decoding is greedy and exactly reproducible. ``vad`` cuts
-    the audio down to its speech first; audio with no speech gives no segments. ``beam_size``
-    0 means the per-language default (:data:`BEAM_SIZE`, else greedy). ``native`` are the
-    languages the model was trained on; others are decoded as their stand-in and flagged.
-    ``words`` times each word (off only to measure what word times cost). ``batch_size`` > 1
-    has faster-whisper decode that many chunks of speech at once (greedy only; see the engine).
+def transcribe(engine, audio: np.ndarray, language: str | None,
+               options: DecodeOptions = DecodeOptions(), *,
+               progress: Callable[[float], None] | None = None, initial_prompt: str | None = None,
+               words: bool = True) -> Recognition:
+    """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags,
+    as ``options`` say; ``words`` times each word (off only to measure what word times cost).
 
     Each segment is labelled with the language its text reads as (:mod:`pipeline.language`);
     a Russian passage in a Kazakh or Kyrgyz interview, or the reverse, is decoded again in its
@@ -202,184 +195,122 @@ def transcribe(engine, audio: np.ndarray, language: str | None, *,
         language, detected = detect_language(engine, audio)
     decode_as = WHISPER_STANDIN.get(language, language)
     timemap = None
-    if vad:
+    if options.vad:
         regions = speech_regions(audio)
         if not regions:
             if progress:
                 progress(1.0)
             log.info("no speech found in %.1f s of audio", len(audio) / SAMPLE_RATE)
             return Recognition(language=language, detected=detected, segments=[])
-        timemap = _TimeMap(regions)
+        timemap = TimeMap(regions)
         audio = np.concatenate([audio[s:e] for s, e in regions])
-    options = dict(initial_prompt=initial_prompt, temperatures=FALLBACK_TEMPERATURES if fallback else (0.0,),
-                   beam_size=beam_size, word_timestamps=words, batch_size=batch_size)
-    raw = _decode(engine, audio, decode_as, progress=progress, **options)
-    if vad:
-        raw = _fill_gaps(engine, audio, raw, decode_as, **options)
+
+    def decoding(as_language: str) -> EngineOptions:
+        return EngineOptions(
+            language=as_language, initial_prompt=initial_prompt,
+            cyrillic_only=as_language in CYRILLIC,
+            temperatures=FALLBACK_TEMPERATURES if options.fallback else (0.0,),
+            beam_size=options.beam_size or BEAM_SIZE.get(as_language, 1), word_timestamps=words,
+            batch_size=options.batch_size)
+
+    as_decoded = decoding(decode_as)
+    windows = decoding_windows(audio)
+    # One window gains nothing from batching, and the sequential decoder goes on past where it
+    # stopped early in a window: on the Kazakh tuning clips (all under 30 s) batched decoding
+    # made more word errors (docs/benchmarks.md, "Batched windows").
+    if engine.batches and options.batch_size > 1 and not options.fallback and len(windows) > 1:
+        raw = _side_by_side(engine, audio, as_decoded, windows, progress)
+
+        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:  # a round in one call
+            return _side_by_side(engine, audio, as_decoded, stretch_windows(audio, spans))
+    else:
+        raw = engine.decode(audio, as_decoded, progress)
+
+        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:
+            return recovery.each_on_its_own(audio, spans,
+                                            lambda piece: engine.decode(piece, as_decoded))
+    if options.vad:
+        raw = recovery.fill_gaps(audio, raw, again)
     length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
     segments = []
     for seg in raw:
-        text, looped = collapse_loops(seg["text"].strip())
+        text, looped = collapse_loops(seg.text.strip())
         if _WORDLESS.match(text):
             continue
         read_as, seg_language = language_check.label(text), language
         if read_as and (read_as == "ru") != (decode_as == "ru"):
             seg_language = read_as
-            again = _redecode(engine, audio, seg, WHISPER_STANDIN.get(read_as, read_as), **options)
-            if again and again["avg_logprob"] >= seg["avg_logprob"]:
+            again = _redecode(engine, audio, seg, decoding(WHISPER_STANDIN.get(read_as, read_as)))
+            if again and again.avg_logprob >= seg.avg_logprob:
                 seg = again
-                text, looped = collapse_loops(seg["text"].strip())
-        figures = {key: _figure(seg[key]) for key in ("avg_logprob", "no_speech_prob", "compression_ratio")}
+                text, looped = collapse_loops(seg.text.strip())
+        figures = {"avg_logprob": _figure(seg.avg_logprob),
+                   "no_speech_prob": _figure(seg.no_speech_prob),
+                   "compression_ratio": _figure(seg.compression_ratio)}
         if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
             flags = ["low confidence"]
         else:
-            flags = flags_for(figures)
+            flags = flags_for(**figures)
         if looped and REPETITION_FLAG not in flags:
             flags.append(REPETITION_FLAG)
-        if seg_language not in native:
+        if seg_language not in options.native:
             flags.append(UNSUPPORTED_FLAG)
-        start, end = min(float(seg["start"]), length), min(float(seg["end"]), length)
+        start, end = min(float(seg.start), length), min(float(seg.end), length)
         if timemap:
             start, end = timemap(start), timemap(end, end=True)
         start, end = round(start, 3), round(max(end, start), 3)
+        timed = collapse_word_loops(_timed_words(seg.words, start, end, length, timemap))
         segments.append(Segment(
             id=len(segments) + 1, start=start, end=end, language=seg_language, text=text, flags=flags,
-            words=collapse_word_loops(_timed_words(seg.get("words", []), start, end, length, timemap)), **figures,
+            words=[asdict(w) for w in timed], **figures,
         ))
         fit_words(segments[-1])  # words that do not spell the text are dropped, never left wrong
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
 
 
-def _timed_words(words: list[dict], start: float, end: float, length: float, timemap) -> list[dict]:
+def _side_by_side(engine, audio: np.ndarray, options: EngineOptions,
+                  clips: list[tuple[float, float]],
+                  progress: Callable[[float], None] | None = None) -> list[RawSegment]:
+    """Only ``clips`` of ``audio`` decoded, batched, each segment held inside its clip and long
+    ones cut at pauses (:func:`pipeline.windows.split_long`)."""
+    decoded = engine.decode(audio, dataclasses.replace(options, clips=tuple(clips)), progress)
+    return [part for seg in recovery.held_inside(decoded, clips) for part in split_long(seg)]
+
+
+def _timed_words(words: tuple[RawWord, ...], start: float, end: float, length: float,
+                 timemap) -> list[RawWord]:
     """The engine's words in the original audio's time, each held inside its segment."""
     timed = []
     for w in words:
-        if not w["text"]:
+        if not w.text:
             continue
-        w_start, w_end = min(w["start"], length), min(w["end"], length)
+        w_start, w_end = min(w.start, length), min(w.end, length)
         if timemap:
             w_start, w_end = timemap(w_start), timemap(w_end, end=True)
         w_start = min(max(w_start, start), end)
-        timed.append({"start": round(w_start, 3), "end": round(min(max(w_end, w_start), end), 3),
-                      "text": w["text"], "probability": round(w["probability"], 3)})
+        timed.append(RawWord(start=round(w_start, 3), end=round(min(max(w_end, w_start), end), 3),
+                             text=w.text, probability=round(w.probability, 3)))
     return timed
 
 
-def _decode(engine, audio: np.ndarray, language: str, progress=None, **options) -> list[dict]:
-    return engine.decode(audio, language, cyrillic_only=language in CYRILLIC, progress=progress,
-                         **{**options, "beam_size": options.get("beam_size") or BEAM_SIZE.get(language, 1)})
-
-
-def skipped_speech(audio: np.ndarray, raw: list[dict]) -> list[tuple[int, int]]:
-    """Sample ranges of speech that fall between the decoder's segments.
-
-    Whisper sometimes jumps its window past a whole utterance (its next timestamp lands
-    seconds later), and the words said there are silently missing from the transcript. A gap
-    of GAP_S or more between segments in which the voice detector hears MISSED_S of speech is
-    such a jump; a pause between sentences is not. Where the decoder looped, only the words left
-    once the loop is cut count as transcribed: the repetitions lie over speech that is missing."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    bounds = sorted(span for s in raw if s["text"].strip() for span in _transcribed_spans(s))
-    found, reached = [], 0.0
-    for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
-        if start - reached >= GAP_S:
-            lo, hi = int(reached * SAMPLE_RATE), int(start * SAMPLE_RATE)
-            speech = get_speech_timestamps(audio[lo:hi], VadOptions(min_silence_duration_ms=500, speech_pad_ms=200))
-            if sum(c["end"] - c["start"] for c in speech) >= MISSED_S * SAMPLE_RATE:
-                found.append((lo + speech[0]["start"], lo + speech[-1]["end"]))
-        reached = max(reached, end)
-    return found
-
-
-def _loop_kept(seg: dict) -> list[dict] | None:
-    """The words a raw segment keeps once its loop is cut, or None when its decoder did not loop."""
-    words = seg.get("words") or []
-    kept = collapse_word_loops(words)
-    return kept if len(kept) < len(words) else None
-
-
-def _transcribed_spans(seg: dict) -> list[tuple[float, float]]:
-    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
-    kept = _loop_kept(seg)
-    if kept is None:
-        return [(seg["start"], seg["end"])]
-    return [(w["start"], w["end"]) for w in kept]
-
-
-def _middle(word: dict) -> float:
-    """Where a word is said, for placing it against a stretch: the voice detector pads a stretch
-    by 0.2 s, so a word's edge may overlap it while the word lies outside."""
-    return (word["start"] + word["end"]) / 2
-
-
-def _cut_around(seg: dict, stretches: list[tuple[float, float]]) -> list[dict]:
-    """A looped segment as the runs of its kept words between the stretches decoded again (a
-    segment that did not loop, or that no stretch falls in, stays whole)."""
-    kept = _loop_kept(seg)
-    inside = [(lo, hi) for lo, hi in stretches if lo < seg["end"] and hi > seg["start"]]
-    if kept is None or not inside:
-        return [seg]
-    runs: list[list[dict]] = [[]]
-    for w in kept:
-        if any(lo <= _middle(w) <= hi for lo, hi in inside):
-            continue
-        if runs[-1] and any(_middle(runs[-1][-1]) < lo and hi < _middle(w) for lo, hi in inside):
-            runs.append([])
-        runs[-1].append(w)
-    parts = []
-    for run in filter(None, runs):
-        follows_cut = any(hi < _middle(run[0]) for _, hi in inside)
-        precedes_cut = any(_middle(run[-1]) < lo for lo, _ in inside)
-        parts.append({**seg, "text": " ".join(w["text"] for w in run), "words": run,
-                      "start": run[0]["start"] if follows_cut else seg["start"],
-                      "end": run[-1]["end"] if precedes_cut else seg["end"]})
-    return parts
-
-
-def _shifted_words(words: list[dict], shift: float) -> list[dict]:
-    """Word times from a decoding of a stretch, moved to the times of the audio it was cut from."""
-    return [{**w, "start": w["start"] + shift, "end": w["end"] + shift} for w in words]
-
-
-def _fill_gaps(engine, audio: np.ndarray, raw: list[dict], language: str, **options) -> list[dict]:
-    """``raw`` with the speech the decoder skipped, or looped over, decoded on its own and put in
-    its place; a looped segment keeps only its words outside what was decoded again. A stretch
-    decoded again can loop in turn, so this repeats up to FILL_ROUNDS times, never decoding the
-    same stretch twice."""
-    done: set[tuple[int, int]] = set()
-    for _ in range(FILL_ROUNDS):
-        skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
-        if not skipped:
-            break
-        added = []
-        for lo, hi in skipped:
-            shift = lo / SAMPLE_RATE
-            for seg in _decode(engine, audio[lo:hi], language, **options):
-                added.append({**seg, "start": seg["start"] + shift, "end": min(seg["end"] + shift, hi / SAMPLE_RATE),
-                              "words": _shifted_words(seg.get("words", []), shift)})
-        log.info("decoded %d stretches of speech the decoder had skipped or looped over", len(skipped))
-        done.update(skipped)
-        seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
-        raw = sorted([part for seg in raw for part in _cut_around(seg, seconds)] + added, key=lambda s: s["start"])
-    return raw
-
-
-def _redecode(engine, audio: np.ndarray, seg: dict, language: str, **options) -> dict | None:
-    """``seg`` decoded again as ``language``, as one segment over the same span (or None)."""
-    piece = audio[int(seg["start"] * SAMPLE_RATE):int(seg["end"] * SAMPLE_RATE)]
+def _redecode(engine, audio: np.ndarray, seg: RawSegment,
+              options: EngineOptions) -> RawSegment | None:
+    """``seg`` decoded again as ``options`` say, as one segment over the same span (or None)."""
+    piece = audio[int(seg.start * SAMPLE_RATE):int(seg.end * SAMPLE_RATE)]
     if len(piece) < SAMPLE_RATE // 2:
         return None
-    parts = [p for p in _decode(engine, piece, language, **options) if p["text"].strip()]
+    parts = [p for p in engine.decode(piece, options) if p.text.strip()]
     if not parts:
         return None
-    weights = [max(p["end"] - p["start"], 0.01) for p in parts]
-    return {"start": seg["start"], "end": seg["end"], "text": " ".join(p["text"].strip() for p in parts),
-            "avg_logprob": float(np.average([p["avg_logprob"] for p in parts], weights=weights)),
-            "no_speech_prob": max(p["no_speech_prob"] for p in parts),
-            "compression_ratio": max(p["compression_ratio"] for p in parts),
-            "words": _shifted_words([w for p in parts for w in p.get("words", [])], seg["start"])}
+    weights = [max(p.end - p.start, 0.01) for p in parts]
+    return RawSegment(
+        start=seg.start, end=seg.end, text=" ".join(p.text.strip() for p in parts),
+        avg_logprob=float(np.average([p.avg_logprob for p in parts], weights=weights)),
+        no_speech_prob=max(p.no_speech_prob for p in parts),
+        compression_ratio=max(p.compression_ratio for p in parts),
+        words=tuple(dataclasses.replace(w, start=w.start + seg.start, end=w.end + seg.start)
+                    for p in parts for w in p.words))
 
 
 def piece_path(resume_dir: Path, n: int) -> Path:
@@ -403,7 +334,8 @@ def piece_state(part: Recognition, resume_key: str) -> dict:
 
 def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
                     progress: Callable[[float], None] | None = None, chunk_seconds: float = 600,
-                    **options) -> Recognition:
+                    options: DecodeOptions = DecodeOptions(),
+                    initial_prompt: str | None = None) -> Recognition:
     """Transcribe a long WAV piece by piece, saving each piece's segments as it is done.
 
     A run that was killed picks up after the last saved piece (when ``resume_key``, which
@@ -419,7 +351,9 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
         if state is None:
             report = (lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress((o + f * d) / total)
                       ) if progress else None
-            state = piece_state(transcribe(engine, audio, language, progress=report, **options), resume_key)
+            recognition = transcribe(engine, audio, language, options, progress=report,
+                                     initial_prompt=initial_prompt)
+            state = piece_state(recognition, resume_key)
             write_atomic(piece_path(resume_dir, n), json.dumps(state, ensure_ascii=False))
         else:
             log.info("resuming after piece %d of %s", n, wav)
@@ -427,7 +361,7 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
         pieces.append((offset, state))
     if progress:
         progress(1.0)
-    return assemble(wav, pieces, language, options.get("native", DETECTABLE))
+    return assemble(wav, pieces, language, options.native)
 
 
 def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,

@@ -60,7 +60,7 @@ def run_system(system: str, home: str, engine: str | None, model: str | None, la
     if system == "pipeline":
         model_obj, path, sha, model_name = asr.load_engine(settings, engine, model, language)
         name = f"{model_obj.name} {model_obj.compute_type}"
-        options = {**asr.decode_options(settings), "native": asr.native_languages(settings, model_name)}
+        options = asr.decode_options(settings, asr.native_languages(settings, model_name))
     else:
         import whisper
 
@@ -72,7 +72,7 @@ def run_system(system: str, home: str, engine: str | None, model: str | None, la
         t0 = time.monotonic()
         if system == "pipeline":
             result = asr.transcribe_file(model_obj, Path(wav), language, resume_dir=Path(work) / f"{system}-{n}",
-                                         resume_key="bench", **options)
+                                         resume_key="bench", options=options)
             hyp = " ".join(s.text for s in result.segments)
             flagged = any(s.flags for s in result.segments)
         else:

@@ -81,7 +81,7 @@ def _recognise(engine, audio, language, options, cache: Path | None, key: str):
     path = cache / f"{digest}.json" if cache else None
     if path and path.exists():
         return [Segment(**row) for row in json.loads(path.read_text(encoding="utf-8"))]
-    segments = asr.transcribe(engine, audio, language, **options).segments
+    segments = asr.transcribe(engine, audio, language, options).segments
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps([dataclasses.asdict(s) for s in segments], ensure_ascii=False),
@@ -155,7 +155,7 @@ def bench_speakers(
     if not reference:
         engine, _, sha, model_name = asr.load_engine(settings, language=language)
         native = asr.native_languages(settings, model_name)
-        options = {**asr.decode_options(settings), "native": native}
+        options = asr.decode_options(settings, native)
     files, times, all_segments = [], defaultdict(float), []
     with tempfile.TemporaryDirectory(prefix="bench-", dir=settings.work) as work:
         for n, (name, turns) in enumerate(truth.items()):
@@ -164,7 +164,7 @@ def bench_speakers(
             audio = media.load_wav(wav)
             if overhead:
                 t0 = time.monotonic()
-                asr.transcribe(engine, audio, language, **{**options, "words": False})
+                asr.transcribe(engine, audio, language, options, words=False)
                 times["plain_s"] += time.monotonic() - t0
             t0 = time.monotonic()
             recognised = reference_segments(turns) if reference else _recognise(

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .engines import DEFAULT_ENGINE, ENGINES, compute
+from .engines import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES, compute
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +60,7 @@ class Settings:
     asr_compute_type: str = compute.AUTO  # the measured best for the device (engines/compute.py)
     asr_vad: bool = True
     asr_beam_size: int = 0  # 0: the per-language default in pipeline.asr
-    asr_batch_size: int = 0  # faster-whisper's batched decoding of this many 30 s chunks at once; 0: off
+    asr_batch_size: int = DEFAULT_BATCH_SIZE  # faster-whisper decodes this many windows at once
     language_models: tuple[tuple[str, str], ...] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
     piece_seconds: float = 600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
@@ -166,9 +166,9 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
                "Beam width; 0: per language (greedy for Kazakh, 5 for Russian).",
                "[asr]\nbeam_size = 5"),
     Documented("asr", "batch_size", "asr_batch_size",
-               "faster-whisper only: decode this many 30 s chunks at once (8: about 1.8x faster "
-               "on Kazakh, worse on Russian, one segment per chunk); 0: off.",
-               "[asr]\nbatch_size = 8"),
+               "faster-whisper only: decode this many windows of up to 30 s, cut at pauses, "
+               "side by side (greedy decoding only); 0: window after window, as Whisper does.",
+               "[asr]\nbatch_size = 0"),
     Documented("asr", "compute_type", "asr_compute_type",
                "Number format the engine computes in: `auto` is the measured best for the device "
                "(int8 on a CPU, float16 on a GPU); or float32, int8, float16, ... as the engine "
@@ -283,7 +283,7 @@ def _read(home: Path) -> Settings:
         asr_compute_type=compute_type,
         asr_vad=bool(asr.get("vad", True)),
         asr_beam_size=int(asr.get("beam_size", 0)),
-        asr_batch_size=int(asr.get("batch_size", 0)),
+        asr_batch_size=int(asr.get("batch_size", Settings.asr_batch_size)),
         language_models=tuple(sorted((k, str(v)) for k, v in language_models.items())),
         max_attempts=int(raw.get("jobs", {}).get("max_attempts", Settings.max_attempts)),
         piece_seconds=float(asr.get("piece_seconds", Settings.piece_seconds)),

@@ -9,8 +9,11 @@ again).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Callable
+
+from .engines.raw import RawWord
 
 LOOP_REPEATS = 3  # a phrase said this many times in a row is a decoder loop, not speech
 LONGEST = 8       # the longest phrase, in words, looked for
@@ -51,9 +54,10 @@ def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = LONGES
     return " ".join(words), changed or bool(loops)
 
 
-def collapse_word_loops(words: list[dict], repeats: int = LOOP_REPEATS, longest: int = LONGEST) -> list[dict]:
+def collapse_word_loops(words: list[RawWord], repeats: int = LOOP_REPEATS,
+                        longest: int = LONGEST) -> list[RawWord]:
     """The timed words cut as :func:`collapse_loops` cuts the text, so that a segment whose
     decoder looped keeps the times of the words that were really said (each kept occurrence
     keeps its own time), rather than losing them all."""
-    words = [{**w, "text": _SYLLABLE_LOOP.sub(r"\1", w["text"])} for w in words]
-    return _collapse_runs(words, lambda w: _loop_key(w["text"]), repeats, longest)[0]
+    words = [dataclasses.replace(w, text=_SYLLABLE_LOOP.sub(r"\1", w.text)) for w in words]
+    return _collapse_runs(words, lambda w: _loop_key(w.text), repeats, longest)[0]

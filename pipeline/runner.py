@@ -162,7 +162,7 @@ class JobRunner:
         timings["model_load_s"] = round(time.monotonic() - t0, 2)
         names = job.meta.get("names")
         prompt = ", ".join(names) if names else None
-        options = {**asr.decode_options(self.settings), "native": asr.native_languages(self.settings, model_name)}
+        options = asr.decode_options(self.settings, asr.native_languages(self.settings, model_name))
         transcribe_file = asr.transcribe_file
         if self.settings.broker:
             from .cluster.coordinator import dispatcher
@@ -175,7 +175,8 @@ class JobRunner:
         recognition = transcribe_file(
             model, wav, job.language, resume_dir=work / "pieces", chunk_seconds=self.settings.piece_seconds,
             resume_key=key,
-            progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt, **options)
+            progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt,
+            options=options)
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
@@ -209,9 +210,9 @@ class JobRunner:
                                                                                        recognition.language),
                         "condition_on_previous_text": False,
                         "temperature_fallback": self.settings.temperature_fallback,
-                        "voice_activity_detection": options["vad"], "beam_size": options["beam_size"],
+                        "voice_activity_detection": options.vad, "beam_size": options.beam_size,
                         "cyrillic_only": recognition.language in asr.CYRILLIC,
-                        "native_languages": list(options["native"]), "prompt_names": names or [],
+                        "native_languages": list(options.native), "prompt_names": names or [],
                         "word_timestamps": True, "speakers": {k: v for k, v in speaker_info.items() if k != "names"}},
             "software": _versions(), "host": platform.node(), "argv": sys.argv,
             "started_at": started, "finished_at": now(), "timings": timings,

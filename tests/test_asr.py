@@ -7,6 +7,9 @@ from pipeline import asr, media, models
 
 from builders import KAZAKH_WORD_TOKEN, tiny_whisper_checkpoint
 
+GREEDY = asr.DecodeOptions(fallback=False)  # exactly reproducible
+GREEDY_1 = asr.DecodeOptions(fallback=False, beam_size=1)  # greedy for Russian too
+
 
 def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video, tmp_path):
     checkpoint, sha = models.resolve_whisper(home, "tiny")
@@ -14,8 +17,8 @@ def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video,
     model = asr.load_model(checkpoint)
     media.extract_audio(speech_video, tmp_path / "a.wav")
     seen = []
-    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", progress=seen.append,
-                            fallback=False)
+    audio = media.load_wav(tmp_path / "a.wav")
+    result = asr.transcribe(model, audio, "ru", GREEDY, progress=seen.append)
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
     assert result.segments
     for seg in result.segments:
@@ -28,7 +31,7 @@ def test_tiny_checkpoint_runs_the_real_decoder_with_progress(home, speech_video,
 def test_kyrgyz_is_decoded_as_kazakh_and_flagged_for_full_review(home, speech_video, tmp_path):
     model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
     media.extract_audio(speech_video, tmp_path / "a.wav")
-    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ky", fallback=False)
+    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ky", GREEDY)
     assert result.language == "ky" and result.segments
     assert all(asr.UNSUPPORTED_FLAG in s.flags and s.language == "ky" for s in result.segments)
 
@@ -46,8 +49,8 @@ def test_decoder_figures_that_are_not_numbers_become_a_flag():
 
 
 def test_flags_follow_the_decoder_figures():
-    assert asr.flags_for({"avg_logprob": -0.2, "compression_ratio": 1.3, "no_speech_prob": 0.1}) == []
-    assert asr.flags_for({"avg_logprob": -1.5, "compression_ratio": 3.0, "no_speech_prob": 0.9}) == [
+    assert asr.flags_for(avg_logprob=-0.2, compression_ratio=1.3, no_speech_prob=0.1) == []
+    assert asr.flags_for(avg_logprob=-1.5, compression_ratio=3.0, no_speech_prob=0.9) == [
         "low confidence", "repetition", "possible hallucination in silence"]
 
 
@@ -67,7 +70,7 @@ def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_pa
     monkeypatch.setattr(asr, "transcribe", lambda *a, **k: calls.append(1) or real(*a, **k))
     pieces = tmp_path / "pieces"
     first = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
-                                fallback=False, beam_size=1)
+                                options=GREEDY_1)
     n = len(calls)
     assert n >= 2 and len(list(pieces.iterdir())) == n
     assert [s.id for s in first.segments] == list(range(1, len(first.segments) + 1))
@@ -76,11 +79,11 @@ def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_pa
 
     sorted(pieces.iterdir())[-1].unlink()  # as if killed during the last piece
     again = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
-                                fallback=False, beam_size=1)
+                                options=GREEDY_1)
     assert len(calls) == n + 1, "only the unfinished piece is decoded again"
     assert again.segments == first.segments
     asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="other model", chunk_seconds=2,
-                        fallback=False, beam_size=1)
+                        options=GREEDY_1)
     assert len(calls) == 2 * n + 1, "a different model starts over"
 
 
@@ -91,8 +94,8 @@ def test_a_kyrgyz_model_mapped_for_ky_is_not_flagged_as_a_stand_in(home, speech_
     assert name == "kyrgyz-tiny" and path.endswith("kyrgyz-tiny.pt")
     assert asr.native_languages(settings, name) == ("kk", "ky")
     media.extract_audio(speech_video, tmp_path / "a.wav")
-    result = asr.transcribe(engine, media.load_wav(tmp_path / "a.wav"), "ky", fallback=False,
-                            native=asr.native_languages(settings, name))
+    options = asr.DecodeOptions(fallback=False, native=asr.native_languages(settings, name))
+    result = asr.transcribe(engine, media.load_wav(tmp_path / "a.wav"), "ky", options)
     assert result.segments and all(s.language == "ky" and asr.UNSUPPORTED_FLAG not in s.flags
                                    for s in result.segments)
 
@@ -102,7 +105,7 @@ def test_a_kazakh_passage_in_a_russian_file_is_labelled_kazakh(home, speech_vide
     Kazakh passages, decoded again as Kazakh and translated with the Kazakh package."""
     model = asr.load_model(str(tiny_whisper_checkpoint(tmp_path / "kazakh.pt", word=KAZAKH_WORD_TOKEN)))
     media.extract_audio(speech_video, tmp_path / "a.wav")
-    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", fallback=False, beam_size=1)
+    result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", GREEDY_1)
     assert result.segments and all(s.text == "мен" and s.language == "kk" for s in result.segments)
 
 
@@ -117,9 +120,9 @@ def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(home, speech_vid
         engine = real_load(name, path, threads, **kwargs)
         decode = engine.decode
 
-        def recording(audio, language, **options):
-            prompts.append(options["initial_prompt"])
-            return decode(audio, language, **options)
+        def recording(audio, options, progress=None):
+            prompts.append(options.initial_prompt)
+            return decode(audio, options, progress)
 
         engine.decode = recording
         return engine

@@ -6,10 +6,12 @@ import re
 import numpy as np
 import pytest
 
-from pipeline import asr, config, engines, loops, media, models
-from pipeline.engines.words import word
+from pipeline import asr, config, engines, loops, media, models, recovery, vad
+from pipeline.engines.raw import RawSegment, RawWord
 
 from conftest import KK_CLIP
+
+GREEDY = asr.DecodeOptions(fallback=False)  # exactly reproducible
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def test_a_minute_of_silence_or_room_noise_has_no_words(home):
     hum = 0.01 * np.sin(2 * np.pi * 50 * np.arange(60 * 16000) / 16000)
     for audio in (np.zeros(60 * 16000, np.float32), (rng.normal(0, 0.003, 60 * 16000) + hum).astype(np.float32)):
         seen = []
-        result = asr.transcribe(model, audio, "kk", progress=seen.append, fallback=False)
+        result = asr.transcribe(model, audio, "kk", GREEDY, progress=seen.append)
         assert result.segments == [] and seen[-1] == 1.0
 
 
@@ -32,9 +34,9 @@ def test_pauses_are_cut_out_and_times_mapped_back(home, tmp_path):
     media.extract_audio(KK_CLIP, tmp_path / "a.wav")
     speech = media.load_wav(tmp_path / "a.wav")
     audio = np.concatenate([np.zeros(8 * 16000, np.float32), speech, np.zeros(8 * 16000, np.float32)])
-    regions = asr.speech_regions(audio)
+    regions = vad.speech_regions(audio)
     assert regions and regions[0][0] >= 6 * 16000 and regions[-1][1] <= audio.size - 6 * 16000
-    result = asr.transcribe(model, audio, "ru", fallback=False)
+    result = asr.transcribe(model, audio, "ru", GREEDY)
     assert result.segments and all(7 <= s.start <= s.end <= 8 + speech.size / 16000 + 1 for s in result.segments)
 
 
@@ -45,12 +47,17 @@ def _two_utterances(tmp_path) -> np.ndarray:
     return np.concatenate([speech, pause, speech, pause])
 
 
+def _segment(start: float, end: float, text: str, words: tuple[RawWord, ...] = ()) -> RawSegment:
+    return RawSegment(start=start, end=end, text=text, avg_logprob=-0.3, no_speech_prob=0.0,
+                      compression_ratio=1.5, words=words)
+
+
 def test_speech_between_segments_is_found_and_pauses_are_not(tmp_path):
     audio = _two_utterances(tmp_path)
-    first, second = {"text": "а", "start": 0.0, "end": 4.9}, {"text": "б", "start": 8.9, "end": 13.8}
-    (lo, hi), = asr.skipped_speech(audio, [first])
+    first, second = _segment(0.0, 4.9, "а"), _segment(8.9, 13.8, "б")
+    (lo, hi), = recovery.skipped_speech(audio, [first])
     assert 8.0 * 16000 <= lo and hi <= 14.3 * 16000 and hi - lo >= 3 * 16000
-    assert asr.skipped_speech(audio, [first, second]) == []
+    assert recovery.skipped_speech(audio, [first, second]) == []
 
 
 class SkipsAfterSixSeconds:
@@ -58,17 +65,17 @@ class SkipsAfterSixSeconds:
     Whisper's window sometimes jumps past a whole utterance."""
 
     def __init__(self, engine):
-        self.engine, self.name, self.decoded = engine, engine.name, []
+        self.engine, self.name, self.batches, self.decoded = engine, engine.name, engine.batches, []
 
-    def decode(self, audio, language, **options):
-        segments = self.engine.decode(audio, language, **options)
+    def decode(self, audio, options, progress=None):
+        segments = self.engine.decode(audio, options, progress)
         self.decoded.append(len(audio) / 16000)
-        return [s for s in segments if s["start"] < 6.0] if len(self.decoded) == 1 else segments
+        return [s for s in segments if s.start < 6.0] if len(self.decoded) == 1 else segments
 
 
 def test_skipped_speech_is_decoded_on_its_own_and_lands_in_place(home, tmp_path):
     engine = SkipsAfterSixSeconds(asr.load_model(models.resolve_whisper(home, "tiny")[0]))
-    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", fallback=False)
+    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", GREEDY)
     assert 3 <= engine.decoded[1] <= 6.5  # then the second utterance alone
     late = [s for s in result.segments if s.start >= 6.0]
     assert late and all(8.0 <= s.start <= s.end <= 14.3 for s in late)
@@ -83,23 +90,23 @@ class LoopsOverTheSecondUtterance:
     SAID, LOOPED = "менің", "жолбарысым"  # words the clip does not hold
 
     def __init__(self, engine):
-        self.engine, self.name, self.decoded = engine, engine.name, []
+        self.engine, self.name, self.batches, self.decoded = engine, engine.name, engine.batches, []
 
-    def decode(self, audio, language, **options):
+    def decode(self, audio, options, progress=None):
         self.decoded.append(len(audio) / 16000)
         if len(self.decoded) > 1:
-            return self.engine.decode(audio, language, **options)
+            return self.engine.decode(audio, options, progress)
         end = len(audio) / 16000 - 0.5
-        said = [word(0.5, 1.5, self.SAID, 0.9), word(1.5, 3.0, self.LOOPED, 0.9)]
-        loop = [word(3.0 + k * (end - 3.0) / 12, 3.0 + (k + 1) * (end - 3.0) / 12, self.LOOPED, 0.9)
-                for k in range(12)]
-        return [{"start": 0.5, "end": end, "text": " ".join(w["text"] for w in said + loop),
-                 "words": said + loop, "avg_logprob": -0.3, "no_speech_prob": 0.0, "compression_ratio": 1.5}]
+        said = (RawWord(0.5, 1.5, self.SAID, 0.9), RawWord(1.5, 3.0, self.LOOPED, 0.9))
+        step = (end - 3.0) / 12
+        loop = tuple(RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9)
+                     for k in range(12))
+        return [_segment(0.5, end, " ".join(w.text for w in said + loop), said + loop)]
 
 
 def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2, tmp_path):
     engine = LoopsOverTheSecondUtterance(engines.load("faster-whisper", base_ct2))
-    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", fallback=False)
+    result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", GREEDY)
     first = result.segments[0]
     # The loop is cut back to the words said before it, at their own times.
     assert first.text == f"{engine.SAID} {engine.LOOPED}" and first.end <= 4.0
@@ -111,19 +118,20 @@ def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2,
     assert [s.start for s in result.segments] == sorted(s.start for s in result.segments)
 
 
-def _word(start: float, end: float, text: str) -> dict:
-    return {"start": start, "end": end, "text": text, "probability": 0.9}
+def _word(start: float, end: float, text: str) -> RawWord:
+    return RawWord(start, end, text, 0.9)
 
 
 def test_a_looped_segment_is_cut_where_its_speech_was_decoded_again():
     said = [_word(0.0, 1.2, "ал"), *[_word(1.2 + n, 2.2 + n, "бір") for n in range(6)], _word(9.0, 9.5, "сосын")]
-    seg = {"start": 0.0, "end": 10.0, "text": " ".join(w["text"] for w in said), "words": said, "avg_logprob": -0.5}
+    seg = _segment(0.0, 10.0, " ".join(w.text for w in said), tuple(said))
     # The stretch decoded again starts 0.1 s inside the kept "бір" (the voice detector's padding).
-    before, after = asr._cut_around(seg, [(2.1, 8.5)])
-    assert (before["start"], before["end"], before["text"]) == (0.0, 2.2, "ал бір")
-    assert (after["start"], after["end"], after["text"]) == (9.0, 10.0, "сосын")
-    unlooped = {**seg, "words": said[:2] + said[-1:]}
-    assert asr._cut_around(unlooped, [(2.1, 8.5)]) == [unlooped]  # a segment that did not loop stays whole
+    before, after = recovery.cut_around(seg, [(2.1, 8.5)])
+    assert (before.start, before.end, before.text) == (0.0, 2.2, "ал бір")
+    assert (after.start, after.end, after.text) == (9.0, 10.0, "сосын")
+    unlooped = _segment(0.0, 10.0, seg.text, tuple(said[:2] + said[-1:]))
+    # a segment that did not loop stays whole
+    assert recovery.cut_around(unlooped, [(2.1, 8.5)]) == [unlooped]
 
 
 def test_loops_are_cut_back_to_one_occurrence():
@@ -133,8 +141,8 @@ def test_loops_are_cut_back_to_one_occurrence():
     # a syllable looping inside a word; "ағаға" (to the elder brother) and the filler "ааа" are speech
     assert loops.collapse_loops("бір оқйғағағағағағағаға бар") == ("бір оқйға бар", True)
     assert loops.collapse_loops("ағаға ааа айттым") == ("ағаға ааа айттым", False)
-    said = [{"start": float(n), "end": n + 0.5, "text": t, "probability": 0.9} for n, t in enumerate("ал бір екі".split())]
-    looped = said + [{**said[-1], "start": 3.0 + n, "end": 3.5 + n} for n in range(4)]
+    said = [RawWord(float(n), n + 0.5, t, 0.9) for n, t in enumerate("ал бір екі".split())]
+    looped = said + [RawWord(3.0 + n, 3.5 + n, said[-1].text, 0.9) for n in range(4)]
     assert loops.collapse_word_loops(looped) == said  # the words really said keep their own times
 
 
@@ -154,7 +162,8 @@ def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
     engine = engines.load("faster-whisper", base_ct2)
     wav = tmp_path / "a.wav"
     media.extract_audio(KK_CLIP, wav)
-    result = asr.transcribe_file(engine, wav, "kk", resume_dir=tmp_path / "p", resume_key="k", fallback=False)
+    result = asr.transcribe_file(engine, wav, "kk", resume_dir=tmp_path / "p", resume_key="k",
+                                 options=GREEDY)
     text = " ".join(s.text for s in result.segments)
     assert result.segments and re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
     assert all(0 <= s.start <= s.end <= 5.5 for s in result.segments)
@@ -164,7 +173,8 @@ def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
 def test_batched_faster_whisper_gives_timed_cyrillic_words_inside_its_segments(base_ct2, tmp_path):
     engine = engines.load("faster-whisper", base_ct2)
     audio = _two_utterances(tmp_path)
-    runs = [asr.transcribe(engine, audio, "kk", fallback=False, batch_size=4) for _ in range(2)]
+    batched = asr.DecodeOptions(fallback=False, batch_size=4)
+    runs = [asr.transcribe(engine, audio, "kk", batched) for _ in range(2)]
     segments = runs[0].segments
     assert segments and [s.text for s in segments] == [s.text for s in runs[1].segments]  # greedy: reproducible
     text = " ".join(s.text for s in segments)

@@ -66,9 +66,11 @@ def dispatcher(settings: Settings, store: Store, job: Job):
     configure(settings.broker, settings.visibility_timeout)
 
     def transcribe_file(model: RemoteModel, wav: Path, language, *, resume_dir: Path, resume_key: str,
-                        progress=None, chunk_seconds: float = 600, **options) -> asr.Recognition:
-        return _Run(store, job, model, resume_dir, resume_key, options, progress).transcribe(
-            wav, language, chunk_seconds)
+                        progress=None, chunk_seconds: float = 600,
+                        options: asr.DecodeOptions = asr.DecodeOptions(),
+                        initial_prompt: str | None = None) -> asr.Recognition:
+        run = _Run(store, job, model, resume_dir, resume_key, options, initial_prompt, progress)
+        return run.transcribe(wav, language, chunk_seconds)
 
     return transcribe_file
 
@@ -77,8 +79,9 @@ class _Run:
     """One job's pieces: send those without a result, collect, save each once."""
 
     def __init__(self, store: Store, job: Job, model: RemoteModel, resume_dir: Path, resume_key: str,
-                 options: dict, progress):
-        self.store, self.job, self.model, self.options = store, job, model, options
+                 options: asr.DecodeOptions, prompt: str | None, progress):
+        self.store, self.job, self.model = store, job, model
+        self.options, self.prompt = options, prompt
         self.resume_dir, self.key, self.progress = resume_dir, resume_key, progress
         self.queue = queue_for(model.sha256)
         self.states: dict[int, dict] = {}
@@ -109,7 +112,7 @@ class _Run:
         for tid in self.out.values():  # no transcript text stays on the broker
             self._patiently(lambda t=tid: app.AsyncResult(t).forget())
         pieces = [(offsets[n], self.states[n]) for n in range(len(offsets))]
-        return asr.assemble(wav, pieces, language, tuple(self.options.get("native", asr.DETECTABLE)))
+        return asr.assemble(wav, pieces, language, self.options.native)
 
     def _send(self, n: int, audio: np.ndarray, language) -> None:
         tid = task_id(self.job.interview_id, n, self.key)
@@ -120,10 +123,10 @@ class _Run:
             return
         if done == "FAILURE":
             self._patiently(lambda: app.AsyncResult(tid).forget())
-        options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.options.items()}
         piece = {"interview_id": self.job.interview_id, "piece": n, "resume_key": self.key,
                  "engine": self.model.name, "model_sha256": self.model.sha256, "language": language,
-                 "options": options, "audio_flac": base64.b64encode(to_flac(audio)).decode("ascii")}
+                 "options": self.options.as_json(), "initial_prompt": self.prompt,
+                 "audio_flac": base64.b64encode(to_flac(audio)).decode("ascii")}
         shown = f"{self.job.interview_id} piece {n}"
         self._patiently(lambda: app.send_task(TASK, kwargs={"piece": piece}, task_id=tid, queue=self.queue,
                                               argsrepr="()", kwargsrepr=shown))

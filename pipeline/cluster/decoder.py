@@ -131,9 +131,9 @@ def _decode(task, piece: dict) -> dict:
     started = time.monotonic()
     log.info("decoding %s piece %d", piece["interview_id"], piece["piece"])
     audio = from_flac(base64.b64decode(piece["audio_flac"]))
-    options = dict(piece["options"])
-    options["native"] = tuple(options.get("native", asr.DETECTABLE))
-    part = asr.transcribe(engine, audio, piece["language"], **options)
+    options = asr.DecodeOptions.from_json(piece["options"])
+    part = asr.transcribe(engine, audio, piece["language"], options,
+                          initial_prompt=piece["initial_prompt"])
     state = asr.piece_state(part, piece["resume_key"])
     state["worker"] = {"worker": task.request.hostname, "host": socket.gethostname(), "engine": held.engine,
                        "device": _State.device, "model_sha256": held.sha256, "model": held.name,

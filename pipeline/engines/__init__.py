@@ -14,34 +14,30 @@ import numpy as np
 
 from . import compute
 from .compute import AUTO
+from .raw import EngineOptions, RawSegment
 
 ENGINES = ("openai-whisper", "faster-whisper")
 # faster-whisper: 3.4x faster than openai-whisper on a 2-core machine at equal or better word
 # error rate on both development sets (docs/benchmarks.md). openai-whisper
 # stays the reference engine (bench --baseline, the test suite's plumbing).
 DEFAULT_ENGINE = "faster-whisper"
-
-# A raw segment: start, end, text, avg_logprob, no_speech_prob, compression_ratio, and words
-# (each made by :func:`word`).
-RawSegment = dict
+# faster-whisper decodes this many windows side by side (pipeline/windows.py): on the 10-minute
+# interview faster than its own sequential call, at no higher word error rate on either dev set
+# (docs/benchmarks.md, "Batched windows"). openai-whisper decodes window after window.
+DEFAULT_BATCH_SIZE = 8
 
 
 class Engine(Protocol):
     name: str
     compute_type: str  # what it computes in: a piece decoded in another is decoded again
+    batches: bool  # decodes EngineOptions.clips side by side (faster-whisper)
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         """Language probabilities on the first 30 s, for ``allowed`` codes only."""
 
-    def decode(self, audio: np.ndarray, language: str, *, initial_prompt: str | None,
-               temperatures: tuple[float, ...], beam_size: int | None, cyrillic_only: bool,
-               progress: Callable[[float], None] | None, best_of: int = 5,
-               word_timestamps: bool = True, batch_size: int = 0) -> list[RawSegment]:
-        """Whisper's sliding-window decoding of 16 kHz mono audio, never conditioned on the
-        previous window (so one bad window cannot poison the rest); a window that fails the
-        quality checks is decoded again at the next temperature, keeping the best of
-        ``best_of`` samples. ``batch_size`` > 1: chunks of speech decoded side by side where
-        the engine can (faster-whisper, one temperature)."""
+    def decode(self, audio: np.ndarray, options: EngineOptions,
+               progress: Callable[[float], None] | None = None) -> list[RawSegment]:
+        """16 kHz mono audio decoded as ``options`` say, in segments timed in its seconds."""
 
 
 def load(name: str, model_path: str, threads: int = 0, device: str = "cpu",

@@ -9,8 +9,8 @@ from typing import Iterable
 import numpy as np
 
 from ..media import SAMPLE_RATE
+from .raw import EngineOptions, RawSegment, RawWord
 from .script import foreign_script_token_ids
-from .words import word
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -27,6 +27,7 @@ def _byte_decoder() -> dict[str, int]:
 
 class FasterWhisper:
     name = "faster-whisper"
+    batches = True
 
     def __init__(self, model_dir: str, threads: int = 0, device: str = "cpu",
                  compute_type: str = "float32"):
@@ -38,14 +39,6 @@ class FasterWhisper:
                                   cpu_threads=threads or os.cpu_count() or 0, local_files_only=True)
         self.compute_type = compute_type
         self._foreign: list[int] | None = None
-        self._pipeline = None
-
-    def _batched(self):
-        from faster_whisper import BatchedInferencePipeline
-
-        if self._pipeline is None:
-            self._pipeline = BatchedInferencePipeline(self.model)
-        return self._pipeline
 
     def _foreign_ids(self) -> list[int]:
         if self._foreign is None:
@@ -61,26 +54,33 @@ class FasterWhisper:
         found = dict(probs)
         return {code: float(found.get(code, 0.0)) for code in allowed}
 
-    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5, word_timestamps=True, batch_size=0):
-        suppress = [-1, *self._foreign_ids()] if cyrillic_only else [-1]
-        common = dict(language=language, task="transcribe", beam_size=beam_size or 1, best_of=best_of,
-                      condition_on_previous_text=False, initial_prompt=initial_prompt, suppress_tokens=suppress,
-                      word_timestamps=word_timestamps,
-                      no_speech_threshold=None)  # silence is cut before; a doubtful window is flagged, not dropped
-        if batch_size > 1 and len(temperatures) == 1:
-            # Chunks of at most 30 s, cut at pauses by faster-whisper's own Silero pass, decoded
-            # batch_size at a time, one segment per chunk (docs/benchmarks.md).
-            segments, _ = self._batched().transcribe(audio, temperature=list(temperatures), batch_size=batch_size,
-                                                     vad_filter=True, **common)
+    def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
+        suppress = [-1, *self._foreign_ids()] if options.cyrillic_only else [-1]
+        # no_speech_threshold=None: silence is cut before; a doubtful window is flagged, not dropped
+        common = dict(language=options.language, task="transcribe",
+                      beam_size=options.beam_size or 1, best_of=options.best_of,
+                      condition_on_previous_text=False, initial_prompt=options.initial_prompt,
+                      suppress_tokens=suppress, word_timestamps=options.word_timestamps,
+                      temperature=list(options.temperatures), no_speech_threshold=None)
+        if options.clips and options.batch_size > 1 and len(options.temperatures) == 1:
+            from faster_whisper import BatchedInferencePipeline
+
+            # The pipeline's windows (pipeline/windows.py), with timestamps so that a window gives
+            # its sentences, not one segment. A new pipeline each call: it carries word-timing
+            # state from one call to the next.
+            segments, _ = BatchedInferencePipeline(self.model).transcribe(
+                audio, batch_size=options.batch_size, without_timestamps=False,
+                clip_timestamps=[{"start": lo, "end": hi} for lo, hi in options.clips], **common)
         else:
-            segments, _ = self.model.transcribe(audio, temperature=list(temperatures), vad_filter=False, **common)
+            segments, _ = self.model.transcribe(audio, vad_filter=False, **common)
         total = max(len(audio) / SAMPLE_RATE, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating
-            out.append({"start": seg.start, "end": seg.end, "text": seg.text, "avg_logprob": seg.avg_logprob,
-                        "no_speech_prob": seg.no_speech_prob, "compression_ratio": seg.compression_ratio,
-                        "words": [word(w.start, w.end, w.word, w.probability) for w in seg.words or []]})
+            out.append(RawSegment(
+                start=seg.start, end=seg.end, text=seg.text, avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob, compression_ratio=seg.compression_ratio,
+                words=tuple(RawWord.of(w.start, w.end, w.word, w.probability)
+                            for w in seg.words or [])))
             if progress:
                 progress(min(seg.end / total, 1.0))
         if progress:

@@ -13,8 +13,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .raw import EngineOptions, RawSegment, RawWord
 from .script import foreign_script_token_ids
-from .words import word
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def _limit_numba_threads(threads: int) -> None:
 
 class OpenAIWhisper:
     name = "openai-whisper"
+    batches = False  # whisper.transcribe decodes window after window
 
     def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu",
                  compute_type: str = "float32"):
@@ -122,21 +123,24 @@ class OpenAIWhisper:
         _, probs = self.model.detect_language(mel)
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
-    def decode(self, audio, language, *, initial_prompt, temperatures, beam_size, cyrillic_only, progress,
-               best_of=5, word_timestamps=True, batch_size=0):
-        """``batch_size`` is faster-whisper's alone: openai-whisper decodes window after window."""
+    def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
+        """Window after window: ``batch_size`` and ``clips`` are for engines that batch."""
         import whisper
 
-        options = {"beam_size": beam_size} if beam_size and beam_size > 1 else {}
+        beam = {"beam_size": options.beam_size} if options.beam_size > 1 else {}
         # no_speech_threshold=None: voice activity detection already removed the silence, so a
         # window the decoder thinks silent is kept and flagged rather than silently dropped.
-        suppress = [-1, *_foreign_ids()] if cyrillic_only else [-1]
+        suppress = [-1, *_foreign_ids()] if options.cyrillic_only else [-1]
         with _reporting(progress), _indexed_suppression():
             result = whisper.transcribe(
-                self.model, audio, language=language, task="transcribe", fp16=self.fp16, verbose=None,
-                initial_prompt=initial_prompt, condition_on_previous_text=False,
-                temperature=temperatures, best_of=best_of, no_speech_threshold=None, suppress_tokens=suppress,
-                word_timestamps=word_timestamps, **options)
-        return [{**{k: seg[k] for k in ("start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio")},
-                 "words": [word(w["start"], w["end"], w["word"], w["probability"]) for w in seg.get("words", [])]}
-                for seg in result["segments"]]
+                self.model, audio, language=options.language, task="transcribe", fp16=self.fp16,
+                verbose=None,
+                initial_prompt=options.initial_prompt, condition_on_previous_text=False,
+                temperature=options.temperatures, best_of=options.best_of, no_speech_threshold=None,
+                suppress_tokens=suppress, word_timestamps=options.word_timestamps, **beam)
+        return [RawSegment(
+            start=seg["start"], end=seg["end"], text=seg["text"], avg_logprob=seg["avg_logprob"],
+            no_speech_prob=seg["no_speech_prob"], compression_ratio=seg["compression_ratio"],
+            words=tuple(RawWord.of(w["start"], w["end"], w["word"], w["probability"])
+                        for w in seg.get("words", [])))
+            for seg in result["segments"]]

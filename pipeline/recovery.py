@@ -1,0 +1,147 @@
+"""Speech the decoder skipped or looped over, found and decoded again on its own.
+
+Whisper sometimes jumps its window past a whole utterance (its next timestamp lands seconds
+later), and the words said there are silently missing from the transcript; base Whisper on
+Kazakh also falls into loops that run on over the speech after them (:mod:`pipeline.loops`).
+Both leave stretches of speech that no kept word covers; this module finds them with the voice
+detector and puts their own decoding in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Callable
+
+import numpy as np
+
+from .engines.raw import RawSegment, RawWord
+from .loops import collapse_word_loops
+from .media import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+# A gap of this many seconds between segments holding this much speech is speech the decoder
+# skipped, not a pause (bench/make_speakers.py's conversations lost whole turns this way).
+GAP_S = 2.0
+MISSED_S = 1.0
+FILL_ROUNDS = 3  # rounds of decoding them again (a stretch decoded again can loop in turn)
+
+# Stretches (sample ranges) in; their raw segments out, in the audio's time, inside the stretches.
+Decode = Callable[[list[tuple[int, int]]], list[RawSegment]]
+
+
+def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, int]]:
+    """Sample ranges of speech that fall between the decoder's segments.
+
+    A gap of GAP_S or more between segments in which the voice detector hears MISSED_S of
+    speech is a jump of the decoder's window; a pause between sentences is not. Where the
+    decoder looped, only the words left once the loop is cut count as transcribed: the
+    repetitions lie over speech that is missing."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    bounds = sorted(span for s in raw if s.text.strip() for span in transcribed_spans(s))
+    found, reached = [], 0.0
+    for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
+        if start - reached >= GAP_S:
+            lo, hi = int(reached * SAMPLE_RATE), int(start * SAMPLE_RATE)
+            heard = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
+            speech = get_speech_timestamps(audio[lo:hi], heard)
+            if sum(c["end"] - c["start"] for c in speech) >= MISSED_S * SAMPLE_RATE:
+                found.append((lo + speech[0]["start"], lo + speech[-1]["end"]))
+        reached = max(reached, end)
+    return found
+
+
+def loop_kept(seg: RawSegment) -> list[RawWord] | None:
+    """The words a raw segment keeps once its loop is cut, or None when its decoder did not loop."""
+    kept = collapse_word_loops(list(seg.words))
+    return kept if len(kept) < len(seg.words) else None
+
+
+def transcribed_spans(seg: RawSegment) -> list[tuple[float, float]]:
+    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
+    kept = loop_kept(seg)
+    if kept is None:
+        return [(seg.start, seg.end)]
+    return [(w.start, w.end) for w in kept]
+
+
+def _middle(word: RawWord) -> float:
+    """Where a word is said, for placing it against a stretch: the voice detector pads a stretch
+    by 0.2 s, so a word's edge may overlap it while the word lies outside."""
+    return (word.start + word.end) / 2
+
+
+def cut_around(seg: RawSegment, stretches: list[tuple[float, float]]) -> list[RawSegment]:
+    """A looped segment as the runs of its kept words between the stretches decoded again (a
+    segment that did not loop, or that no stretch falls in, stays whole)."""
+    kept = loop_kept(seg)
+    inside = [(lo, hi) for lo, hi in stretches if lo < seg.end and hi > seg.start]
+    if kept is None or not inside:
+        return [seg]
+    runs: list[list[RawWord]] = [[]]
+    for w in kept:
+        if any(lo <= _middle(w) <= hi for lo, hi in inside):
+            continue
+        if runs[-1] and any(_middle(runs[-1][-1]) < lo and hi < _middle(w) for lo, hi in inside):
+            runs.append([])
+        runs[-1].append(w)
+    parts = []
+    for run in filter(None, runs):
+        follows_cut = any(hi < _middle(run[0]) for _, hi in inside)
+        precedes_cut = any(_middle(run[-1]) < lo for lo, _ in inside)
+        parts.append(dataclasses.replace(
+            seg, text=" ".join(w.text for w in run), words=tuple(run),
+            start=run[0].start if follows_cut else seg.start,
+            end=run[-1].end if precedes_cut else seg.end))
+    return parts
+
+
+def shifted(words: tuple[RawWord, ...], shift: float) -> tuple[RawWord, ...]:
+    """Word times from a decoding of a stretch, moved to the times of the audio it was cut from."""
+    return tuple(dataclasses.replace(w, start=w.start + shift, end=w.end + shift) for w in words)
+
+
+def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[RawSegment]:
+    """``raw`` with the speech the decoder skipped, or looped over, decoded on its own and put in
+    its place; a looped segment keeps only its words outside what was decoded again. A stretch
+    decoded again can loop in turn, so this repeats up to FILL_ROUNDS times, never decoding the
+    same stretch twice."""
+    done: set[tuple[int, int]] = set()
+    for _ in range(FILL_ROUNDS):
+        skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
+        if not skipped:
+            break
+        added = decode(skipped)
+        log.info("decoded %d stretches of speech the decoder had skipped or looped over",
+                 len(skipped))
+        done.update(skipped)
+        seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
+        kept = [part for seg in raw for part in cut_around(seg, seconds)]
+        raw = sorted(kept + added, key=lambda s: s.start)
+    return raw
+
+
+def each_on_its_own(audio: np.ndarray, stretches: list[tuple[int, int]],
+                    decode: Callable[[np.ndarray], list[RawSegment]]) -> list[RawSegment]:
+    """Each stretch's audio decoded by a call of its own, its segments moved to their place."""
+    added = []
+    for lo, hi in stretches:
+        shift = lo / SAMPLE_RATE
+        for seg in decode(audio[lo:hi]):
+            added.append(dataclasses.replace(
+                seg, start=seg.start + shift, end=min(seg.end + shift, hi / SAMPLE_RATE),
+                words=shifted(seg.words, shift)))
+    return added
+
+
+def held_inside(segments: list[RawSegment], clips: list[tuple[float, float]]) -> list[RawSegment]:
+    """Segments of clips decoded side by side, each ended no later than its clip: what the
+    decoder times past a clip's end was not heard in it."""
+    held = []
+    for seg in segments:
+        end = next((hi for lo, hi in clips if lo <= seg.start < hi), seg.end)
+        held.append(dataclasses.replace(seg, end=min(seg.end, end)))
+    return held
+
