@@ -45,7 +45,9 @@ def main(refs: Path, home: Path) -> None:
             wav = Path(work) / f"{n}.wav"
             media.extract_audio(refs.parent / row["file"], wav)
             audios.append(media.load_wav(wav))
-    engine = engines.load("faster-whisper", models.resolve_ct2(settings, "base")[0], settings.threads)
+    engine = engines.load(
+        "faster-whisper", models.resolve_ct2(settings, "base")[0], settings.threads
+    )
     collapse, label, cyrillic = asr.collapse_loops, asr.language_check.label, set(asr.CYRILLIC)
 
     def off(loops=False, script=False, labels=False):
@@ -62,8 +64,11 @@ def main(refs: Path, home: Path) -> None:
         ("without segment language labels", {"labels": True}, {"fallback": False}),
         ("without voice activity detection", {}, {"fallback": False, "vad": False}),
         ("beam search 5 instead of greedy", {}, {"fallback": False, "beam_size": 5}),
-        ("none of the measures, greedy", {"loops": True, "script": True, "labels": True},
-         {"fallback": False, "vad": False}),
+        (
+            "none of the measures, greedy",
+            {"loops": True, "script": True, "labels": True},
+            {"fallback": False, "vad": False},
+        ),
     ]
     print("| faster-whisper on the Kazakh dev clips | WER | CER | seconds |\n|---|---|---|---|")
     for name, switches, options in rows_out:

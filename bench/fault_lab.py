@@ -25,8 +25,9 @@ from builders import ffmpeg, tiny_argos_package, tiny_whisper_checkpoint  # noqa
 
 EVALDATA = Path(os.environ.get("TESTIMONY_EVALDATA", ROOT.parent / "shared" / "evaldata"))
 # The 18 evaluation clips when they are beside the repository, else the 8 that ship with the tests.
-CLIPS = (sorted((EVALDATA / "kk" / "kaz_codeswitch").glob("kzaudio_*.wav"))
-         or sorted((ROOT / "tests" / "data" / "kk").glob("kzaudio_*.flac")))
+CLIPS = sorted((EVALDATA / "kk" / "kaz_codeswitch").glob("kzaudio_*.wav")) or sorted(
+    (ROOT / "tests" / "data" / "kk").glob("kzaudio_*.flac")
+)
 SETTINGS = """
 [intake]
 settle_seconds = 0.5
@@ -65,17 +66,30 @@ class Lab:
 
 def testimony(home: config.Settings, *args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "TESTIMONY_HOME": str(home.home)}
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kw,
+    )
 
 
 def peak_rss(home: config.Settings, *args: str) -> tuple[int, int]:
     """(peak resident KiB, exit code) of one `testimony` run, measured by a wrapper of its own."""
-    wrapper = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)")
+    wrapper = (
+        "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)"
+    )
     env = {**os.environ, "TESTIMONY_HOME": str(home.home)}
-    out = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "pipeline.cli", *args], env=env,
-                         cwd=ROOT, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, "-m", "pipeline.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return int(out[-2]), int(out[-1])
 
 
@@ -144,13 +158,19 @@ def audit(home: config.Settings, dropped: dict[str, bytes]) -> tuple[int, int, l
         try:
             t = transcript.load(out / "transcript.json")
             json.loads((out / "provenance.json").read_text())
-            for name in (f"transcript.{t.language}.srt", f"transcript.{t.language}.vtt", "transcript.en.srt"):
+            for name in (
+                f"transcript.{t.language}.srt",
+                f"transcript.{t.language}.vtt",
+                "transcript.en.srt",
+            ):
                 if not (out / name).read_text():
                     raise ValueError(f"{name} empty")
         except Exception as exc:  # any unreadable output counts
             corrupt += 1
             problems.append(f"{job.interview_id}: {exc}")
-    leftovers = [p for p in home.outbox.rglob("*") if p.name.endswith(".tmp") or ".staging" in p.name]
+    leftovers = [
+        p for p in home.outbox.rglob("*") if p.name.endswith(".tmp") or ".staging" in p.name
+    ]
     if leftovers:
         corrupt += len(leftovers)
         problems.append(f"left behind: {leftovers[:3]}")
@@ -164,8 +184,19 @@ def make_inputs(folder: Path, count: int, seconds: float = 3.0) -> list[Path]:
     for n in range(count):
         clip = CLIPS[n % len(CLIPS)]
         path = folder / f"KZ-{n + 1:04d}_clip.m4a"
-        ffmpeg("-ss", f"{0.05 * (n // len(CLIPS))}", "-i", str(clip), "-t", str(seconds), "-ac", "1", "-c:a", "aac",
-               str(path))
+        ffmpeg(
+            "-ss",
+            f"{0.05 * (n // len(CLIPS))}",
+            "-i",
+            str(clip),
+            "-t",
+            str(seconds),
+            "-ac",
+            "1",
+            "-c:a",
+            "aac",
+            str(path),
+        )
         paths.append(path)
     return paths
 

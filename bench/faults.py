@@ -46,10 +46,16 @@ from builders import ffmpeg  # noqa: E402
 
 # Scenarios ---------------------------------------------------------------------------------
 
+
 def kill_moment(home: config.Settings, target: str, expected: int) -> str:
     """Wait for the watcher to reach ``target`` (a stage, intake, or any moment); say where it is."""
-    deadline = time.monotonic() + (random.uniform(0, 1.0) if target == "intake" else
-                                   random.uniform(0, 8.0) if target == "anytime" else 20)
+    deadline = time.monotonic() + (
+        random.uniform(0, 1.0)
+        if target == "intake"
+        else random.uniform(0, 8.0)
+        if target == "anytime"
+        else 20
+    )
     while time.monotonic() < deadline:
         running = [j for j in jobs(home) if j.state == "running"] if home.database.exists() else []
         if target not in ("intake", "anytime") and any(j.stage == target for j in running):
@@ -81,31 +87,51 @@ def kills(lab: Lab, trials: int) -> dict:
         watcher.wait()
         ok = settle_all(home, len(inputs), timeout=120)
         counts = processed_counts(home)
-        if not ok or any(j.state != "done" for j in jobs(home)) or any(c != 1 for c in counts.values()) \
-                or len(counts) != len(inputs):
+        if (
+            not ok
+            or any(j.state != "done" for j in jobs(home))
+            or any(c != 1 for c in counts.values())
+            or len(counts) != len(inputs)
+        ):
             failures += 1
-            problems.append(f"trial {trial}: states {[j.state for j in jobs(home)]}, processed {dict(counts)}")
+            problems.append(
+                f"trial {trial}: states {[j.state for j in jobs(home)]}, processed {dict(counts)}"
+            )
         gone, bad, found = audit(home, dropped)
         lost, corrupt = lost + gone, corrupt + bad
         problems += found
         shutil.rmtree(home.home, ignore_errors=True)
         print(f"  kill trial {trial + 1}/{trials}: killed during {stage}", file=sys.stderr)
-    return {"name": f"SIGKILL at random moments ({', '.join(f'{k} {v}' for k, v in sorted(where.items()))})",
-            "trials": trials, "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
+    return {
+        "name": f"SIGKILL at random moments ({', '.join(f'{k} {v}' for k, v in sorted(where.items()))})",
+        "trials": trials,
+        "failures": failures,
+        "lost": lost,
+        "corrupt": corrupt,
+        "problems": problems,
+    }
 
 
 def disk_full(lab: Lab) -> dict:
     mount = lab.scratch / "small"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40M", "tmpfs", str(mount)]).returncode:
-        return {"name": "disk full mid-job (skipped: cannot mount tmpfs)", "trials": 0, "failures": 0,
-                "lost": 0, "corrupt": 0, "problems": []}
+        return {
+            "name": "disk full mid-job (skipped: cannot mount tmpfs)",
+            "trials": 0,
+            "failures": 0,
+            "lost": 0,
+            "corrupt": 0,
+            "problems": [],
+        }
     failures = lost = corrupt = 0
     problems: list[str] = []
     sample = ROOT / "samples" / "KZ-0001_sample-interview.mp4"
     leaves = [0, 600_000, sample.stat().st_size + 600_000, sample.stat().st_size + 2_400_000]
     try:
-        for leave in leaves:  # no room for the original / for its copy / for the audio / for outputs
+        for (
+            leave
+        ) in leaves:  # no room for the original / for its copy / for the audio / for outputs
             root = mount / f"home-{leave}"
             root.mkdir()
             home = lab.home(root)
@@ -121,8 +147,10 @@ def disk_full(lab: Lab) -> dict:
             time.sleep(8)
             stop(watcher)
             filler.unlink()
-            if not (home.inbox / sample.name).exists() or (home.inbox / sample.name).stat().st_size != \
-                    sample.stat().st_size:
+            if (
+                not (home.inbox / sample.name).exists()
+                or (home.inbox / sample.name).stat().st_size != sample.stat().st_size
+            ):
                 shutil.copyfile(sample, home.inbox / sample.name)  # the person copies it again
             ok = settle_all(home, 1, timeout=120)
             if not ok or [j.state for j in jobs(home)] != ["done"]:
@@ -133,8 +161,14 @@ def disk_full(lab: Lab) -> dict:
             shutil.rmtree(root, ignore_errors=True)
     finally:
         subprocess.run(["umount", "-l", str(mount)])
-    return {"name": "disk full at intake, audio and output, then freed", "trials": len(leaves),
-            "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
+    return {
+        "name": "disk full at intake, audio and output, then freed",
+        "trials": len(leaves),
+        "failures": failures,
+        "lost": lost,
+        "corrupt": corrupt,
+        "problems": problems,
+    }
 
 
 def flood(lab: Lab, count: int) -> dict:
@@ -148,7 +182,7 @@ def flood(lab: Lab, count: int) -> dict:
         data = p.read_bytes()
         with open(home.inbox / p.name, "wb") as fh:
             for i in range(0, len(data), 2048):
-                fh.write(data[i:i + 2048])
+                fh.write(data[i : i + 2048])
                 fh.flush()
                 time.sleep(0.2)
 
@@ -161,8 +195,14 @@ def flood(lab: Lab, count: int) -> dict:
     counts = processed_counts(home)
     failures = (not ok) + sum(c != 1 for c in counts.values()) + (len(counts) != len(inputs))
     lost, corrupt, problems = audit(home, dropped)
-    return {"name": f"{count} files at once + 5 dropped while still copying", "trials": len(inputs),
-            "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
+    return {
+        "name": f"{count} files at once + 5 dropped while still copying",
+        "trials": len(inputs),
+        "failures": failures,
+        "lost": lost,
+        "corrupt": corrupt,
+        "problems": problems,
+    }
 
 
 def two_watchers(lab: Lab) -> dict:
@@ -174,11 +214,19 @@ def two_watchers(lab: Lab) -> dict:
     # Started together, either may win the lock: the scheduler decides, more so on a busy machine.
     # A refusal slower than the deadline is a failure in the table, not a crash.
     loser = first_to_exit(pair, timeout=300)
-    problems = [] if loser is not None and loser.returncode == 1 else [
-        "neither watcher refused within 300 s" if loser is None else f"a watcher exited with code {loser.returncode}"]
+    problems = (
+        []
+        if loser is not None and loser.returncode == 1
+        else [
+            "neither watcher refused within 300 s"
+            if loser is None
+            else f"a watcher exited with code {loser.returncode}"
+        ]
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (
-            len(jobs(home)) == len(inputs) and all(j.state == "done" for j in jobs(home))):
+        len(jobs(home)) == len(inputs) and all(j.state == "done" for j in jobs(home))
+    ):
         time.sleep(0.3)
     for watcher in pair:
         stop(watcher)
@@ -188,8 +236,14 @@ def two_watchers(lab: Lab) -> dict:
     failures = len(problems) + sum(c != 1 for c in counts.values())
     lost, corrupt, found = audit(home, {p.name: sha(p) for p in inputs})
     problems += found
-    return {"name": "two watchers on one home folder (one refused)", "trials": len(inputs),
-            "failures": failures, "lost": lost, "corrupt": corrupt, "problems": problems}
+    return {
+        "name": "two watchers on one home folder (one refused)",
+        "trials": len(inputs),
+        "failures": failures,
+        "lost": lost,
+        "corrupt": corrupt,
+        "problems": problems,
+    }
 
 
 def long_audio(lab: Lab, minutes: list[int]) -> tuple[dict, list[str]]:
@@ -198,22 +252,48 @@ def long_audio(lab: Lab, minutes: list[int]) -> tuple[dict, list[str]]:
     for m in minutes:
         home = lab.home()
         path = lab.scratch / f"KZ-LONG-{m}_interview.m4a"
-        ffmpeg("-stream_loop", "-1", "-i", str(CLIPS[0]), "-t", str(m * 60), "-ac", "1", "-c:a", "aac", "-b:a", "32k",
-               str(path))
+        ffmpeg(
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(CLIPS[0]),
+            "-t",
+            str(m * 60),
+            "-ac",
+            "1",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            str(path),
+        )
         started = time.monotonic()
         peak, rc = peak_rss(home, "process", str(path), "--language", "kk")
         failures += rc != 0
         lines.append(f"| {m} min | {peak / 1024:.0f} MiB | {time.monotonic() - started:.0f} s |")
         shutil.rmtree(home.home, ignore_errors=True)
         path.unlink()
-    return ({"name": f"long audio ({', '.join(f'{m} min' for m in minutes)}), peak memory below",
-             "trials": len(minutes), "failures": failures, "lost": 0, "corrupt": 0, "problems": []}, lines)
+    return (
+        {
+            "name": f"long audio ({', '.join(f'{m} min' for m in minutes)}), peak memory below",
+            "trials": len(minutes),
+            "failures": failures,
+            "lost": 0,
+            "corrupt": 0,
+            "problems": [],
+        },
+        lines,
+    )
 
 
 def main() -> int:
     if not CLIPS:
-        sys.exit(f"no speech clips under {EVALDATA}/kk; set TESTIMONY_EVALDATA to the evaluation data")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sys.exit(
+            f"no speech clips under {EVALDATA}/kk; set TESTIMONY_EVALDATA to the evaluation data"
+        )
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--flood", type=int, default=100)
     parser.add_argument("--long-minutes", type=int, nargs="*", default=[10, 120])
@@ -226,13 +306,20 @@ def main() -> int:
     print("|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory(prefix="faults-") as scratch:
         lab = Lab(Path(scratch))
-        scenarios = {"kills": lambda: kills(lab, args.kills), "disk": lambda: disk_full(lab),
-                     "flood": lambda: flood(lab, args.flood), "watchers": lambda: two_watchers(lab)}
+        scenarios = {
+            "kills": lambda: kills(lab, args.kills),
+            "disk": lambda: disk_full(lab),
+            "flood": lambda: flood(lab, args.flood),
+            "watchers": lambda: two_watchers(lab),
+        }
         for name, run in scenarios.items():
             if name in only:
                 rows.append(run())
                 r = rows[-1]
-                print(f"| {r['name']} | {r['trials']} | {r['failures']} | {r['lost']} | {r['corrupt']} |", flush=True)
+                print(
+                    f"| {r['name']} | {r['trials']} | {r['failures']} | {r['lost']} | {r['corrupt']} |",
+                    flush=True,
+                )
         if "long" in only:
             row, memory = long_audio(lab, args.long_minutes)
             rows.append(row)

@@ -27,8 +27,10 @@ MINUTES, PAUSE_S, LONGEST = 10, 2.0, 6
 def main(evaldata_kk: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(evaldata_kk / "references.tsv", encoding="utf-8", newline="") as fh:
-        rows = sorted(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE),
-                      key=lambda r: -float(r["duration_s"]))
+        rows = sorted(
+            csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE),
+            key=lambda r: -float(r["duration_s"]),
+        )
     with open(out / "longest.tsv", "w", encoding="utf-8") as fh:
         fh.write("file\ttranscript\n")
         for row in rows[:LONGEST]:
@@ -40,7 +42,10 @@ def main(evaldata_kk: Path, out: Path) -> None:
             for row in rows:
                 wav = Path(tmp) / "clip.wav"
                 total += media.extract_audio(evaldata_kk / row["file"], wav) + PAUSE_S
-                pieces += [media.load_wav(wav), rng.normal(0, 0.002, int(PAUSE_S * media.SAMPLE_RATE)).astype(np.float32)]
+                pieces += [
+                    media.load_wav(wav),
+                    rng.normal(0, 0.002, int(PAUSE_S * media.SAMPLE_RATE)).astype(np.float32),
+                ]
                 texts.append(row["transcript"])
                 if total >= MINUTES * 60:
                     break
@@ -48,8 +53,12 @@ def main(evaldata_kk: Path, out: Path) -> None:
     with wave.open(str(out / "interview.wav"), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(media.SAMPLE_RATE)
         w.writeframes((audio * 32767).astype("<i2").tobytes())
-    (out / "interview.tsv").write_text(f"file\ttranscript\ninterview.wav\t{' '.join(texts)}\n", encoding="utf-8")
-    print(f"{out / 'interview.wav'}: {len(audio) / media.SAMPLE_RATE:.0f} s from {len(texts)} clips")
+    (out / "interview.tsv").write_text(
+        f"file\ttranscript\ninterview.wav\t{' '.join(texts)}\n", encoding="utf-8"
+    )
+    print(
+        f"{out / 'interview.wav'}: {len(audio) / media.SAMPLE_RATE:.0f} s from {len(texts)} clips"
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ import numpy as np
 RATE = 16000
 SEED = 26
 CONVERSATIONS = {2: 14, 3: 10, 4: 6}  # voices -> conversations in each set (30 a set)
-TURNS = (6, 10)                       # turns a conversation at least, inclusive
-MIN_VOICE_S = 8.0                     # each voice speaks this long in all: turns added till it does
-TURN_S = (1.0, 40.0)                  # turn length, drawn log-uniformly
+TURNS = (6, 10)  # turns a conversation at least, inclusive
+MIN_VOICE_S = 8.0  # each voice speaks this long in all: turns added till it does
+TURN_S = (1.0, 40.0)  # turn length, drawn log-uniformly
 PAUSE_S = (0.2, 2.0)
 OVERLAP_S = 0.5
 OVERLAP_SHARE = 0.2
@@ -53,9 +53,10 @@ GOLOS = "ru/golos_gigastt/golos_{:02d}.wav"
 @dataclass(frozen=True)
 class Voice:
     """One speaker: real clips (paths under evaldata), or espeak-ng text; played at ``speed``."""
+
     name: str
     clips: tuple[str, ...] = ()
-    espeak: str = ""          # espeak-ng voice, e.g. "ru+m3"
+    espeak: str = ""  # espeak-ng voice, e.g. "ru+m3"
     sentences: tuple[str, int, int] = ("", 0, 0)  # NTREX file, first and last line read
     speed: float = 1.0
 
@@ -81,8 +82,11 @@ POOLS: dict[str, list[Voice]] = {
     "test": [
         Voice("interviewee", tuple(KK.format(i) for i in (17, 18, 19, 21, 22, 23, 24))),
         Voice("interviewer", (KK.format(20),)),
-        Voice("interviewee-slow", tuple(KK.format(i) for i in (17, 18, 19, 21, 22, 23, 24)),
-              speed=0.89),
+        Voice(
+            "interviewee-slow",
+            tuple(KK.format(i) for i in (17, 18, 19, 21, 22, 23, 24)),
+            speed=0.89,
+        ),
         *[Voice(f"golos-{i}", (GOLOS.format(i),)) for i in range(6, 8)],
         Voice("pisets", ("ru/misc/pisets_test_sound_ru.wav",)),
         Voice("espeak-ru-m7", espeak="ru+m7", sentences=("ntrex128_ru.tsv", 120, 150)),
@@ -93,8 +97,19 @@ POOLS: dict[str, list[Voice]] = {
 
 def _sox(source: Path, target: Path, *effects: str) -> None:
     # -R: dither seeded the same every run, so that a rebuilt set is the same audio, bit for bit
-    command = ["sox", "-R", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(target),
-               *effects]
+    command = [
+        "sox",
+        "-R",
+        str(source),
+        "-r",
+        str(RATE),
+        "-c",
+        "1",
+        "-b",
+        "16",
+        str(target),
+        *effects,
+    ]
     subprocess.run(command, check=True, capture_output=True)
 
 
@@ -127,8 +142,16 @@ def material(voice: Voice, evaldata: Path, work: Path) -> np.ndarray:
             _sox(raw, work / f"{voice.name}-{n}.wav", *trim)
             pieces.append(_floats(work / f"{voice.name}-{n}.wav"))
     for n, clip in enumerate(voice.clips):
-        _sox(evaldata / clip, work / f"{voice.name}-{n}.wav", "remix", "-", *speed,
-             "rate", str(RATE), *trim)
+        _sox(
+            evaldata / clip,
+            work / f"{voice.name}-{n}.wav",
+            "remix",
+            "-",
+            *speed,
+            "rate",
+            str(RATE),
+            *trim,
+        )
         pieces.append(_floats(work / f"{voice.name}-{n}.wav"))
     audio = np.concatenate(pieces)
     return audio / (np.abs(audio).max() + 1e-9) * 0.7
@@ -138,13 +161,17 @@ def microphone(audio: np.ndarray, rng: np.random.Generator, work: Path) -> np.nd
     """The voice as one microphone and level would record it: band limits, gain, maybe a room."""
     src, out = work / "mic-in.wav", work / "mic-out.wav"
     _write(src, audio)
-    effects = ["highpass", str(int(rng.uniform(60, 300))),
-               "lowpass", str(int(rng.uniform(3400, 7800)))]
+    effects = [
+        "highpass",
+        str(int(rng.uniform(60, 300))),
+        "lowpass",
+        str(int(rng.uniform(3400, 7800))),
+    ]
     if rng.random() < 0.4:
         effects += ["reverb", str(int(rng.uniform(10, 50)))]
     effects += ["gain", "-n", f"{rng.uniform(-14, 2):.1f}"]
     _sox(src, out, *effects)
-    return _floats(out)[:len(audio)]
+    return _floats(out)[: len(audio)]
 
 
 def _length(rng: np.random.Generator, longest: float) -> float:
@@ -152,8 +179,9 @@ def _length(rng: np.random.Generator, longest: float) -> float:
     return float(np.exp(rng.uniform(np.log(TURN_S[0]), np.log(max(longest, TURN_S[0])))))
 
 
-def conversation(voices: list[np.ndarray], names: list[str], rng: np.random.Generator,
-                 work: Path) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+def conversation(
+    voices: list[np.ndarray], names: list[str], rng: np.random.Generator, work: Path
+) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """Mixed audio and (start, end, voice) turns: each voice speaks once first, then at random,
     then more turns for any voice that spoke less than MIN_VOICE_S in all."""
     mics = [microphone(v, rng, work) for v in voices]
@@ -184,7 +212,7 @@ def conversation(voices: list[np.ndarray], names: list[str], rng: np.random.Gene
     mix = np.zeros(int(end * RATE) + 1, np.float32)
     for start, audio in pieces:
         s = int(start * RATE)
-        mix[s:s + len(audio)] += audio
+        mix[s : s + len(audio)] += audio
     snr = rng.uniform(20, 40)
     loud = np.sqrt(np.mean(np.concatenate([a for _, a in pieces]) ** 2))
     mix += rng.normal(0, loud / 10 ** (snr / 20), len(mix)).astype(np.float32)
@@ -206,8 +234,9 @@ def build_set(name: str, evaldata: Path, out: Path, seed: int) -> int:
             for _ in range(convs):
                 n += 1
                 chosen = sorted(rng.choice(len(pool), count, replace=False))
-                mix, turns = conversation([audio[k] for k in chosen],
-                                          [pool[k].name for k in chosen], rng, work)
+                mix, turns = conversation(
+                    [audio[k] for k in chosen], [pool[k].name for k in chosen], rng, work
+                )
                 _write(folder / f"conv-{n:02d}.wav", mix)
                 rows += [[f"conv-{n:02d}.wav", f"{s:.3f}", f"{e:.3f}", who] for s, e, who in turns]
     with open(folder / "refs.tsv", "w", encoding="utf-8", newline="") as fh:

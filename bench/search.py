@@ -42,11 +42,15 @@ def sentences(evaldata: Path) -> list[tuple[str, str, str | None]]:
     for path in sorted((evaldata / "mt").glob("*.tsv")):
         language = path.stem.rsplit("_", 1)[1]
         with open(path, encoding="utf-8") as fh:
-            found += [(language, row["src"], row["ref_en"])
-                      for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+            found += [
+                (language, row["src"], row["ref_en"])
+                for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            ]
     with open(evaldata / "kk" / "references.tsv", encoding="utf-8") as fh:
-        found += [("kk", row["transcript"], None)
-                  for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)]
+        found += [
+            ("kk", row["transcript"], None)
+            for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        ]
     if not found:
         sys.exit(f"no evaluation sentences under {evaldata}; set TESTIMONY_EVALDATA")
     return found
@@ -63,19 +67,36 @@ def build(db, pool, interviews: int, segments: int, rng: random.Random) -> float
         for i in range(per):
             language, text, english = pool[rng.randrange(len(pool))]
             length = 2.0 + len(text) / 15
-            segs.append(transcript.Segment(i + 1, round(at, 2), round(at + length, 2), language, text, english,
-                                           speaker=SPEAKERS[i % 2 if i % 10 else 2 + (i // 10) % 2]))
+            segs.append(
+                transcript.Segment(
+                    i + 1,
+                    round(at, 2),
+                    round(at + length, 2),
+                    language,
+                    text,
+                    english,
+                    speaker=SPEAKERS[i % 2 if i % 10 else 2 + (i // 10) % 2],
+                )
+            )
             at += length
         terms = [rng.choice(words)] if n % 100 == 0 else []
         t = transcript.Transcript(
-            interview_id=f"{case}_interview-{n:05d}", case_id=case, language=segs[0].language, source={},
-            translation={}, segments=segs, interview={"recorded_on": "2024-05-01", "notes": "synthetic"},
-            review={"status": "unreviewed", "reviewers": [], "withheld_terms": terms})
+            interview_id=f"{case}_interview-{n:05d}",
+            case_id=case,
+            language=segs[0].language,
+            source={},
+            translation={},
+            segments=segs,
+            interview={"recorded_on": "2024-05-01", "notes": "synthetic"},
+            review={"status": "unreviewed", "reviewers": [], "withheld_terms": terms},
+        )
         search.index_transcript(db, t)
         if n % 100 == 99:
             db.execute("COMMIT")
             db.execute("BEGIN IMMEDIATE")
-            print(f"\r  indexed {n + 1}/{interviews} interviews", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r  indexed {n + 1}/{interviews} interviews", end="", file=sys.stderr, flush=True
+            )
     db.execute("COMMIT")
     search.optimize(db)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -94,7 +115,7 @@ def queries(pool, rng: random.Random, count: int) -> dict[str, list[str]]:
         pairs += [f'"{a} {b}"' for a, b in zip(words, words[1:])]
     return {
         "single word": [rng.choice(vocabulary) for _ in range(count)],
-        "prefix": [rng.choice(stems)[:rng.randint(4, 6)] + "*" for _ in range(count)],
+        "prefix": [rng.choice(stems)[: rng.randint(4, 6)] + "*" for _ in range(count)],
         "phrase": [rng.choice(pairs) for _ in range(count)],
         "most frequent 20 words": [w for w, _ in counts.most_common(20)],
     }
@@ -117,15 +138,23 @@ def p99(values: list[float]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--interviews", type=int, default=10_000)
     parser.add_argument("--segments", type=int, default=2_000_000)
     parser.add_argument("--queries", type=int, default=300, help="queries of each kind")
-    parser.add_argument("--db", type=Path, help="database file to build (default: a temporary one, removed)")
+    parser.add_argument(
+        "--db", type=Path, help="database file to build (default: a temporary one, removed)"
+    )
     parser.add_argument("--seed", type=int, default=16)
-    parser.add_argument("--reuse", action="store_true", help="query the archive already built at --db")
+    parser.add_argument(
+        "--reuse", action="store_true", help="query the archive already built at --db"
+    )
     args = parser.parse_args()
-    rng = random.Random(args.seed)  # the queries; the archive has its own, so --reuse asks the same ones
+    rng = random.Random(
+        args.seed
+    )  # the queries; the archive has its own, so --reuse asks the same ones
     pool = sentences(EVALDATA)
     folder = None
     if args.db is None:
@@ -133,22 +162,31 @@ def main() -> None:
         args.db = Path(folder.name) / "testimony.db"
     if not args.reuse:
         args.db.unlink(missing_ok=True)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+    print(
+        f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        file=sys.stderr,
+    )
     db = search.connect(args.db)
     if not args.reuse:
         seconds = build(db, pool, args.interviews, args.segments, random.Random(args.seed + 1))
         counted = search.stats(db)
         size = sum(p.stat().st_size for p in args.db.parent.glob(args.db.name + "*"))
-        print(f"\n{counted['interviews']:,} interviews, {counted['segments']:,} segments from {len(pool)} sentences; "
-              f"index {size / 2**20:,.0f} MiB ({size / counted['segments']:.0f} bytes a segment, with the text); "
-              f"indexed in {seconds:,.0f} s ({counted['segments'] / seconds:,.0f} segments/s)\n")
-    print("| queries | kind | median ms | p99 ms | max ms | CPU median ms | CPU p99 ms | hits returned |")
+        print(
+            f"\n{counted['interviews']:,} interviews, {counted['segments']:,} segments from {len(pool)} sentences; "
+            f"index {size / 2**20:,.0f} MiB ({size / counted['segments']:.0f} bytes a segment, with the text); "
+            f"indexed in {seconds:,.0f} s ({counted['segments'] / seconds:,.0f} segments/s)\n"
+        )
+    print(
+        "| queries | kind | median ms | p99 ms | max ms | CPU median ms | CPU p99 ms | hits returned |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for kind, batch in queries(pool, rng, args.queries).items():
         measure(db, batch[:5])  # warm the page cache as a running server would be
         wall, cpu, hits = measure(db, batch)
-        print(f"| {len(batch)} | {kind} | {statistics.median(wall):.1f} | {p99(wall):.1f} | {max(wall):.1f} "
-              f"| {statistics.median(cpu):.1f} | {p99(cpu):.1f} | {hits / len(batch):.0f} avg |")
+        print(
+            f"| {len(batch)} | {kind} | {statistics.median(wall):.1f} | {p99(wall):.1f} | {max(wall):.1f} "
+            f"| {statistics.median(cpu):.1f} | {p99(cpu):.1f} | {hits / len(batch):.0f} avg |"
+        )
     db.close()
     print(f"\nload average at end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
     if folder:

@@ -26,7 +26,9 @@ def main(evaldata: Path, out: Path) -> None:
             fh.write("file\ttranscript\n")
             for row in part:
                 fh.write(f"{(evaldata / row['file']).resolve()}\t{row['transcript']}\n")
-        print(f"{out / name}.tsv: {len(part)} clips ({', '.join(Path(r['file']).stem for r in part)})")
+        print(
+            f"{out / name}.tsv: {len(part)} clips ({', '.join(Path(r['file']).stem for r in part)})"
+        )
 
 
 if __name__ == "__main__":

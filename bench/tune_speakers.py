@@ -28,9 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import bench_speakers, media, speakers
 from pipeline.textnorm import read_tsv
 
-GRID = {"PRUNE": (0.1, 0.2), "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25),
-        "MIN_VOICE_WINDOWS": (2, 3), "OVERCLUSTER": (2, 4),
-        "SMALL_VOICE_WINDOWS": (3, 5, 6, 7, 8), "SMALL_VOICE_DISTANCE": (0.2, 0.25, 0.3, 0.35)}
+GRID = {
+    "PRUNE": (0.1, 0.2),
+    "MERGE_DISTANCE": (0.1, 0.15, 0.2, 0.25),
+    "MIN_VOICE_WINDOWS": (2, 3),
+    "OVERCLUSTER": (2, 4),
+    "SMALL_VOICE_WINDOWS": (3, 5, 6, 7, 8),
+    "SMALL_VOICE_DISTANCE": (0.2, 0.25, 0.3, 0.35),
+}
 
 
 def embeddings(folder: Path, encoder: str, keep: Path) -> dict:
@@ -65,8 +70,15 @@ def score(data: dict) -> list[dict]:
         ref = bench_speakers._annotation(turns, name)
         parts = DiarizationErrorRate(collar=0.5)(ref, hyp, detailed=True)
         bare = DiarizationErrorRate(collar=0.0)(ref, hyp, detailed=True)
-        rows.append({"file": name, "speakers_ref": len({t[2] for t in turns}), "parts": parts,
-                     "parts_no_collar": bare, "speakers_found": len({s.speaker for s in labelled})})
+        rows.append(
+            {
+                "file": name,
+                "speakers_ref": len({t[2] for t in turns}),
+                "parts": parts,
+                "parts_no_collar": bare,
+                "speakers_found": len({s.speaker for s in labelled}),
+            }
+        )
     return rows
 
 
@@ -81,15 +93,23 @@ def main() -> None:
     parser.add_argument("--overcluster", type=int)
     parser.add_argument("--small-windows", type=int)
     parser.add_argument("--small-distance", type=float)
-    parser.add_argument("--by", choices=("der", "exact"), default="exact",
-                        help="rank by the exact count first (then DER), or by DER first")
+    parser.add_argument(
+        "--by",
+        choices=("der", "exact"),
+        default="exact",
+        help="rank by the exact count first (then DER), or by DER first",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     data = embeddings(args.folder, args.encoder, args.embeddings)
-    given = {"PRUNE": args.prune, "MERGE_DISTANCE": args.merge,
-             "MIN_VOICE_WINDOWS": args.min_windows,
-             "OVERCLUSTER": args.overcluster, "SMALL_VOICE_WINDOWS": args.small_windows,
-             "SMALL_VOICE_DISTANCE": args.small_distance}
+    given = {
+        "PRUNE": args.prune,
+        "MERGE_DISTANCE": args.merge,
+        "MIN_VOICE_WINDOWS": args.min_windows,
+        "OVERCLUSTER": args.overcluster,
+        "SMALL_VOICE_WINDOWS": args.small_windows,
+        "SMALL_VOICE_DISTANCE": args.small_distance,
+    }
     grid = {k: (v,) if v is not None else GRID[k] for k, v in given.items()}
     ranked = []
     for values in itertools.product(*grid.values()):

@@ -29,7 +29,9 @@ from pipeline.console import load_settings  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("audio", type=Path, help="a 16 kHz mono WAV (bench/make_interview.py writes one)")
+    parser.add_argument(
+        "audio", type=Path, help="a 16 kHz mono WAV (bench/make_interview.py writes one)"
+    )
     parser.add_argument("--language", default="kk")
     args = parser.parse_args()
     settings = load_settings()
@@ -47,31 +49,44 @@ def main() -> None:
     engine.decode = counted
     for words in (False, True) if engine.name == "faster-whisper" else ():
         t0 = time.monotonic()
-        windows = len({s.seek for s in bare_faster_segments(engine, audio, args.language, word_timestamps=words)})
-        print(f"bare engine, word times {'on ' if words else 'off'}: {time.monotonic() - t0:6.1f} s, {windows} windows")
+        windows = len(
+            {
+                s.seek
+                for s in bare_faster_segments(engine, audio, args.language, word_timestamps=words)
+            }
+        )
+        print(
+            f"bare engine, word times {'on ' if words else 'off'}: {time.monotonic() - t0:6.1f} s, {windows} windows"
+        )
     spans = recovery.transcribed_spans
     runs = {}
-    for label, words, loops in (("pipeline, word times off", False, True),
-                                ("pipeline, word times on, loops not decoded again", True, False),
-                                ("pipeline, word times on (default)", True, True)):
+    for label, words, loops in (
+        ("pipeline, word times off", False, True),
+        ("pipeline, word times on, loops not decoded again", True, False),
+        ("pipeline, word times on (default)", True, True),
+    ):
         recovery.transcribed_spans = spans if loops else (lambda seg: [(seg.start, seg.end)])
         decoded.clear()
         t0 = time.monotonic()
         result = asr.transcribe(engine, audio, args.language, options, words=words)
         runs[label] = time.monotonic() - t0
         again = decoded[1:]
-        print(f"{label}: {runs[label]:6.1f} s, {sum(len(s.text.split()) for s in result.segments)} words; "
-              f"decoded again: {len(again)} stretches, {sum(a for a, _ in again):.0f} s of audio, "
-              f"{sum(t for _, t in again):.1f} s")
+        print(
+            f"{label}: {runs[label]:6.1f} s, {sum(len(s.text.split()) for s in result.segments)} words; "
+            f"decoded again: {len(again)} stretches, {sum(a for a, _ in again):.0f} s of audio, "
+            f"{sum(t for _, t in again):.1f} s"
+        )
     recovery.transcribed_spans = spans
     t0 = time.monotonic()
     speakers.diarise(audio, result.segments)
     took = time.monotonic() - t0
     plain = runs["pipeline, word times off"]
     print(f"speaker step: {took:.1f} s ({took / plain:+.1%})")
-    print(f"added to the pipeline without word times: word times {runs['pipeline, word times on, loops not decoded again'] / plain - 1:+.1%}, "
-          f"word times and loops decoded again {runs['pipeline, word times on (default)'] / plain - 1:+.1%}, "
-          f"all with speakers {(runs['pipeline, word times on (default)'] + took) / plain - 1:+.1%}")
+    print(
+        f"added to the pipeline without word times: word times {runs['pipeline, word times on, loops not decoded again'] / plain - 1:+.1%}, "
+        f"word times and loops decoded again {runs['pipeline, word times on (default)'] / plain - 1:+.1%}, "
+        f"all with speakers {(runs['pipeline, word times on (default)'] + took) / plain - 1:+.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ pre { font: 12.5px/1.45 "DejaVu Sans Mono", monospace; background: white; margin
 def main(packet: str, out: str) -> None:
     text = zipfile.ZipFile(packet).read("README.txt").decode("utf-8")
     with open(out, "w", encoding="utf-8") as fh:
-        fh.write(f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><pre>{html.escape(text)}</pre>')
+        fh.write(
+            f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><pre>{html.escape(text)}</pre>'
+        )
 
 
 if __name__ == "__main__":

@@ -103,11 +103,14 @@ class DecodeOptions:
 
 # Engines and options ---------------------------------------------------------------------
 
+
 def engine_name(settings) -> str:
     return settings.asr_engine
 
 
-def load_engine(settings, engine: str | None = None, model: str | None = None, language: str | None = None):
+def load_engine(
+    settings, engine: str | None = None, model: str | None = None, language: str | None = None
+):
     """The engine the settings choose, with the model for ``language`` unless ``model`` names
     one: (engine, model path, SHA-256 or None, model name)."""
     from . import models
@@ -119,8 +122,12 @@ def load_engine(settings, engine: str | None = None, model: str | None = None, l
     return loaded, path, sha, name
 
 
-def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper",
-               compute_type: str = engines.AUTO):
+def load_model(
+    checkpoint: str,
+    threads: int = 0,
+    engine: str = "openai-whisper",
+    compute_type: str = engines.AUTO,
+):
     """The engine for a model path: by default an openai-whisper ``.pt`` checkpoint."""
     return engines.load(engine, checkpoint, threads, compute_type=compute_type)
 
@@ -128,9 +135,13 @@ def load_model(checkpoint: str, threads: int = 0, engine: str = "openai-whisper"
 def decode_options(settings, native: tuple[str, ...] = DETECTABLE) -> DecodeOptions:
     """The options of :func:`transcribe` that the settings decide, for a model trained on
     ``native`` (:func:`native_languages`)."""
-    return DecodeOptions(fallback=settings.temperature_fallback, vad=settings.asr_vad,
-                         beam_size=settings.asr_beam_size, batch_size=settings.asr_batch_size,
-                         native=native)
+    return DecodeOptions(
+        fallback=settings.temperature_fallback,
+        vad=settings.asr_vad,
+        beam_size=settings.asr_beam_size,
+        batch_size=settings.asr_batch_size,
+        native=native,
+    )
 
 
 def native_languages(settings, model_name: str) -> tuple[str, ...]:
@@ -145,8 +156,10 @@ def native_languages(settings, model_name: str) -> tuple[str, ...]:
 def resume_key(engine, model_id: str, options: DecodeOptions, prompt: str | None) -> str:
     """Names everything that changes a decoded piece, so a changed setting starts over."""
     named = sorted(options.as_json().items())
-    return json.dumps([engine.name, engine.compute_type, model_id, named, prompt, "word times"],
-                      ensure_ascii=False)
+    return json.dumps(
+        [engine.name, engine.compute_type, model_id, named, prompt, "word times"],
+        ensure_ascii=False,
+    )
 
 
 def detect_language(engine, audio: np.ndarray, allowed=DETECTABLE) -> tuple[str, dict[str, float]]:
@@ -162,6 +175,7 @@ def _figure(value) -> float | None:
 
 
 # Guards and flags ------------------------------------------------------------------------
+
 
 def flags_for(avg_logprob: float, no_speech_prob: float, compression_ratio: float) -> list[str]:
     flags = []
@@ -179,10 +193,16 @@ def flags_for(avg_logprob: float, no_speech_prob: float, compression_ratio: floa
 _WORDLESS = re.compile(r"^[\W_]*$")
 
 
-def transcribe(engine, audio: np.ndarray, language: str | None,
-               options: DecodeOptions = DecodeOptions(), *,
-               progress: Callable[[float], None] | None = None, initial_prompt: str | None = None,
-               words: bool = True) -> Recognition:
+def transcribe(
+    engine,
+    audio: np.ndarray,
+    language: str | None,
+    options: DecodeOptions = DecodeOptions(),
+    *,
+    progress: Callable[[float], None] | None = None,
+    initial_prompt: str | None = None,
+    words: bool = True,
+) -> Recognition:
     """Decode ``audio`` (16 kHz mono float32) into segments with confidence figures and flags,
     as ``options`` say; ``words`` times each word (off only to measure what word times cost).
 
@@ -207,11 +227,14 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
 
     def decoding(as_language: str) -> EngineOptions:
         return EngineOptions(
-            language=as_language, initial_prompt=initial_prompt,
+            language=as_language,
+            initial_prompt=initial_prompt,
             cyrillic_only=as_language in CYRILLIC,
             temperatures=FALLBACK_TEMPERATURES if options.fallback else (0.0,),
-            beam_size=options.beam_size or BEAM_SIZE.get(as_language, 1), word_timestamps=words,
-            batch_size=options.batch_size)
+            beam_size=options.beam_size or BEAM_SIZE.get(as_language, 1),
+            word_timestamps=words,
+            batch_size=options.batch_size,
+        )
 
     as_decoded = decoding(decode_as)
     windows = decoding_windows(audio)
@@ -227,8 +250,10 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
         raw = engine.decode(audio, as_decoded, progress)
 
         def again(spans: list[tuple[int, int]]) -> list[RawSegment]:
-            return recovery.each_on_its_own(audio, spans,
-                                            lambda piece: engine.decode(piece, as_decoded))
+            return recovery.each_on_its_own(
+                audio, spans, lambda piece: engine.decode(piece, as_decoded)
+            )
+
     if options.vad:
         raw = recovery.fill_gaps(audio, raw, again)
     length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
@@ -244,10 +269,14 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
             if again and again.avg_logprob >= seg.avg_logprob:
                 seg = again
                 text, looped = collapse_loops(seg.text.strip())
-        figures = {"avg_logprob": _figure(seg.avg_logprob),
-                   "no_speech_prob": _figure(seg.no_speech_prob),
-                   "compression_ratio": _figure(seg.compression_ratio)}
-        if None in figures.values():  # the decoder gave no usable figure: nothing vouches for the text
+        figures = {
+            "avg_logprob": _figure(seg.avg_logprob),
+            "no_speech_prob": _figure(seg.no_speech_prob),
+            "compression_ratio": _figure(seg.compression_ratio),
+        }
+        if (
+            None in figures.values()
+        ):  # the decoder gave no usable figure: nothing vouches for the text
             flags = ["low confidence"]
         else:
             flags = flags_for(**figures)
@@ -260,26 +289,39 @@ def transcribe(engine, audio: np.ndarray, language: str | None,
             start, end = timemap(start), timemap(end, end=True)
         start, end = round(start, 3), round(max(end, start), 3)
         timed = collapse_word_loops(_timed_words(seg.words, start, end, length, timemap))
-        segments.append(Segment(
-            id=len(segments) + 1, start=start, end=end, language=seg_language, text=text, flags=flags,
-            words=[asdict(w) for w in timed], **figures,
-        ))
+        segments.append(
+            Segment(
+                id=len(segments) + 1,
+                start=start,
+                end=end,
+                language=seg_language,
+                text=text,
+                flags=flags,
+                words=[asdict(w) for w in timed],
+                **figures,
+            )
+        )
         fit_words(segments[-1])  # words that do not spell the text are dropped, never left wrong
     log.info("transcribed %d segments as %s with %s", len(segments), decode_as, engine.name)
     return Recognition(language=language, detected=detected, segments=segments)
 
 
-def _side_by_side(engine, audio: np.ndarray, options: EngineOptions,
-                  clips: list[tuple[float, float]],
-                  progress: Callable[[float], None] | None = None) -> list[RawSegment]:
+def _side_by_side(
+    engine,
+    audio: np.ndarray,
+    options: EngineOptions,
+    clips: list[tuple[float, float]],
+    progress: Callable[[float], None] | None = None,
+) -> list[RawSegment]:
     """Only ``clips`` of ``audio`` decoded, batched, each segment held inside its clip and long
     ones cut at pauses (:func:`pipeline.windows.split_long`)."""
     decoded = engine.decode(audio, dataclasses.replace(options, clips=tuple(clips)), progress)
     return [part for seg in recovery.held_inside(decoded, clips) for part in split_long(seg)]
 
 
-def _timed_words(words: tuple[RawWord, ...], start: float, end: float, length: float,
-                 timemap) -> list[RawWord]:
+def _timed_words(
+    words: tuple[RawWord, ...], start: float, end: float, length: float, timemap
+) -> list[RawWord]:
     """The engine's words in the original audio's time, each held inside its segment."""
     timed = []
     for w in words:
@@ -289,15 +331,22 @@ def _timed_words(words: tuple[RawWord, ...], start: float, end: float, length: f
         if timemap:
             w_start, w_end = timemap(w_start), timemap(w_end, end=True)
         w_start = min(max(w_start, start), end)
-        timed.append(RawWord(start=round(w_start, 3), end=round(min(max(w_end, w_start), end), 3),
-                             text=w.text, probability=round(w.probability, 3)))
+        timed.append(
+            RawWord(
+                start=round(w_start, 3),
+                end=round(min(max(w_end, w_start), end), 3),
+                text=w.text,
+                probability=round(w.probability, 3),
+            )
+        )
     return timed
 
 
-def _redecode(engine, audio: np.ndarray, seg: RawSegment,
-              options: EngineOptions) -> RawSegment | None:
+def _redecode(
+    engine, audio: np.ndarray, seg: RawSegment, options: EngineOptions
+) -> RawSegment | None:
     """``seg`` decoded again as ``options`` say, as one segment over the same span (or None)."""
-    piece = audio[int(seg.start * SAMPLE_RATE):int(seg.end * SAMPLE_RATE)]
+    piece = audio[int(seg.start * SAMPLE_RATE) : int(seg.end * SAMPLE_RATE)]
     if len(piece) < SAMPLE_RATE // 2:
         return None
     parts = [p for p in engine.decode(piece, options) if p.text.strip()]
@@ -305,12 +354,18 @@ def _redecode(engine, audio: np.ndarray, seg: RawSegment,
         return None
     weights = [max(p.end - p.start, 0.01) for p in parts]
     return RawSegment(
-        start=seg.start, end=seg.end, text=" ".join(p.text.strip() for p in parts),
+        start=seg.start,
+        end=seg.end,
+        text=" ".join(p.text.strip() for p in parts),
         avg_logprob=float(np.average([p.avg_logprob for p in parts], weights=weights)),
         no_speech_prob=max(p.no_speech_prob for p in parts),
         compression_ratio=max(p.compression_ratio for p in parts),
-        words=tuple(dataclasses.replace(w, start=w.start + seg.start, end=w.end + seg.start)
-                    for p in parts for w in p.words))
+        words=tuple(
+            dataclasses.replace(w, start=w.start + seg.start, end=w.end + seg.start)
+            for p in parts
+            for w in p.words
+        ),
+    )
 
 
 def piece_path(resume_dir: Path, n: int) -> Path:
@@ -328,14 +383,26 @@ def saved_piece(resume_dir: Path, n: int, resume_key: str, language: str | None)
 
 def piece_state(part: Recognition, resume_key: str) -> dict:
     """What is saved of one decoded piece (and what a cluster worker sends back)."""
-    return {"key": resume_key, "language": part.language, "detected": part.detected,
-            "segments": [asdict(s) for s in part.segments]}
+    return {
+        "key": resume_key,
+        "language": part.language,
+        "detected": part.detected,
+        "segments": [asdict(s) for s in part.segments],
+    }
 
 
-def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path, resume_key: str,
-                    progress: Callable[[float], None] | None = None, chunk_seconds: float = 600,
-                    options: DecodeOptions = DecodeOptions(),
-                    initial_prompt: str | None = None) -> Recognition:
+def transcribe_file(
+    engine,
+    wav: Path,
+    language: str | None,
+    *,
+    resume_dir: Path,
+    resume_key: str,
+    progress: Callable[[float], None] | None = None,
+    chunk_seconds: float = 600,
+    options: DecodeOptions = DecodeOptions(),
+    initial_prompt: str | None = None,
+) -> Recognition:
     """Transcribe a long WAV piece by piece, saving each piece's segments as it is done.
 
     A run that was killed picks up after the last saved piece (when ``resume_key``, which
@@ -349,10 +416,18 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
     for n, (offset, audio) in enumerate(media.wav_chunks(wav, chunk_seconds)):
         state = saved_piece(resume_dir, n, resume_key, language)
         if state is None:
-            report = (lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress((o + f * d) / total)
-                      ) if progress else None
-            recognition = transcribe(engine, audio, language, options, progress=report,
-                                     initial_prompt=initial_prompt)
+            report = (
+                (
+                    lambda f, o=offset, d=len(audio) / media.SAMPLE_RATE: progress(
+                        (o + f * d) / total
+                    )
+                )
+                if progress
+                else None
+            )
+            recognition = transcribe(
+                engine, audio, language, options, progress=report, initial_prompt=initial_prompt
+            )
             state = piece_state(recognition, resume_key)
             write_atomic(piece_path(resume_dir, n), json.dumps(state, ensure_ascii=False))
         else:
@@ -364,8 +439,9 @@ def transcribe_file(engine, wav: Path, language: str | None, *, resume_dir: Path
     return assemble(wav, pieces, language, options.native)
 
 
-def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,
-             native: tuple[str, ...] = DETECTABLE) -> Recognition:
+def assemble(
+    wav: Path, pieces: list[tuple[float, dict]], language: str, native: tuple[str, ...] = DETECTABLE
+) -> Recognition:
     """One recognition from the pieces' saved results (``(offset seconds, state)`` in order)."""
     detected, segments = None, []
     for offset, state in pieces:
@@ -373,11 +449,16 @@ def assemble(wav: Path, pieces: list[tuple[float, dict]], language: str,
         for seg in map(lambda d: Segment(**d), state["segments"]):
             seg.id = len(segments) + 1
             seg.start, seg.end = round(seg.start + offset, 3), round(seg.end + offset, 3)
-            seg.words = [{**w, "start": round(w["start"] + offset, 3), "end": round(w["end"] + offset, 3)}
-                         for w in seg.words]
+            seg.words = [
+                {**w, "start": round(w["start"] + offset, 3), "end": round(w["end"] + offset, 3)}
+                for w in seg.words
+            ]
             segments.append(seg)
     warnings = []
-    labels, weights = [language_check.label(s.text) for s in segments], [s.end - s.start for s in segments]
+    labels, weights = (
+        [language_check.label(s.text) for s in segments],
+        [s.end - s.start for s in segments],
+    )
     if detected is not None:  # nobody gave the language, and Whisper cannot detect Kyrgyz
         warning = language_check.maybe_kyrgyz_warning(detected, labels, weights)
     elif language in native:  # text decoded through a stand-in proves nothing

@@ -27,8 +27,10 @@ from . import config, textnorm
 from .bench_speakers import bench_speakers
 from .console import die, load_settings, require_extra
 
-bench_app = typer.Typer(help="Benchmarks: transcription (WER, CER, speed) and translation (chrF, BLEU).",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: transcription (WER, CER, speed) and translation (chrF, BLEU).",
+    no_args_is_help=True,
+)
 
 LANGUAGES = ("kk", "ky", "ru")
 HIGH_CER, LOW_CER = 0.5, 0.15  # the flag shares are reported for clips beyond these
@@ -44,12 +46,21 @@ def _group() -> None:
 
 # Transcription -------------------------------------------------------------------------
 
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_system(system: str, home: str, engine: str | None, model: str | None, language: str,
-               wavs: list[str], work: str, compute_type: str | None = None) -> dict:
+def run_system(
+    system: str,
+    home: str,
+    engine: str | None,
+    model: str | None,
+    language: str,
+    wavs: list[str],
+    work: str,
+    compute_type: str | None = None,
+) -> dict:
     """Transcribe ``wavs`` with ``system`` ("pipeline" or "baseline"); runs in a child process."""
     from . import asr, media, models
 
@@ -71,20 +82,36 @@ def run_system(system: str, home: str, engine: str | None, model: str | None, la
     for n, wav in enumerate(wavs):
         t0 = time.monotonic()
         if system == "pipeline":
-            result = asr.transcribe_file(model_obj, Path(wav), language, resume_dir=Path(work) / f"{system}-{n}",
-                                         resume_key="bench", options=options)
+            result = asr.transcribe_file(
+                model_obj,
+                Path(wav),
+                language,
+                resume_dir=Path(work) / f"{system}-{n}",
+                resume_key="bench",
+                options=options,
+            )
             hyp = " ".join(s.text for s in result.segments)
             flagged = any(s.flags for s in result.segments)
         else:
             import whisper
 
-            result = whisper.transcribe(model_obj, media.load_wav(Path(wav)),
-                                        language=asr.WHISPER_STANDIN.get(language, language), fp16=False)
+            result = whisper.transcribe(
+                model_obj,
+                media.load_wav(Path(wav)),
+                language=asr.WHISPER_STANDIN.get(language, language),
+                fp16=False,
+            )
             hyp, flagged = result["text"].strip(), None
         clips.append({"hyp": hyp, "wall_s": round(time.monotonic() - t0, 3), "flagged": flagged})
         print(f"  {system}: {n + 1}/{len(wavs)}", file=sys.stderr, flush=True)
-    return {"system": name, "model": path, "model_sha256": sha, "load_s": round(load_s, 2),
-            "peak_mb": round(_peak_mb()), "clips": clips}
+    return {
+        "system": name,
+        "model": path,
+        "model_sha256": sha,
+        "load_s": round(load_s, 2),
+        "peak_mb": round(_peak_mb()),
+        "clips": clips,
+    }
 
 
 def score(rows: list[dict], result: dict, language: str) -> dict:
@@ -93,21 +120,47 @@ def score(rows: list[dict], result: dict, language: str) -> dict:
     audio = wall = 0.0
     clips = []
     for row, clip in zip(rows, result["clips"]):
-        ref, hyp = textnorm.normalize(row["ref"], language), textnorm.normalize(clip["hyp"], language)
+        ref, hyp = (
+            textnorm.normalize(row["ref"], language),
+            textnorm.normalize(clip["hyp"], language),
+        )
         we, ce = textnorm.edit_distance(ref.split(), hyp.split()), textnorm.edit_distance(ref, hyp)
-        word_edits, words, char_edits, chars = word_edits + we, words + len(ref.split()), char_edits + ce, chars + len(ref)
+        word_edits, words, char_edits, chars = (
+            word_edits + we,
+            words + len(ref.split()),
+            char_edits + ce,
+            chars + len(ref),
+        )
         audio, wall = audio + row["audio_s"], wall + clip["wall_s"]
-        clips.append({"file": row["file"], "ref": row["ref"], "hyp": clip["hyp"], "audio_s": row["audio_s"],
-                      "wall_s": clip["wall_s"], "flagged": clip["flagged"],
-                      "wer": round(we / max(len(ref.split()), 1), 4), "cer": round(ce / max(len(ref), 1), 4)})
+        clips.append(
+            {
+                "file": row["file"],
+                "ref": row["ref"],
+                "hyp": clip["hyp"],
+                "audio_s": row["audio_s"],
+                "wall_s": clip["wall_s"],
+                "flagged": clip["flagged"],
+                "wer": round(we / max(len(ref.split()), 1), 4),
+                "cer": round(ce / max(len(ref), 1), 4),
+            }
+        )
     figures = {k: v for k, v in result.items() if k != "clips"}
-    figures.update(wer=round(word_edits / max(words, 1), 4), cer=round(char_edits / max(chars, 1), 4),
-                   rtf=round(wall / max(audio, 1e-9), 4), audio_s=round(audio, 2), wall_s=round(wall, 2))
+    figures.update(
+        wer=round(word_edits / max(words, 1), 4),
+        cer=round(char_edits / max(chars, 1), 4),
+        rtf=round(wall / max(audio, 1e-9), 4),
+        audio_s=round(audio, 2),
+        wall_s=round(wall, 2),
+    )
     if clips and clips[0]["flagged"] is not None:
         high = [c for c in clips if c["cer"] > HIGH_CER]
         low = [c for c in clips if c["cer"] < LOW_CER]
-        figures["flagged_share_cer_above_0.5"] = round(sum(c["flagged"] for c in high) / len(high), 4) if high else None
-        figures["flagged_share_cer_below_0.15"] = round(sum(c["flagged"] for c in low) / len(low), 4) if low else None
+        figures["flagged_share_cer_above_0.5"] = (
+            round(sum(c["flagged"] for c in high) / len(high), 4) if high else None
+        )
+        figures["flagged_share_cer_below_0.15"] = (
+            round(sum(c["flagged"] for c in low) / len(low), 4) if low else None
+        )
         figures["clips_cer_above_0.5"], figures["clips_cer_below_0.15"] = len(high), len(low)
     figures["clips"] = clips
     return figures
@@ -123,12 +176,19 @@ def _row(label: str, value, base=None, fmt="{:.3f}") -> str:
 
 def report(figures: dict, baseline: dict | None) -> str:
     lines = [f"{'':<34} {'pipeline':>10}" + (f" {'baseline':>10} {'ratio':>8}" if baseline else "")]
-    for key, label, fmt in (("wer", "WER", "{:.3f}"), ("cer", "CER", "{:.3f}"), ("rtf", "real-time factor", "{:.3f}"),
-                            ("wall_s", "transcription seconds", "{:.1f}"), ("load_s", "model load seconds", "{:.2f}"),
-                            ("peak_mb", "peak memory MB", "{:.0f}")):
+    for key, label, fmt in (
+        ("wer", "WER", "{:.3f}"),
+        ("cer", "CER", "{:.3f}"),
+        ("rtf", "real-time factor", "{:.3f}"),
+        ("wall_s", "transcription seconds", "{:.1f}"),
+        ("load_s", "model load seconds", "{:.2f}"),
+        ("peak_mb", "peak memory MB", "{:.0f}"),
+    ):
         lines.append(_row(label, figures[key], baseline[key] if baseline else None, fmt))
-    for key, label in (("flagged_share_cer_above_0.5", "flagged, of clips with CER > 0.5"),
-                       ("flagged_share_cer_below_0.15", "flagged, of clips with CER < 0.15")):
+    for key, label in (
+        ("flagged_share_cer_above_0.5", "flagged, of clips with CER > 0.5"),
+        ("flagged_share_cer_below_0.15", "flagged, of clips with CER < 0.15"),
+    ):
         count = figures.get(key.replace("flagged_share", "clips"))
         value = figures.get(key)
         lines.append(f"{label:<34} {'-' if value is None else f'{value:.0%}':>10}  ({count} clips)")
@@ -137,14 +197,25 @@ def report(figures: dict, baseline: dict | None) -> str:
 
 @bench_app.command("asr")
 def bench_asr(
-    refs: Path = typer.Argument(..., exists=True, dir_okay=False, help="references.tsv: file, transcript columns."),
+    refs: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="references.tsv: file, transcript columns."
+    ),
     language: str = typer.Option(..., "--language", "-l", help="kk, ky or ru."),
-    engine: Optional[str] = typer.Option(None, help="openai-whisper or faster-whisper (default: settings)."),
-    model: Optional[str] = typer.Option(None, help="Model name (default: settings, else embedded base)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-clip results here."),
-    baseline: bool = typer.Option(False, "--baseline", help="Also run bare whisper.transcribe() and show ratios."),
+    engine: Optional[str] = typer.Option(
+        None, help="openai-whisper or faster-whisper (default: settings)."
+    ),
+    model: Optional[str] = typer.Option(
+        None, help="Model name (default: settings, else embedded base)."
+    ),
+    json_out: Optional[Path] = typer.Option(
+        None, "--json", help="Write all figures and per-clip results here."
+    ),
+    baseline: bool = typer.Option(
+        False, "--baseline", help="Also run bare whisper.transcribe() and show ratios."
+    ),
     compute_type: Optional[str] = typer.Option(
-        None, "--compute-type", help="auto, float32, int8, ... (default: [asr] compute_type)."),
+        None, "--compute-type", help="auto, float32, int8, ... (default: [asr] compute_type)."
+    ),
 ):
     """Word and character error rates, speed and memory of the pipeline's transcription."""
     from . import engines, media
@@ -169,35 +240,65 @@ def bench_asr(
             wav = Path(work) / f"clip-{n:04d}.wav"
             audio_s = media.extract_audio(refs.parent / row["file"], wav)
             wavs.append(str(wav))
-            clips.append({"file": row["file"], "ref": row["transcript"], "audio_s": round(audio_s, 3)})
+            clips.append(
+                {"file": row["file"], "ref": row["transcript"], "audio_s": round(audio_s, 3)}
+            )
         systems = ["pipeline"] + (["baseline"] if baseline else [])
         results = {}
         for system in systems:
-            typer.echo(f"{system}: {len(wavs)} clips, {sum(c['audio_s'] for c in clips):.1f} s of audio", err=True)
+            typer.echo(
+                f"{system}: {len(wavs)} clips, {sum(c['audio_s'] for c in clips):.1f} s of audio",
+                err=True,
+            )
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                raw = pool.submit(run_system, system, str(settings.home), engine, model, language,
-                                  wavs, work, compute_type).result()
+                raw = pool.submit(
+                    run_system,
+                    system,
+                    str(settings.home),
+                    engine,
+                    model,
+                    language,
+                    wavs,
+                    work,
+                    compute_type,
+                ).result()
             results[system] = score(clips, raw, language)
     pipeline, base = results["pipeline"], results.get("baseline")
-    typer.echo(f"{refs} ({language}, {len(rows)} clips): {pipeline['system']} vs "
-               f"{base['system'] if base else 'no baseline'}; model {pipeline['model']}")
+    typer.echo(
+        f"{refs} ({language}, {len(rows)} clips): {pipeline['system']} vs "
+        f"{base['system'] if base else 'no baseline'}; model {pipeline['model']}"
+    )
     typer.echo(report(pipeline, base))
     if json_out:
-        out = {"refs": str(refs), "language": language, "normalisation": "pipeline/textnorm.py",
-               "argv": sys.argv, **results}
+        out = {
+            "refs": str(refs),
+            "language": language,
+            "normalisation": "pipeline/textnorm.py",
+            "argv": sys.argv,
+            **results,
+        }
         if base:
-            out["ratio"] = {k: round(pipeline[k] / base[k], 4) if base[k] else None
-                            for k in ("wer", "cer", "rtf", "wall_s", "load_s", "peak_mb")}
+            out["ratio"] = {
+                k: round(pipeline[k] / base[k], 4) if base[k] else None
+                for k in ("wer", "cer", "rtf", "wall_s", "load_s", "peak_mb")
+            }
         json_out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 # Translation ---------------------------------------------------------------------------
 
+
 @bench_app.command("mt")
 def bench_mt(
-    refs: Path = typer.Argument(..., exists=True, dir_okay=False, help="TSV with src and ref_en columns."),
-    language: str = typer.Option(..., "--language", "-l", help="kk, ky or ru: the source language."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores and every sentence here."),
+    refs: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="TSV with src and ref_en columns."
+    ),
+    language: str = typer.Option(
+        ..., "--language", "-l", help="kk, ky or ru: the source language."
+    ),
+    json_out: Optional[Path] = typer.Option(
+        None, "--json", help="Write the scores and every sentence here."
+    ),
 ):
     """chrF and BLEU (sacrebleu) of the installed translation package for LANGUAGE -> English."""
     require_extra("bench", "sacrebleu")
@@ -222,13 +323,30 @@ def bench_mt(
     bleu = sacrebleu.corpus_bleu(hyps, [refs_en]).score
     package = translator.describe(language)
     typer.echo(f"{refs} ({language}->en, {len(rows)} sentences): package {package}")
-    typer.echo(f"chrF {chrf:.1f}  BLEU {bleu:.1f}  ({seconds:.1f} s, sacrebleu {sacrebleu.__version__} defaults)")
+    typer.echo(
+        f"chrF {chrf:.1f}  BLEU {bleu:.1f}  ({seconds:.1f} s, sacrebleu {sacrebleu.__version__} defaults)"
+    )
     if json_out:
-        json_out.write_text(json.dumps({
-            "refs": str(refs), "language": language, "package": package, "chrf": round(chrf, 2),
-            "bleu": round(bleu, 2), "seconds": round(seconds, 2), "argv": sys.argv,
-            "sentences": [{"src": r["src"], "ref": r["ref_en"], "hyp": h} for r, h in zip(rows, hyps)],
-        }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        json_out.write_text(
+            json.dumps(
+                {
+                    "refs": str(refs),
+                    "language": language,
+                    "package": package,
+                    "chrf": round(chrf, 2),
+                    "bleu": round(bleu, 2),
+                    "seconds": round(seconds, 2),
+                    "argv": sys.argv,
+                    "sentences": [
+                        {"src": r["src"], "ref": r["ref_en"], "hyp": h} for r, h in zip(rows, hyps)
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
 
 
 def register(app: typer.Typer, panel: str) -> None:

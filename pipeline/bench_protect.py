@@ -95,9 +95,11 @@ def linkability(clips: list[dict], draws: int, ranges: Ranges) -> dict:
 
     target, nontarget = _trials(clips)
     if not target or not nontarget:
-        die(f"{len(target)} clips of at least {MIN_CLIP_S:g} s and {len(nontarget)} pairs of clips "
+        die(
+            f"{len(target)} clips of at least {MIN_CLIP_S:g} s and {len(nontarget)} pairs of clips "
             f"from different recordings: give clips of at least two speakers, each with a "
-            f"source_video or source column naming its recording")
+            f"source_video or source column naming its recording"
+        )
     scores: dict[str, dict[str, list[float]]] = {
         k: {"target": [], "nontarget": []} for k in ("original", "ignorant", "lazy-informed")
     }
@@ -186,8 +188,9 @@ def bench_protect(
         None, help="LOW:HIGH, the range coefficients are drawn from (default: the exporter's)."
     ),
     semitones: Optional[str] = typer.Option(
-        None, help="LOW:HIGH, the size of the pitch shift, up or down (default: the exporter's; "
-        "0:0 for none)."
+        None,
+        help="LOW:HIGH, the size of the pitch shift, up or down (default: the exporter's; "
+        "0:0 for none).",
     ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures here."),
 ):

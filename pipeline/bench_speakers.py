@@ -41,12 +41,18 @@ def word_figures(segments) -> dict:
     """Shares of segments whose words meet their bounds within EDGE_S, and of words inside."""
     timed = [s for s in segments if s.words]
     inside = sum(s.start <= w["start"] <= w["end"] <= s.end for s in timed for w in s.words)
-    edges = sum(abs(s.words[0]["start"] - s.start) <= EDGE_S and abs(s.end - s.words[-1]["end"]) <= EDGE_S
-                for s in timed)
+    edges = sum(
+        abs(s.words[0]["start"] - s.start) <= EDGE_S and abs(s.end - s.words[-1]["end"]) <= EDGE_S
+        for s in timed
+    )
     words = sum(len(s.words) for s in timed)
-    return {"segments": len(segments), "segments_with_words": len(timed), "words": words,
-            "words_inside": inside / words if words else None,
-            "segments_edges_within_0.3s": edges / len(timed) if timed else None}
+    return {
+        "segments": len(segments),
+        "segments_with_words": len(timed),
+        "words": words,
+        "words_inside": inside / words if words else None,
+        "segments_edges_within_0.3s": edges / len(timed) if timed else None,
+    }
 
 
 def reference_segments(turns: list[tuple[float, float, str]], language: str = "kk") -> list:
@@ -65,10 +71,20 @@ def reference_segments(turns: list[tuple[float, float, str]], language: str = "k
     segments = []
     for start, end in spans:
         edges = np.linspace(start, end, max(int((end - start) / 0.4), 1) + 1)
-        words = [{"start": round(a, 3), "end": round(b, 3), "text": f"w{i}", "probability": 0.9}
-                 for i, (a, b) in enumerate(itertools.pairwise(edges))]
-        segments.append(Segment(len(segments) + 1, start, end, language,
-                                " ".join(w["text"] for w in words), words=words))
+        words = [
+            {"start": round(a, 3), "end": round(b, 3), "text": f"w{i}", "probability": 0.9}
+            for i, (a, b) in enumerate(itertools.pairwise(edges))
+        ]
+        segments.append(
+            Segment(
+                len(segments) + 1,
+                start,
+                end,
+                language,
+                " ".join(w["text"] for w in words),
+                words=words,
+            )
+        )
     return segments
 
 
@@ -84,15 +100,19 @@ def _recognise(engine, audio, language, options, cache: Path | None, key: str):
     segments = asr.transcribe(engine, audio, language, options).segments
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([dataclasses.asdict(s) for s in segments], ensure_ascii=False),
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps([dataclasses.asdict(s) for s in segments], ensure_ascii=False),
+            encoding="utf-8",
+        )
     return segments
 
 
 def _table(files: list[dict]) -> list[str]:
     """One line per number of true voices, then all: DER and its parts, counts found."""
-    lines = ["voices | recordings | DER (collar 0.25 s) | DER (no collar) | missed | false alarm | "
-             "confusion | found (mean) | exact count"]
+    lines = [
+        "voices | recordings | DER (collar 0.25 s) | DER (no collar) | missed | false alarm | "
+        "confusion | found (mean) | exact count"
+    ]
     groups = sorted({f["speakers_ref"] for f in files})
     for group in groups + [None]:
         chosen = [f for f in files if group is None or f["speakers_ref"] == group]
@@ -101,12 +121,14 @@ def _table(files: list[dict]) -> list[str]:
         nocollar = sum(bare[k] for k in ERRORS) / bare["total"]
         parts["error"] = sum(parts[k] for k in ERRORS)
         exact = sum(f["speakers_ref"] == f["speakers_found"] for f in chosen)
-        lines.append(f"{group or 'all'} | {len(chosen)} | {parts['error'] / parts['total']:.1%} | "
-                     f"{nocollar:.1%} | {parts['missed detection'] / parts['total']:.1%} | "
-                     f"{parts['false alarm'] / parts['total']:.1%} | "
-                     f"{parts['confusion'] / parts['total']:.1%} | "
-                     f"{np.mean([f['speakers_found'] for f in chosen]):.2f} | "
-                     f"{exact}/{len(chosen)} ({exact / len(chosen):.0%})")
+        lines.append(
+            f"{group or 'all'} | {len(chosen)} | {parts['error'] / parts['total']:.1%} | "
+            f"{nocollar:.1%} | {parts['missed detection'] / parts['total']:.1%} | "
+            f"{parts['false alarm'] / parts['total']:.1%} | "
+            f"{parts['confusion'] / parts['total']:.1%} | "
+            f"{np.mean([f['speakers_found'] for f in chosen]):.2f} | "
+            f"{exact}/{len(chosen)} ({exact / len(chosen):.0%})"
+        )
     return lines
 
 
@@ -120,17 +142,33 @@ def _annotation(turns, uri: str):
 
 
 def bench_speakers(
-    refs: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                help="TSV with file, start, end, speaker columns: one row per reference turn."),
-    speakers: Optional[int] = typer.Option(None, help="Give the number of speakers instead of finding it."),
-    language: Optional[str] = typer.Option(None, "--language", "-l", help="kk, ky or ru (default: detected)."),
-    overhead: bool = typer.Option(False, help="Also time transcription without word times and speakers."),
-    cache: Optional[Path] = typer.Option(None, file_okay=False,
-                                         help="Keep transcriptions here and reuse them next time."),
-    reference: bool = typer.Option(False, "--reference-segments",
-                                   help="Cut segments from the reference turns instead of "
-                                        "transcribing: the speaker step alone, in seconds."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write all figures and per-file turns here."),
+    refs: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="TSV with file, start, end, speaker columns: one row per reference turn.",
+    ),
+    speakers: Optional[int] = typer.Option(
+        None, help="Give the number of speakers instead of finding it."
+    ),
+    language: Optional[str] = typer.Option(
+        None, "--language", "-l", help="kk, ky or ru (default: detected)."
+    ),
+    overhead: bool = typer.Option(
+        False, help="Also time transcription without word times and speakers."
+    ),
+    cache: Optional[Path] = typer.Option(
+        None, file_okay=False, help="Keep transcriptions here and reuse them next time."
+    ),
+    reference: bool = typer.Option(
+        False,
+        "--reference-segments",
+        help="Cut segments from the reference turns instead of "
+        "transcribing: the speaker step alone, in seconds.",
+    ),
+    json_out: Optional[Path] = typer.Option(
+        None, "--json", help="Write all figures and per-file turns here."
+    ),
 ):
     """Diarization error rate, word-time checks and the time speakers and word times add."""
     require_extra("bench", "pyannote.metrics")
@@ -144,7 +182,9 @@ def bench_speakers(
     warnings.filterwarnings("ignore", message="'uem' was approximated")
     rows = read_tsv(refs)
     if not rows or not {"file", "start", "end", "speaker"} <= set(rows[0]):
-        die(f"{refs} needs a header with file, start, end and speaker columns (bench/make_speakers.py writes one)")
+        die(
+            f"{refs} needs a header with file, start, end and speaker columns (bench/make_speakers.py writes one)"
+        )
     if overhead and cache:
         die("--overhead times transcription, so it cannot reuse a --cache: give one or the other")
     if overhead and reference:
@@ -167,8 +207,11 @@ def bench_speakers(
                 asr.transcribe(engine, audio, language, options, words=False)
                 times["plain_s"] += time.monotonic() - t0
             t0 = time.monotonic()
-            recognised = reference_segments(turns) if reference else _recognise(
-                engine, audio, language, options, cache, f"{model_name}/{sha}")
+            recognised = (
+                reference_segments(turns)
+                if reference
+                else _recognise(engine, audio, language, options, cache, f"{model_name}/{sha}")
+            )
             t1 = time.monotonic()
             segments, info = spk.diarise(audio, recognised, speakers)
             t2 = time.monotonic()
@@ -180,32 +223,68 @@ def bench_speakers(
             parts, parts_bare = collar(ref, hyp, detailed=True), bare(ref, hyp, detailed=True)
             all_segments += segments
             voices = len({t[2] for t in turns})
-            files.append({"file": name, "audio_s": round(audio_s, 2), "speakers_ref": voices,
-                          "speakers_found": info["count"], "parts": parts,
-                          "parts_no_collar": parts_bare, "close": info.get("close"),
-                          "turns": [(s.start, s.end, s.speaker) for s in segments]})
-            typer.echo(f"  {name}: {voices} voices, {info['count']} found, "
-                       f"DER {parts['diarization error rate']:.1%}", err=True)
+            files.append(
+                {
+                    "file": name,
+                    "audio_s": round(audio_s, 2),
+                    "speakers_ref": voices,
+                    "speakers_found": info["count"],
+                    "parts": parts,
+                    "parts_no_collar": parts_bare,
+                    "close": info.get("close"),
+                    "turns": [(s.start, s.end, s.speaker) for s in segments],
+                }
+            )
+            typer.echo(
+                f"  {name}: {voices} voices, {info['count']} found, "
+                f"DER {parts['diarization error rate']:.1%}",
+                err=True,
+            )
     words = word_figures(all_segments)
     source = "segments from the reference turns" if reference else f"{engine.name} {model_name}"
-    typer.echo(f"{refs}: {len(files)} recordings, {sum(f['audio_s'] for f in files):.0f} s; "
-               f"{source}; speaker model {info['model']} {info['version']}; "
-               f"speaker step {info.get('method', '')}")
+    typer.echo(
+        f"{refs}: {len(files)} recordings, {sum(f['audio_s'] for f in files):.0f} s; "
+        f"{source}; speaker model {info['model']} {info['version']}; "
+        f"speaker step {info.get('method', '')}"
+    )
     for line in _table(files):
         typer.echo(line)
-    typer.echo("(missed: speech with no transcript segment; false alarm: a segment over silence; "
-               "confusion: the wrong speaker; shares of reference speech, collar 0.25 s)")
-    typer.echo(f"word times: {words['words_inside']:.1%} of {words['words']} words inside their segment; "
-               f"{words['segments_edges_within_0.3s']:.1%} of {words['segments_with_words']} segments' "
-               f"first and last words within {EDGE_S} s of its bounds" if words["words"] else "no word times")
-    typer.echo(f"time: transcription {times['words_s']:.1f} s{' (cached)' if cache else ''}, "
-               f"speakers {times['speakers_s']:.1f} s")
+    typer.echo(
+        "(missed: speech with no transcript segment; false alarm: a segment over silence; "
+        "confusion: the wrong speaker; shares of reference speech, collar 0.25 s)"
+    )
+    typer.echo(
+        f"word times: {words['words_inside']:.1%} of {words['words']} words inside their segment; "
+        f"{words['segments_edges_within_0.3s']:.1%} of {words['segments_with_words']} segments' "
+        f"first and last words within {EDGE_S} s of its bounds"
+        if words["words"]
+        else "no word times"
+    )
+    typer.echo(
+        f"time: transcription {times['words_s']:.1f} s{' (cached)' if cache else ''}, "
+        f"speakers {times['speakers_s']:.1f} s"
+    )
     if overhead:
         full = times["words_s"] + times["speakers_s"]
-        typer.echo(f"time: {times['plain_s']:.1f} s without, {full:.1f} s with word times and speakers "
-                   f"(speakers {times['speakers_s']:.1f} s): {full / times['plain_s'] - 1:+.1%}")
+        typer.echo(
+            f"time: {times['plain_s']:.1f} s without, {full:.1f} s with word times and speakers "
+            f"(speakers {times['speakers_s']:.1f} s): {full / times['plain_s'] - 1:+.1%}"
+        )
     if json_out:
-        json_out.write_text(json.dumps({"refs": str(refs), "argv": sys.argv, "table": _table(files),
-                                        "words": words,
-                                        "times_s": dict(times), "speaker_model": info, "files": files},
-                                       ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        json_out.write_text(
+            json.dumps(
+                {
+                    "refs": str(refs),
+                    "argv": sys.argv,
+                    "table": _table(files),
+                    "words": words,
+                    "times_s": dict(times),
+                    "speaker_model": info,
+                    "files": files,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )

@@ -25,7 +25,13 @@ from .store import Job, Store
 
 # `testimony --help` groups the commands by workflow, in this order.
 TAKE_IN, REVIEW, PUBLISH, ARCHIVE, MACHINES, MODELS = (
-    "Take in", "Review", "Publish", "Archive", "Machines", "Models")
+    "Take in",
+    "Review",
+    "Publish",
+    "Archive",
+    "Machines",
+    "Models",
+)
 PANELS = (TAKE_IN, REVIEW, PUBLISH, ARCHIVE, MACHINES, MODELS)
 
 
@@ -40,9 +46,12 @@ class _ByWorkflow(TyperGroup):
         return sorted(super().list_commands(ctx), key=place)
 
 
-app = typer.Typer(cls=_ByWorkflow, no_args_is_help=True,
-                  help="Offline testimony pipeline: interviews in, reviewable transcripts and "
-                       "English translations out, linked to case IDs.")
+app = typer.Typer(
+    cls=_ByWorkflow,
+    no_args_is_help=True,
+    help="Offline testimony pipeline: interviews in, reviewable transcripts and "
+    "English translations out, linked to case IDs.",
+)
 # The one way to add a command: the pipeline's own are below, each with its panel; a package's
 # live in its cli.py, whose register(app, panel) attaches them, called once here.
 review_cli.register(app, REVIEW)
@@ -52,7 +61,9 @@ cluster_cli.register(app, MACHINES)
 models_cli.register(app, MODELS)
 benches.register(app, MODELS)
 
-LanguageOpt = typer.Option(None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru).")
+LanguageOpt = typer.Option(
+    None, "--language", "-l", help="Spoken language: kk, ky or ru (default: detect kk/ru)."
+)
 
 
 def _describe(job: Job, settings: config.Settings) -> str:
@@ -79,19 +90,28 @@ def _made(job: Job) -> str:
 def _file_warnings(job: Job) -> list[str]:
     """Warnings about the whole file (e.g. that it may be Kyrgyz) from its transcript."""
     try:
-        return json.loads((Path(job.output_dir) / "transcript.json").read_text(encoding="utf-8")).get("warnings", [])
+        return json.loads(
+            (Path(job.output_dir) / "transcript.json").read_text(encoding="utf-8")
+        ).get("warnings", [])
     except (OSError, ValueError, TypeError):
         return []
 
 
 @app.command(rich_help_panel=TAKE_IN)
 def process(
-    paths: List[Path] = typer.Argument(..., help="Recordings, or folders of them, to process (left where they are)."),
-    case: Optional[str] = typer.Option(None, "--case", "-c", help="Case ID for all the given files."),
+    paths: List[Path] = typer.Argument(
+        ..., help="Recordings, or folders of them, to process (left where they are)."
+    ),
+    case: Optional[str] = typer.Option(
+        None, "--case", "-c", help="Case ID for all the given files."
+    ),
     language: Optional[str] = LanguageOpt,
-    model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
-    allow_download: bool = typer.Option(False, "--allow-download",
-                                        help="Let whisper fetch a named model (online machines only)."),
+    model: Optional[str] = typer.Option(
+        None, help="Whisper model (default: settings, else embedded base)."
+    ),
+    allow_download: bool = typer.Option(
+        False, "--allow-download", help="Let whisper fetch a named model (online machines only)."
+    ),
 ):
     """Process recordings now, one after another: copy to the evidence store, transcribe, translate."""
     settings = load_settings(allow_download, model)
@@ -113,15 +133,24 @@ def process(
             continue
         job = result.job
         if result.duplicate and job.state == "queued":
-            queued.append(job)  # taken in before but not finished (interrupted, or the disk was full)
+            queued.append(
+                job
+            )  # taken in before but not finished (interrupted, or the disk was full)
         elif result.duplicate:
-            typer.echo(f"{path}: already taken in as {job.interview_id} ({job.state}); "
-                       "not processed again"
-                       + (f" (to transcribe it again: testimony retranscribe {job.interview_id})"
-                          if job.state == "done" else ""))
+            typer.echo(
+                f"{path}: already taken in as {job.interview_id} ({job.state}); "
+                "not processed again"
+                + (
+                    f" (to transcribe it again: testimony retranscribe {job.interview_id})"
+                    if job.state == "done"
+                    else ""
+                )
+            )
         elif job.state == "needs_case":
-            typer.echo(f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
-                       f"Safe in the evidence store; link it with: testimony link {job.interview_id} CASE-ID")
+            typer.echo(
+                f"{path}: no case ID (no --case, sidecar, case folder or CASE-ID_ prefix). "
+                f"Safe in the evidence store; link it with: testimony link {job.interview_id} CASE-ID"
+            )
             problems += 1
         else:
             queued.append(job)
@@ -139,9 +168,11 @@ def _take_back(settings: config.Settings, store: Store) -> None:
         if back.state == "failed":
             typer.secho(f"{job.interview_id}: failed: {back.error}", fg=typer.colors.RED, err=True)
         else:
-            typer.echo(f"{job.interview_id}: the run that had it ({job.owner}) stopped during "
-                       f"{job.stage or 'processing'}; queued again, it resumes where it stopped",
-                       err=True)
+            typer.echo(
+                f"{job.interview_id}: the run that had it ({job.owner}) stopped during "
+                f"{job.stage or 'processing'}; queued again, it resumes where it stopped",
+                err=True,
+            )
 
 
 def _recordings(paths: list[Path]) -> list[Path]:
@@ -149,8 +180,11 @@ def _recordings(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*")
-                            if p.is_file() and intake.is_media(p) and not intake.is_temporary(p))
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and intake.is_media(p) and not intake.is_temporary(p)
+            )
         else:
             found.append(path)
     return found
@@ -193,18 +227,25 @@ def _run_jobs(settings: config.Settings, store: Store, jobs: list[Job]) -> int:
 def _report(finished: Job) -> int:
     """Say how a job ended; 1 if it did not finish."""
     if finished.state == "queued":
-        typer.secho(f"{finished.interview_id}: not finished: {finished.error}",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"{finished.interview_id}: not finished: {finished.error}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
         return 1
     if finished.state != "done":
-        typer.secho(f"{finished.interview_id}: failed: {finished.error}",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"{finished.interview_id}: failed: {finished.error}", fg=typer.colors.RED, err=True
+        )
         return 1
     typer.echo(f"{finished.interview_id}: done -> {finished.output_dir}")
     if finished.translation == "missing":
-        typer.echo("  English translation missing: " +
-                   json.loads((Path(finished.output_dir) / "transcript.json").read_text())
-                   ["translation"]["how_to_fix"])
+        typer.echo(
+            "  English translation missing: "
+            + json.loads((Path(finished.output_dir) / "transcript.json").read_text())[
+                "translation"
+            ]["how_to_fix"]
+        )
     return 0
 
 
@@ -215,15 +256,19 @@ def _interrupt(signum, frame):
 
 @app.command("watch", rich_help_panel=TAKE_IN)
 def watch_cmd(
-    model: Optional[str] = typer.Option(None, help="Whisper model (default: settings, else embedded base)."),
+    model: Optional[str] = typer.Option(
+        None, help="Whisper model (default: settings, else embedded base)."
+    ),
     allow_download: bool = typer.Option(False, "--allow-download"),
 ):
     """Watch inbox/ (and the folders in testimony.toml) and process what arrives, until Ctrl-C."""
     settings = load_settings(allow_download, model)
     cluster_cli.preflight(settings)
     folders = ", ".join(str(f.path) for f in settings.watch)
-    typer.echo(f"watching {folders} (settle {settings.settle_seconds:g}s); outputs in {settings.outbox}. "
-               f"Ctrl-C stops.")
+    typer.echo(
+        f"watching {folders} (settle {settings.settle_seconds:g}s); outputs in {settings.outbox}. "
+        f"Ctrl-C stops."
+    )
     stop = threading.Event()
 
     def on_intake(result: intake.Intake) -> None:
@@ -263,13 +308,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         if group:
             typer.secho(f"{state.replace('_', ' ')} ({len(group)})", bold=True)
             for job in group:
-                typer.echo(f"  {job.case_id or '-':<14} {job.interview_id:<40} {_describe(job, settings)}")
+                typer.echo(
+                    f"  {job.case_id or '-':<14} {job.interview_id:<40} {_describe(job, settings)}"
+                )
     cluster_cli.show_status(settings, waiting=any(j.state == "running" for j in jobs))
 
 
 @app.command(rich_help_panel=TAKE_IN)
-def link(file: str = typer.Argument(..., help="Interview ID, original file name or SHA-256 prefix."),
-         case_id: str = typer.Argument(..., help="The case ID to link it to.")):
+def link(
+    file: str = typer.Argument(..., help="Interview ID, original file name or SHA-256 prefix."),
+    case_id: str = typer.Argument(..., help="The case ID to link it to."),
+):
     """Give a recording that arrived without a case ID its case, and process it."""
     settings = load_settings()
     if not settings.case_id_ok(case_id):
@@ -299,28 +348,39 @@ def retry(interview: str = typer.Argument(..., help="Interview ID of a failed or
     if len(matches) != 1:
         die(f"{interview!r} names {len(matches)} failed or queued interviews")
     store.update(matches[0].id, state="queued", attempts=0, error=None)
-    if not watch.watcher_running(settings) and _run_jobs(settings, store, [store.job(matches[0].id)]):
+    if not watch.watcher_running(settings) and _run_jobs(
+        settings, store, [store.job(matches[0].id)]
+    ):
         raise typer.Exit(1)
 
 
 @app.command("retranscribe", rich_help_panel=ARCHIVE)
 def retranscribe_cmd(
     interviews: Optional[List[str]] = typer.Argument(
-        None, help="Interview IDs (or original file names)."),
+        None, help="Interview IDs (or original file names)."
+    ),
     case: Optional[str] = typer.Option(
-        None, "--case", "-c", help="Every finished interview of this case."),
+        None, "--case", "-c", help="Every finished interview of this case."
+    ),
     every: bool = typer.Option(False, "--all", help="Every finished interview."),
     unreviewed_only: bool = typer.Option(
-        False, "--unreviewed-only", help="Only those no reviewer has started."),
+        False, "--unreviewed-only", help="Only those no reviewer has started."
+    ),
     outdated: bool = typer.Option(
-        False, "--outdated", help="Only those made with another model than the one the settings "
-                                  "now choose for their language."),
+        False,
+        "--outdated",
+        help="Only those made with another model than the one the settings "
+        "now choose for their language.",
+    ),
     language: Optional[str] = typer.Option(
-        None, "--language", "-l", help="kk, ky or ru (default: as before)."),
+        None, "--language", "-l", help="kk, ky or ru (default: as before)."
+    ),
     model: Optional[str] = typer.Option(
-        None, help="Installed Whisper model to use (default: the settings')."),
+        None, help="Installed Whisper model to use (default: the settings')."
+    ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Only list what would be transcribed again."),
+        False, "--dry-run", help="Only list what would be transcribed again."
+    ),
 ):
     """Transcribe finished interviews again; the old transcript is kept as a numbered version and
     a reviewer's saved work is kept (new machine text is offered beside it)."""
@@ -335,19 +395,28 @@ def retranscribe_cmd(
     store = Store(settings.database)
     _take_back(settings, store)
     try:
-        choices = again.choose(settings, store, interviews or [], case, every, unreviewed_only,
-                               outdated)
+        choices = again.choose(
+            settings, store, interviews or [], case, every, unreviewed_only, outdated
+        )
     except again.RetranscribeError as exc:
         die(str(exc))
     chosen = [c for c in choices if not c.reason]
     for c in choices:
-        typer.echo(f"{c.job.interview_id}: " + (
-            f"left as it is: {c.reason}" if c.reason else
-            "resuming its interrupted retranscription (as it was requested)" if c.resume else
-            f"made with {c.made.label}; transcribing again"))
+        typer.echo(
+            f"{c.job.interview_id}: "
+            + (
+                f"left as it is: {c.reason}"
+                if c.reason
+                else "resuming its interrupted retranscription (as it was requested)"
+                if c.resume
+                else f"made with {c.made.label}; transcribing again"
+            )
+        )
     if dry_run or not chosen:
-        typer.echo(f"{len(chosen)} of {len(choices)} to transcribe again"
-                   + (" (dry run)" if dry_run else ""))
+        typer.echo(
+            f"{len(chosen)} of {len(choices)} to transcribe again"
+            + (" (dry run)" if dry_run else "")
+        )
         return
     queued = [c.job for c in chosen if c.resume]
     for c in chosen:
@@ -356,20 +425,26 @@ def retranscribe_cmd(
         try:
             queued.append(again.request(store, c.job, language, model))
         except again.TakenError as exc:
-            typer.secho(f"{c.job.interview_id}: left as it is: {exc}", fg=typer.colors.YELLOW,
-                        err=True)
+            typer.secho(
+                f"{c.job.interview_id}: left as it is: {exc}", fg=typer.colors.YELLOW, err=True
+            )
         except again.RetranscribeError as exc:
             die(str(exc))
     if watch.watcher_running(settings):
-        typer.echo(f"{len(queued)} queued; the running watcher transcribes them "
-                   "(`testimony status` shows each)")
+        typer.echo(
+            f"{len(queued)} queued; the running watcher transcribes them "
+            "(`testimony status` shows each)"
+        )
     elif _run_jobs(settings, store, queued):
         raise typer.Exit(1)
 
 
 @app.command(rich_help_panel=TAKE_IN)
-def translate(pending: bool = typer.Option(False, "--pending",
-                                           help="Translate interviews written without English.")):
+def translate(
+    pending: bool = typer.Option(
+        False, "--pending", help="Translate interviews written without English."
+    ),
+):
     """Fill in English translations once a package for their language has been added."""
     if not pending:
         die("say what to translate: --pending")

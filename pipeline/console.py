@@ -25,10 +25,13 @@ def load_settings(allow_download: bool = False, model: str | None = None) -> con
     except config.SettingsError as exc:
         die(str(exc))
     if allow_download or model:
-        settings = dataclasses.replace(settings, allow_download=allow_download or settings.allow_download,
-                                       whisper_model=model or settings.whisper_model,
-                                       # a model named on the command line is used for every language
-                                       language_models=() if model else settings.language_models)
+        settings = dataclasses.replace(
+            settings,
+            allow_download=allow_download or settings.allow_download,
+            whisper_model=model or settings.whisper_model,
+            # a model named on the command line is used for every language
+            language_models=() if model else settings.language_models,
+        )
     settings.ensure_dirs()
     setup_logging(settings)
     return settings
@@ -43,7 +46,9 @@ def setup_logging(settings: config.Settings) -> None:
         root.removeHandler(old)
         old.close()
     handler = logging.FileHandler(settings.log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -89,8 +94,10 @@ def missing_extra(extra: str, *modules: str) -> str | None:
     missing = [m for m in modules if not _importable(m)]
     if not missing:
         return None
-    return (f"this command needs {', '.join(missing)}, from the {extra} extra: "
-            f"pip install 'testimony-pipeline[{extra}]'")
+    return (
+        f"this command needs {', '.join(missing)}, from the {extra} extra: "
+        f"pip install 'testimony-pipeline[{extra}]'"
+    )
 
 
 def _importable(module: str) -> bool:

@@ -21,7 +21,9 @@ def register(app: typer.Typer, panel: str) -> None:
     app.command("custody", rich_help_panel=panel)(custody_cmd)
 
 
-def verify(case: Optional[str] = typer.Argument(None, help="Only this case (default: everything).")):
+def verify(
+    case: Optional[str] = typer.Argument(None, help="Only this case (default: everything)."),
+):
     """Re-hash every original and exported file against the custody log, and check the log's chain."""
     settings = load_settings()
     store = Store(settings.database)
@@ -32,14 +34,18 @@ def verify(case: Optional[str] = typer.Argument(None, help="Only this case (defa
         typer.secho(f"{mark} {f.subject}: {f.detail}", fg=None if f.ok else typer.colors.RED)
     bad = [f for f in findings if not f.ok]
     unchecked = sum(f.unchecked for f in findings)
-    typer.echo(f"{len(findings) - len(bad) - unchecked} intact, {len(bad)} not"
-               + (f", {unchecked} not checked (replaced, or not here)" if unchecked else ""))
+    typer.echo(
+        f"{len(findings) - len(bad) - unchecked} intact, {len(bad)} not"
+        + (f", {unchecked} not checked (replaced, or not here)" if unchecked else "")
+    )
     if bad:
         raise typer.Exit(1)
 
 
-def custody_cmd(interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
-                as_json: bool = typer.Option(False, "--json")):
+def custody_cmd(
+    interview: str = typer.Argument(..., help="Interview ID (or original file name)."),
+    as_json: bool = typer.Option(False, "--json"),
+):
     """The chain of custody of one interview, in plain language or as JSON."""
     settings = load_settings()
     store = Store(settings.database)

@@ -31,8 +31,16 @@ else:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 SIDECAR_EXTENSIONS = (".toml", ".json")
-SIDECAR_KEYS = {"case_id", "language", "interviewee", "recorded_on", "notes", "names", "speakers",
-                "protect"}
+SIDECAR_KEYS = {
+    "case_id",
+    "language",
+    "interviewee",
+    "recorded_on",
+    "notes",
+    "names",
+    "speakers",
+    "protect",
+}
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp", ".partial", ".download", ".opdownload")
 REJECTED_SUFFIX = ".REJECTED.txt"
 
@@ -57,8 +65,11 @@ def printable(path: Path | str) -> str:
 def is_temporary(path: Path) -> bool:
     """Names that browsers, Office and copy tools use while a file is still being written."""
     name = path.name
-    return (name.startswith((".", "~$")) or name.lower().endswith(TEMPORARY_SUFFIXES)
-            or name.endswith(REJECTED_SUFFIX))
+    return (
+        name.startswith((".", "~$"))
+        or name.lower().endswith(TEMPORARY_SUFFIXES)
+        or name.endswith(REJECTED_SUFFIX)
+    )
 
 
 def is_media(path: Path) -> bool:
@@ -71,8 +82,10 @@ def is_sidecar(path: Path) -> bool:
 
 def sidecar_for(media: Path) -> Path | None:
     """``interview.mp4.toml``, ``interview.toml`` (or ``.json``) beside the recording."""
-    for candidate in (*(media.with_name(media.name + ext) for ext in SIDECAR_EXTENSIONS),
-                      *(media.with_suffix(ext) for ext in SIDECAR_EXTENSIONS)):
+    for candidate in (
+        *(media.with_name(media.name + ext) for ext in SIDECAR_EXTENSIONS),
+        *(media.with_suffix(ext) for ext in SIDECAR_EXTENSIONS),
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -83,33 +96,50 @@ def read_sidecar(path: Path, settings: Settings) -> dict:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise IntakeError(f"sidecar {printable(path.name)} is not valid {path.suffix[1:].upper()}: {exc}. "
-                          f"Fix it; the recording waits until then.") from None
+        raise IntakeError(
+            f"sidecar {printable(path.name)} is not valid {path.suffix[1:].upper()}: {exc}. "
+            f"Fix it; the recording waits until then."
+        ) from None
     if not isinstance(data, dict):
-        raise IntakeError(f"sidecar {printable(path.name)} must hold a table of keys such as case_id")
+        raise IntakeError(
+            f"sidecar {printable(path.name)} must hold a table of keys such as case_id"
+        )
     unknown = set(data) - SIDECAR_KEYS
     if unknown:
-        raise IntakeError(f"sidecar {printable(path.name)} has unknown keys {sorted(unknown)}; "
-                          f"known keys are {sorted(SIDECAR_KEYS)}")
+        raise IntakeError(
+            f"sidecar {printable(path.name)} has unknown keys {sorted(unknown)}; "
+            f"known keys are {sorted(SIDECAR_KEYS)}"
+        )
     case_id = data.get("case_id")
     if case_id is not None and not (isinstance(case_id, str) and settings.case_id_ok(case_id)):
-        raise IntakeError(f"sidecar {printable(path.name)}: case_id {case_id!r} does not match the case ID "
-                          f"pattern {settings.case_id_pattern!r}")
+        raise IntakeError(
+            f"sidecar {printable(path.name)}: case_id {case_id!r} does not match the case ID "
+            f"pattern {settings.case_id_pattern!r}"
+        )
     language = data.get("language")
     if language is not None and language not in LANGUAGES:
-        raise IntakeError(f"sidecar {printable(path.name)}: language {language!r} is not one of {', '.join(LANGUAGES)}")
+        raise IntakeError(
+            f"sidecar {printable(path.name)}: language {language!r} is not one of {', '.join(LANGUAGES)}"
+        )
     names = data.get("names")
-    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
         raise IntakeError(f"sidecar {printable(path.name)}: names must be a list of strings")
     count = data.get("speakers")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise IntakeError(f"sidecar {printable(path.name)}: speakers must be the number of people speaking, e.g. 2")
+        raise IntakeError(
+            f"sidecar {printable(path.name)}: speakers must be the number of people speaking, e.g. 2"
+        )
     protect = data.get("protect")
-    if protect is not None and not (isinstance(protect, list)
-                                    and all(p in PROTECTIONS for p in protect)):
-        raise IntakeError(f"sidecar {printable(path.name)}: protect must be a list of "
-                          f"{', '.join(map(repr, PROTECTIONS))}, "
-                          f"e.g. protect = [\"voice\", \"faces\"]")
+    if protect is not None and not (
+        isinstance(protect, list) and all(p in PROTECTIONS for p in protect)
+    ):
+        raise IntakeError(
+            f"sidecar {printable(path.name)}: protect must be a list of "
+            f"{', '.join(map(repr, PROTECTIONS))}, "
+            f'e.g. protect = ["voice", "faces"]'
+        )
     return {k: (str(v) if k in ("recorded_on",) else v) for k, v in data.items()}
 
 
@@ -127,7 +157,10 @@ def case_from_path(path: Path, folder: WatchFolder | None, settings: Settings) -
     if "_" in path.stem:
         candidates.append(path.stem.split("_", 1)[0])
     for candidate in candidates:
-        for option in (candidate, f"{folder.case_prefix}{candidate}" if folder and folder.case_prefix else None):
+        for option in (
+            candidate,
+            f"{folder.case_prefix}{candidate}" if folder and folder.case_prefix else None,
+        ):
             if option and settings.case_id_ok(option):
                 return option
     return None
@@ -137,7 +170,7 @@ def interview_id_for(path: Path, case_id: str | None, sha256: str) -> str:
     """A readable, stable name: the file name without its case prefix, plus the hash's start."""
     stem = path.stem
     if case_id and stem.startswith(case_id + "_"):
-        stem = stem[len(case_id) + 1:]
+        stem = stem[len(case_id) + 1 :]
     slug = re.sub(r"[^\w-]+", "-", stem, flags=re.UNICODE).strip("-_").lower()[:48] or "interview"
     return f"{slug}-{sha256[:8]}"
 
@@ -173,13 +206,17 @@ def store_original(settings: Settings, source: Path) -> tuple[str, Path, int]:
         sha256, size = _copy_hashing(source, tmp)
     except FileNotFoundError:
         tmp.unlink(missing_ok=True)
-        raise IntakeError(f"{printable(source)} disappeared while it was being taken in; drop it again") from None
+        raise IntakeError(
+            f"{printable(source)} disappeared while it was being taken in; drop it again"
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if size == 0:
         tmp.unlink()
-        raise IntakeError(f"{printable(source.name)} is empty (0 bytes): the copy probably failed. Copy it again.")
+        raise IntakeError(
+            f"{printable(source.name)} is empty (0 bytes): the copy probably failed. Copy it again."
+        )
     folder = settings.evidence / sha256[:2] / sha256
     target = folder / _safe_name(printable(source.name))
     if target.exists():
@@ -200,18 +237,30 @@ def _safe_name(name: str, limit: int = 200) -> str:
     return stem + suffix
 
 
-def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder | None = None,
-         case_id: str | None = None, language: str | None = None, move: bool = False) -> Intake:
+def take(
+    settings: Settings,
+    store: Store,
+    source: Path,
+    *,
+    folder: WatchFolder | None = None,
+    case_id: str | None = None,
+    language: str | None = None,
+    move: bool = False,
+) -> Intake:
     """Take one recording in: evidence store, sidecar, case ID, job.
 
     ``move`` (the watcher) removes the dropped file once its hashed copy is safe;
     otherwise (``testimony process``) the user's file is left where it is.
     """
     if not is_media(source):
-        raise IntakeError(f"{printable(source.name)}: not a recording this tool takes "
-                          f"({', '.join(sorted(MEDIA_EXTENSIONS))})")
+        raise IntakeError(
+            f"{printable(source.name)}: not a recording this tool takes "
+            f"({', '.join(sorted(MEDIA_EXTENSIONS))})"
+        )
     if case_id is not None and not settings.case_id_ok(case_id):
-        raise IntakeError(f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}")
+        raise IntakeError(
+            f"case ID {case_id!r} does not match the pattern {settings.case_id_pattern!r}"
+        )
     if language is not None and language not in LANGUAGES:
         raise IntakeError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
     sidecar_path = sidecar_for(source)
@@ -220,7 +269,9 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     sha256, stored, size = store_original(settings, source)
     existing = store.job_by_sha(sha256)
     if existing is not None:
-        store.event("duplicate", sha256=sha256, interview_id=existing.interview_id, path=printable(source))
+        store.event(
+            "duplicate", sha256=sha256, interview_id=existing.interview_id, path=printable(source)
+        )
         log.info("duplicate of %s: %s", existing.interview_id, printable(source))
         if move:
             _remove_dropped(source, sidecar_path)
@@ -236,8 +287,17 @@ def take(settings: Settings, store: Store, source: Path, *, folder: WatchFolder 
     interview_id = interview_id_for(source, case, sha256)
     store.add_original(sha256, size, stored, printable(source.name))
     job = store.add_job(interview_id, sha256, printable(source), case, lang, meta)
-    store.event("intake", sha256=sha256, interview_id=interview_id, path=printable(source), size=size,
-                evidence=str(stored), case_id=case, host=os.uname().nodename, user=getpass.getuser())
+    store.event(
+        "intake",
+        sha256=sha256,
+        interview_id=interview_id,
+        path=printable(source),
+        size=size,
+        evidence=str(stored),
+        case_id=case,
+        host=os.uname().nodename,
+        user=getpass.getuser(),
+    )
     log.info("intake %s -> %s (%s)", printable(source), interview_id, job.state)
     if move:
         _remove_dropped(source, sidecar_path)
@@ -296,8 +356,10 @@ def reject(store: Store, path: Path, reason: str, mtime: float | None = None) ->
     except FileNotFoundError:
         return
     note = path.with_name(path.name + REJECTED_SUFFIX)
-    note.write_text(f"{printable(path.name)} was not taken in and has been left here untouched.\n\n{reason}\n",
-                    encoding="utf-8")
+    note.write_text(
+        f"{printable(path.name)} was not taken in and has been left here untouched.\n\n{reason}\n",
+        encoding="utf-8",
+    )
     store.reject(Path(printable(path)), st.st_size, st.st_mtime if mtime is None else mtime, reason)
     store.event("rejected", path=printable(path), reason=reason)
     log.warning("left in place: %s (%s)", printable(path), reason)

@@ -60,10 +60,12 @@ def label(text: str) -> str | None:
 
 def how_to_set(code: str) -> str:
     """How to transcribe this recording again in ``code``, and three ways to give new ones it."""
-    return (f"transcribe it again with `testimony retranscribe INTERVIEW --language {code}`; "
-            f"for new recordings, give --language {code} (testimony process), "
-            f"language = \"{code}\" in a sidecar beside the recording, "
-            f"or language = \"{code}\" on its [[watch]] folder in testimony.toml")
+    return (
+        f"transcribe it again with `testimony retranscribe INTERVIEW --language {code}`; "
+        f"for new recordings, give --language {code} (testimony process), "
+        f'language = "{code}" in a sidecar beside the recording, '
+        f'or language = "{code}" on its [[watch]] folder in testimony.toml'
+    )
 
 
 def _share(labels: list[str | None], weights: list[float], code: str) -> float | None:
@@ -85,24 +87,31 @@ def mismatch_warning(tagged: str, labels: list[str | None], weights: list[float]
     if share is None or share <= 0.5:
         return None
     names = {"kk": "Kazakh", "ky": "Kyrgyz"}
-    return (f"tagged {names[tagged]} but {share:.0%} of the {names[tagged]}/{names[other]} speech reads as "
-            f"{names[other]}: check the language; if it is {names[other]}, {how_to_set(other)}")
+    return (
+        f"tagged {names[tagged]} but {share:.0%} of the {names[tagged]}/{names[other]} speech reads as "
+        f"{names[other]}: check the language; if it is {names[other]}, {how_to_set(other)}"
+    )
 
 
-def maybe_kyrgyz_warning(detected: dict[str, float], labels: list[str | None],
-                         weights: list[float]) -> str | None:
+def maybe_kyrgyz_warning(
+    detected: dict[str, float], labels: list[str | None], weights: list[float]
+) -> str | None:
     """A warning for a recording whose language was detected, not given: Whisper has no Kyrgyz,
     so a Kyrgyz recording comes out as Kazakh (or Russian) unless something says otherwise.
     Its signs: detection unsure of every language it could choose, or text reading as Kyrgyz."""
     reasons = []
     if detected and max(detected.values()) < UNSURE_BELOW:
         scores = ", ".join(f"{code} {p:.3f}" for code, p in sorted(detected.items()))
-        reasons.append(f"language detection was unsure of both Kazakh and Russian ({scores}; "
-                       f"below {UNSURE_BELOW})")
+        reasons.append(
+            f"language detection was unsure of both Kazakh and Russian ({scores}; "
+            f"below {UNSURE_BELOW})"
+        )
     share = _share(labels, weights, "ky")
     if share is not None and share > 0.5:
         reasons.append(f"{share:.0%} of its Kazakh/Kyrgyz speech reads as Kyrgyz")
     if not reasons:
         return None
-    return (f"this recording may be Kyrgyz, which Whisper cannot detect: {' and '.join(reasons)}. "
-            f"If it is Kyrgyz, {how_to_set('ky')}")
+    return (
+        f"this recording may be Kyrgyz, which Whisper cannot detect: {' and '.join(reasons)}. "
+        f"If it is Kyrgyz, {how_to_set('ky')}"
+    )

@@ -16,7 +16,7 @@ from typing import Callable
 from .engines.raw import RawWord
 
 LOOP_REPEATS = 3  # a phrase said this many times in a row is a decoder loop, not speech
-LONGEST = 8       # the longest phrase, in words, looked for
+LONGEST = 8  # the longest phrase, in words, looked for
 
 # A syllable of 2-4 letters said four or more times in a row inside one word ("оқиғағағағаға"):
 # the decoder looping within a word, which the word-level check below cannot see.
@@ -30,13 +30,15 @@ def _collapse_runs(units: list, key: Callable, repeats: int, longest: int) -> tu
     for n in range(1, longest + 1):
         i = 0
         while i + n * repeats <= len(units):
-            unit = [key(u) for u in units[i:i + n]]
+            unit = [key(u) for u in units[i : i + n]]
             count = 1
-            while units[i + count * n:i + (count + 1) * n] and \
-                    [key(u) for u in units[i + count * n:i + (count + 1) * n]] == unit:
+            while (
+                units[i + count * n : i + (count + 1) * n]
+                and [key(u) for u in units[i + count * n : i + (count + 1) * n]] == unit
+            ):
                 count += 1
             if count >= repeats:
-                del units[i + n:i + count * n]
+                del units[i + n : i + count * n]
                 changed = True
             i += 1
     return units, changed
@@ -46,7 +48,9 @@ def _loop_key(word: str) -> str:
     return word.strip().strip(".,!?…").lower()
 
 
-def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = LONGEST) -> tuple[str, bool]:
+def collapse_loops(
+    text: str, repeats: int = LOOP_REPEATS, longest: int = LONGEST
+) -> tuple[str, bool]:
     """Cut a word or phrase repeated ``repeats``+ times in a row back to one occurrence, and a
     syllable looping inside a word likewise."""
     text, loops = _SYLLABLE_LOOP.subn(r"\1", text)
@@ -54,8 +58,9 @@ def collapse_loops(text: str, repeats: int = LOOP_REPEATS, longest: int = LONGES
     return " ".join(words), changed or bool(loops)
 
 
-def collapse_word_loops(words: list[RawWord], repeats: int = LOOP_REPEATS,
-                        longest: int = LONGEST) -> list[RawWord]:
+def collapse_word_loops(
+    words: list[RawWord], repeats: int = LOOP_REPEATS, longest: int = LONGEST
+) -> list[RawWord]:
     """The timed words cut as :func:`collapse_loops` cuts the text, so that a segment whose
     decoder looped keeps the times of the words that were really said (each kept occurrence
     keeps its own time), rather than losing them all."""

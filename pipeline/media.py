@@ -38,15 +38,21 @@ def ffmpeg_binary() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
-        raise MediaError("No ffmpeg found: install it (apt install ffmpeg) or pip install imageio-ffmpeg") from exc
+        raise MediaError(
+            "No ffmpeg found: install it (apt install ffmpeg) or pip install imageio-ffmpeg"
+        ) from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 # How ffmpeg says that it has no decoder for a stream's codec, which each version words its own
 # way: "Decoder (codec none) not found for input stream #0:0" (Debian's 5.1, and 4.x),
 # "Decoding requested, but no decoder found for: none" (6.1 on, as in imageio-ffmpeg's build).
-_NO_DECODER = (r"decoder \(codec [^)]*\) not found", r"no decoder found", r"decoder not found",
-               r"unknown codec")
+_NO_DECODER = (
+    r"decoder \(codec [^)]*\) not found",
+    r"no decoder found",
+    r"decoder not found",
+    r"unknown codec",
+)
 
 
 def _explain(stderr: str, source: Path) -> str:
@@ -56,20 +62,32 @@ def _explain(stderr: str, source: Path) -> str:
     name, text = source.name, stderr.lower()
     kind = _kind(source)
     if kind is not None:
-        return (f"{name} is not a recording: it is {kind} with a {source.suffix or 'media'} name. Check that the "
-                f"right file was sent, and drop the recording itself.")
+        return (
+            f"{name} is not a recording: it is {kind} with a {source.suffix or 'media'} name. Check that the "
+            f"right file was sent, and drop the recording itself."
+        )
     if "matches no streams" in text or "does not contain any stream" in text:
-        return (f"{name} has no audio track. Check that the right file was sent; if the interview "
-                f"was recorded on a separate device, drop that audio file instead.")
+        return (
+            f"{name} has no audio track. Check that the right file was sent; if the interview "
+            f"was recorded on a separate device, drop that audio file instead."
+        )
     if any(re.search(said, text) for said in _NO_DECODER):
-        return (f"{name} holds its sound in a format (codec) this tool's ffmpeg cannot decode. Convert it to "
-                f"WAV or MP3 with the recorder's own software (or a full ffmpeg) and drop the converted copy; "
-                f"keep the original too.")
-    if ("moov atom not found" in text or "end of file" in text or "truncated" in text
-            or "invalid data found" in text):
-        return (f"{name} is incomplete or damaged (it starts like a recording but cannot be read through, as a "
-                f"half-copied or interrupted recording does). Copy it again from the camera or phone and drop "
-                f"the new copy.")
+        return (
+            f"{name} holds its sound in a format (codec) this tool's ffmpeg cannot decode. Convert it to "
+            f"WAV or MP3 with the recorder's own software (or a full ffmpeg) and drop the converted copy; "
+            f"keep the original too."
+        )
+    if (
+        "moov atom not found" in text
+        or "end of file" in text
+        or "truncated" in text
+        or "invalid data found" in text
+    ):
+        return (
+            f"{name} is incomplete or damaged (it starts like a recording but cannot be read through, as a "
+            f"half-copied or interrupted recording does). Copy it again from the camera or phone and drop "
+            f"the new copy."
+        )
     last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
     return f"ffmpeg could not read {name}: {last}"
 
@@ -87,11 +105,15 @@ def _kind(source: Path) -> str | None:
     guess = filetype.guess(head)
     if guess is not None:
         top = guess.mime.split("/")[0]
-        return None if top in ("audio", "video") else f"a {guess.extension.upper()} file ({guess.mime})"
+        return (
+            None
+            if top in ("audio", "video")
+            else f"a {guess.extension.upper()} file ({guess.mime})"
+        )
     try:
         sample = head.decode("utf-8")
     except UnicodeDecodeError as exc:  # a character cut at the end of the sample is still text
-        sample = head[:exc.start].decode("utf-8") if exc.start > len(head) - 4 else ""
+        sample = head[: exc.start].decode("utf-8") if exc.start > len(head) - 4 else ""
     if sample and sum(c.isprintable() or c.isspace() for c in sample) >= 0.95 * len(sample):
         return "a text file"
     return "data of no audio or video format that this tool knows"
@@ -122,8 +144,10 @@ def extract_audio(source: Path, target: Path) -> float:
     seconds = wav_seconds(tmp)
     if seconds < 0.1:
         tmp.unlink(missing_ok=True)
-        raise MediaError(f"{source.name} has an audio track with no sound in it (zero length). "
-                         f"Check the recording and drop a copy that plays.")
+        raise MediaError(
+            f"{source.name} has an audio track with no sound in it (zero length). "
+            f"Check the recording and drop a copy that plays."
+        )
     os.replace(tmp, target)
     return seconds
 
@@ -168,7 +192,10 @@ def wav_chunks(path: Path, chunk_seconds: float = 600, search_seconds: float = 5
     whole would need gigabytes for its spectrogram), and pieces are the unit of resuming.
     """
     # The pause is looked for in the last quarter at most, so short test pieces stay near their length.
-    size, search = int(chunk_seconds * SAMPLE_RATE), int(min(search_seconds, chunk_seconds / 4) * SAMPLE_RATE)
+    size, search = (
+        int(chunk_seconds * SAMPLE_RATE),
+        int(min(search_seconds, chunk_seconds / 4) * SAMPLE_RATE),
+    )
     with _open_checked(path) as wav:
         remaining = wav.getnframes()
         carry, offset = np.zeros(0, dtype=np.float32), 0

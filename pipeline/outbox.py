@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     from .config import Settings
     from .store import Job
 
-MACHINE_FILE = "transcript.json"     # rewritten by every pipeline run
-REVIEWED_FILE = "reviewed.json"      # human edits: reviewers' actions write it, never the pipeline
+MACHINE_FILE = "transcript.json"  # rewritten by every pipeline run
+REVIEWED_FILE = "reviewed.json"  # human edits: reviewers' actions write it, never the pipeline
 PROVENANCE_FILE = "provenance.json"  # what made the transcript: versions, models, settings
-FAILED_FILE = "FAILED.txt"           # why a job failed, in place of its transcript
-REVIEW_FILE = "review.txt"           # the transcript as a text file a reviewer can edit
+FAILED_FILE = "FAILED.txt"  # why a job failed, in place of its transcript
+REVIEW_FILE = "review.txt"  # the transcript as a text file a reviewer can edit
 
 
 def output_dir(settings: Settings, job: Job) -> Path:

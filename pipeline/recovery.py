@@ -91,10 +91,15 @@ def cut_around(seg: RawSegment, stretches: list[tuple[float, float]]) -> list[Ra
     for run in filter(None, runs):
         follows_cut = any(hi < _middle(run[0]) for _, hi in inside)
         precedes_cut = any(_middle(run[-1]) < lo for lo, _ in inside)
-        parts.append(dataclasses.replace(
-            seg, text=" ".join(w.text for w in run), words=tuple(run),
-            start=run[0].start if follows_cut else seg.start,
-            end=run[-1].end if precedes_cut else seg.end))
+        parts.append(
+            dataclasses.replace(
+                seg,
+                text=" ".join(w.text for w in run),
+                words=tuple(run),
+                start=run[0].start if follows_cut else seg.start,
+                end=run[-1].end if precedes_cut else seg.end,
+            )
+        )
     return parts
 
 
@@ -114,8 +119,9 @@ def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[
         if not skipped:
             break
         added = decode(skipped)
-        log.info("decoded %d stretches of speech the decoder had skipped or looped over",
-                 len(skipped))
+        log.info(
+            "decoded %d stretches of speech the decoder had skipped or looped over", len(skipped)
+        )
         done.update(skipped)
         seconds = [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in skipped]
         kept = [part for seg in raw for part in cut_around(seg, seconds)]
@@ -123,16 +129,24 @@ def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[
     return raw
 
 
-def each_on_its_own(audio: np.ndarray, stretches: list[tuple[int, int]],
-                    decode: Callable[[np.ndarray], list[RawSegment]]) -> list[RawSegment]:
+def each_on_its_own(
+    audio: np.ndarray,
+    stretches: list[tuple[int, int]],
+    decode: Callable[[np.ndarray], list[RawSegment]],
+) -> list[RawSegment]:
     """Each stretch's audio decoded by a call of its own, its segments moved to their place."""
     added = []
     for lo, hi in stretches:
         shift = lo / SAMPLE_RATE
         for seg in decode(audio[lo:hi]):
-            added.append(dataclasses.replace(
-                seg, start=seg.start + shift, end=min(seg.end + shift, hi / SAMPLE_RATE),
-                words=shifted(seg.words, shift)))
+            added.append(
+                dataclasses.replace(
+                    seg,
+                    start=seg.start + shift,
+                    end=min(seg.end + shift, hi / SAMPLE_RATE),
+                    words=shifted(seg.words, shift),
+                )
+            )
     return added
 
 
@@ -144,4 +158,3 @@ def held_inside(segments: list[RawSegment], clips: list[tuple[float, float]]) ->
         end = next((hi for lo, hi in clips if lo <= seg.start < hi), seg.end)
         held.append(dataclasses.replace(seg, end=min(seg.end, end)))
     return held
-

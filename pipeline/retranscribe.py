@@ -79,8 +79,9 @@ def choose(
         if job.state == "queued" and RETRANSCRIBE in job.meta:
             choice.resume = True
         elif job.state == "queued":
-            choice.reason = (f"not finished (queued): `testimony retry {job.interview_id}` "
-                             "finishes it")
+            choice.reason = (
+                f"not finished (queued): `testimony retry {job.interview_id}` finishes it"
+            )
         elif job.state != "done":
             choice.reason = f"not finished ({job.state}); `testimony retry` is for failed ones"
         elif (

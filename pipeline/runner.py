@@ -38,13 +38,25 @@ ReviewCarrier = Callable[[Settings, Job, versions.Version], "dict | None"]
 RETRANSCRIBE = "retranscribe"
 
 # Share of a job's progress bar that each stage fills.
-STAGES = {"audio": (0.0, 0.05), "transcribe": (0.05, 0.9), "translate": (0.9, 0.98), "write": (0.98, 1.0)}
+STAGES = {
+    "audio": (0.0, 0.05),
+    "transcribe": (0.05, 0.9),
+    "translate": (0.9, 0.98),
+    "write": (0.98, 1.0),
+}
 
 
 def _versions() -> dict:
     versions = {"python": platform.python_version()}
-    for dist in ("testimony-pipeline", "openai-whisper", "faster-whisper", "torch", "argostranslate", "ctranslate2",
-                 "ffmpeg-python"):
+    for dist in (
+        "testimony-pipeline",
+        "openai-whisper",
+        "faster-whisper",
+        "torch",
+        "argostranslate",
+        "ctranslate2",
+        "ffmpeg-python",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -56,8 +68,13 @@ def _versions() -> dict:
 class JobRunner:
     """Runs jobs from the store through the stages; keeps the loaded model between jobs."""
 
-    def __init__(self, settings: Settings, store: Store, reporter: Reporter | None = None,
-                 carry_review: ReviewCarrier | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        reporter: Reporter | None = None,
+        carry_review: ReviewCarrier | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.reporter = reporter
@@ -97,26 +114,44 @@ class JobRunner:
                 self._wait_for_space(job)
                 return self.store.job(job.id)
             log.error("job %s failed:\n%s", job.interview_id, traceback.format_exc())
-            self._fail(job, f"internal error ({type(exc).__name__}); details in {self.settings.log_file}")
+            self._fail(
+                job, f"internal error ({type(exc).__name__}); details in {self.settings.log_file}"
+            )
         return self.store.job(job.id)
 
     def _wait_for_space(self, job: Job) -> None:
         """A full disk is not the recording's fault: the job goes back to the queue, uncounted."""
-        reason = (f"the disk holding {self.settings.home} is full; free some space and the job "
-                  f"continues by itself")
-        self.store.finish(job.id, dict(state="queued", owner=None, attempts=max(job.attempts - 1, 0), error=reason),
-                          "waiting", sha256=job.sha256, interview_id=job.interview_id, reason="disk full")
+        reason = (
+            f"the disk holding {self.settings.home} is full; free some space and the job "
+            f"continues by itself"
+        )
+        self.store.finish(
+            job.id,
+            dict(state="queued", owner=None, attempts=max(job.attempts - 1, 0), error=reason),
+            "waiting",
+            sha256=job.sha256,
+            interview_id=job.interview_id,
+            reason="disk full",
+        )
         log.warning("disk full while processing %s; queued again", job.interview_id)
 
     def _fail(self, job: Job, reason: str) -> None:
         # The note first: whoever sees the job failed (status, a script) finds the note beside it.
-        note = (f"Interview {job.interview_id} (case {job.case_id}) could not be processed.\n\n{reason}\n\n"
-                f"The original recording is safe and unchanged in the evidence store:\n"
-                f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
-                f"After fixing the cause, run: testimony retry {job.interview_id}\n")
+        note = (
+            f"Interview {job.interview_id} (case {job.case_id}) could not be processed.\n\n{reason}\n\n"
+            f"The original recording is safe and unchanged in the evidence store:\n"
+            f"  {job.evidence_path}\n  SHA-256 {job.sha256}\n\n"
+            f"After fixing the cause, run: testimony retry {job.interview_id}\n"
+        )
         transcript.write_atomic(output_dir(self.settings, job) / FAILED_FILE, note)
-        self.store.finish(job.id, dict(state="failed", error=reason, owner=None), "failed",
-                          sha256=job.sha256, interview_id=job.interview_id, reason=reason)
+        self.store.finish(
+            job.id,
+            dict(state="failed", error=reason, owner=None),
+            "failed",
+            sha256=job.sha256,
+            interview_id=job.interview_id,
+            reason=reason,
+        )
         log.warning("failed %s: %s", job.interview_id, reason)
 
     def _load_model(self, job: Job) -> tuple[object, str, str | None, str]:
@@ -133,12 +168,15 @@ class JobRunner:
             from .cluster.coordinator import RemoteModel
 
             if not sha:
-                raise models.ModelError(f"model {name!r} must be installed here (testimony models add) "
-                                        f"so that workers can be sent its SHA-256")
+                raise models.ModelError(
+                    f"model {name!r} must be installed here (testimony models add) "
+                    f"so that workers can be sent its SHA-256"
+                )
             return RemoteModel(engine, sha, self.settings.asr_compute_type), checkpoint, sha, name
         if self._model_key != f"{engine}|{checkpoint}":
-            self._model = asr.load_model(checkpoint, self.settings.threads, engine,
-                                         self.settings.asr_compute_type)
+            self._model = asr.load_model(
+                checkpoint, self.settings.threads, engine, self.settings.asr_compute_type
+            )
             self._model_key = f"{engine}|{checkpoint}"
         return self._model, checkpoint, sha, name
 
@@ -173,10 +211,16 @@ class JobRunner:
         if request:  # its pieces are its own, even with the model and options of the last run
             key += json.dumps(["retranscription", request["requested_at"]])
         recognition = transcribe_file(
-            model, wav, job.language, resume_dir=work / "pieces", chunk_seconds=self.settings.piece_seconds,
+            model,
+            wav,
+            job.language,
+            resume_dir=work / "pieces",
+            chunk_seconds=self.settings.piece_seconds,
             resume_key=key,
-            progress=lambda f: self._progress(job, "transcribe", f), initial_prompt=prompt,
-            options=options)
+            progress=lambda f: self._progress(job, "transcribe", f),
+            initial_prompt=prompt,
+            options=options,
+        )
         timings["transcribe_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
@@ -193,29 +237,56 @@ class JobRunner:
 
         self._progress(job, "write", 0.0)
         result = transcript.Transcript(
-            interview_id=job.interview_id, case_id=job.case_id, language=recognition.language,
-            detected_languages=recognition.detected, translation=status, segments=segments,
-            source={"file": job.original_name, "sha256": job.sha256, "duration_s": round(duration, 3),
-                    "evidence_path": job.evidence_path},
-            interview={k: v for k, v in job.meta.items() if k != "case_id"}, warnings=recognition.warnings,
+            interview_id=job.interview_id,
+            case_id=job.case_id,
+            language=recognition.language,
+            detected_languages=recognition.detected,
+            translation=status,
+            segments=segments,
+            source={
+                "file": job.original_name,
+                "sha256": job.sha256,
+                "duration_s": round(duration, 3),
+                "evidence_path": job.evidence_path,
+            },
+            interview={k: v for k, v in job.meta.items() if k != "case_id"},
+            warnings=recognition.warnings,
             speakers=speaker_info,
         )
         provenance = {
-            "interview_id": job.interview_id, "case_id": job.case_id,
-            "source": {"file": job.original_name, "sha256": job.sha256, "evidence_path": job.evidence_path},
-            "model": {"engine": model.name, "name": model_name,
-                      "checkpoint": checkpoint, "sha256": model_sha},
+            "interview_id": job.interview_id,
+            "case_id": job.case_id,
+            "source": {
+                "file": job.original_name,
+                "sha256": job.sha256,
+                "evidence_path": job.evidence_path,
+            },
+            "model": {
+                "engine": model.name,
+                "name": model_name,
+                "checkpoint": checkpoint,
+                "sha256": model_sha,
+            },
             "translation": status,
-            "options": {"language": job.language, "decoded_as": asr.WHISPER_STANDIN.get(recognition.language,
-                                                                                       recognition.language),
-                        "condition_on_previous_text": False,
-                        "temperature_fallback": self.settings.temperature_fallback,
-                        "voice_activity_detection": options.vad, "beam_size": options.beam_size,
-                        "cyrillic_only": recognition.language in asr.CYRILLIC,
-                        "native_languages": list(options.native), "prompt_names": names or [],
-                        "word_timestamps": True, "speakers": {k: v for k, v in speaker_info.items() if k != "names"}},
-            "software": _versions(), "host": platform.node(), "argv": sys.argv,
-            "started_at": started, "finished_at": now(), "timings": timings,
+            "options": {
+                "language": job.language,
+                "decoded_as": asr.WHISPER_STANDIN.get(recognition.language, recognition.language),
+                "condition_on_previous_text": False,
+                "temperature_fallback": self.settings.temperature_fallback,
+                "voice_activity_detection": options.vad,
+                "beam_size": options.beam_size,
+                "cyrillic_only": recognition.language in asr.CYRILLIC,
+                "native_languages": list(options.native),
+                "prompt_names": names or [],
+                "word_timestamps": True,
+                "speakers": {k: v for k, v in speaker_info.items() if k != "names"},
+            },
+            "software": _versions(),
+            "host": platform.node(),
+            "argv": sys.argv,
+            "started_at": started,
+            "finished_at": now(),
+            "timings": timings,
         }
         again = self._keep_version(job) if request else {}
         replaced = versions.subtitles_of(again["kept"]) if again else ()
@@ -226,17 +297,33 @@ class JobRunner:
         shutil.rmtree(work, ignore_errors=True)
         meta = {k: v for k, v in job.meta.items() if k != RETRANSCRIBE}
         self.store.finish(
-            job.id, dict(state="done", stage=None, progress=1.0, owner=None, translation=status["status"],
-                         output_dir=str(output_dir(self.settings, job)), meta=meta),
-            "processed", sha256=job.sha256, interview_id=job.interview_id,
-            engine=model.name, model=model_name, model_sha256=model_sha,
-            options=provenance["options"], translation=status["status"], timings=timings,
+            job.id,
+            dict(
+                state="done",
+                stage=None,
+                progress=1.0,
+                owner=None,
+                translation=status["status"],
+                output_dir=str(output_dir(self.settings, job)),
+                meta=meta,
+            ),
+            "processed",
+            sha256=job.sha256,
+            interview_id=job.interview_id,
+            engine=model.name,
+            model=model_name,
+            model_sha256=model_sha,
+            options=provenance["options"],
+            translation=status["status"],
+            timings=timings,
             **({"retranscription": again} if again else {}),
-            outputs={name: sha256_file(output_dir(self.settings, job) / name)
-                     for name in transcript.rendered_files(result)})
+            outputs={
+                name: sha256_file(output_dir(self.settings, job) / name)
+                for name in transcript.rendered_files(result)
+            },
+        )
         self._progress(job, "write", 1.0)
         log.info("done %s -> %s", job.interview_id, output_dir(self.settings, job))
-
 
     def _keep_version(self, job: Job) -> dict:
         """Keep the transcript being replaced as a numbered version, once per request (a run that
@@ -251,9 +338,17 @@ class JobRunner:
         found = {v.number: v for v in versions.listing(folder)}.get(request["kept"])
         if found is None:
             return {}
-        return {"version_kept": found.number, "requested_by": request.get("by"), "kept": found,
-                "previous": {"engine": found.made.engine, "model": found.made.name,
-                             "model_sha256": found.made.sha256, "options": found.made.options}}
+        return {
+            "version_kept": found.number,
+            "requested_by": request.get("by"),
+            "kept": found,
+            "previous": {
+                "engine": found.made.engine,
+                "model": found.made.name,
+                "model_sha256": found.made.sha256,
+                "options": found.made.options,
+            },
+        }
 
 
 def translate_segments(translator: Translator, segments: list[transcript.Segment]) -> dict:
@@ -278,13 +373,22 @@ def translate_segments(translator: Translator, segments: list[transcript.Segment
             seg.flags.remove(transcript.MISSING_TRANSLATION_FLAG)
     if not missing:
         return {"status": "done", "engine": "argostranslate", "packages": packages}
-    return {"status": "missing", "engine": "argostranslate", "packages": packages,
-            "missing_languages": sorted(missing),
-            "how_to_fix": " ".join(add_command_hint(lang) for lang in sorted(missing))}
+    return {
+        "status": "missing",
+        "engine": "argostranslate",
+        "packages": packages,
+        "missing_languages": sorted(missing),
+        "how_to_fix": " ".join(add_command_hint(lang) for lang in sorted(missing)),
+    }
 
 
-def publish(settings: Settings, job: Job, result: transcript.Transcript, provenance: dict,
-            replaced: tuple[str, ...] = ()) -> Path:
+def publish(
+    settings: Settings,
+    job: Job,
+    result: transcript.Transcript,
+    provenance: dict,
+    replaced: tuple[str, ...] = (),
+) -> Path:
     """Write the outbox files: staged first, then each moved into place atomically. ``replaced``:
     the old transcript's subtitles, kept in its version; those the new files do not overwrite
     (another language) are removed so the outbox holds only the current transcript's."""
@@ -293,7 +397,9 @@ def publish(settings: Settings, job: Job, result: transcript.Transcript, provena
     shutil.rmtree(staging, ignore_errors=True)
     files = transcript.rendered_files(result)
     if transcript.withholds(final):  # no machine subtitles that name withheld people
-        files = {name: content for name, content in files.items() if not name.endswith((".srt", ".vtt"))}
+        files = {
+            name: content for name, content in files.items() if not name.endswith((".srt", ".vtt"))
+        }
     files[PROVENANCE_FILE] = json.dumps(provenance, ensure_ascii=False, indent=2) + "\n"
     for name, content in files.items():
         transcript.write_atomic(staging / name, content)
@@ -328,9 +434,15 @@ def translate_pending(settings: Settings, store: Store) -> list[Job]:
         provenance["translation"] = {**result.translation, "translated_at": now()}
         publish(settings, job, result, provenance)
         reviewed = _translate_reviewed(translator, output_dir(settings, job))
-        store.finish(job.id, dict(translation=result.translation["status"]), "translated",
-                     sha256=job.sha256, interview_id=job.interview_id, packages=result.translation["packages"],
-                     **({"reviewed": reviewed} if reviewed else {}))
+        store.finish(
+            job.id,
+            dict(translation=result.translation["status"]),
+            "translated",
+            sha256=job.sha256,
+            interview_id=job.interview_id,
+            packages=result.translation["packages"],
+            **({"reviewed": reviewed} if reviewed else {}),
+        )
         updated.append(store.job(job.id))
     return updated
 
@@ -348,11 +460,16 @@ def _translate_reviewed(translator: Translator, folder: Path) -> dict | None:
         t = transcript.load(path)
         before = [s.english for s in t.segments]
         status = translate_segments(translator, t.segments)
-        filled = [s.id for s, old in zip(t.segments, before) if old is None and s.english is not None]
+        filled = [
+            s.id for s, old in zip(t.segments, before) if old is None and s.english is not None
+        ]
         if not filled:
             return None
-        t.translation = {**t.translation, "status": status["status"],
-                         "packages": {**t.translation.get("packages", {}), **status["packages"]}}
+        t.translation = {
+            **t.translation,
+            "status": status["status"],
+            "packages": {**t.translation.get("packages", {}), **status["packages"]},
+        }
         transcript.write_atomic(path, t.to_json())
     log.info("reviewed.json of %s: English filled in for segment(s) %s", folder.name, filled)
     return {"file": str(path), "segments": filled, "sha256": sha256_file(path)}

@@ -28,23 +28,25 @@ from .transcript import Segment
 
 log = logging.getLogger(__name__)
 
-FRAMES_PER_S = 100     # resemblyzer's mel frames (10 ms hop)
-WINDOW_FRAMES = 160    # the 1.6 s windows the encoder was trained on
-WINDOW_EVERY_S = 1.6   # one window per this much speech: each frame read once (sparser windows cost accuracy)
+FRAMES_PER_S = 100  # resemblyzer's mel frames (10 ms hop)
+WINDOW_FRAMES = 160  # the 1.6 s windows the encoder was trained on
+WINDOW_EVERY_S = (
+    1.6  # one window per this much speech: each frame read once (sparser windows cost accuracy)
+)
 ENCODER = "resemblyzer"  # voice encoder (pipeline/voice_encoders.py), chosen on the validation set
-MAX_SPEAKERS = 8       # the most voices the step looks for
-PRUNE = 0.2            # share of each window's nearest windows kept in the affinity graph
+MAX_SPEAKERS = 8  # the most voices the step looks for
+PRUNE = 0.2  # share of each window's nearest windows kept in the affinity graph
 MIN_VOICE_WINDOWS = 3  # a voice heard in fewer windows is folded into the nearest one
 SMALL_VOICE_WINDOWS = 6  # a voice heard in fewer windows is folded into a near one...
 SMALL_VOICE_DISTANCE = 0.25  # ...whose centre is closer than this (cosine distance)
-MERGE_DISTANCE = 0.2   # cosine distance between two voices' centres below which they are one
-OVERCLUSTER = 4        # clusters beyond the eigengap's count, merged back by MERGE_DISTANCE
-REFINE_ROUNDS = 5      # re-assignment rounds after clustering
+MERGE_DISTANCE = 0.2  # cosine distance between two voices' centres below which they are one
+OVERCLUSTER = 4  # clusters beyond the eigengap's count, merged back by MERGE_DISTANCE
+REFINE_ROUNDS = 5  # re-assignment rounds after clustering
 CLOSE_DISTANCE = 0.25  # two voices closer than this are offered to the reviewer for merging
-SMOOTH = 3             # windows in the majority vote that steadies labels within a segment
-MIN_TURN_S = 1.0       # a turn shorter than this inside a segment is not split off
-PAUSE_S = 0.3          # segments closer than this are embedded as one stretch of speech
-WORD_EDGE_S = 0.3      # a turn's bounds stay this close to its first and last words where they can
+SMOOTH = 3  # windows in the majority vote that steadies labels within a segment
+MIN_TURN_S = 1.0  # a turn shorter than this inside a segment is not split off
+PAUSE_S = 0.3  # segments closer than this are embedded as one stretch of speech
+WORD_EDGE_S = 0.3  # a turn's bounds stay this close to its first and last words where they can
 
 
 def _windows(mel: np.ndarray) -> tuple[list[int], np.ndarray]:
@@ -55,11 +57,12 @@ def _windows(mel: np.ndarray) -> tuple[list[int], np.ndarray]:
     starts = list(range(0, len(mel) - WINDOW_FRAMES + 1, step))
     if len(mel) - WINDOW_FRAMES - starts[-1] > step // 2:
         starts.append(len(mel) - WINDOW_FRAMES)
-    return starts, np.stack([mel[s:s + WINDOW_FRAMES] for s in starts])
+    return starts, np.stack([mel[s : s + WINDOW_FRAMES] for s in starts])
 
 
-def embed(audio: np.ndarray, segments: list[Segment],
-          encoder_name: str = ENCODER) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def embed(
+    audio: np.ndarray, segments: list[Segment], encoder_name: str = ENCODER
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(window centre times, the segment each window lies in, embeddings) over the speech.
 
     Segments less than a pause apart are embedded as one stretch, so that short segments still
@@ -75,7 +78,7 @@ def embed(audio: np.ndarray, segments: list[Segment],
     starts = np.array([s.start for s in segments])
     times, owners, batches = [], [], []
     for start, end in stretches:
-        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
         if len(piece) < SAMPLE_RATE // 2:
             continue
         mel = encoder.features(piece)
@@ -100,7 +103,7 @@ def _affinity(unit: np.ndarray) -> np.ndarray:
     """Cosine affinities, each row pruned to its PRUNE share of nearest windows, symmetric."""
     sim = np.clip(unit @ unit.T, 0, 1)
     keep = max(int(np.ceil(PRUNE * len(unit))), 2)
-    cut = -np.sort(-sim, axis=1)[:, keep - 1:keep]
+    cut = -np.sort(-sim, axis=1)[:, keep - 1 : keep]
     pruned = np.where(sim >= cut, sim, 0.0)
     return (pruned + pruned.T) / 2
 
@@ -117,7 +120,7 @@ def _spectral(unit: np.ndarray, count: int | None) -> np.ndarray:
     values, vectors = eigh(laplacian)
     if not count:
         top = min(MAX_SPEAKERS, len(unit) - 1)
-        count = min(int(np.argmax(np.diff(values[:top + 1]))) + 1 + OVERCLUSTER, top)
+        count = min(int(np.argmax(np.diff(values[: top + 1]))) + 1 + OVERCLUSTER, top)
     if count == 1:
         return np.zeros(len(unit), int)
     embedding = _unit(vectors[:, :count])
@@ -138,8 +141,12 @@ def _fold_small(unit: np.ndarray, centres: np.ndarray) -> np.ndarray:
     while len(centres) > 1:
         sizes = np.bincount(np.argmax(unit @ centres.T, axis=1), minlength=len(centres))
         nearest = 1 - (centres @ centres.T - 2 * np.eye(len(centres))).max(axis=1)
-        folded = [k for k in np.argsort(sizes, kind="stable") if sizes[k] < MIN_VOICE_WINDOWS
-                  or (sizes[k] < SMALL_VOICE_WINDOWS and nearest[k] < SMALL_VOICE_DISTANCE)]
+        folded = [
+            k
+            for k in np.argsort(sizes, kind="stable")
+            if sizes[k] < MIN_VOICE_WINDOWS
+            or (sizes[k] < SMALL_VOICE_WINDOWS and nearest[k] < SMALL_VOICE_DISTANCE)
+        ]
         if not folded:
             break
         centres = np.delete(centres, folded[0], axis=0)
@@ -181,8 +188,11 @@ def closeness(vectors: np.ndarray, labels: np.ndarray) -> list[tuple[int, int, f
     if len(vectors) == 0:  # no speech long enough to hear a voice in (a recording under 0.5 s)
         return []
     keys, centres = _centres(_unit(vectors), labels)
-    pairs = [(keys[a], keys[b], float(1 - centres[a] @ centres[b]))
-             for a in range(len(keys)) for b in range(a + 1, len(keys))]
+    pairs = [
+        (keys[a], keys[b], float(1 - centres[a] @ centres[b]))
+        for a in range(len(keys))
+        for b in range(a + 1, len(keys))
+    ]
     return sorted(pairs, key=lambda p: p[2])
 
 
@@ -191,7 +201,11 @@ def _smoothed(labels: np.ndarray, owners: np.ndarray) -> np.ndarray:
     out = labels.copy()
     half = SMOOTH // 2
     for i in range(len(labels)):
-        near = [labels[j] for j in range(max(i - half, 0), min(i + half + 1, len(labels))) if owners[j] == owners[i]]
+        near = [
+            labels[j]
+            for j in range(max(i - half, 0), min(i + half + 1, len(labels)))
+            if owners[j] == owners[i]
+        ]
         out[i] = np.bincount(near).argmax()
     return out
 
@@ -217,7 +231,7 @@ def _turns(seg: Segment, times: np.ndarray, labels: np.ndarray) -> list[tuple[in
         if spans[i] < MIN_TURN_S:
             j = i - 1 if i > 0 and (i + 1 >= len(runs) or spans[i - 1] >= spans[i + 1]) else i + 1
             lo, hi = min(i, j), max(i, j)
-            runs[lo:hi + 1] = [(runs[j][0], runs[lo][1] + runs[hi][1])]
+            runs[lo : hi + 1] = [(runs[j][0], runs[lo][1] + runs[hi][1])]
             changed = True
     merged: list[tuple[int, list[dict]]] = []
     for voice, words in runs:
@@ -228,7 +242,9 @@ def _turns(seg: Segment, times: np.ndarray, labels: np.ndarray) -> list[tuple[in
     return merged
 
 
-def _change_time(last_end: float, next_start: float, voice: int, times: np.ndarray, labels: np.ndarray) -> float:
+def _change_time(
+    last_end: float, next_start: float, voice: int, times: np.ndarray, labels: np.ndarray
+) -> float:
     """Where one turn gives way to the next, between the last word of the one and the first word
     of the other: where the windows first hear the next voice, else at its first word, and within
     WORD_EDGE_S of both words where the pause allows. The turns share the boundary, so the
@@ -250,14 +266,21 @@ def _keep_every_voice(out: list[Segment], times: np.ndarray, labels: np.ndarray)
     for voice in sorted(set(labels.tolist()) - {s.speaker for s in out}):
         mine = times[labels == voice]
         owned = [sum(1 for s in out if s.speaker == seg.speaker) for seg in out]
-        heard = [int(np.sum((mine >= seg.start) & (mine <= seg.end))) if owned[n] > 1 else -1
-                 for n, seg in enumerate(out)]
+        heard = [
+            int(np.sum((mine >= seg.start) & (mine <= seg.end))) if owned[n] > 1 else -1
+            for n, seg in enumerate(out)
+        ]
         if max(heard, default=-1) >= 0:
             out[int(np.argmax(heard))].speaker = voice
 
 
-def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels: np.ndarray,
-          count: int | None = None) -> tuple[list[Segment], dict[int, str]]:
+def label(
+    segments: list[Segment],
+    times: np.ndarray,
+    owners: np.ndarray,
+    labels: np.ndarray,
+    count: int | None = None,
+) -> tuple[list[Segment], dict[int, str]]:
     """The segments split where the voice changes, labelled S1, S2... in order of first
     appearance; and the label each voice number got. With a given ``count``, every voice
     the clustering found keeps at least one segment."""
@@ -265,18 +288,41 @@ def label(segments: list[Segment], times: np.ndarray, owners: np.ndarray, labels
     out: list[Segment] = []
     for i, seg in enumerate(segments):
         mine = owners == i
-        if not mine.any() and len(times):  # too short for a window of its own: the nearest one's voice
+        if not mine.any() and len(
+            times
+        ):  # too short for a window of its own: the nearest one's voice
             mine = np.arange(len(times)) == np.argmin(np.abs(times - (seg.start + seg.end) / 2))
         runs = _turns(seg, times[mine], labels[mine])
         if len(runs) <= 1:
             out.append(replace(seg, speaker=runs[0][0] if runs else None))
             continue
-        cuts = [seg.start] + [_change_time(runs[n][1][-1]["end"], runs[n + 1][1][0]["start"], runs[n + 1][0],
-                                           times[mine], labels[mine]) for n in range(len(runs) - 1)] + [seg.end]
+        cuts = (
+            [seg.start]
+            + [
+                _change_time(
+                    runs[n][1][-1]["end"],
+                    runs[n + 1][1][0]["start"],
+                    runs[n + 1][0],
+                    times[mine],
+                    labels[mine],
+                )
+                for n in range(len(runs) - 1)
+            ]
+            + [seg.end]
+        )
         for n, (voice, words) in enumerate(runs):
             start, end = cuts[n], cuts[n + 1]
-            out.append(replace(seg, start=start, end=max(end, start), speaker=voice, words=words,
-                               text=" ".join(w["text"] for w in words), flags=list(seg.flags)))
+            out.append(
+                replace(
+                    seg,
+                    start=start,
+                    end=max(end, start),
+                    speaker=voice,
+                    words=words,
+                    text=" ".join(w["text"] for w in words),
+                    flags=list(seg.flags),
+                )
+            )
     if count:
         _keep_every_voice(out, times, found)
     names: dict[int, str] = {}
@@ -292,19 +338,34 @@ def _number(name: str) -> int:
     return int(name[1:])
 
 
-def diarise(audio: np.ndarray, segments: list[Segment], count: int | None = None,
-            encoder: str = ENCODER) -> tuple[list[Segment], dict]:
+def diarise(
+    audio: np.ndarray, segments: list[Segment], count: int | None = None, encoder: str = ENCODER
+) -> tuple[list[Segment], dict]:
     """Speaker-labelled segments, and what the transcript records about how they were found:
     the model, the count asked for and found, and how close each pair of voices is."""
     times, owners, vectors = embed(audio, segments, encoder)
     labels = cluster(vectors, count)
     labelled, names = label(segments, times, owners, labels, count)
-    close = [{"labels": sorted((names[a], names[b]), key=_number), "distance": round(d, 3)}
-             for a, b, d in closeness(vectors, labels)
-             if a in names and b in names and d < CLOSE_DISTANCE]
+    close = [
+        {"labels": sorted((names[a], names[b]), key=_number), "distance": round(d, 3)}
+        for a, b, d in closeness(vectors, labels)
+        if a in names and b in names and d < CLOSE_DISTANCE
+    ]
     found = len({s.speaker for s in labelled if s.speaker})
-    log.info("speakers: %d found over %d windows (%s)", found, len(times), "count given" if count else "automatic")
-    return labelled, {**voice_encoders.info(encoder), "count": found, "requested_count": count,
-                      "method": "spectral clustering, count by eigengap, re-assignment",
-                      "window_s": WINDOW_FRAMES / FRAMES_PER_S, "window_every_s": WINDOW_EVERY_S,
-                      "min_turn_s": MIN_TURN_S, "close": close, "names": {}}
+    log.info(
+        "speakers: %d found over %d windows (%s)",
+        found,
+        len(times),
+        "count given" if count else "automatic",
+    )
+    return labelled, {
+        **voice_encoders.info(encoder),
+        "count": found,
+        "requested_count": count,
+        "method": "spectral clustering, count by eigengap, re-assignment",
+        "window_s": WINDOW_FRAMES / FRAMES_PER_S,
+        "window_every_s": WINDOW_EVERY_S,
+        "min_turn_s": MIN_TURN_S,
+        "close": close,
+        "names": {},
+    }

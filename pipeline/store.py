@@ -75,8 +75,9 @@ STATES = ("needs_case", "queued", "running", "done", "failed")
 GENESIS = "0" * 64
 
 
-def entry_hash(prev_hash: str, at: str, sha256: str | None, interview_id: str | None, kind: str,
-               detail: str) -> str:
+def entry_hash(
+    prev_hash: str, at: str, sha256: str | None, interview_id: str | None, kind: str, detail: str
+) -> str:
     """The hash that links a custody entry to the one before it."""
     body = json.dumps([prev_hash, at, sha256, interview_id, kind, detail], ensure_ascii=False)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -154,20 +155,39 @@ class Store:
     def head_file(self) -> Path:
         return self.path.with_name("custody.head")
 
-    def event(self, kind: str, *, sha256: str | None = None, interview_id: str | None = None, **detail) -> None:
+    def event(
+        self, kind: str, *, sha256: str | None = None, interview_id: str | None = None, **detail
+    ) -> None:
         """Append a custody entry, linked by hash to the one before it."""
         self._append(kind, sha256, interview_id, detail)
 
-    def finish(self, job_id: int, fields: dict, kind: str, *, sha256: str, interview_id: str,
-               only_if: str | None = None, **detail) -> bool:
+    def finish(
+        self,
+        job_id: int,
+        fields: dict,
+        kind: str,
+        *,
+        sha256: str,
+        interview_id: str,
+        only_if: str | None = None,
+        **detail,
+    ) -> bool:
         """Update a job and append its custody entry in one transaction: never one without the
         other. With ``only_if``, only while the job is in that state (checked and changed under
         one write lock, so two processes cannot both change it); False when it was not."""
-        return self._append(kind, sha256, interview_id, detail, job=(job_id, fields),
-                            only_if=only_if)
+        return self._append(
+            kind, sha256, interview_id, detail, job=(job_id, fields), only_if=only_if
+        )
 
-    def _append(self, kind: str, sha256: str | None, interview_id: str | None, detail: dict,
-                job: tuple[int, dict] | None = None, only_if: str | None = None) -> bool:
+    def _append(
+        self,
+        kind: str,
+        sha256: str | None,
+        interview_id: str | None,
+        detail: dict,
+        job: tuple[int, dict] | None = None,
+        only_if: str | None = None,
+    ) -> bool:
         at, body = now(), json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -183,7 +203,9 @@ class Store:
             digest = entry_hash(prev, at, sha256, interview_id, kind, body)
             cur = self.db.execute(
                 "INSERT INTO events (at, sha256, interview_id, kind, detail, prev_hash, hash)"
-                " VALUES (?,?,?,?,?,?,?)", (at, sha256, interview_id, kind, body, prev, digest))
+                " VALUES (?,?,?,?,?,?,?)",
+                (at, sha256, interview_id, kind, body, prev, digest),
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -203,18 +225,36 @@ class Store:
     def events(self, interview_id: str | None = None) -> list[sqlite3.Row]:
         if interview_id is None:
             return self.db.execute("SELECT * FROM events ORDER BY id").fetchall()
-        return self.db.execute("SELECT * FROM events WHERE interview_id=? ORDER BY id", (interview_id,)).fetchall()
+        return self.db.execute(
+            "SELECT * FROM events WHERE interview_id=? ORDER BY id", (interview_id,)
+        ).fetchall()
 
     # Jobs ----------------------------------------------------------------------------
-    def add_job(self, interview_id: str, sha256: str, source_path: str, case_id: str | None,
-                language: str | None, meta: dict) -> Job:
+    def add_job(
+        self,
+        interview_id: str,
+        sha256: str,
+        source_path: str,
+        case_id: str | None,
+        language: str | None,
+        meta: dict,
+    ) -> Job:
         stamp = now()
         state = "queued" if case_id else "needs_case"
         self.db.execute(
             "INSERT INTO jobs (interview_id, sha256, source_path, case_id, language, meta, state,"
             " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (interview_id, sha256, source_path, case_id, language, json.dumps(meta, ensure_ascii=False),
-             state, stamp, stamp),
+            (
+                interview_id,
+                sha256,
+                source_path,
+                case_id,
+                language,
+                json.dumps(meta, ensure_ascii=False),
+                state,
+                stamp,
+                stamp,
+            ),
         )
         return self.job_by_sha(sha256)
 
@@ -225,28 +265,41 @@ class Store:
         data["meta"] = json.loads(data["meta"] or "{}")
         return Job(**data)
 
-    _SELECT = ("SELECT jobs.*, originals.evidence_path, originals.original_name FROM jobs "
-               "JOIN originals USING (sha256) ")
+    _SELECT = (
+        "SELECT jobs.*, originals.evidence_path, originals.original_name FROM jobs "
+        "JOIN originals USING (sha256) "
+    )
 
     def job(self, job_id: int) -> Job | None:
         return self._job(self.db.execute(self._SELECT + "WHERE jobs.id=?", (job_id,)).fetchone())
 
     def job_by_sha(self, sha256: str) -> Job | None:
-        return self._job(self.db.execute(self._SELECT + "WHERE jobs.sha256=?", (sha256,)).fetchone())
+        return self._job(
+            self.db.execute(self._SELECT + "WHERE jobs.sha256=?", (sha256,)).fetchone()
+        )
 
     def jobs(self, state: str | None = None) -> list[Job]:
         if state is None:
             rows = self.db.execute(self._SELECT + "ORDER BY jobs.id").fetchall()
         else:
-            rows = self.db.execute(self._SELECT + "WHERE state=? ORDER BY jobs.id", (state,)).fetchall()
+            rows = self.db.execute(
+                self._SELECT + "WHERE state=? ORDER BY jobs.id", (state,)
+            ).fetchall()
         return [self._job(r) for r in rows]
 
     def find_jobs(self, key: str) -> list[Job]:
         """Jobs named by interview ID, SHA-256 prefix, original file name or source path."""
         rows = self.db.execute(
-            self._SELECT + "WHERE interview_id=? OR jobs.sha256 LIKE ? OR original_name=? OR source_path=?"
+            self._SELECT
+            + "WHERE interview_id=? OR jobs.sha256 LIKE ? OR original_name=? OR source_path=?"
             " OR source_path=?",
-            (key, key.lower() + "%" if len(key) >= 8 else "\0", Path(key).name, key, str(Path(key).resolve())),
+            (
+                key,
+                key.lower() + "%" if len(key) >= 8 else "\0",
+                Path(key).name,
+                key,
+                str(Path(key).resolve()),
+            ),
         ).fetchall()
         return [self._job(r) for r in rows]
 
@@ -263,15 +316,21 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             if job_id is None:
-                row = self.db.execute("SELECT id FROM jobs WHERE state='queued' ORDER BY id LIMIT 1").fetchone()
+                row = self.db.execute(
+                    "SELECT id FROM jobs WHERE state='queued' ORDER BY id LIMIT 1"
+                ).fetchone()
             else:
-                row = self.db.execute("SELECT id FROM jobs WHERE state='queued' AND id=?", (job_id,)).fetchone()
+                row = self.db.execute(
+                    "SELECT id FROM jobs WHERE state='queued' AND id=?", (job_id,)
+                ).fetchone()
             if row is None:
                 self.db.execute("COMMIT")
                 return None
             self.db.execute(
                 "UPDATE jobs SET state='running', owner=?, attempts=attempts+1, error=NULL, progress=0,"
-                " updated_at=? WHERE id=?", (owner, now(), row["id"]))
+                " updated_at=? WHERE id=?",
+                (owner, now(), row["id"]),
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -283,24 +342,33 @@ class Store:
         orphans = [j for j in self.jobs("running") if not _owner_alive(j.owner)]
         for job in orphans:
             if job.attempts >= max_attempts:
-                self.update(job.id, state="failed", owner=None,
-                            error=f"stopped during {job.stage or 'processing'} {job.attempts} times; "
-                                  f"run `testimony retry {job.interview_id}` to try again")
+                self.update(
+                    job.id,
+                    state="failed",
+                    owner=None,
+                    error=f"stopped during {job.stage or 'processing'} {job.attempts} times; "
+                    f"run `testimony retry {job.interview_id}` to try again",
+                )
             else:
                 self.update(job.id, state="queued", owner=None)
-            self.event("requeued", sha256=job.sha256, interview_id=job.interview_id, stage=job.stage)
+            self.event(
+                "requeued", sha256=job.sha256, interview_id=job.interview_id, stage=job.stage
+            )
         return orphans
 
     def release_own(self) -> None:
         """On a clean stop, give this process's running jobs back to the queue, uncounted."""
         self.db.execute(
             "UPDATE jobs SET state='queued', owner=NULL, attempts=MAX(attempts-1, 0), updated_at=?"
-            " WHERE state='running' AND owner=?", (now(), owner_id()))
+            " WHERE state='running' AND owner=?",
+            (now(), owner_id()),
+        )
 
     # Files left alone in a watched folder -------------------------------------------
     def rejected(self, path: Path) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM rejected WHERE path=?", (str(path),)).fetchone()
 
     def reject(self, path: Path, size: int, mtime: float, reason: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO rejected VALUES (?,?,?,?)", (str(path), size, mtime, reason))
-
+        self.db.execute(
+            "INSERT OR REPLACE INTO rejected VALUES (?,?,?,?)", (str(path), size, mtime, reason)
+        )

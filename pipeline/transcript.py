@@ -55,7 +55,9 @@ class Transcript:
     warnings: list[str] = field(default_factory=list)  # about the whole file, e.g. its language tag
     interview: dict = field(default_factory=dict)
     # status: unreviewed | in_progress | reviewed; reviewers: names; withheld_terms: strings
-    review: dict = field(default_factory=lambda: {"status": "unreviewed", "reviewers": [], "withheld_terms": []})
+    review: dict = field(
+        default_factory=lambda: {"status": "unreviewed", "reviewers": [], "withheld_terms": []}
+    )
     # Which speaker model and settings produced the S1, S2... labels, and reviewers' names for them.
     speakers: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -87,23 +89,37 @@ class Transcript:
 def _checked(seg: Segment) -> Segment:
     """Refuse a segment whose fields have the wrong types, naming the segment."""
     number = (int, float)
-    ok = (isinstance(seg.id, int) and not isinstance(seg.id, bool)
-          and isinstance(seg.start, number) and isinstance(seg.end, number) and 0 <= seg.start <= seg.end
-          and isinstance(seg.language, str) and isinstance(seg.text, str)
-          and (seg.english is None or isinstance(seg.english, str))
-          and isinstance(seg.flags, list) and all(isinstance(f, str) for f in seg.flags)
-          and isinstance(seg.words, list) and all(_word_ok(w) for w in seg.words))
+    ok = (
+        isinstance(seg.id, int)
+        and not isinstance(seg.id, bool)
+        and isinstance(seg.start, number)
+        and isinstance(seg.end, number)
+        and 0 <= seg.start <= seg.end
+        and isinstance(seg.language, str)
+        and isinstance(seg.text, str)
+        and (seg.english is None or isinstance(seg.english, str))
+        and isinstance(seg.flags, list)
+        and all(isinstance(f, str) for f in seg.flags)
+        and isinstance(seg.words, list)
+        and all(_word_ok(w) for w in seg.words)
+    )
     if not ok:
-        raise TranscriptError(f"segment {seg.id!r} has a field of the wrong type or times out of order")
+        raise TranscriptError(
+            f"segment {seg.id!r} has a field of the wrong type or times out of order"
+        )
     return seg
 
 
 def _word_ok(w) -> bool:
-    return (isinstance(w, dict) and isinstance(w.get("text"), str)
-            and all(isinstance(w.get(k), (int, float)) for k in ("start", "end", "probability")))
+    return (
+        isinstance(w, dict)
+        and isinstance(w.get("text"), str)
+        and all(isinstance(w.get(k), (int, float)) for k in ("start", "end", "probability"))
+    )
 
 
 # Words in time -------------------------------------------------------------------------
+
 
 def _letters(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
@@ -117,7 +133,9 @@ def words_spell(words: list[dict], text: str) -> bool:
 def fit_words(seg: Segment) -> bool:
     """Keep the words that lie in the segment's span; drop them all unless they still spell its
     text, so a word list is never left wrong after an edit. Returns whether words were dropped."""
-    inside = [w for w in seg.words if seg.start - 0.01 <= (w["start"] + w["end"]) / 2 <= seg.end + 0.01]
+    inside = [
+        w for w in seg.words if seg.start - 0.01 <= (w["start"] + w["end"]) / 2 <= seg.end + 0.01
+    ]
     kept = inside if words_spell(inside, seg.text) else []
     dropped = len(kept) != len(seg.words)
     seg.words = kept
@@ -135,6 +153,7 @@ def load_current(out_dir: Path) -> Transcript:
 
 
 # Subtitles ------------------------------------------------------------------------------
+
 
 def timestamp(seconds: float, sep: str = ".") -> str:
     """HH:MM:SS.mmm (VTT, review file) or, with sep=',', HH:MM:SS,mmm (SRT)."""
@@ -171,12 +190,21 @@ def word_cues(seg: Segment) -> list[tuple[float, float, str]]:
         if nxt is None:
             break
         length = len(" ".join(x["text"] for x in groups[-1]))
-        natural = (w["text"].endswith((".", "!", "?", "…")) or nxt["start"] - w["end"] >= 0.5
-                   or (w["text"].endswith((",", ";", ":")) and length >= CUE_CHARS / 2))
+        natural = (
+            w["text"].endswith((".", "!", "?", "…"))
+            or nxt["start"] - w["end"] >= 0.5
+            or (w["text"].endswith((",", ";", ":")) and length >= CUE_CHARS / 2)
+        )
         if (natural and length >= 15) or length + 1 + len(nxt["text"]) > CUE_CHARS:
             groups.append([])
-    return [(seg.start if k == 0 else g[0]["start"], seg.end if k == len(groups) - 1 else g[-1]["end"],
-             " ".join(w["text"] for w in g)) for k, g in enumerate(groups)]
+    return [
+        (
+            seg.start if k == 0 else g[0]["start"],
+            seg.end if k == len(groups) - 1 else g[-1]["end"],
+            " ".join(w["text"] for w in g),
+        )
+        for k, g in enumerate(groups)
+    ]
 
 
 def _cues(segments: list[Segment], english: bool) -> list[tuple[str, float, float, str]]:
@@ -239,6 +267,7 @@ def remove_machine_subtitles(out_dir: Path) -> list[Path]:
 
 
 # Atomic files ---------------------------------------------------------------------------
+
 
 def write_atomic(path: Path, content: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

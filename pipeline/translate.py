@@ -53,8 +53,17 @@ def _packages(settings: Settings) -> list:
 
 
 # NLLB-200 language tokens, for multilingual packages whose metadata lists bare codes.
-NLLB_TOKENS = {"kk": "kaz_Cyrl", "ky": "kir_Cyrl", "ru": "rus_Cyrl", "en": "eng_Latn", "uz": "uzn_Latn",
-               "ug": "uig_Arab", "tg": "tgk_Cyrl", "tr": "tur_Latn", "zh": "zho_Hans"}
+NLLB_TOKENS = {
+    "kk": "kaz_Cyrl",
+    "ky": "kir_Cyrl",
+    "ru": "rus_Cyrl",
+    "en": "eng_Latn",
+    "uz": "uzn_Latn",
+    "ug": "uig_Arab",
+    "tg": "tgk_Cyrl",
+    "tr": "tur_Latn",
+    "zh": "zho_Hans",
+}
 
 
 def _language_tokens(pkg) -> dict[str, str | None]:
@@ -74,18 +83,30 @@ def _language_tokens(pkg) -> dict[str, str | None]:
 
 
 def _sources(pkg) -> list[str]:
-    return [c for c in dict.fromkeys([pkg.from_code, *_language_tokens(pkg)]) if c and c != pkg.to_code]
+    return [
+        c for c in dict.fromkeys([pkg.from_code, *_language_tokens(pkg)]) if c and c != pkg.to_code
+    ]
 
 
 def installed_packages(settings: Settings) -> list[dict]:
-    return [{"name": Path(p.package_path).name, "kind": "argos", "from": ",".join(_sources(p)),
-             "to": p.to_code, "languages": f"{','.join(_sources(p))} -> {p.to_code}",
-             "source": str(p.package_path)} for p in _packages(settings)]
+    return [
+        {
+            "name": Path(p.package_path).name,
+            "kind": "argos",
+            "from": ",".join(_sources(p)),
+            "to": p.to_code,
+            "languages": f"{','.join(_sources(p))} -> {p.to_code}",
+            "source": str(p.package_path),
+        }
+        for p in _packages(settings)
+    ]
 
 
 def add_command_hint(language: str) -> str:
-    return (f"No {language}->en translation package is installed. Add one with "
-            f"`testimony models add FILE.argosmodel`, then run `testimony translate --pending`.")
+    return (
+        f"No {language}->en translation package is installed. Add one with "
+        f"`testimony models add FILE.argosmodel`, then run `testimony translate --pending`."
+    )
 
 
 class SentenceSplitter:
@@ -126,8 +147,11 @@ class Translator:
             pkg = self.package_for(language)
             if pkg is None:
                 raise TranslationError(add_command_hint(language))
-            model = ctranslate2.Translator(str(Path(pkg.package_path) / "model"), device="cpu",
-                                           intra_threads=self.settings.threads)
+            model = ctranslate2.Translator(
+                str(Path(pkg.package_path) / "model"),
+                device="cpu",
+                intra_threads=self.settings.threads,
+            )
             self._loaded[language] = (pkg, model)
         pkg, model = self._loaded[language]
         source_token = _language_tokens(pkg).get(language)
@@ -135,7 +159,9 @@ class Translator:
             return self._translate_multilingual(pkg, model, text, source_token)
         from argostranslate.translate import apply_packaged_translation
 
-        hypotheses = apply_packaged_translation(pkg, text, model, SentenceSplitter(), num_hypotheses=1)
+        hypotheses = apply_packaged_translation(
+            pkg, text, model, SentenceSplitter(), num_hypotheses=1
+        )
         return hypotheses[0].value.strip()
 
     @staticmethod
@@ -147,7 +173,9 @@ class Translator:
         sentences = SentenceSplitter().split_sentences(text)
         batch = [[source_token, *pkg.tokenizer.encode(s), "</s>"] for s in sentences]
         prefix = [[pkg.target_prefix]] * len(batch) if pkg.target_prefix else None
-        results = model.translate_batch(batch, target_prefix=prefix, beam_size=4, max_decoding_length=256)
+        results = model.translate_batch(
+            batch, target_prefix=prefix, beam_size=4, max_decoding_length=256
+        )
         out = []
         for result in results:
             tokens = result.hypotheses[0]

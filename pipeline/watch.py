@@ -40,8 +40,10 @@ def watch_lock(settings: Settings):
         fh.seek(0)
         holder = fh.read().strip() or "unknown"
         fh.close()
-        raise AlreadyWatching(f"another `testimony watch` (pid {holder}) is already watching "
-                              f"{settings.home}; stop it first, or use another TESTIMONY_HOME") from None
+        raise AlreadyWatching(
+            f"another `testimony watch` (pid {holder}) is already watching "
+            f"{settings.home}; stop it first, or use another TESTIMONY_HOME"
+        ) from None
     fh.seek(0)
     fh.truncate()
     fh.write(str(os.getpid()))
@@ -65,8 +67,9 @@ def _changed_since_rejection(store: Store, path: Path, size: int, mtime: float) 
     return row is None or (row["size"], row["mtime"]) != (size, mtime)
 
 
-def scan_once(settings: Settings, store: Store, settler: intake.Settler,
-              now: float | None = None) -> list[intake.Intake]:
+def scan_once(
+    settings: Settings, store: Store, settler: intake.Settler, now: float | None = None
+) -> list[intake.Intake]:
     """One pass over every watched folder: take in each file that has settled."""
     now = time.monotonic() if now is None else now
     taken = []
@@ -78,8 +81,14 @@ def scan_once(settings: Settings, store: Store, settler: intake.Settler,
     return taken
 
 
-def _consider(settings: Settings, store: Store, settler: intake.Settler, folder: WatchFolder,
-              path: Path, now: float) -> intake.Intake | None:
+def _consider(
+    settings: Settings,
+    store: Store,
+    settler: intake.Settler,
+    folder: WatchFolder,
+    path: Path,
+    now: float,
+) -> intake.Intake | None:
     try:
         st = path.lstat()
     except FileNotFoundError:
@@ -95,15 +104,23 @@ def _consider(settings: Settings, store: Store, settler: intake.Settler, folder:
         return None
     settler.forget(path)
     if stat.S_ISLNK(st.st_mode):
-        intake.reject(store, path, "Links are not taken in: copy the recording itself into the folder.")
+        intake.reject(
+            store, path, "Links are not taken in: copy the recording itself into the folder."
+        )
         return None
     if not stat.S_ISREG(st.st_mode):
-        intake.reject(store, path, "Not a regular file (a pipe, device or socket): copy the recording itself.")
+        intake.reject(
+            store, path, "Not a regular file (a pipe, device or socket): copy the recording itself."
+        )
         return None
     if not intake.is_media(path):
-        intake.reject(store, path, "Not a recording this tool takes. Video: mp4 mov mkv webm avi m4v 3gp; "
-                                   "audio: wav mp3 m4a ogg opus flac. Remove this note once you have moved "
-                                   "the file away.")
+        intake.reject(
+            store,
+            path,
+            "Not a recording this tool takes. Video: mp4 mov mkv webm avi m4v 3gp; "
+            "audio: wav mp3 m4a ogg opus flac. Remove this note once you have moved "
+            "the file away.",
+        )
         return None
     try:
         return intake.take(settings, store, path, folder=folder, move=True)
@@ -134,8 +151,9 @@ class ReviewFiles:
                 log.warning("review file %s not imported: %s", path, type(exc).__name__)
 
 
-def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = None,
-        on_intake=None) -> None:
+def run(
+    settings: Settings, stop: threading.Event, reporter: Reporter | None = None, on_intake=None
+) -> None:
     """Watch until ``stop`` is set (or Ctrl-C); interrupted jobs go back to the queue."""
     settings.ensure_dirs()
     with watch_lock(settings):
@@ -149,14 +167,20 @@ def run(settings: Settings, stop: threading.Event, reporter: Reporter | None = N
             if settings.broker:  # a coordinator: several interviews in flight
                 from .cluster.inflight import run_in_flight
 
-                run_in_flight(settings, lambda s: s.claim(),
-                              lambda s, job: JobRunner(settings, s, reporter, carry_for_job).run(job),
-                              stop, keep_waiting=True)
+                run_in_flight(
+                    settings,
+                    lambda s: s.claim(),
+                    lambda s, job: JobRunner(settings, s, reporter, carry_for_job).run(job),
+                    stop,
+                    keep_waiting=True,
+                )
             while not stop.is_set():
                 job = job_runner.run_next()
                 if job is None:
                     _pause(stop, settings.poll_seconds)
-                elif job.state == "queued":  # put back (disk full): give the user time to free space
+                elif (
+                    job.state == "queued"
+                ):  # put back (disk full): give the user time to free space
                     _pause(stop, settings.poll_seconds * 10)
         finally:
             stop.set()

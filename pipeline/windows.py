@@ -33,8 +33,9 @@ def decoding_windows(audio: np.ndarray, limit_s: float = WINDOW_S) -> list[tuple
     total, limit = len(audio), int(limit_s * SAMPLE_RATE)
     if total <= limit:
         return [(0.0, total / SAMPLE_RATE)] if total else []
-    options = VadOptions(min_silence_duration_ms=PAUSE_MS, speech_pad_ms=100,
-                         max_speech_duration_s=limit_s - 1)
+    options = VadOptions(
+        min_silence_duration_ms=PAUSE_MS, speech_pad_ms=100, max_speech_duration_s=limit_s - 1
+    )
     speech = get_speech_timestamps(audio, options)
     pauses = [(a["end"] + b["start"]) // 2 for a, b in zip(speech, speech[1:])]
     cuts, start = [], 0
@@ -47,12 +48,15 @@ def decoding_windows(audio: np.ndarray, limit_s: float = WINDOW_S) -> list[tuple
     return [(lo / SAMPLE_RATE, hi / SAMPLE_RATE) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
 
 
-
-def stretch_windows(audio: np.ndarray,
-                    stretches: list[tuple[int, int]]) -> list[tuple[float, float]]:
+def stretch_windows(
+    audio: np.ndarray, stretches: list[tuple[int, int]]
+) -> list[tuple[float, float]]:
     """The windows of each stretch (a sample range of ``audio``), in seconds of ``audio``."""
-    return [(lo / SAMPLE_RATE + start, lo / SAMPLE_RATE + end)
-            for lo, hi in stretches for start, end in decoding_windows(audio[lo:hi])]
+    return [
+        (lo / SAMPLE_RATE + start, lo / SAMPLE_RATE + end)
+        for lo, hi in stretches
+        for start, end in decoding_windows(audio[lo:hi])
+    ]
 
 
 def split_long(seg: RawSegment, limit_s: float = SEGMENT_S) -> list[RawSegment]:
@@ -63,8 +67,10 @@ def split_long(seg: RawSegment, limit_s: float = SEGMENT_S) -> list[RawSegment]:
     gaps = [(b.start - a.end, n) for n, (a, b) in enumerate(zip(seg.words, seg.words[1:]), 1)]
     cut = max(gaps)[1]
     head, tail = seg.words[:cut], seg.words[cut:]
-    parts = (dataclasses.replace(seg, end=head[-1].end, text=" ".join(w.text for w in head),
-                                 words=head),
-             dataclasses.replace(seg, start=tail[0].start, text=" ".join(w.text for w in tail),
-                                 words=tail))
+    parts = (
+        dataclasses.replace(seg, end=head[-1].end, text=" ".join(w.text for w in head), words=head),
+        dataclasses.replace(
+            seg, start=tail[0].start, text=" ".join(w.text for w in tail), words=tail
+        ),
+    )
     return [piece for part in parts for piece in split_long(part, limit_s)]

@@ -42,7 +42,7 @@ class TermPattern:
         composed = nfc(text)  # fold keeps NFC positions, so spans found there apply here
         out, last = [], 0
         for m in self.regex.finditer(fold(composed)):
-            out += [composed[last:m.start()], TERM_MARK]
+            out += [composed[last : m.start()], TERM_MARK]
             last = m.end()
         return "".join(out) + composed[last:]
 

@@ -27,9 +27,15 @@ PASSWORD = "s3cret-test-password"
 # Forty tokens a window, not builders' dozen: a piece must take long enough to decode for a test
 # to kill its worker, or the broker, while the piece is under way.
 SLOW_END = 40
-SENTENCES = ["Менің ағам қалада тұрады.", "Оны түнде алып кетті.", "Біз содан бері хабар алмадық.",
-             "Ол мұғалім болып істеді.", "Балалары үйде күтіп отыр.", "Хат жазып көрдік, жауап жоқ.",
-             "Көршілер ештеңе айтпайды."]
+SENTENCES = [
+    "Менің ағам қалада тұрады.",
+    "Оны түнде алып кетті.",
+    "Біз содан бері хабар алмадық.",
+    "Ол мұғалім болып істеді.",
+    "Балалары үйде күтіп отыр.",
+    "Хат жазып көрдік, жауап жоқ.",
+    "Көршілер ештеңе айтпайды.",
+]
 
 
 class Redis:
@@ -45,9 +51,26 @@ class Redis:
     def start(self) -> "Redis":
         self.log = open(self.folder / "redis.out", "ab")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--requirepass", PASSWORD],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--requirepass",
+                PASSWORD,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_until(self._answers, 30, what="redis-server to answer")
         return self
 
@@ -71,9 +94,14 @@ class Proc:
     def __init__(self, home: Path, args: list[str], log: Path):
         self.log_path = log
         self.out = open(log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT,
-                                     env={**os.environ, "TESTIMONY_HOME": str(home)},
-                                     stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            cwd=ROOT,
+            env={**os.environ, "TESTIMONY_HOME": str(home)},
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -129,14 +157,22 @@ def interviews(tmp_path_factory) -> list[Path]:
     for n, count in enumerate((5, 7, 4)):
         text = "<break time='1200ms'/>".join((SENTENCES[n:] + SENTENCES[:n])[:count])
         path = folder / f"KZ-000{n + 1}_talk{n + 1}.wav"
-        subprocess.run(["espeak-ng", "-v", "kk", "-m", "-w", str(path), f"<speak>{text}</speak>"], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "kk", "-m", "-w", str(path), f"<speak>{text}</speak>"], check=True
+        )
         made.append(path)
     return made
 
 
 def run(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "TESTIMONY_HOME": str(home)}, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TESTIMONY_HOME": str(home)},
+        timeout=timeout,
+    )
 
 
 def transcripts(home: Path) -> dict[str, dict]:
@@ -150,8 +186,9 @@ def transcripts(home: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, interviews) -> dict[str, dict]:
     """The transcripts of a single-machine run (no broker) with the same model and settings."""
-    checkpoint = tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper") / "tiny.pt",
-                                         end_at=SLOW_END)
+    checkpoint = tiny_whisper_checkpoint(
+        tmp_path_factory.mktemp("whisper") / "tiny.pt", end_at=SLOW_END
+    )
     home = make_home(tmp_path_factory.mktemp("single"), checkpoint)
     result = run(home, "process", *interviews)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -162,8 +199,9 @@ def reference(tmp_path_factory, interviews) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    return tiny_whisper_checkpoint(tmp_path_factory.mktemp("whisper-cluster") / "tiny.pt",
-                                   end_at=SLOW_END)
+    return tiny_whisper_checkpoint(
+        tmp_path_factory.mktemp("whisper-cluster") / "tiny.pt", end_at=SLOW_END
+    )
 
 
 def pieces(home: Path) -> dict[str, list[dict]]:
@@ -171,7 +209,9 @@ def pieces(home: Path) -> dict[str, list[dict]]:
     try:  # read-only: never create the coordinator's database before it does
         db = sqlite3.connect(f"file:{home / 'testimony.db'}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT interview_id, detail FROM events WHERE kind='piece' ORDER BY id").fetchall()
+            rows = db.execute(
+                "SELECT interview_id, detail FROM events WHERE kind='piece' ORDER BY id"
+            ).fetchall()
         finally:
             db.close()
     except sqlite3.OperationalError:  # not made yet
@@ -197,10 +237,17 @@ def assert_each_piece_once(home: Path, expected_interviews: int) -> dict[str, li
     assert len(found) == expected_interviews
     for interview, entries in found.items():
         numbers = [e["piece"] for e in entries]
-        assert sorted(numbers) == list(range(len(numbers))), (interview, numbers)  # none lost, none twice
+        assert sorted(numbers) == list(range(len(numbers))), (
+            interview,
+            numbers,
+        )  # none lost, none twice
         assert len(numbers) >= 2
         for e in entries:
-            assert e["host"] == socket.gethostname() and e["engine"] == "openai-whisper" and e["device"] == "cpu"
+            assert (
+                e["host"] == socket.gethostname()
+                and e["engine"] == "openai-whisper"
+                and e["device"] == "cpu"
+            )
             assert len(e["model_sha256"]) == 64
     return found
 
@@ -216,8 +263,24 @@ def decoded(worker: Proc) -> Counter:
 
 
 def start_worker(procs, tmp_path: Path, home: Path, name: str, redis: Redis) -> Proc:
-    worker = procs(Proc, home, ["worker", "--broker", redis.url(), "--device", "auto", "--name",
-                                f"{name}@{socket.gethostname()}"], tmp_path / f"{name}.out")
-    wait_until(lambda: "ready." in worker.text() or worker.proc.poll() is not None, 120, what=f"{name} to start")
+    worker = procs(
+        Proc,
+        home,
+        [
+            "worker",
+            "--broker",
+            redis.url(),
+            "--device",
+            "auto",
+            "--name",
+            f"{name}@{socket.gethostname()}",
+        ],
+        tmp_path / f"{name}.out",
+    )
+    wait_until(
+        lambda: "ready." in worker.text() or worker.proc.poll() is not None,
+        120,
+        what=f"{name} to start",
+    )
     assert worker.proc.poll() is None, worker.text()
     return worker

@@ -70,8 +70,12 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             for mark in item.iter_markers("evaldata"):
                 why = mark.kwargs.get("reason", "needs the evaluation data")
-                item.add_marker(pytest.mark.skip(reason=f"{why}; evaluation data not found at {EVALDATA} "
-                                                        "(set TESTIMONY_EVALDATA)"))
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"{why}; evaluation data not found at {EVALDATA} "
+                        "(set TESTIMONY_EVALDATA)"
+                    )
+                )
                 break
 
 
@@ -127,8 +131,13 @@ class Watcher:
     def start(self) -> "Watcher":
         env = {**os.environ, "TESTIMONY_HOME": str(self.home)}
         self.log = open(self.home / "watch.out", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch"], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "watch"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         return self
 
     def output(self) -> str:
@@ -159,7 +168,9 @@ def watcher(home):
         w.stop()
 
 
-def wait_until(predicate, timeout: float = DEADLINE, interval: float = 0.2, what: str = "condition"):
+def wait_until(
+    predicate, timeout: float = DEADLINE, interval: float = 0.2, what: str = "condition"
+):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

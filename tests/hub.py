@@ -69,10 +69,21 @@ class FakeHub(_Server):
         super().__init__()
         self.repos: dict[str, dict] = {}
 
-    def add(self, repo_id: str, folder: Path, licence: str = "mit", commit: str | None = None) -> str:
+    def add(
+        self, repo_id: str, folder: Path, licence: str = "mit", commit: str | None = None
+    ) -> str:
         """Serve ``folder`` as ``repo_id`` at ``commit`` (default: a hash of its files)."""
-        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-        commit = commit or hashlib.sha1(json.dumps({k: git_blob_id(v) for k, v in files.items()}).encode()).hexdigest()
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        commit = (
+            commit
+            or hashlib.sha1(
+                json.dumps({k: git_blob_id(v) for k, v in files.items()}).encode()
+            ).hexdigest()
+        )
         self.repos[repo_id] = {"sha": commit, "files": files, "licence": licence}
         return commit
 
@@ -80,7 +91,7 @@ class FakeHub(_Server):
         path = unquote(urlparse(handler.path).path)
         self.requests.append(f"{handler.command} {path}")
         if path.startswith("/api/models/"):
-            rest = path[len("/api/models/"):]
+            rest = path[len("/api/models/") :]
             for kind in ("/revision/", "/tree/"):
                 if kind in rest:
                     repo_id, revision = rest.split(kind, 1)
@@ -94,16 +105,28 @@ class FakeHub(_Server):
                 return
             data = repo["files"].get(filename)
             if data is None:
-                return self.send(handler, 404, b"", head, X_Error_Code="EntryNotFound", X_Repo_Commit=repo["sha"])
-            return self.send(handler, 200, data, head, X_Repo_Commit=repo["sha"], ETag=f'"{git_blob_id(data)}"')
+                return self.send(
+                    handler, 404, b"", head, X_Error_Code="EntryNotFound", X_Repo_Commit=repo["sha"]
+                )
+            return self.send(
+                handler, 200, data, head, X_Repo_Commit=repo["sha"], ETag=f'"{git_blob_id(data)}"'
+            )
         self.send(handler, 404, b"not found", head)
 
     def _repo(self, handler, repo_id: str, revision: str, head: bool = False) -> dict | None:
         repo = self.repos.get(repo_id)
         if repo is None:
-            self.send(handler, 404, b'{"error": "Repository not found"}', head, X_Error_Code="RepoNotFound")
+            self.send(
+                handler,
+                404,
+                b'{"error": "Repository not found"}',
+                head,
+                X_Error_Code="RepoNotFound",
+            )
         elif revision not in ("main", repo["sha"]):
-            self.send(handler, 404, b'{"error": "Invalid rev id"}', head, X_Error_Code="RevisionNotFound")
+            self.send(
+                handler, 404, b'{"error": "Invalid rev id"}', head, X_Error_Code="RevisionNotFound"
+            )
         else:
             return repo
         return None
@@ -114,12 +137,20 @@ class FakeHub(_Server):
         if repo is None:
             return
         if kind == "revision":
-            body = {"id": repo_id, "modelId": repo_id, "sha": repo["sha"], "private": False,
-                    "siblings": [{"rfilename": name} for name in repo["files"]],
-                    "cardData": {"license": repo["licence"]}, "tags": [f"license:{repo['licence']}"]}
+            body = {
+                "id": repo_id,
+                "modelId": repo_id,
+                "sha": repo["sha"],
+                "private": False,
+                "siblings": [{"rfilename": name} for name in repo["files"]],
+                "cardData": {"license": repo["licence"]},
+                "tags": [f"license:{repo['licence']}"],
+            }
         else:
-            body = [{"type": "file", "path": name, "size": len(data), "oid": git_blob_id(data)}
-                    for name, data in repo["files"].items()]
+            body = [
+                {"type": "file", "path": name, "size": len(data), "oid": git_blob_id(data)}
+                for name, data in repo["files"].items()
+            ]
         self.send(handler, 200, json.dumps(body).encode(), Content_Type="application/json")
 
 
@@ -133,9 +164,18 @@ class ArgosIndex(_Server):
 
     def add(self, archive: Path, from_code: str, to_code: str, version: str = "1.9") -> None:
         self.files[f"/packages/{archive.name}"] = archive.read_bytes()
-        self.index.append({"package_version": version, "argos_version": "1.9", "from_code": from_code,
-                           "from_name": from_code, "to_code": to_code, "to_name": to_code, "type": "translate",
-                           "links": [f"{self.url}/packages/{archive.name}"]})
+        self.index.append(
+            {
+                "package_version": version,
+                "argos_version": "1.9",
+                "from_code": from_code,
+                "from_name": from_code,
+                "to_code": to_code,
+                "to_name": to_code,
+                "type": "translate",
+                "links": [f"{self.url}/packages/{archive.name}"],
+            }
+        )
 
     def answer(self, handler, head: bool) -> None:
         path = urlparse(handler.path).path

@@ -23,12 +23,29 @@ from pipeline.store import Store
 from conftest import FAST_SETTINGS
 
 SEGMENTS = [
-    transcript.Segment(1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."),
-    transcript.Segment(2, 1.2, 2.4, "kk", "Ол лагерьде болды.", None, avg_logprob=-1.4,
-                       flags=["low confidence", transcript.MISSING_TRANSLATION_FLAG]),
+    transcript.Segment(
+        1, 0.0, 1.2, "ru", "Мой брат живёт в Алматы.", "My brother lives in Almaty."
+    ),
+    transcript.Segment(
+        2,
+        1.2,
+        2.4,
+        "kk",
+        "Ол лагерьде болды.",
+        None,
+        avg_logprob=-1.4,
+        flags=["low confidence", transcript.MISSING_TRANSLATION_FLAG],
+    ),
     transcript.Segment(3, 2.4, 3.6, "ru", "Где ваш сын?", "Where is your son?"),
-    transcript.Segment(4, 3.6, 4.9, "ru", "Его забрали в две тысячи восемнадцатом году.", None,
-                       flags=[transcript.MISSING_TRANSLATION_FLAG]),
+    transcript.Segment(
+        4,
+        3.6,
+        4.9,
+        "ru",
+        "Его забрали в две тысячи восемнадцатом году.",
+        None,
+        flags=[transcript.MISSING_TRANSLATION_FLAG],
+    ),
 ]
 
 
@@ -42,8 +59,12 @@ def new_home(root, checkpoint) -> config.Settings:
 
 
 def process(settings, video, case="KZ-7"):
-    result = CliRunner().invoke(main_app, ["process", str(video), "--case", case, "--language", "ru"],
-                                env={"TESTIMONY_HOME": str(settings.home)}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main_app,
+        ["process", str(video), "--case", case, "--language", "ru"],
+        env={"TESTIMONY_HOME": str(settings.home)},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     store = Store(settings.database)
     [job] = [j for j in store.jobs("done") if j.case_id == case]
@@ -74,8 +95,12 @@ def home(processed, monkeypatch):
     for name in (transcript.REVIEWED_FILE, "review.txt", ERRORS_FILE):
         (out / name).unlink(missing_ok=True)
     db = Reviews(settings).db
-    db.executescript("DELETE FROM review_versions; DELETE FROM review_audit; DELETE FROM review_files;")
-    db.execute("UPDATE originals SET evidence_path=? WHERE sha256=?", (job.evidence_path, job.sha256))
+    db.executescript(
+        "DELETE FROM review_versions; DELETE FROM review_audit; DELETE FROM review_files;"
+    )
+    db.execute(
+        "UPDATE originals SET evidence_path=? WHERE sha256=?", (job.evidence_path, job.sha256)
+    )
     db.close()
     seed(settings, job)
     return settings
@@ -109,7 +134,9 @@ def server(home, review_server):
 
 
 def call(srv, method, path, body=None, token=True, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)  # generous: the machine may be busy
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", srv.port, timeout=120
+    )  # generous: the machine may be busy
     sent = {"Host": f"127.0.0.1:{srv.port}"}
     if token:
         sent["X-Testimony-Token"] = srv.token
@@ -126,12 +153,20 @@ def call(srv, method, path, body=None, token=True, headers=None):
 
 # Speakers and words in time ---------------------------------------------------------------
 
+
 def timed_words(seg):
     """The segment's words, evenly timed over it, as the recognizer would give them."""
     parts = seg.text.split()
     step = (seg.end - seg.start) / len(parts)
-    return [{"start": round(seg.start + i * step, 3), "end": round(seg.start + (i + 1) * step, 3),
-             "text": word, "probability": 0.3 if i == 0 else 0.9} for i, word in enumerate(parts)]
+    return [
+        {
+            "start": round(seg.start + i * step, 3),
+            "end": round(seg.start + (i + 1) * step, 3),
+            "text": word,
+            "probability": 0.3 if i == 0 else 0.9,
+        }
+        for i, word in enumerate(parts)
+    ]
 
 
 def seed_speakers(settings, job):

@@ -51,7 +51,10 @@ def test_decoder_figures_that_are_not_numbers_become_a_flag():
 def test_flags_follow_the_decoder_figures():
     assert asr.flags_for(avg_logprob=-0.2, compression_ratio=1.3, no_speech_prob=0.1) == []
     assert asr.flags_for(avg_logprob=-1.5, compression_ratio=3.0, no_speech_prob=0.9) == [
-        "low confidence", "repetition", "possible hallucination in silence"]
+        "low confidence",
+        "repetition",
+        "possible hallucination in silence",
+    ]
 
 
 def test_unknown_model_is_not_downloaded(home):
@@ -69,8 +72,9 @@ def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_pa
     real = asr.transcribe
     monkeypatch.setattr(asr, "transcribe", lambda *a, **k: calls.append(1) or real(*a, **k))
     pieces = tmp_path / "pieces"
-    first = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
-                                options=GREEDY_1)
+    first = asr.transcribe_file(
+        model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2, options=GREEDY_1
+    )
     n = len(calls)
     assert n >= 2 and len(list(pieces.iterdir())) == n
     assert [s.id for s in first.segments] == list(range(1, len(first.segments) + 1))
@@ -78,16 +82,26 @@ def test_long_file_resumes_after_the_last_saved_piece(home, speech_video, tmp_pa
     assert max(s.start for s in first.segments) >= 2.0, "later pieces are shifted to their place"
 
     sorted(pieces.iterdir())[-1].unlink()  # as if killed during the last piece
-    again = asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2,
-                                options=GREEDY_1)
+    again = asr.transcribe_file(
+        model, wav, "ru", resume_dir=pieces, resume_key="k", chunk_seconds=2, options=GREEDY_1
+    )
     assert len(calls) == n + 1, "only the unfinished piece is decoded again"
     assert again.segments == first.segments
-    asr.transcribe_file(model, wav, "ru", resume_dir=pieces, resume_key="other model", chunk_seconds=2,
-                        options=GREEDY_1)
+    asr.transcribe_file(
+        model,
+        wav,
+        "ru",
+        resume_dir=pieces,
+        resume_key="other model",
+        chunk_seconds=2,
+        options=GREEDY_1,
+    )
     assert len(calls) == 2 * n + 1, "a different model starts over"
 
 
-def test_a_kyrgyz_model_mapped_for_ky_is_not_flagged_as_a_stand_in(home, speech_video, tmp_path, tiny_checkpoint):
+def test_a_kyrgyz_model_mapped_for_ky_is_not_flagged_as_a_stand_in(
+    home, speech_video, tmp_path, tiny_checkpoint
+):
     models.add_model(home, tiny_checkpoint, name="kyrgyz-tiny", languages="ky,kk")
     settings = dataclasses.replace(home, language_models=(("ky", "kyrgyz-tiny"),))
     engine, path, _, name = asr.load_engine(settings, language="ky")
@@ -96,20 +110,25 @@ def test_a_kyrgyz_model_mapped_for_ky_is_not_flagged_as_a_stand_in(home, speech_
     media.extract_audio(speech_video, tmp_path / "a.wav")
     options = asr.DecodeOptions(fallback=False, native=asr.native_languages(settings, name))
     result = asr.transcribe(engine, media.load_wav(tmp_path / "a.wav"), "ky", options)
-    assert result.segments and all(s.language == "ky" and asr.UNSUPPORTED_FLAG not in s.flags
-                                   for s in result.segments)
+    assert result.segments and all(
+        s.language == "ky" and asr.UNSUPPORTED_FLAG not in s.flags for s in result.segments
+    )
 
 
 def test_a_kazakh_passage_in_a_russian_file_is_labelled_kazakh(home, speech_video, tmp_path):
     """A model that writes the Kazakh word "мен": in a file tagged Russian, its segments are
     Kazakh passages, decoded again as Kazakh and translated with the Kazakh package."""
-    model = asr.load_model(str(tiny_whisper_checkpoint(tmp_path / "kazakh.pt", word=KAZAKH_WORD_TOKEN)))
+    model = asr.load_model(
+        str(tiny_whisper_checkpoint(tmp_path / "kazakh.pt", word=KAZAKH_WORD_TOKEN))
+    )
     media.extract_audio(speech_video, tmp_path / "a.wav")
     result = asr.transcribe(model, media.load_wav(tmp_path / "a.wav"), "ru", GREEDY_1)
     assert result.segments and all(s.text == "мен" and s.language == "kk" for s in result.segments)
 
 
-def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(home, speech_video, cli, tmp_path, monkeypatch):
+def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(
+    home, speech_video, cli, tmp_path, monkeypatch
+):
     """The real engine, wrapped only to see what it is asked to decode with."""
     from pipeline import engines
 
@@ -128,11 +147,15 @@ def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(home, speech_vid
         return engine
 
     (tmp_path / "names.mp4").write_bytes(speech_video.read_bytes())
-    (tmp_path / "names.mp4.toml").write_text('case_id = "KZ-9"\nnames = ["Айгүл Серікқызы", "Құлжа"]\n')
+    (tmp_path / "names.mp4.toml").write_text(
+        'case_id = "KZ-9"\nnames = ["Айгүл Серікқызы", "Құлжа"]\n'
+    )
     monkeypatch.setattr(engines, "load", load)
     result = cli("process", tmp_path / "names.mp4", "--language", "kk")
     assert result.exit_code == 0, result.output
     assert prompts and set(prompts) == {"Айгүл Серікқызы, Құлжа"}
     [out] = (home.outbox / "KZ-9").iterdir()
     options = json.loads((out / "provenance.json").read_text())["options"]
-    assert options["prompt_names"] == ["Айгүл Серікқызы", "Құлжа"] and options["native_languages"] == ["kk", "ru"]
+    assert options["prompt_names"] == ["Айгүл Серікқызы", "Құлжа"] and options[
+        "native_languages"
+    ] == ["kk", "ru"]

@@ -23,7 +23,10 @@ def test_a_minute_of_silence_or_room_noise_has_no_words(home):
     model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
     rng = np.random.default_rng(0)
     hum = 0.01 * np.sin(2 * np.pi * 50 * np.arange(60 * 16000) / 16000)
-    for audio in (np.zeros(60 * 16000, np.float32), (rng.normal(0, 0.003, 60 * 16000) + hum).astype(np.float32)):
+    for audio in (
+        np.zeros(60 * 16000, np.float32),
+        (rng.normal(0, 0.003, 60 * 16000) + hum).astype(np.float32),
+    ):
         seen = []
         result = asr.transcribe(model, audio, "kk", GREEDY, progress=seen.append)
         assert result.segments == [] and seen[-1] == 1.0
@@ -33,11 +36,15 @@ def test_pauses_are_cut_out_and_times_mapped_back(home, tmp_path):
     model = asr.load_model(models.resolve_whisper(home, "tiny")[0])
     media.extract_audio(KK_CLIP, tmp_path / "a.wav")
     speech = media.load_wav(tmp_path / "a.wav")
-    audio = np.concatenate([np.zeros(8 * 16000, np.float32), speech, np.zeros(8 * 16000, np.float32)])
+    audio = np.concatenate(
+        [np.zeros(8 * 16000, np.float32), speech, np.zeros(8 * 16000, np.float32)]
+    )
     regions = vad.speech_regions(audio)
     assert regions and regions[0][0] >= 6 * 16000 and regions[-1][1] <= audio.size - 6 * 16000
     result = asr.transcribe(model, audio, "ru", GREEDY)
-    assert result.segments and all(7 <= s.start <= s.end <= 8 + speech.size / 16000 + 1 for s in result.segments)
+    assert result.segments and all(
+        7 <= s.start <= s.end <= 8 + speech.size / 16000 + 1 for s in result.segments
+    )
 
 
 def _two_utterances(tmp_path) -> np.ndarray:
@@ -48,14 +55,21 @@ def _two_utterances(tmp_path) -> np.ndarray:
 
 
 def _segment(start: float, end: float, text: str, words: tuple[RawWord, ...] = ()) -> RawSegment:
-    return RawSegment(start=start, end=end, text=text, avg_logprob=-0.3, no_speech_prob=0.0,
-                      compression_ratio=1.5, words=words)
+    return RawSegment(
+        start=start,
+        end=end,
+        text=text,
+        avg_logprob=-0.3,
+        no_speech_prob=0.0,
+        compression_ratio=1.5,
+        words=words,
+    )
 
 
 def test_speech_between_segments_is_found_and_pauses_are_not(tmp_path):
     audio = _two_utterances(tmp_path)
     first, second = _segment(0.0, 4.9, "а"), _segment(8.9, 13.8, "б")
-    (lo, hi), = recovery.skipped_speech(audio, [first])
+    ((lo, hi),) = recovery.skipped_speech(audio, [first])
     assert 8.0 * 16000 <= lo and hi <= 14.3 * 16000 and hi - lo >= 3 * 16000
     assert recovery.skipped_speech(audio, [first, second]) == []
 
@@ -99,8 +113,9 @@ class LoopsOverTheSecondUtterance:
         end = len(audio) / 16000 - 0.5
         said = (RawWord(0.5, 1.5, self.SAID, 0.9), RawWord(1.5, 3.0, self.LOOPED, 0.9))
         step = (end - 3.0) / 12
-        loop = tuple(RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9)
-                     for k in range(12))
+        loop = tuple(
+            RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9) for k in range(12)
+        )
         return [_segment(0.5, end, " ".join(w.text for w in said + loop), said + loop)]
 
 
@@ -123,7 +138,11 @@ def _word(start: float, end: float, text: str) -> RawWord:
 
 
 def test_a_looped_segment_is_cut_where_its_speech_was_decoded_again():
-    said = [_word(0.0, 1.2, "ал"), *[_word(1.2 + n, 2.2 + n, "бір") for n in range(6)], _word(9.0, 9.5, "сосын")]
+    said = [
+        _word(0.0, 1.2, "ал"),
+        *[_word(1.2 + n, 2.2 + n, "бір") for n in range(6)],
+        _word(9.0, 9.5, "сосын"),
+    ]
     seg = _segment(0.0, 10.0, " ".join(w.text for w in said), tuple(said))
     # The stretch decoded again starts 0.1 s inside the kept "бір" (the voice detector's padding).
     before, after = recovery.cut_around(seg, [(2.1, 8.5)])
@@ -136,7 +155,10 @@ def test_a_looped_segment_is_cut_where_its_speech_was_decoded_again():
 
 def test_loops_are_cut_back_to_one_occurrence():
     assert loops.collapse_loops("өдім өдім өдім өдім өдім") == ("өдім", True)
-    assert loops.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == ("ал бір екі, сосын", True)
+    assert loops.collapse_loops("ал бір екі, бір екі бір екі бір екі сосын") == (
+        "ал бір екі, сосын",
+        True,
+    )
     assert loops.collapse_loops("иә иә бәрі жақсы") == ("иә иә бәрі жақсы", False)
     # a syllable looping inside a word; "ағаға" (to the elder brother) and the filler "ааа" are speech
     assert loops.collapse_loops("бір оқйғағағағағағағаға бар") == ("бір оқйға бар", True)
@@ -155,17 +177,25 @@ def test_foreign_script_tokens_are_the_same_in_both_engines(base_ct2):
     tokens = fw.model.hf_tokenizer
     for foreign in ("hello world", "你好", "مرحبا", "안녕"):
         assert any(i in ids for i in tokens.encode(foreign, add_special_tokens=False).ids)
-    assert not any(i in ids for i in tokens.encode(" Менің ағам, «Ерлан» — 1990 жылы!", add_special_tokens=False).ids)
+    assert not any(
+        i in ids
+        for i in tokens.encode(" Менің ағам, «Ерлан» — 1990 жылы!", add_special_tokens=False).ids
+    )
 
 
 def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
     engine = engines.load("faster-whisper", base_ct2)
     wav = tmp_path / "a.wav"
     media.extract_audio(KK_CLIP, wav)
-    result = asr.transcribe_file(engine, wav, "kk", resume_dir=tmp_path / "p", resume_key="k",
-                                 options=GREEDY)
+    result = asr.transcribe_file(
+        engine, wav, "kk", resume_dir=tmp_path / "p", resume_key="k", options=GREEDY
+    )
     text = " ".join(s.text for s in result.segments)
-    assert result.segments and re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
+    assert (
+        result.segments
+        and re.search("[а-яәғқңөұүһі]", text.lower())
+        and not re.search("[A-Za-z]", text)
+    )
     assert all(0 <= s.start <= s.end <= 5.5 for s in result.segments)
     assert asr.detect_language(engine, media.load_wav(wav))[0] in ("kk", "ru")
 
@@ -176,18 +206,28 @@ def test_batched_faster_whisper_gives_timed_cyrillic_words_inside_its_segments(b
     batched = asr.DecodeOptions(fallback=False, batch_size=4)
     runs = [asr.transcribe(engine, audio, "kk", batched) for _ in range(2)]
     segments = runs[0].segments
-    assert segments and [s.text for s in segments] == [s.text for s in runs[1].segments]  # greedy: reproducible
+    assert segments and [s.text for s in segments] == [
+        s.text for s in runs[1].segments
+    ]  # greedy: reproducible
     text = " ".join(s.text for s in segments)
     assert re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
-    assert all(s.words and s.start <= w["start"] <= w["end"] <= s.end <= 18 for s in segments for w in s.words)
-    assert any(s.start < 4.9 for s in segments) and any(s.end > 8.9 for s in segments)  # both utterances
+    assert all(
+        s.words and s.start <= w["start"] <= w["end"] <= s.end <= 18
+        for s in segments
+        for w in s.words
+    )
+    assert any(s.start < 4.9 for s in segments) and any(
+        s.end > 8.9 for s in segments
+    )  # both utterances
 
 
 def test_the_engine_setting_picks_the_model_format(home):
     path, sha = models.resolve_for_engine(home, "faster-whisper", "base")
     assert path.endswith("base-ct2") and sha == models.EMBEDDED_CT2_SHA256
     assert models.resolve_for_engine(home, "openai-whisper", "tiny")[0].endswith("tiny.pt")
-    assert models.resolve_for_engine(home, "faster-whisper", "tiny")[0].endswith("tiny-ct2")  # converted once
+    assert models.resolve_for_engine(home, "faster-whisper", "tiny")[0].endswith(
+        "tiny-ct2"
+    )  # converted once
     with pytest.raises(models.ModelError, match="no-such-model"):
         models.resolve_for_engine(home, "faster-whisper", "no-such-model")
     with pytest.raises(ValueError, match="unknown speech engine"):
@@ -210,8 +250,9 @@ def test_the_compute_type_is_the_measured_best_unless_set(base_ct2):
 def test_a_compute_type_the_engine_lacks_is_refused_with_the_ones_it_has(home):
     settings_file = home.home / "testimony.toml"
     text = settings_file.read_text(encoding="utf-8")
-    settings_file.write_text(text.replace("[asr]\n", '[asr]\ncompute_type = "int8"\n'),
-                             encoding="utf-8")
+    settings_file.write_text(
+        text.replace("[asr]\n", '[asr]\ncompute_type = "int8"\n'), encoding="utf-8"
+    )
     refused = "compute_type 'int8' is not one openai-whisper has: auto, float32, float16"
     with pytest.raises(config.SettingsError, match=refused):
         config.load(home.home)

@@ -26,7 +26,9 @@ def sha(data: bytes) -> str:
 
 
 def tiny_wav(path: Path, seconds: float) -> Path:
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", str(seconds), str(path))
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", str(seconds), str(path)
+    )
     return path
 
 
@@ -42,6 +44,7 @@ def _with_sidecar(sidecar_name: str, content: bytes):
         media = _write(inbox / "interview.mp4", video.read_bytes())
         _write(inbox / sidecar_name, content)
         return media
+
     return build
 
 
@@ -52,65 +55,190 @@ INCOMPLETE = "is incomplete or damaged .* Copy it again"
 
 def unknown_codec_mkv(tmp: Path) -> bytes:
     """A Matroska file whose audio track names a codec no ffmpeg has ("A_ZZZ/INT/LIT")."""
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "1", "-c:a", "pcm_s16le",
-           str(tmp / "pcm.mkv"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:sample_rate=16000",
+        "-t",
+        "1",
+        "-c:a",
+        "pcm_s16le",
+        str(tmp / "pcm.mkv"),
+    )
     data = (tmp / "pcm.mkv").read_bytes()
     assert data.count(b"A_PCM/INT/LIT") == 1
     return data.replace(b"A_PCM/INT/LIT", b"A_ZZZ/INT/LIT")
 
+
 CASES = {
     "zero bytes": (lambda i, v, t: _write(i / "KZ-1_empty.mp4", b""), "rejected", "empty"),
-    "random bytes named mp4": (lambda i, v, t: _write(i / "KZ-1_noise.mp4", RANDOM), "failed", NOT_MEDIA + "data of no"),
-    "random bytes named webm": (lambda i, v, t: _write(i / "KZ-1_noise.webm", RANDOM), "failed", NOT_MEDIA + "data of no"),
-    "random bytes named mp3": (lambda i, v, t: _write(i / "KZ-1_noise.mp3", RANDOM), "failed", NOT_MEDIA + "data of no"),
-    "text named mp4": (lambda i, v, t: _write(i / "KZ-0778_notes.mp4", "Заметки: брат, 2017\n".encode() * 300), "failed",
-                       NOT_MEDIA + r"a text file with a \.mp4 name"),
-    "truncated mp4 (a third)": (lambda i, v, t: _write(i / "KZ-1_cut.mp4", v.read_bytes()[: v.stat().st_size // 3]),
-                                "failed", INCOMPLETE),
-    "truncated mp4 (100 bytes)": (lambda i, v, t: _write(i / "KZ-1_stub.mp4", v.read_bytes()[:100]),
-                                  "failed", INCOMPLETE),
-    "unsupported codec": (lambda i, v, t: _write(i / "KZ-1_odd.mkv", unknown_codec_mkv(t)), "failed",
-                          r"format \(codec\) this tool's ffmpeg cannot decode\. Convert it"),
-    "text named wav": (lambda i, v, t: _write(i / "KZ-1_notes.wav", "мой брат\n".encode() * 100), "failed",
-                       NOT_MEDIA + r"a text file with a \.wav name"),
-    "png named mp4": (lambda i, v, t: _write(i / "KZ-1_photo.mp4", b"\x89PNG\r\n\x1a\n" + RANDOM[:2000]), "failed",
-                      NOT_MEDIA + r"a PNG file \(image/png\)"),
-    "video without audio": (lambda i, v, t: shutil.copy(video_without_audio(t / "film.mp4"), i / "KZ-1_film.mp4"),
-                            "failed", "no audio track"),
-    "zero-length audio": (lambda i, v, t: _write(i / "KZ-1_blank.wav", tiny_wav(t / "z.wav", 0.01).read_bytes()),
-                          "failed", "no sound|zero length|not a readable"),
-    "wav header only": (lambda i, v, t: _write(i / "KZ-1_header.wav", tiny_wav(t / "h.wav", 1).read_bytes()[:44]),
-                        "failed", "no sound|zero length|not a readable|incomplete"),
-    "word document": (lambda i, v, t: _write(i / "statement.docx", b"PK\x03\x04" + RANDOM[:500]), "rejected",
-                      "Not a recording"),
+    "random bytes named mp4": (
+        lambda i, v, t: _write(i / "KZ-1_noise.mp4", RANDOM),
+        "failed",
+        NOT_MEDIA + "data of no",
+    ),
+    "random bytes named webm": (
+        lambda i, v, t: _write(i / "KZ-1_noise.webm", RANDOM),
+        "failed",
+        NOT_MEDIA + "data of no",
+    ),
+    "random bytes named mp3": (
+        lambda i, v, t: _write(i / "KZ-1_noise.mp3", RANDOM),
+        "failed",
+        NOT_MEDIA + "data of no",
+    ),
+    "text named mp4": (
+        lambda i, v, t: _write(i / "KZ-0778_notes.mp4", "Заметки: брат, 2017\n".encode() * 300),
+        "failed",
+        NOT_MEDIA + r"a text file with a \.mp4 name",
+    ),
+    "truncated mp4 (a third)": (
+        lambda i, v, t: _write(i / "KZ-1_cut.mp4", v.read_bytes()[: v.stat().st_size // 3]),
+        "failed",
+        INCOMPLETE,
+    ),
+    "truncated mp4 (100 bytes)": (
+        lambda i, v, t: _write(i / "KZ-1_stub.mp4", v.read_bytes()[:100]),
+        "failed",
+        INCOMPLETE,
+    ),
+    "unsupported codec": (
+        lambda i, v, t: _write(i / "KZ-1_odd.mkv", unknown_codec_mkv(t)),
+        "failed",
+        r"format \(codec\) this tool's ffmpeg cannot decode\. Convert it",
+    ),
+    "text named wav": (
+        lambda i, v, t: _write(i / "KZ-1_notes.wav", "мой брат\n".encode() * 100),
+        "failed",
+        NOT_MEDIA + r"a text file with a \.wav name",
+    ),
+    "png named mp4": (
+        lambda i, v, t: _write(i / "KZ-1_photo.mp4", b"\x89PNG\r\n\x1a\n" + RANDOM[:2000]),
+        "failed",
+        NOT_MEDIA + r"a PNG file \(image/png\)",
+    ),
+    "video without audio": (
+        lambda i, v, t: shutil.copy(video_without_audio(t / "film.mp4"), i / "KZ-1_film.mp4"),
+        "failed",
+        "no audio track",
+    ),
+    "zero-length audio": (
+        lambda i, v, t: _write(i / "KZ-1_blank.wav", tiny_wav(t / "z.wav", 0.01).read_bytes()),
+        "failed",
+        "no sound|zero length|not a readable",
+    ),
+    "wav header only": (
+        lambda i, v, t: _write(i / "KZ-1_header.wav", tiny_wav(t / "h.wav", 1).read_bytes()[:44]),
+        "failed",
+        "no sound|zero length|not a readable|incomplete",
+    ),
+    "word document": (
+        lambda i, v, t: _write(i / "statement.docx", b"PK\x03\x04" + RANDOM[:500]),
+        "rejected",
+        "Not a recording",
+    ),
     "no extension": (lambda i, v, t: _write(i / "README", b"hello"), "rejected", "Not a recording"),
-    "executable": (lambda i, v, t: _write(i / "setup.exe", b"MZ" + RANDOM[:100]), "rejected", "Not a recording"),
-    "sidecar not TOML": (_with_sidecar("interview.mp4.toml", b"case_id = "), "rejected", "not valid TOML"),
-    "sidecar not JSON": (_with_sidecar("interview.json", b"{case_id: KZ-1"), "rejected", "not valid JSON"),
-    "sidecar path-like case": (_with_sidecar("interview.toml", b'case_id = "../../etc"'), "rejected", "does not match"),
-    "sidecar empty case": (_with_sidecar("interview.toml", b'case_id = ""'), "rejected", "does not match"),
-    "sidecar numeric case": (_with_sidecar("interview.json", b'{"case_id": 42}'), "rejected", "does not match"),
-    "sidecar unknown language": (_with_sidecar("interview.toml", b'case_id = "KZ-1"\nlanguage = "uz"'), "rejected",
-                                 "not one of"),
-    "sidecar names not a list": (_with_sidecar("interview.toml", 'case_id = "KZ-1"\nnames = "Ерлан"'.encode()), "rejected",
-                                 "names must be a list"),
-    "sidecar not UTF-8": (_with_sidecar("interview.toml", b'case_id = "\xff\xfe"'), "rejected", "not valid TOML"),
-    "sidecar JSON array": (_with_sidecar("interview.json", b'["KZ-1"]'), "rejected", "must hold a table"),
-    "sidecar unknown key": (_with_sidecar("interview.toml", b'case = "KZ-1"'), "rejected", "unknown keys"),
-    "symlink outside the inbox": (lambda i, v, t: (i / "KZ-1_link.mp4").symlink_to(v) or i / "KZ-1_link.mp4",
-                                  "rejected", "Links are not taken"),
-    "symlink to a system file": (lambda i, v, t: (i / "KZ-1_pw.mp4").symlink_to("/etc/passwd") or i / "KZ-1_pw.mp4",
-                                 "rejected", "Links are not taken"),
-    "named pipe": (lambda i, v, t: os.mkfifo(i / "KZ-1_pipe.mp4") or i / "KZ-1_pipe.mp4", "rejected",
-                   "Not a regular file"),
-    "case folder that is not a case": (lambda i, v, t: _write(i / "KZ-1 ; rm -rf" / "a.mp4", v.read_bytes()),
-                                       "needs_case", None),
-    "absurdly long name": (lambda i, v, t: _write(i / ("KZ-1_" + "ө" * 120 + ".mp4"), v.read_bytes()), "done", None),
-    "non-UTF-8 name": (lambda i, v, t: _write(Path(os.fsdecode(bytes(i) + b"/KZ-1_\xff\xfe.mp4")), v.read_bytes()),
-                       "done", None),
-    "upper-case extension": (lambda i, v, t: _write(i / "KZ-1_LOUD.MP4", v.read_bytes()), "done", None),
-    "sidecar without recording": (lambda i, v, t: _write(i / "orphan.toml", b'case_id = "KZ-1"'), "ignored", None),
-    "folder named like a video": (lambda i, v, t: (i / "KZ-1_dir.mp4").mkdir() or i / "KZ-1_dir.mp4", "ignored", None),
+    "executable": (
+        lambda i, v, t: _write(i / "setup.exe", b"MZ" + RANDOM[:100]),
+        "rejected",
+        "Not a recording",
+    ),
+    "sidecar not TOML": (
+        _with_sidecar("interview.mp4.toml", b"case_id = "),
+        "rejected",
+        "not valid TOML",
+    ),
+    "sidecar not JSON": (
+        _with_sidecar("interview.json", b"{case_id: KZ-1"),
+        "rejected",
+        "not valid JSON",
+    ),
+    "sidecar path-like case": (
+        _with_sidecar("interview.toml", b'case_id = "../../etc"'),
+        "rejected",
+        "does not match",
+    ),
+    "sidecar empty case": (
+        _with_sidecar("interview.toml", b'case_id = ""'),
+        "rejected",
+        "does not match",
+    ),
+    "sidecar numeric case": (
+        _with_sidecar("interview.json", b'{"case_id": 42}'),
+        "rejected",
+        "does not match",
+    ),
+    "sidecar unknown language": (
+        _with_sidecar("interview.toml", b'case_id = "KZ-1"\nlanguage = "uz"'),
+        "rejected",
+        "not one of",
+    ),
+    "sidecar names not a list": (
+        _with_sidecar("interview.toml", 'case_id = "KZ-1"\nnames = "Ерлан"'.encode()),
+        "rejected",
+        "names must be a list",
+    ),
+    "sidecar not UTF-8": (
+        _with_sidecar("interview.toml", b'case_id = "\xff\xfe"'),
+        "rejected",
+        "not valid TOML",
+    ),
+    "sidecar JSON array": (
+        _with_sidecar("interview.json", b'["KZ-1"]'),
+        "rejected",
+        "must hold a table",
+    ),
+    "sidecar unknown key": (
+        _with_sidecar("interview.toml", b'case = "KZ-1"'),
+        "rejected",
+        "unknown keys",
+    ),
+    "symlink outside the inbox": (
+        lambda i, v, t: (i / "KZ-1_link.mp4").symlink_to(v) or i / "KZ-1_link.mp4",
+        "rejected",
+        "Links are not taken",
+    ),
+    "symlink to a system file": (
+        lambda i, v, t: (i / "KZ-1_pw.mp4").symlink_to("/etc/passwd") or i / "KZ-1_pw.mp4",
+        "rejected",
+        "Links are not taken",
+    ),
+    "named pipe": (
+        lambda i, v, t: os.mkfifo(i / "KZ-1_pipe.mp4") or i / "KZ-1_pipe.mp4",
+        "rejected",
+        "Not a regular file",
+    ),
+    "case folder that is not a case": (
+        lambda i, v, t: _write(i / "KZ-1 ; rm -rf" / "a.mp4", v.read_bytes()),
+        "needs_case",
+        None,
+    ),
+    "absurdly long name": (
+        lambda i, v, t: _write(i / ("KZ-1_" + "ө" * 120 + ".mp4"), v.read_bytes()),
+        "done",
+        None,
+    ),
+    "non-UTF-8 name": (
+        lambda i, v, t: _write(Path(os.fsdecode(bytes(i) + b"/KZ-1_\xff\xfe.mp4")), v.read_bytes()),
+        "done",
+        None,
+    ),
+    "upper-case extension": (
+        lambda i, v, t: _write(i / "KZ-1_LOUD.MP4", v.read_bytes()),
+        "done",
+        None,
+    ),
+    "sidecar without recording": (
+        lambda i, v, t: _write(i / "orphan.toml", b'case_id = "KZ-1"'),
+        "ignored",
+        None,
+    ),
+    "folder named like a video": (
+        lambda i, v, t: (i / "KZ-1_dir.mp4").mkdir() or i / "KZ-1_dir.mp4",
+        "ignored",
+        None,
+    ),
 }
 
 
@@ -129,9 +257,11 @@ def _ffmpegs() -> dict[str, str]:
 FFMPEGS = _ffmpegs()
 # A case whose outcome is ffmpeg's verdict runs with each ffmpeg found (.ci/run installs Debian's
 # besides imageio-ffmpeg's); the others run once, with the one the pipeline picks.
-PARAMS = [pytest.param(name, binary, id=f"{name}, {label}" if binary else name)
-          for name, (_, outcome, _) in CASES.items()
-          for label, binary in (FFMPEGS.items() if outcome == "failed" else [("", None)])]
+PARAMS = [
+    pytest.param(name, binary, id=f"{name}, {label}" if binary else name)
+    for name, (_, outcome, _) in CASES.items()
+    for label, binary in (FFMPEGS.items() if outcome == "failed" else [("", None)])
+]
 
 
 @pytest.mark.parametrize("name, binary", PARAMS)
@@ -140,7 +270,9 @@ def test_bad_input(home, speech_video, tmp_path, monkeypatch, name, binary):
     if binary:
         monkeypatch.setattr(media, "ffmpeg_binary", lambda: binary)
     dropped = Path(build(home.inbox, speech_video, tmp_path))
-    before = {p: p.read_bytes() for p in home.inbox.rglob("*") if p.is_file() and not p.is_symlink()}
+    before = {
+        p: p.read_bytes() for p in home.inbox.rglob("*") if p.is_file() and not p.is_symlink()
+    }
 
     store = Store(home.database)
     settler = intake.Settler(0)
@@ -168,10 +300,14 @@ def test_bad_input(home, speech_video, tmp_path, monkeypatch, name, binary):
     [job] = jobs
     assert job.state == outcome, job.error
     original = Path(job.evidence_path).read_bytes()
-    assert sha(original) == job.sha256 == sha(before[dropped]), "the stored original is what was dropped"
+    assert sha(original) == job.sha256 == sha(before[dropped]), (
+        "the stored original is what was dropped"
+    )
     if outcome == "failed":
         assert re.search(pattern, job.error), job.error
-        assert job.sha256 in (home.outbox / job.case_id / job.interview_id / "FAILED.txt").read_text()
+        assert (
+            job.sha256 in (home.outbox / job.case_id / job.interview_id / "FAILED.txt").read_text()
+        )
 
 
 def test_at_least_thirty_bad_inputs():
@@ -195,10 +331,13 @@ def test_file_vanishing_during_intake(home, speech_video, monkeypatch):
     store.close()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--language", "uz"], "not one of"),
-    (["--case", "../x"], "does not match"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--language", "uz"], "not one of"),
+        (["--case", "../x"], "does not match"),
+    ],
+)
 def test_bad_options_to_process(home, cli, speech_video, args, message):
     result = cli("process", speech_video, *args)
     assert result.exit_code == 1 and message in result.output

@@ -30,8 +30,15 @@ def test_bench_asr_scores_the_pipeline_against_bare_whisper(home, tmp_path):
     out = tmp_path / "bench.json"
     result = bench("asr", refs, "--language", "kk", "--json", out, "--baseline")
     assert result.exit_code == 0, result.output
-    for label in ("WER", "CER", "real-time factor", "model load seconds", "peak memory MB",
-                  "flagged, of clips with CER > 0.5", "flagged, of clips with CER < 0.15"):
+    for label in (
+        "WER",
+        "CER",
+        "real-time factor",
+        "model load seconds",
+        "peak memory MB",
+        "flagged, of clips with CER > 0.5",
+        "flagged, of clips with CER < 0.15",
+    ):
         assert label in result.output
     data = json.loads(out.read_text())
     [clip] = data["pipeline"]["clips"]
@@ -43,15 +50,27 @@ def test_bench_asr_scores_the_pipeline_against_bare_whisper(home, tmp_path):
 
 def test_bench_mt_needs_a_package_then_scores_it(home, tmp_path):
     refs = tmp_path / "mt.tsv"
-    refs.write_text("src\tref_en\nМенің ағам қалада тұрады.\tMy brother lives in the city.\n"
-                    "Оны түнде алып кетті.\tThey took him at night.\n", encoding="utf-8")
+    refs.write_text(
+        "src\tref_en\nМенің ағам қалада тұрады.\tMy brother lives in the city.\n"
+        "Оны түнде алып кетті.\tThey took him at night.\n",
+        encoding="utf-8",
+    )
     missing = bench("mt", refs, "--language", "kk")
     assert missing.exit_code != 0 and "No kk->en translation package" in missing.output
 
     from pipeline import translate
 
-    translate.install_package(home, tiny_argos_package(tmp_path, "kk", "en", languages=["kk", "ru"],
-                                                       target_prefix="eng_Latn", source_tokens=["kaz_Cyrl", "rus_Cyrl"]))
+    translate.install_package(
+        home,
+        tiny_argos_package(
+            tmp_path,
+            "kk",
+            "en",
+            languages=["kk", "ru"],
+            target_prefix="eng_Latn",
+            source_tokens=["kaz_Cyrl", "rus_Cyrl"],
+        ),
+    )
     out = tmp_path / "mt.json"
     result = bench("mt", refs, "--language", "kk", "--json", out)
     assert result.exit_code == 0, result.output
@@ -60,10 +79,13 @@ def test_bench_mt_needs_a_package_then_scores_it(home, tmp_path):
     assert 0 <= data["chrf"] <= 100 and 0 <= data["bleu"] <= 100 and len(data["sentences"]) == 2
 
 
-@pytest.mark.parametrize("command, package", [("asr", "num2words"), ("mt", "sacrebleu"),
-                                              ("speakers", "pyannote.metrics")])
-def test_a_bench_without_the_bench_extra_says_what_to_install(home, tmp_path, monkeypatch, command,
-                                                              package):
+@pytest.mark.parametrize(
+    "command, package",
+    [("asr", "num2words"), ("mt", "sacrebleu"), ("speakers", "pyannote.metrics")],
+)
+def test_a_bench_without_the_bench_extra_says_what_to_install(
+    home, tmp_path, monkeypatch, command, package
+):
     refs = tmp_path / "refs.tsv"
     refs.write_text("file\tsrc\tref_en\tstart\tend\tspeaker\n", encoding="utf-8")
     monkeypatch.setitem(sys.modules, package, None)  # as if not installed: importing it fails

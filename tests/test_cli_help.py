@@ -9,10 +9,21 @@ def test_every_command_sits_in_a_workflow_panel_in_order():
     group = get_command(app)
     names = group.list_commands(None)
     panels = [getattr(group.commands[n], "rich_help_panel", None) for n in names]
-    assert all(p in PANELS for p in panels), dict(zip(names, panels))  # a new command names its panel
+    assert all(p in PANELS for p in panels), dict(
+        zip(names, panels)
+    )  # a new command names its panel
     assert panels == sorted(panels, key=PANELS.index)
-    assert {"process", "review", "reviewers", "export", "keys", "search", "worker", "models",
-            "bench"} <= set(names)
+    assert {
+        "process",
+        "review",
+        "reviewers",
+        "export",
+        "keys",
+        "search",
+        "worker",
+        "models",
+        "bench",
+    } <= set(names)
 
 
 def test_help_shows_the_panels_in_order(cli):

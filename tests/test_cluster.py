@@ -37,8 +37,10 @@ from cluster_lab import (  # noqa: F401  (checkpoint, interviews, procs, referen
 )
 from conftest import drop, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("espeak-ng") is None,
-                                reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("espeak-ng") is None,
+    reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)",
+)
 
 
 def test_two_workers_share_several_interviews(tmp_path, procs, interviews, reference, checkpoint):
@@ -62,13 +64,20 @@ def test_two_workers_share_several_interviews(tmp_path, procs, interviews, refer
     assert len({iid for kind, iid, _ in kinds[:first_done] if kind == "piece"}) >= 2
 
     status = run(coordinator, "status")
-    assert "2 worker(s) connected" in status.stdout and "w1@" in status.stdout and "w2@" in status.stdout
+    assert (
+        "2 worker(s) connected" in status.stdout
+        and "w1@" in status.stdout
+        and "w2@" in status.stdout
+    )
     log = (coordinator / "testimony.log").read_text() + w1.text() + w2.text()
     assert PASSWORD not in log and "қалада" not in log  # no password, no transcript text in logs
 
     # Transcribed again in another language: the pieces go to the workers, the old one is kept.
-    [out] = [p.parent for p in (coordinator / "outbox").glob("*/*/transcript.json")
-             if json.loads(p.read_text())["source"]["file"] == interviews[2].name]
+    [out] = [
+        p.parent
+        for p in (coordinator / "outbox").glob("*/*/transcript.json")
+        if json.loads(p.read_text())["source"]["file"] == interviews[2].name
+    ]
     name = out.name
     again = run(coordinator, "retranscribe", name, "--language", "ru")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -91,7 +100,9 @@ def test_worker_killed_mid_piece(tmp_path, procs, interviews, reference, checkpo
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
     run_ = procs(Proc, coordinator, ["process", str(interviews[1])], tmp_path / "coordinator.out")
 
-    taken = wait_until(lambda: list(decoded(doomed)), 120, interval=0.02, what="the worker to start a piece")[0]
+    taken = wait_until(
+        lambda: list(decoded(doomed)), 120, interval=0.02, what="the worker to start a piece"
+    )[0]
     doomed.kill(signal.SIGKILL)  # the whole machine gone: worker and its pool, mid-piece
     assert "decoded %s piece %d" % taken not in doomed.text()
     survivor = start_worker(procs, tmp_path, workers_home, "survivor", redis)
@@ -110,9 +121,16 @@ def test_redis_restarted_mid_run(tmp_path, procs, interviews, reference, checkpo
     workers_home = make_home(tmp_path / "workers", checkpoint)
     worker = start_worker(procs, tmp_path, workers_home, "w1", redis)
     coordinator = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url())
-    run_ = procs(Proc, coordinator, ["process", *map(str, interviews[:2])], tmp_path / "coordinator.out")
+    run_ = procs(
+        Proc, coordinator, ["process", *map(str, interviews[:2])], tmp_path / "coordinator.out"
+    )
 
-    wait_until(lambda: sum(decoded(worker).values()) >= 2, 120, interval=0.05, what="pieces to be under way")
+    wait_until(
+        lambda: sum(decoded(worker).values()) >= 2,
+        120,
+        interval=0.05,
+        what="pieces to be under way",
+    )
     redis.stop()
     redis.start()
 
@@ -131,8 +149,12 @@ def test_coordinator_killed_and_restarted(tmp_path, procs, interviews, reference
     for path in interviews:
         drop(path, coordinator / "inbox")
 
-    wait_until(lambda: sum(map(len, pieces(coordinator).values())) >= 2, 180, interval=0.05,
-               what="some pieces to be stored")
+    wait_until(
+        lambda: sum(map(len, pieces(coordinator).values())) >= 2,
+        180,
+        interval=0.05,
+        what="some pieces to be stored",
+    )
     first.kill(signal.SIGKILL)
     done_before = {(i, e["piece"]) for i, entries in pieces(coordinator).items() for e in entries}
     second = procs(Proc, coordinator, ["watch"], tmp_path / "watch2.out")
@@ -145,8 +167,9 @@ def test_coordinator_killed_and_restarted(tmp_path, procs, interviews, reference
     assert all(runs[piece] == 1 for piece in done_before), runs  # nothing already done ran twice
 
 
-def test_a_worker_without_the_model_leaves_the_piece_for_one_that_has_it(tmp_path, procs, interviews, reference,
-                                                                        checkpoint):
+def test_a_worker_without_the_model_leaves_the_piece_for_one_that_has_it(
+    tmp_path, procs, interviews, reference, checkpoint
+):
     redis = procs(Redis, tmp_path / "redis").start()
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -162,8 +185,11 @@ def test_a_worker_without_the_model_leaves_the_piece_for_one_that_has_it(tmp_pat
 
     wait_until(lambda: "refusing" in stale.text(), 120, what="the stale worker to refuse the piece")
     assert "no longer has SHA-256" in stale.text()
-    status = wait_until(lambda: (s := run(coordinator, "status").stdout) and "waiting for a worker" in s and s,
-                        120, what="status to say it is waiting for a worker")
+    status = wait_until(
+        lambda: (s := run(coordinator, "status").stdout) and "waiting for a worker" in s and s,
+        120,
+        what="status to say it is waiting for a worker",
+    )
     assert "1 worker(s) connected" in status and run_.proc.poll() is None  # waiting, not failed
 
     good = start_worker(procs, tmp_path, make_home(tmp_path / "good", checkpoint), "good", redis)

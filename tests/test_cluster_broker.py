@@ -16,18 +16,24 @@ from pipeline.cluster import broker
 from cluster_lab import PASSWORD, Redis, checkpoint, interviews, make_home, procs, run  # noqa: F401
 from conftest import free_port, wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None or shutil.which("espeak-ng") is None,
-                                reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("espeak-ng") is None,
+    reason="needs redis-server and espeak-ng (apt install redis-server espeak-ng)",
+)
 
 
-def test_wrong_password_or_unreachable_broker_is_one_clear_line(tmp_path, procs, interviews, checkpoint):
+def test_wrong_password_or_unreachable_broker_is_one_clear_line(
+    tmp_path, procs, interviews, checkpoint
+):
     redis = procs(Redis, tmp_path / "redis").start()
     home = make_home(tmp_path / "coordinator", checkpoint, broker=redis.url("wrong"))
     result = run(home, "process", interviews[0])
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "refused the password" in result.stderr
     assert "wrong" not in result.stderr  # the URL is shown without its password
-    assert not list((home / "evidence").rglob("*.wav"))  # nothing taken in before the broker was checked
+    assert not list(
+        (home / "evidence").rglob("*.wav")
+    )  # nothing taken in before the broker was checked
 
     worker = run(home, "worker", "--broker", redis.url("wrong"))
     assert worker.returncode == 1 and "refused the password" in worker.stderr
@@ -36,8 +42,12 @@ def test_wrong_password_or_unreachable_broker_is_one_clear_line(tmp_path, procs,
     assert nobody.returncode == 1 and "cannot reach the broker" in nobody.stderr
     assert nobody.stderr.strip().count("\n") == 0
 
-    remote = run(home, "worker", "--broker", "redis://10.1.2.3:6379/0")  # refused before any connection
-    assert remote.returncode == 1 and "no password" in remote.stderr and "requirepass" in remote.stderr
+    remote = run(
+        home, "worker", "--broker", "redis://10.1.2.3:6379/0"
+    )  # refused before any connection
+    assert (
+        remote.returncode == 1 and "no password" in remote.stderr and "requirepass" in remote.stderr
+    )
 
 
 def test_pieces_travel_as_lossless_flac_and_urls_are_checked():
@@ -45,8 +55,11 @@ def test_pieces_travel_as_lossless_flac_and_urls_are_checked():
     assert np.array_equal(broker.from_flac(broker.to_flac(audio)), audio)
     assert broker.check_url("redis://127.0.0.1:6379/0")
     assert broker.check_url("rediss://:pw@broker.example:6380/0?ssl_cert_reqs=required")
-    for bad, why in [("redis://broker.example:6379/0", "no password"), ("amqp://x", "not a Redis URL"),
-                     ("rediss://:pw@broker.example:6380/0", "ssl_cert_reqs")]:
+    for bad, why in [
+        ("redis://broker.example:6379/0", "no password"),
+        ("amqp://x", "not a Redis URL"),
+        ("rediss://:pw@broker.example:6380/0", "ssl_cert_reqs"),
+    ]:
         with pytest.raises(broker.BrokerError, match=why):
             broker.check_url(bad)
 
@@ -66,32 +79,74 @@ def _certificates(folder: Path) -> tuple[Path, Path, Path]:
 
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
-          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return paths
 
 
 def test_tls_broker_with_rediss_url(tmp_path):
     ca, cert, key = _certificates(tmp_path)
     port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-                               "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file",
-                               str(ca), "--tls-auth-clients", "no", "--requirepass", PASSWORD, "--save", "",
-                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(ca),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = f"rediss://:{PASSWORD}@127.0.0.1:{port}/0?ssl_cert_reqs=required&ssl_ca_certs={ca}"
 
@@ -101,6 +156,7 @@ def test_tls_broker_with_rediss_url(tmp_path):
                 return True
             except broker.BrokerError:
                 return server.poll() is not None
+
         wait_until(reachable, 30, what="redis-server with TLS")
         assert server.poll() is None, "this redis-server was built without TLS"
         app = broker.configure(url, 60)

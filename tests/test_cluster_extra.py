@@ -32,7 +32,9 @@ class NotInstalled:
 sys.meta_path.insert(0, NotInstalled())
 """
 
-RUN = BLOCK + """
+RUN = (
+    BLOCK
+    + """
 import json
 from typer.testing import CliRunner
 from pipeline.cli import app
@@ -46,6 +48,7 @@ for name, args in json.loads(sys.argv[1]).items():
 results["imported"] = sorted(m for m in sys.modules if m.partition(".")[0] in {"celery", "kombu", "redis"})
 print(json.dumps(results))
 """
+)
 
 
 def test_no_module_outside_the_cluster_package_imports_its_packages():
@@ -55,8 +58,13 @@ def test_no_module_outside_the_cluster_package_imports_its_packages():
         if "cluster" in path.relative_to(PACKAGE).parts[:-1]:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             found += [f"{path.name}: {n}" for n in names if n and n.partition(".")[0] in NEEDS]
     assert not found
 
@@ -68,12 +76,24 @@ def test_without_the_cluster_extra_commands_say_what_to_install(tmp_path):
     recording = tmp_path / "KZ-1_a.wav"
     recording.write_bytes(b"RIFF")
     broker = "redis://:secret@127.0.0.1:6379/0"
-    commands = {"worker": ["worker", "--broker", broker], "process": ["process", str(recording)],
-                "retranscribe": ["retranscribe", "--all"]}
-    env = {**os.environ, "TESTIMONY_HOME": str(home), "TESTIMONY_BROKER": broker,
-           "PYTHONPATH": str(PACKAGE.parent)}
-    done = subprocess.run([sys.executable, "-c", RUN, json.dumps(commands)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    commands = {
+        "worker": ["worker", "--broker", broker],
+        "process": ["process", str(recording)],
+        "retranscribe": ["retranscribe", "--all"],
+    }
+    env = {
+        **os.environ,
+        "TESTIMONY_HOME": str(home),
+        "TESTIMONY_BROKER": broker,
+        "PYTHONPATH": str(PACKAGE.parent),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, json.dumps(commands)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.splitlines()[-1])
     assert results.pop("imported") == []

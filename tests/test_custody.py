@@ -43,13 +43,17 @@ def test_log_is_append_only(home, processed):
 
 
 def test_changed_entry_is_detected(home, cli, processed):
-    raw(home).execute("UPDATE events SET detail=replace(detail, 'root', 'someone') WHERE kind='intake'")
+    raw(home).execute(
+        "UPDATE events SET detail=replace(detail, 'root', 'someone') WHERE kind='intake'"
+    )
     result = cli("verify")
     assert result.exit_code == 1 and "entry 1: was changed" in result.output
 
 
 def test_removed_entry_is_detected(home, cli, processed):
-    Store(home.database).event("linked", sha256=processed.sha256, interview_id=processed.interview_id)
+    Store(home.database).event(
+        "linked", sha256=processed.sha256, interview_id=processed.interview_id
+    )
     raw(home).execute("DELETE FROM events WHERE id=2")
     result = cli("verify")
     assert result.exit_code == 1 and "does not follow" in result.output
@@ -80,8 +84,12 @@ def test_altered_export_is_detected(home, cli, processed, tmp_path):
     exported = tmp_path / "press.srt"
     exported.write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
     store = Store(home.database)
-    store.event("export", sha256=processed.sha256, interview_id=processed.interview_id,
-                files={str(exported): sha256_file(exported)})
+    store.event(
+        "export",
+        sha256=processed.sha256,
+        interview_id=processed.interview_id,
+        files={str(exported): sha256_file(exported)},
+    )
     store.close()
     assert cli("verify").exit_code == 0
     exported.write_text("changed")

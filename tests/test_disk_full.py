@@ -19,8 +19,12 @@ from conftest import KK_CLIP, make_home
 def small_home(tmp_path, monkeypatch, tiny_checkpoint):
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24M", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=24M", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         yield make_home(mount, tiny_checkpoint, monkeypatch)
@@ -66,5 +70,7 @@ def test_disk_full_mid_job_then_freed(small_home, cli, recording):
     assert done.state == "done" and done.attempts == 1
     assert cli("verify").exit_code == 0
     assert (small_home.outbox / "KZ-0001" / job.interview_id / "transcript.json").exists()
-    assert not [p for p in small_home.home.rglob("*.tmp")] and not list(small_home.evidence.glob(".incoming-*"))
+    assert not [p for p in small_home.home.rglob("*.tmp")] and not list(
+        small_home.evidence.glob(".incoming-*")
+    )
     assert os.listdir(small_home.work) == []

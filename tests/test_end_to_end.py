@@ -30,6 +30,7 @@ def one_job(home, state):
     def check():
         found = [j for j in jobs(home) if j.state == state]
         return found[0] if found else None
+
     return wait_until(check, what=f"a job in state {state}")
 
 
@@ -39,9 +40,16 @@ def test_watch_end_to_end(home, watcher, speech_video, cli):
     job = one_job(home, "done")
     out = home.outbox / "KZ-2024-0001" / job.interview_id
     assert {p.name for p in out.iterdir()} == {
-        "transcript.json", "transcript.ru.srt", "transcript.ru.vtt", "provenance.json"} or \
-        {p.name for p in out.iterdir()} == {"transcript.json", "transcript.kk.srt", "transcript.kk.vtt",
-                                             "provenance.json"}
+        "transcript.json",
+        "transcript.ru.srt",
+        "transcript.ru.vtt",
+        "provenance.json",
+    } or {p.name for p in out.iterdir()} == {
+        "transcript.json",
+        "transcript.kk.srt",
+        "transcript.kk.vtt",
+        "provenance.json",
+    }
     data = json.loads((out / "transcript.json").read_text())
     assert data["case_id"] == "KZ-2024-0001" and data["source"]["sha256"] == sha(speech_video)
     assert data["segments"] and data["language"] in ("kk", "ru")
@@ -49,7 +57,9 @@ def test_watch_end_to_end(home, watcher, speech_video, cli):
     assert sha(stored) == sha(speech_video) and stored.is_relative_to(home.evidence)
     assert not dropped.exists(), "the watcher moves the original out of the inbox"
     provenance = json.loads((out / "provenance.json").read_text())
-    assert provenance["model"]["sha256"] and provenance["source"]["sha256"] == data["source"]["sha256"]
+    assert (
+        provenance["model"]["sha256"] and provenance["source"]["sha256"] == data["source"]["sha256"]
+    )
     assert not any(home.inbox.rglob("*")), "nothing is ever written into the inbox"
     status = cli("status").output
     assert "done (1)" in status and job.interview_id in status
@@ -58,8 +68,9 @@ def test_watch_end_to_end(home, watcher, speech_video, cli):
 
 
 def test_files_dropped_while_down_and_extra_watch_folders(home, watcher, speech_video):
-    (home.home / "testimony.toml").write_text((home.home / "testimony.toml").read_text() +
-                                              '\n[[watch]]\npath = "usb"\nlanguage = "ru"\n')
+    (home.home / "testimony.toml").write_text(
+        (home.home / "testimony.toml").read_text() + '\n[[watch]]\npath = "usb"\nlanguage = "ru"\n'
+    )
     drop(speech_video, home.home / "usb" / "KG-12" / "day1", "sister.mp4")
     w = watcher()
     job = one_job(home, "done")
@@ -73,7 +84,9 @@ def test_duplicate_drop_is_processed_once(home, watcher, speech_video):
     drop(speech_video, home.inbox, "KZ-5_first.mp4")
     one_job(home, "done")
     drop(speech_video, home.inbox, "KZ-5_again.mp4")
-    wait_until(lambda: not (home.inbox / "KZ-5_again.mp4").exists(), what="the duplicate to be taken")
+    wait_until(
+        lambda: not (home.inbox / "KZ-5_again.mp4").exists(), what="the duplicate to be taken"
+    )
     assert len(jobs(home)) == 1
     store = Store(home.database)
     kinds = [e["kind"] for e in store.events()]
@@ -118,8 +131,13 @@ def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
     drop(SAMPLE, home.inbox)
     # Killed once the first window of speech is decoded, long before the last: the sample is
     # 71 s, and each 30-s window takes the test model seconds.
-    wait_until(lambda: any(j.stage == "transcribe" and j.progress > STAGES["transcribe"][0]
-                           for j in jobs(home)), interval=0.05, what="transcription to make progress")
+    wait_until(
+        lambda: any(
+            j.stage == "transcribe" and j.progress > STAGES["transcribe"][0] for j in jobs(home)
+        ),
+        interval=0.05,
+        what="transcription to make progress",
+    )
     w.stop(signal.SIGKILL)
     [job] = jobs(home)
     assert job.state == "running"
@@ -130,7 +148,9 @@ def test_killed_mid_transcription_resumes_and_finishes_once(home, watcher):
     done = one_job(home, "done")
     assert done.attempts == 2
     json.loads((out / "transcript.json").read_text())
-    assert sorted(p.name for p in out.parent.iterdir()) == [job.interview_id], "no staging left behind"
+    assert sorted(p.name for p in out.parent.iterdir()) == [job.interview_id], (
+        "no staging left behind"
+    )
     store = Store(home.database)
     kinds = [e["kind"] for e in store.events()]
     store.close()
@@ -142,8 +162,10 @@ def test_second_watcher_on_the_same_home_refuses(home, watcher):
     first = watcher()
     # Its lock taken (it says "watching" a moment before, which a loaded machine can stretch).
     lock = home.home / ".watch.lock"
-    wait_until(lambda: lock.exists() and lock.read_text().strip() == str(first.proc.pid),
-               what="the first watcher to hold the lock")
+    wait_until(
+        lambda: lock.exists() and lock.read_text().strip() == str(first.proc.pid),
+        what="the first watcher to hold the lock",
+    )
     second = watcher()
     assert second.proc.wait(timeout=DEADLINE) == 1
     assert "already watching" in second.output()
@@ -180,11 +202,17 @@ def test_watcher_imports_an_edited_review_file(home, watcher, speech_video, cli)
     out = home.outbox / "KZ-40" / job.interview_id
     review = out / "review.txt"
     machine_label = transcript.load(out / "transcript.json").segments[0].speaker  # S1, or none
-    review.write_text(re.sub(r"(?m)^speaker:.*$", "speaker: mother", review.read_text(encoding="utf-8"), count=1),
-                      encoding="utf-8")
-    wait_until(lambda: transcript.load_current(out).segments[0].speaker == "mother",
-               what="the watcher to import review.txt")
-    assert transcript.load(out / "transcript.json").segments[0].speaker == machine_label, "machine output untouched"
+    review.write_text(
+        re.sub(r"(?m)^speaker:.*$", "speaker: mother", review.read_text(encoding="utf-8"), count=1),
+        encoding="utf-8",
+    )
+    wait_until(
+        lambda: transcript.load_current(out).segments[0].speaker == "mother",
+        what="the watcher to import review.txt",
+    )
+    assert transcript.load(out / "transcript.json").segments[0].speaker == machine_label, (
+        "machine output untouched"
+    )
 
 
 def test_process_a_folder(home, cli, speech_video, tmp_path):

@@ -23,14 +23,19 @@ from pipeline.store import Store
 
 from builders import ffmpeg
 
-NAME = "Ерлан"          # a relative still inside: must appear in no output
+NAME = "Ерлан"  # a relative still inside: must appear in no output
 NAME_EN = "Erlan"
 PHONE = "+7 701 555 0101"
 KNOWN = [  # (start, end, language, original, English) over the 4.9 s of real speech
     (0.0, 1.4, "kk", "Менің ағам Ерлан қалада тұрады.", "My brother Erlan lives in the city."),
     (1.5, 3.0, "ru", "Его телефон +7 701 555 0101.", "His phone is +7 701 555 0101."),
-    (3.2, 4.9, "kk", "Оны түнде алып кетті, содан бері хабар жоқ.",
-     "They took him at night and we have not heard from him since, not one word from anyone."),
+    (
+        3.2,
+        4.9,
+        "kk",
+        "Оны түнде алып кетті, содан бері хабар жоқ.",
+        "They took him at night and we have not heard from him since, not one word from anyone.",
+    ),
 ]
 
 
@@ -44,16 +49,26 @@ def run():
     app = typer.Typer()
     register(app, "Publish")
     runner = CliRunner()
-    return lambda *args, input=None: runner.invoke(app, [str(a) for a in args], input=input,
-                                                   catch_exceptions=False)
+    return lambda *args, input=None: runner.invoke(
+        app, [str(a) for a in args], input=input, catch_exceptions=False
+    )
 
 
 @pytest.fixture(scope="module")
 def tagged_video(speech_video, tmp_path_factory):
     """The real-speech clip with a phone's kind of metadata naming the family."""
     path = tmp_path_factory.mktemp("tagged") / "clip.mp4"
-    ffmpeg("-i", str(speech_video), "-c", "copy", "-metadata", f"title=Интервью {NAME}",
-           "-metadata", f"comment={PHONE}", str(path))
+    ffmpeg(
+        "-i",
+        str(speech_video),
+        "-c",
+        "copy",
+        "-metadata",
+        f"title=Интервью {NAME}",
+        "-metadata",
+        f"comment={PHONE}",
+        str(path),
+    )
     return path
 
 
@@ -61,13 +76,17 @@ def tagged_video(speech_video, tmp_path_factory):
 def interview(home, cli, argos_ru, tagged_video):
     """A processed interview of case KZ-7, and its reviewed.json carrying known text."""
     assert cli("models", "add", argos_ru).exit_code == 0
-    assert cli("keys", "init", "--org", "press@example.org").exit_code == 0  # packets and videos are signed
+    assert (
+        cli("keys", "init", "--org", "press@example.org").exit_code == 0
+    )  # packets and videos are signed
     result = cli("process", tagged_video, "--case", "KZ-7", "--language", "ru")
     assert result.exit_code == 0, result.output
     [folder] = (home.outbox / "KZ-7").iterdir()
     t = tr.load(folder / tr.MACHINE_FILE)
-    t.segments = [tr.Segment(i, a, b, lang, text, english, reviewed=i != 2)
-                  for i, (a, b, lang, text, english) in enumerate(KNOWN)]
+    t.segments = [
+        tr.Segment(i, a, b, lang, text, english, reviewed=i != 2)
+        for i, (a, b, lang, text, english) in enumerate(KNOWN)
+    ]
     t.interview = {**t.interview, "recorded_on": "2024-03-02", "notes": f"at {NAME}'s sister"}
     return folder, t
 
@@ -98,9 +117,11 @@ def stream_lines(path: Path) -> list[str]:
 
 
 def rms(path: Path, start: float, end: float) -> float:
-    pcm = ffmpeg_out("-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-f", "s16le", "-").stdout
+    pcm = ffmpeg_out(
+        "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-f", "s16le", "-"
+    ).stdout
     audio = np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
-    return float(np.sqrt(np.mean(audio[int(start * 16000):int(end * 16000)] ** 2)))
+    return float(np.sqrt(np.mean(audio[int(start * 16000) : int(end * 16000)] ** 2)))
 
 
 def leaks(name: str, data: bytes) -> list[str]:
@@ -130,12 +151,31 @@ def test_unreviewed_interview_is_refused_with_the_reason_and_the_ways_out(home, 
     assert not (folder / "export").exists()
 
 
-def test_unreviewed_export_is_marked_on_every_page_and_in_the_subtitles(home, interview, run, tmp_path):
+def test_unreviewed_export_is_marked_on_every_page_and_in_the_subtitles(
+    home, interview, run, tmp_path
+):
     folder, t = interview
-    t.segments = [tr.Segment(i, i * 0.1, i * 0.1 + 0.1, "kk", f"сөз {i}", f"Sentence number {i} of a long "
-                             f"testimony that needs more than one page.") for i in range(45)]
+    t.segments = [
+        tr.Segment(
+            i,
+            i * 0.1,
+            i * 0.1 + 0.1,
+            "kk",
+            f"сөз {i}",
+            f"Sentence number {i} of a long testimony that needs more than one page.",
+        )
+        for i in range(45)
+    ]
     save(folder, t, "unreviewed")
-    result = run("export", "KZ-7", "--allow-unreviewed", "--format", "pdf,docx,srt,vtt", "--out", tmp_path / "o")
+    result = run(
+        "export",
+        "KZ-7",
+        "--allow-unreviewed",
+        "--format",
+        "pdf,docx,srt,vtt",
+        "--out",
+        tmp_path / "o",
+    )
     assert result.exit_code == 0, result.output
     out = tmp_path / "o" / folder.name  # a case's interviews each get a folder under --out
     ref = f"KZ-7_{t.source['sha256'][:8]}"
@@ -144,7 +184,9 @@ def test_unreviewed_export_is_marked_on_every_page_and_in_the_subtitles(home, in
     doc = Document(out / f"{ref}.en.docx")
     assert "UNREVIEWED MACHINE TRANSLATION" in doc.sections[0].header.paragraphs[0].text
     srt = (out / f"{ref}.en.srt").read_text()
-    assert srt.startswith("1\n00:00:00,000 --> 00:00:04,9") and "UNREVIEWED MACHINE TRANSLATION" in srt
+    assert (
+        srt.startswith("1\n00:00:00,000 --> 00:00:04,9") and "UNREVIEWED MACHINE TRANSLATION" in srt
+    )
     assert "UNREVIEWED MACHINE TRANSLATION" in (out / f"{ref}.en.vtt").read_text()
 
 
@@ -157,7 +199,9 @@ def test_withhold_keeps_terms_out_of_logs_and_checks_segment_ids(home, interview
     assert "2 term(s) added" in result.output and NAME not in result.output
     reviewed = tr.load(folder / tr.REVIEWED_FILE)
     assert reviewed.review["withheld_terms"] == [NAME, NAME_EN] and reviewed.segments[1].withheld
-    assert tr.load(folder / tr.MACHINE_FILE).review["withheld_terms"] == []  # machine output untouched
+    assert (
+        tr.load(folder / tr.MACHINE_FILE).review["withheld_terms"] == []
+    )  # machine output untouched
     store = Store(home.database)
     [event] = [e for e in store.events(folder.name) if e["kind"] == "withhold"]
     detail = json.loads(event["detail"])
@@ -189,22 +233,47 @@ def test_reviewed_export_protects_people_in_every_format(home, interview, run):
     assert result.exit_code == 0, result.output
     assert "subtitled  100%" in result.output and "burned-in  100%" in result.output  # progress
     # Segment 0 still says the name aloud (only segment 1 is withheld): the press officer is told.
-    assert "segment(s) 0 contain a withheld term" in result.output and "--segment 0" in result.output
+    assert (
+        "segment(s) 0 contain a withheld term" in result.output and "--segment 0" in result.output
+    )
     out = folder / "export"
     ref = f"KZ-7_{t.source['sha256'][:8]}"
     files = {p.name: p for p in out.iterdir()}
-    assert sorted(files) == sorted(f"{ref}{s}" for s in (".en.docx", ".en.pdf", ".en.srt", ".en.vtt",
-                                                        ".en-subtitles.mp4", ".en-burned.mp4", ".press-packet.zip"))
+    assert sorted(files) == sorted(
+        f"{ref}{s}"
+        for s in (
+            ".en.docx",
+            ".en.pdf",
+            ".en.srt",
+            ".en.vtt",
+            ".en-subtitles.mp4",
+            ".en-burned.mp4",
+            ".press-packet.zip",
+        )
+    )
     assert stale.read_bytes() != b"made before the withhold"
 
     # DOCX and PDF: header fields and the segments, original and English side by side.
-    for text in (docx_text(files[f"{ref}.en.docx"].read_bytes()),
-                 "\n".join(pdf_pages(files[f"{ref}.en.pdf"].read_bytes()))):
+    for text in (
+        docx_text(files[f"{ref}.en.docx"].read_bytes()),
+        "\n".join(pdf_pages(files[f"{ref}.en.pdf"].read_bytes())),
+    ):
         flat = " ".join(text.split())
-        for field in ("Case ID", "KZ-7", "2024-03-02", "Kazakh (kk), Russian (ru)", "00:00:04", "reviewed",
-                      "Aigerim Bekova, Daniyar T.", "2 of 3 segments checked", evidence_sha):
+        for field in (
+            "Case ID",
+            "KZ-7",
+            "2024-03-02",
+            "Kazakh (kk), Russian (ru)",
+            "00:00:04",
+            "reviewed",
+            "Aigerim Bekova, Daniyar T.",
+            "2 of 3 segments checked",
+            evidence_sha,
+        ):
             assert field in flat, field
-        assert "00:00:00–00:00:01" in flat and "My brother [name withheld] lives in the city." in flat
+        assert (
+            "00:00:00–00:00:01" in flat and "My brother [name withheld] lives in the city." in flat
+        )
         assert "Менің ағам [name withheld] қалада тұрады." in flat  # Kazakh letters survive
         assert "[segment withheld]" in flat and "not heard from him since" in flat
         assert "UNREVIEWED" not in flat
@@ -234,7 +303,10 @@ def test_reviewed_export_protects_people_in_every_format(home, interview, run):
         manifest = json.loads(zf.read("manifest.json"))
         readme = zf.read("README.txt").decode()
         members = {n: zf.read(n) for n in zf.namelist()}
-    assert set(members) == {*manifest["files"], "manifest.json", "manifest.json.sig"} and "README.txt" in manifest["files"]
+    assert (
+        set(members) == {*manifest["files"], "manifest.json", "manifest.json.sig"}
+        and "README.txt" in manifest["files"]
+    )
     for name, entry in manifest["files"].items():
         assert hashlib.sha256(members[name]).hexdigest() == entry["sha256"]
         if name in files:

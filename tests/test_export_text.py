@@ -10,8 +10,10 @@ from pipeline.export import redact, subtitles
 from pipeline.transcript import Segment, Transcript
 from pipeline.withheld import TERM_MARK
 
-LONG = ("They came at night and took my brother away. We asked at the police station the next "
-        "morning and nobody would tell us anything about where he was being held or why.")
+LONG = (
+    "They came at night and took my brother away. We asked at the police station the next "
+    "morning and nobody would tell us anything about where he was being held or why."
+)
 
 
 def seg(i, start, end, english, **kw):
@@ -46,20 +48,29 @@ def test_fast_speech_borrows_the_following_pause_but_never_the_next_segment():
 
 
 def test_unreviewed_marker_spans_the_video_at_the_top_in_srt_and_vtt():
-    cues = subtitles.cues([seg(0, 1.0, 2.0, "He is my son & <brother>.")], duration=12.5, unreviewed=True)
+    cues = subtitles.cues(
+        [seg(0, 1.0, 2.0, "He is my son & <brother>.")], duration=12.5, unreviewed=True
+    )
     assert cues[0].top and cues[0].start == 0 and cues[0].end == 12.5
     srt = subtitles.srt(cues)
     assert "00:00:00,000 --> 00:00:12,500\n{\\an8}UNREVIEWED MACHINE TRANSLATION" in srt
     vtt = subtitles.vtt(cues)
-    assert vtt.startswith("WEBVTT\n") and "00:00:12.500 line:0\nUNREVIEWED MACHINE TRANSLATION" in vtt
+    assert (
+        vtt.startswith("WEBVTT\n") and "00:00:12.500 line:0\nUNREVIEWED MACHINE TRANSLATION" in vtt
+    )
     assert "son &amp; &lt;brother&gt;." in vtt and "son & <brother>." in srt
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzәғқңөұүһі,.", min_size=1, max_size=14)
-                | st.text(alphabet="abcә", min_size=40, max_size=130),  # a URL or a recognizer's loop
-                min_size=1, max_size=60),
-       st.floats(0.5, 30))
+@given(
+    st.lists(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyzәғқңөұүһі,.", min_size=1, max_size=14)
+        | st.text(alphabet="abcә", min_size=40, max_size=130),  # a URL or a recognizer's loop
+        min_size=1,
+        max_size=60,
+    ),
+    st.floats(0.5, 30),
+)
 def test_every_cue_fits_two_lines_and_keeps_every_letter(words, seconds):
     text = " ".join(words)
     cues = subtitles.cues([seg(0, 5.0, 5.0 + seconds, text)], duration=5.0 + seconds)
@@ -70,25 +81,51 @@ def test_every_cue_fits_two_lines_and_keeps_every_letter(words, seconds):
 
 def transcript(**review):
     segments = [
-        Segment(0, 0.0, 2.0, "kk", "Менің ағам ЕРЛАН қалада, Ерланның үйі", "My brother ERLAN, erlan's house"),
+        Segment(
+            0,
+            0.0,
+            2.0,
+            "kk",
+            "Менің ағам ЕРЛАН қалада, Ерланның үйі",
+            "My brother ERLAN, erlan's house",
+        ),
         Segment(1, 2.0, 3.0, "ru", "Звоните +7 701 555-01-01", "Call +7 701 555-01-01"),
         Segment(2, 3.5, 5.0, "ru", "Керлан и Эрлан", "Kerlan and Erlanov", withheld=False),
         Segment(3, 6.0, 7.0, "kk", "құпия", "secret", withheld=True),
     ]
-    return Transcript("x-1", "KZ-1", "kk", {"file": "Ерлан.mp4", "sha256": "a" * 64, "duration_s": 8.0,
-                                            "evidence_path": "/e/Ерлан.mp4"},
-                      {"status": "done"}, segments,
-                      interview={"recorded_on": "2024-03-02", "names": ["Ерлан"], "notes": "at Erlan's"},
-                      review={"status": "reviewed", "reviewers": ["A"], "withheld_terms": review.get("terms", [])})
+    return Transcript(
+        "x-1",
+        "KZ-1",
+        "kk",
+        {
+            "file": "Ерлан.mp4",
+            "sha256": "a" * 64,
+            "duration_s": 8.0,
+            "evidence_path": "/e/Ерлан.mp4",
+        },
+        {"status": "done"},
+        segments,
+        interview={"recorded_on": "2024-03-02", "names": ["Ерлан"], "notes": "at Erlan's"},
+        review={
+            "status": "reviewed",
+            "reviewers": ["A"],
+            "withheld_terms": review.get("terms", []),
+        },
+    )
 
 
 def test_terms_are_replaced_case_insensitively_with_their_endings_and_nothing_else():
     t = redact.redacted(transcript(terms=["ерлан", "Erlan", "+7  701 555-01-01", "  "]))
     texts = [(s.text, s.english) for s in t.segments]
-    assert texts[0] == ("Менің ағам [name withheld] қалада, [name withheld] үйі",
-                        "My brother [name withheld], [name withheld]'s house")
+    assert texts[0] == (
+        "Менің ағам [name withheld] қалада, [name withheld] үйі",
+        "My brother [name withheld], [name withheld]'s house",
+    )
     assert texts[1] == ("Звоните [name withheld]", "Call [name withheld]")
-    assert texts[2] == ("Керлан и Эрлан", "Kerlan and [name withheld]")  # "Erlanov" is his name inflected
+    assert texts[2] == (
+        "Керлан и Эрлан",
+        "Kerlan and [name withheld]",
+    )  # "Erlanov" is his name inflected
     assert texts[3] == (redact.SEGMENT_MARK, redact.SEGMENT_MARK)
     assert t.review["withheld_terms"] == [] and t.review["withheld_term_count"] == 3
 
@@ -118,7 +155,9 @@ def test_redacted_copy_drops_fields_that_can_name_people():
     t = redact.redacted(original)
     assert t.interview == {"recorded_on": "2024-03-02"}
     assert t.source == {"sha256": "a" * 64, "duration_s": 8.0}
-    assert original.segments[0].english == "My brother ERLAN, erlan's house"  # the input is untouched
+    assert (
+        original.segments[0].english == "My brother ERLAN, erlan's house"
+    )  # the input is untouched
     assert not re.search(r"(?<!\w)erlan", repr(t), re.IGNORECASE)  # "Kerlan" is someone else
 
 

@@ -25,7 +25,11 @@ def cli(home: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProce
     env.pop("TESTIMONY_BROKER", None)
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=home, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -88,7 +92,9 @@ def test_retranscribe_after_a_killed_run_is_not_refused_as_running(home, intervi
         retry = cli(home, "retry", interview, timeout=120)
         assert "not finished (running)" not in out or retry.returncode == 0, (
             "a killed run's interview can be neither transcribed again nor retried:\n"
-            + out + retry.stdout + retry.stderr
+            + out
+            + retry.stdout
+            + retry.stderr
         )
     finally:
         store.update(job.id, state="done", owner=None)
@@ -144,7 +150,8 @@ def test_retranscribe_in_another_language_leaves_no_stale_subtitles_in_the_outbo
     current = json.loads((folder / "transcript.json").read_text())
     language = current.get("language")
     stale = sorted(p.name for p in folder.glob("transcript.*.srt")) + sorted(
-        p.name for p in folder.glob("transcript.*.vtt"))
+        p.name for p in folder.glob("transcript.*.vtt")
+    )
     assert all(".ru." in name for name in stale), (
         f"outbox still holds subtitles of the replaced transcript (now {language}): {stale}"
     )

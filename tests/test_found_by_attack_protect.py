@@ -28,15 +28,34 @@ def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
     env = dict(os.environ, PYTHONPATH=str(ROOT), TESTIMONY_HOME=str(home), COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=home, env=env, input=stdin, capture_output=True, text=True, timeout=600,
+        cwd=home,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
 def _pcm(path: Path) -> np.ndarray:
     raw = subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", "16000",
-         "-f", "s16le", "-"],
-        capture_output=True, check=True,
+        [
+            _ffmpeg(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, np.int16).astype(np.float64) / 32768
 
@@ -57,8 +76,11 @@ def protected(tmp_path_factory):
     transcript = json.loads((folder / "transcript.json").read_text())
     # A clear, well-timed word: the mute is then exactly word +/- 0.15 s.
     word = next(
-        w for s in transcript["segments"] for w in s.get("words", [])
-        if len(w["text"].strip(" ,.!?")) >= 4 and w["probability"] >= 0.5
+        w
+        for s in transcript["segments"]
+        for w in s.get("words", [])
+        if len(w["text"].strip(" ,.!?")) >= 4
+        and w["probability"] >= 0.5
         and w["end"] - w["start"] >= 0.2
     )
     term = word["text"].strip(" ,.!?")
@@ -79,8 +101,18 @@ def test_protect_names_export_of_protected_interview_does_not_crash(protected):
     ended in a traceback: AttributeError: 'TermPattern' object has no attribute 'finditer'
     (pipeline/export/protect.py). So no protected video of such an interview can be made at all."""
     home, iid, _, _ = protected
-    r = _cli(home, "export", iid, "--allow-unreviewed", "--format", "mp4",
-             "--protect", "names", "-o", str(home / "out_names"))
+    r = _cli(
+        home,
+        "export",
+        iid,
+        "--allow-unreviewed",
+        "--format",
+        "mp4",
+        "--protect",
+        "names",
+        "-o",
+        str(home / "out_names"),
+    )
     out = r.stdout + r.stderr
     assert "Traceback" not in out and "AttributeError" not in out, out[-1500:]
     assert r.returncode == 0, out[-1500:]
@@ -91,8 +123,18 @@ def test_protect_names_mutes_the_withheld_word(protected):
     """The withheld word must be silent in the exported sound at the recognizer's times."""
     home, iid, rec, word = protected
     out_dir = home / "out_mute"
-    r = _cli(home, "export", iid, "--allow-unreviewed", "--format", "mp4",
-             "--protect", "names", "-o", str(out_dir))
+    r = _cli(
+        home,
+        "export",
+        iid,
+        "--allow-unreviewed",
+        "--format",
+        "mp4",
+        "--protect",
+        "names",
+        "-o",
+        str(out_dir),
+    )
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     video = next(out_dir.rglob("*.mp4"))
     orig, exported = _pcm(rec), _pcm(video)
@@ -112,7 +154,8 @@ def test_very_short_protected_recording_gives_a_clear_outcome(tmp_path):
     home = tmp_path
     rec = home / "KZ-0010_short.mp4"
     subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-i", str(SAMPLE), "-t", "0.4", str(rec)], check=True,
+        [_ffmpeg(), "-loglevel", "error", "-i", str(SAMPLE), "-t", "0.4", str(rec)],
+        check=True,
     )
     (home / "KZ-0010_short.mp4.toml").write_text(
         'case_id = "KZ-0010"\nprotect = ["voice", "faces"]\n'

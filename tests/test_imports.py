@@ -55,7 +55,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         path.pop()
@@ -78,7 +78,9 @@ def test_no_import_cycle_among_pipeline_modules():
 def test_the_check_sees_a_cycle_through_an_import_inside_a_function_or_for_type_checkers():
     lazy = ast.parse("def f():\n    from .b import g\n")
     assert [n.module for n in _imports(lazy)] == ["b"]
-    guarded = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import g\n")
+    guarded = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import g\n"
+    )
     assert [n.module for n in _imports(guarded)] == ["typing", "b"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None

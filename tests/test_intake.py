@@ -22,7 +22,9 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_original_goes_read_only_into_evidence_store_with_its_hash(home, store, speech_video, tmp_path):
+def test_original_goes_read_only_into_evidence_store_with_its_hash(
+    home, store, speech_video, tmp_path
+):
     mine = tmp_path / "KZ-2024-0113_mother.mp4"
     mine.write_bytes(speech_video.read_bytes())
     result = intake.take(home, store, mine)
@@ -46,13 +48,16 @@ def test_same_recording_twice_is_one_job(home, store, speech_video, tmp_path):
     assert [e["kind"] for e in store.events()] == ["intake", "duplicate"]
 
 
-@pytest.mark.parametrize("where, expected", [
-    ("KG-77/interview.mp4", "KG-77"),
-    ("KZ-5/day2/interview.mp4", "KZ-5"),
-    ("KZ-9_aunt.mp4", "KZ-9"),
-    ("aunt.mp4", None),
-    ("not-a-case/aunt.mp4", None),
-])
+@pytest.mark.parametrize(
+    "where, expected",
+    [
+        ("KG-77/interview.mp4", "KG-77"),
+        ("KZ-5/day2/interview.mp4", "KZ-5"),
+        ("KZ-9_aunt.mp4", "KZ-9"),
+        ("aunt.mp4", None),
+        ("not-a-case/aunt.mp4", None),
+    ],
+)
 def test_case_id_from_folder_or_filename(home, where, expected):
     folder = home.watch[0]
     assert intake.case_from_path(folder.path / where, folder, home) == expected
@@ -66,7 +71,9 @@ def test_case_prefix_of_a_watch_folder(home):
 def test_case_option_beats_sidecar_beats_path(home, store, speech_video, tmp_path):
     media = tmp_path / "KZ-3_x.mp4"
     media.write_bytes(speech_video.read_bytes())
-    (tmp_path / "KZ-3_x.mp4.toml").write_text('case_id = "KZ-2"\nlanguage = "ru"\nnames = ["Ерлан"]\n')
+    (tmp_path / "KZ-3_x.mp4.toml").write_text(
+        'case_id = "KZ-2"\nlanguage = "ru"\nnames = ["Ерлан"]\n'
+    )
     job = intake.take(home, store, media).job
     assert (job.case_id, job.language, job.meta["names"]) == ("KZ-2", "ru", ["Ерлан"])
     other = tmp_path / "KZ-3_y.mp4"
@@ -74,14 +81,19 @@ def test_case_option_beats_sidecar_beats_path(home, store, speech_video, tmp_pat
     assert intake.take(home, store, other, case_id="KZ-1").job.case_id == "KZ-1"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("a.mp4.toml", "case_id = ", "not valid TOML"),
-    ("a.mp4.json", "{broken", "not valid JSON"),
-    ("a.json", '{"case_id": "../../etc"}', "does not match"),
-    ("a.toml", 'language = "uz"', "not one of"),
-    ("a.toml", 'secret = 1', "unknown keys"),
-])
-def test_bad_sidecar_is_refused_and_nothing_is_stored(home, store, speech_video, tmp_path, name, text, message):
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("a.mp4.toml", "case_id = ", "not valid TOML"),
+        ("a.mp4.json", "{broken", "not valid JSON"),
+        ("a.json", '{"case_id": "../../etc"}', "does not match"),
+        ("a.toml", 'language = "uz"', "not one of"),
+        ("a.toml", "secret = 1", "unknown keys"),
+    ],
+)
+def test_bad_sidecar_is_refused_and_nothing_is_stored(
+    home, store, speech_video, tmp_path, name, text, message
+):
     media = tmp_path / "a.mp4"
     media.write_bytes(speech_video.read_bytes())
     (tmp_path / name).write_text(text)
@@ -103,7 +115,9 @@ def test_empty_file_is_refused(home, store, tmp_path):
     assert not any(home.evidence.rglob("*.mp4"))
 
 
-@pytest.mark.parametrize("name", ["x.mp4.part", "x.mp4.crdownload", ".hidden.mp4", "~$x.mp4", "x.mp4.REJECTED.txt"])
+@pytest.mark.parametrize(
+    "name", ["x.mp4.part", "x.mp4.crdownload", ".hidden.mp4", "~$x.mp4", "x.mp4.REJECTED.txt"]
+)
 def test_temporary_names_are_ignored(name):
     assert intake.is_temporary(Path(name))
 
@@ -121,7 +135,7 @@ def test_half_copied_file_is_not_touched_until_it_settles(home, store, speech_vi
     settler = intake.Settler(home.settle_seconds)
     target = home.inbox / "KZ-1_growing.mp4"
     data = speech_video.read_bytes()
-    chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
     clock = 0.0
     with open(target, "wb") as fh:
         for n, chunk in enumerate(chunks):  # a slow copy: a little more between every scan
@@ -166,7 +180,9 @@ def test_symlink_in_inbox_is_not_followed(home, store, speech_video):
 def test_sidecar_travels_with_its_recording_into_the_store(home, store, speech_video):
     target = home.inbox / "interview.mp4"
     target.write_bytes(speech_video.read_bytes())
-    (home.inbox / "interview.json").write_text(json.dumps({"case_id": "KZ-44", "interviewee": "sister"}))
+    (home.inbox / "interview.json").write_text(
+        json.dumps({"case_id": "KZ-44", "interviewee": "sister"})
+    )
     settler = intake.Settler(0)
     scan_once(home, store, settler, now=0)
     [taken] = scan_once(home, store, settler, now=1)

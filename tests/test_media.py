@@ -37,7 +37,9 @@ def test_truncated_video_is_called_incomplete(speech_video, tmp_path):
 def test_random_bytes_named_mp4_are_not_a_recording(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(1).bytes(50_000))
-    with pytest.raises(media.MediaError, match="is not a recording: it is data of no audio or video format"):
+    with pytest.raises(
+        media.MediaError, match="is not a recording: it is data of no audio or video format"
+    ):
         media.extract_audio(junk, tmp_path / "a.wav")
 
 

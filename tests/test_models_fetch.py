@@ -92,11 +92,16 @@ def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path,
     by_name = {m["name"]: m for m in manifest["models"]}
     assert by_name["small"]["revision"] == hub.repos["openai/whisper-small"]["sha"]
     assert by_name["small"]["licence"] == "apache-2.0" and by_name["small"]["kind"] == "whisper"
-    assert by_name[NLLB]["revision"] == KNOWN[NLLB].revision and by_name[NLLB]["licence"] == "cc-by-nc-4.0"
+    assert (
+        by_name[NLLB]["revision"] == KNOWN[NLLB].revision
+        and by_name[NLLB]["licence"] == "cc-by-nc-4.0"
+    )
     assert set(by_name[NLLB]["languages"]) == {"kk", "ky", "ru"}
     argos = next(m for m in manifest["models"] if m["repo"] == "argos:ru-en")
     assert argos["revision"] == "1.9"
-    assert {"whisper/small.pt", "whisper/small-ct2/model.bin", f"argos/{NLLB}.argosmodel"} <= set(manifest["files"])
+    assert {"whisper/small.pt", "whisper/small-ct2/model.bin", f"argos/{NLLB}.argosmodel"} <= set(
+        manifest["files"]
+    )
     assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
 
     # The offline machine: a second home that never talks to the servers.
@@ -109,10 +114,15 @@ def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path,
     events = Store(offline.database).events()
     [event] = [e for e in events if e["kind"] == "models_added"]
     with tarfile.open(fetched) as tar:
-        assert event["sha256"] == hashlib.sha256(tar.extractfile("manifest.json").read()).hexdigest()
+        assert (
+            event["sha256"] == hashlib.sha256(tar.extractfile("manifest.json").read()).hexdigest()
+        )
 
     listing = cli("models", "list").output
-    assert f"from openai/whisper-small @ {hub.repos['openai/whisper-small']['sha']}; licence apache-2.0" in listing
+    assert (
+        f"from openai/whisper-small @ {hub.repos['openai/whisper-small']['sha']}; licence apache-2.0"
+        in listing
+    )
     assert "published:" in listing and "kk,ky,ru -> en" in listing and "ru -> en" in listing
     assert cli("models", "add", fetched).exit_code == 0  # the same bundle again: nothing changes
 
@@ -126,8 +136,10 @@ def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path,
     assert packed.exit_code == 0, packed.output
     again = manifest_of(office)
     assert again["files"]["whisper/small.pt"] == manifest["files"]["whisper/small.pt"]
-    assert {m["name"]: m["revision"] for m in again["models"]} == {"small": by_name["small"]["revision"],
-                                                                   "translate-ru_en": "1.9"}
+    assert {m["name"]: m["revision"] for m in again["models"]} == {
+        "small": by_name["small"]["revision"],
+        "translate-ru_en": "1.9",
+    }
 
     clip = tmp_path / "KZ-0002_clip.mp4"
     ffmpeg("-i", str(SAMPLE), "-t", "4", "-c", "copy", str(clip))
@@ -143,7 +155,9 @@ def test_fetch_bundle_add_use_and_process_a_clip(fetched, online, cli, tmp_path,
 def test_a_fine_tune_by_repository_id_with_its_languages(online, cli, tmp_path, monkeypatch):
     new_home(tmp_path / "home", monkeypatch)
     out = tmp_path / "kk.tar"
-    result = cli("models", "fetch", "someone/whisper-small-kazakh", "--languages", "kk", "--out", out)
+    result = cli(
+        "models", "fetch", "someone/whisper-small-kazakh", "--languages", "kk", "--out", out
+    )
     assert result.exit_code == 0, result.output
     [entry] = manifest_of(out)["models"]
     assert entry["name"] == "whisper-small-kazakh" and entry["languages"] == ["kk"]
@@ -183,12 +197,17 @@ def test_a_truncated_bundle_is_refused_whole(fetched, cli, tmp_path, monkeypatch
     settings = new_home(tmp_path / "home", monkeypatch)
     before = files_under(settings)
     data = fetched.read_bytes()
-    for cut in (len(data) // 2, len(data) - 30_000):  # (the last 10 KiB or so are only end-of-archive padding)
+    for cut in (
+        len(data) // 2,
+        len(data) - 30_000,
+    ):  # (the last 10 KiB or so are only end-of-archive padding)
         short = tmp_path / f"short-{cut}.tar"
         short.write_bytes(data[:cut])
         result = cli("models", "add", short)
         assert result.exit_code == 1, result.output
-        assert short.name in result.output and ("truncated" in result.output or "missing" in result.output)
+        assert short.name in result.output and (
+            "truncated" in result.output or "missing" in result.output
+        )
         assert files_under(settings) == before
 
 
@@ -205,14 +224,23 @@ def test_what_is_not_a_bundle_is_refused(cli, tmp_path, monkeypatch):
     result = cli("models", "add", plain)
     assert result.exit_code == 1 and "plain.tar is not a model bundle" in result.output
     hostile = tmp_path / "hostile.tar"  # well-formed, but its model name climbs out of models/
-    raw = json.dumps({"format": "testimony-model-bundle", "version": 1, "files": {},
-                      "models": [{"name": "../evil", "kind": "whisper"}]}).encode()
+    raw = json.dumps(
+        {
+            "format": "testimony-model-bundle",
+            "version": 1,
+            "files": {},
+            "models": [{"name": "../evil", "kind": "whisper"}],
+        }
+    ).encode()
     with tarfile.open(hostile, "w") as tar:
         info = tarfile.TarInfo("manifest.json")
         info.size = len(raw)
         tar.addfile(info, io.BytesIO(raw))
     result = cli("models", "add", hostile)
-    assert result.exit_code == 1 and "names a model '../evil' that cannot be installed" in result.output
+    assert (
+        result.exit_code == 1
+        and "names a model '../evil' that cannot be installed" in result.output
+    )
     assert not (tmp_path / "home" / "evil.pt").exists()
 
 
@@ -236,12 +264,18 @@ def test_an_unreachable_hub_says_the_machine_seems_offline(cli, tmp_path, monkey
         result = cli("models", "fetch", name, "--out", tmp_path / "x.tar")
         assert result.exit_code == 1
         lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-        assert len(lines) == 1 and "seems offline" in lines[0] and "testimony models add BUNDLE.tar" in lines[0]
+        assert (
+            len(lines) == 1
+            and "seems offline" in lines[0]
+            and "testimony models add BUNDLE.tar" in lines[0]
+        )
     assert not (tmp_path / "x.tar").exists()
 
 
 @pytest.mark.slow
-def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tmp_path, monkeypatch):
+def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(
+    cli, tmp_path, monkeypatch
+):
     from pipeline import asr, media
 
     first = new_home(tmp_path / "first", monkeypatch)
@@ -252,7 +286,10 @@ def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tm
     result = cli("models", "add", out)
     assert result.exit_code == 0, result.output
     path_second, sha_second = models.resolve_whisper(second, "base")
-    assert sha_second == sha_first and models.resolve_ct2(second, "base")[1] == models.EMBEDDED_CT2_SHA256
+    assert (
+        sha_second == sha_first
+        and models.resolve_ct2(second, "base")[1] == models.EMBEDDED_CT2_SHA256
+    )
 
     # The same bytes, read again here, not only as recorded; what is left to show is that the
     # added copy decodes. (The embedded one decodes in test_real_model.py.)
@@ -267,12 +304,18 @@ def test_the_embedded_base_bundled_and_added_elsewhere_is_the_same_model(cli, tm
 
 def test_use_sets_only_its_own_lines_in_testimony_toml(home, cli):
     path = home.home / config.SETTINGS_FILE
-    path.write_text(FAST_SETTINGS + '\n[asr.models]\nky = "tiny"  # Kyrgyz\nru = "tiny"\n\n[jobs]\nmax_attempts = 5\n')
+    path.write_text(
+        FAST_SETTINGS
+        + '\n[asr.models]\nky = "tiny"  # Kyrgyz\nru = "tiny"\n\n[jobs]\nmax_attempts = 5\n'
+    )
     assert cli("models", "use", "tiny", "--languages", "kk,ky").exit_code == 0
     text = path.read_text()
     assert 'kk = "tiny"' in text and 'ru = "tiny"' in text and text.count("ky = ") == 1
     settings = config.load(home.home)
-    assert dict(settings.language_models) == {"kk": "tiny", "ky": "tiny", "ru": "tiny"} and settings.max_attempts == 5
+    assert (
+        dict(settings.language_models) == {"kk": "tiny", "ky": "tiny", "ru": "tiny"}
+        and settings.max_attempts == 5
+    )
     refused = cli("models", "use", "no-such-model", "--languages", "kk")
     assert refused.exit_code == 1 and "no Whisper model named 'no-such-model'" in refused.output
     assert cli("models", "use", "tiny", "--languages", "en").exit_code == 1
@@ -291,7 +334,11 @@ def test_a_bundle_replaces_an_installed_model_only_when_asked(home, cli, tmp_pat
     old_sha = models.model_info(home, "tiny")["sha256"]
     refused = cli("models", "add", out)
     assert refused.exit_code == 1 and "--replace" in refused.output
-    assert models.model_info(home, "tiny")["sha256"] == old_sha == models.resolve_whisper(home, "tiny")[1]
+    assert (
+        models.model_info(home, "tiny")["sha256"]
+        == old_sha
+        == models.resolve_whisper(home, "tiny")[1]
+    )
     replaced = cli("models", "add", out, "--replace")
     assert replaced.exit_code == 0, replaced.output
     assert models.resolve_whisper(home, "tiny")[1] == new_sha != old_sha

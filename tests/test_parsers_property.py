@@ -16,11 +16,18 @@ times = st.floats(min_value=0, max_value=36_000, allow_nan=False)
 def segments(draw):
     start = draw(times)
     return Segment(
-        id=draw(st.integers(1, 10_000)), start=start, end=start + draw(st.floats(0, 60)),
-        language=draw(st.sampled_from(["kk", "ky", "ru"])), text=draw(text),
-        english=draw(st.none() | text), avg_logprob=draw(st.none() | st.floats(-10, 0)),
-        flags=draw(st.lists(text, max_size=3)), speaker=draw(st.none() | text),
-        reviewed=draw(st.booleans()), withheld=draw(st.booleans()))
+        id=draw(st.integers(1, 10_000)),
+        start=start,
+        end=start + draw(st.floats(0, 60)),
+        language=draw(st.sampled_from(["kk", "ky", "ru"])),
+        text=draw(text),
+        english=draw(st.none() | text),
+        avg_logprob=draw(st.none() | st.floats(-10, 0)),
+        flags=draw(st.lists(text, max_size=3)),
+        speaker=draw(st.none() | text),
+        reviewed=draw(st.booleans()),
+        withheld=draw(st.booleans()),
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -30,9 +37,11 @@ def test_round_trip(segs, case):
     assert Transcript.from_json(t.to_json()) == t
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
-                           max_leaves=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -45,11 +54,23 @@ def test_arbitrary_json_is_refused_cleanly(value):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["id", "start", "end", "language", "text", "english", "flags"]),
-                       json_values, min_size=7))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "start", "end", "language", "text", "english", "flags"]),
+        json_values,
+        min_size=7,
+    )
+)
 def test_malformed_segments_are_refused_cleanly(fields):
-    doc = {"schema_version": 1, "interview_id": "i", "case_id": "KZ-1", "language": "kk",
-           "source": {}, "translation": {}, "segments": [fields]}
+    doc = {
+        "schema_version": 1,
+        "interview_id": "i",
+        "case_id": "KZ-1",
+        "language": "kk",
+        "source": {},
+        "translation": {},
+        "segments": [fields],
+    }
     try:
         t = Transcript.from_json(json.dumps(doc))
     except TranscriptError:
@@ -65,8 +86,15 @@ from pathlib import Path  # noqa: E402
 from pipeline.review.reviewfile import render  # noqa: E402
 from pipeline.review.textfile import ReviewFileError, parse  # noqa: E402
 
-one_line = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
-                   max_size=60).map(str.strip).filter(bool)
+one_line = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+        min_size=1,
+        max_size=60,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -420,8 +420,9 @@ def test_long_sound_is_shifted_in_pieces_that_meet_where_it_is_quiet(monkeypatch
     for gap in (0.35, 1.1):  # two pauses, each near a boundary (0.5 s, 1 s)
         tone[int(gap * 16000) : int((gap + 0.1) * 16000)] = 0.0
     seams = voice._quiet_seams(tone)
-    assert len(seams) == 3 and all(0.35 <= s / 16000 <= 0.45 or 1.1 <= s / 16000 <= 1.2
-                                   for s in seams[:2])
+    assert len(seams) == 3 and all(
+        0.35 <= s / 16000 <= 0.45 or 1.1 <= s / 16000 <= 1.2 for s in seams[:2]
+    )
     up = voice.shift_pitch(tone, -3.0)
     spoken = [s for s in range(5, 95) if not (17 <= s <= 23 or 55 <= s <= 61)]
     levels = [rms(up, s / 50, (s + 1) / 50) for s in spoken]  # 20 ms each, away from the pauses
@@ -437,17 +438,23 @@ def test_bench_protect_scores_the_attacks_on_real_speech(home, tmp_path):
 
     assert eer([0.9, 0.8], [0.1, 0.2]) == 0.0 and eer([0.5, 0.1], [0.5, 0.1]) == 0.5
     out, refs = tmp_path / "protect.json", tmp_path / "refs.tsv"
-    bad = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"),
-                                         "--semitones", "5:3"])
+    bad = CliRunner().invoke(
+        bench_app, ["protect", str(KK_CLIPS / "references.tsv"), "--semitones", "5:3"]
+    )
     assert bad.exit_code == 1 and "--semitones '5:3': give LOW:HIGH" in bad.output
     same = CliRunner().invoke(bench_app, ["protect", str(KK_CLIPS / "references.tsv"), "--no-asr"])
     assert same.exit_code == 1 and "give clips of at least two speakers" in same.output
     # The interviewer and the interviewee of the shipped clips: two real speakers.
-    refs.write_text("file\tsource\n" + "".join(
-        f"{p}\t{'interviewer' if p.name == INTERVIEWER else 'interviewee'}\n"
-        for p in sorted(KK_CLIPS.glob("*.flac"))[:4]))
-    result = CliRunner().invoke(bench_app, ["protect", str(refs), "--no-asr", "--draws", "1",
-                                            "--json", str(out)])
+    refs.write_text(
+        "file\tsource\n"
+        + "".join(
+            f"{p}\t{'interviewer' if p.name == INTERVIEWER else 'interviewee'}\n"
+            for p in sorted(KK_CLIPS.glob("*.flac"))[:4]
+        )
+    )
+    result = CliRunner().invoke(
+        bench_app, ["protect", str(refs), "--no-asr", "--draws", "1", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     assert figures["alpha_range"] == list(voice.ALPHA_RANGE)

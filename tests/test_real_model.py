@@ -11,18 +11,29 @@ from conftest import EVALDATA, KK_CLIPS
 
 pytestmark = pytest.mark.slow
 
-RU_CLIPS = ["misc/pisets_test_sound_ru.wav", "misc/coqui_stt_smoke_ru.wav", "golos_gigastt/golos_04.wav"]
+RU_CLIPS = [
+    "misc/pisets_test_sound_ru.wav",
+    "misc/coqui_stt_smoke_ru.wav",
+    "golos_gigastt/golos_04.wav",
+]
 KK_SHIPPED = ["kzaudio_19.flac", "kzaudio_24.flac"]  # 11.7 s of the shipped interview clips
 
 
 def _references(tsv) -> dict[str, str]:
     with open(tsv, encoding="utf-8") as fh:
-        return {r["file"]: r["transcript"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)}
+        return {
+            r["file"]: r["transcript"]
+            for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        }
 
 
 def _outputs(home, case, paths):
     for path in paths:
-        [out] = [d for d in (home / "outbox" / case).iterdir() if d.name.startswith(path.stem.lower()[:20])]
+        [out] = [
+            d
+            for d in (home / "outbox" / case).iterdir()
+            if d.name.startswith(path.stem.lower()[:20])
+        ]
         yield out, json.loads((out / "transcript.json").read_text())
 
 
@@ -42,7 +53,10 @@ def test_embedded_base_transcribes_the_shipped_kazakh_clips(tmp_path, monkeypatc
         errors += textnorm.edit_distance(ref, hyp)
         total += len(ref)
         # the default engine, faster-whisper, runs the embedded CTranslate2 folder as published
-        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == models.EMBEDDED_CT2_SHA256
+        assert (
+            json.loads((out / "provenance.json").read_text())["model"]["sha256"]
+            == models.EMBEDDED_CT2_SHA256
+        )
     # Base knows little Kazakh (0.65 here; bench/README.md: 0.46 over 18 clips). An empty, Latin-script
     # or looping transcript is near 1.0: this catches a broken pipeline, not a quality change.
     assert errors / total <= 0.8, f"character error rate {errors / total:.2f} on {KK_SHIPPED}"
@@ -58,11 +72,17 @@ def test_embedded_base_transcribes_real_russian(tmp_path, monkeypatch, cli):
 
     errors = total = 0
     for (out, data), clip in zip(_outputs(tmp_path, "RU-1", paths), RU_CLIPS):
-        assert data["language"] == "ru" and data["detected_languages"]["ru"] > data["detected_languages"]["kk"]
+        assert (
+            data["language"] == "ru"
+            and data["detected_languages"]["ru"] > data["detected_languages"]["kk"]
+        )
         hyp = textnorm.normalize(" ".join(s["text"] for s in data["segments"]), "ru").split()
         ref = textnorm.normalize(refs[clip], "ru").split()
         errors += textnorm.edit_distance(ref, hyp)
         total += len(ref)
         # the default engine, faster-whisper, runs the embedded CTranslate2 folder as published
-        assert json.loads((out / "provenance.json").read_text())["model"]["sha256"] == models.EMBEDDED_CT2_SHA256
+        assert (
+            json.loads((out / "provenance.json").read_text())["model"]["sha256"]
+            == models.EMBEDDED_CT2_SHA256
+        )
     assert errors / total <= 0.25, f"word error rate {errors / total:.2f} on {RU_CLIPS}"

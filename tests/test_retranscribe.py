@@ -117,12 +117,15 @@ def test_retranscribe_keeps_reviewed_text_and_offers_the_new_beside_it(
 
 
 def _segments(*rows) -> list[tr.Segment]:
-    return [tr.Segment(n, start, end, "kk", text, english) for n, (start, end, text, english)
-            in enumerate(rows, 1)]
+    return [
+        tr.Segment(n, start, end, "kk", text, english)
+        for n, (start, end, text, english) in enumerate(rows, 1)
+    ]
 
 
-def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli, speech_video,
-                                                                        review_server):
+def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(
+    home, cli, speech_video, review_server
+):
     """The review carried over by time: kept segments, suggestions, new IDs, a stale save refused."""
     from pipeline.review import rebase
     from pipeline.review.edits import Conflict
@@ -134,24 +137,30 @@ def test_carry_keeps_edited_and_reviewed_segments_and_retires_the_rest(home, cli
     out = output_dir(home, job)
     provenance = json.loads((out / "provenance.json").read_text())
     machine = tr.load(out / tr.MACHINE_FILE)
-    machine.segments = _segments((0.0, 1.2, "Ағам қалада.", "My brother is in town."),
-                                 (1.2, 2.4, "Ол лагерьде болды.", None),
-                                 (2.4, 3.6, "Хабар жоқ.", "No news."),
-                                 (3.6, 4.9, "Көршілер үндемейді.", None))
+    machine.segments = _segments(
+        (0.0, 1.2, "Ағам қалада.", "My brother is in town."),
+        (1.2, 2.4, "Ол лагерьде болды.", None),
+        (2.4, 3.6, "Хабар жоқ.", "No news."),
+        (3.6, 4.9, "Көршілер үндемейді.", None),
+    )
     publish(home, job, machine, provenance)
 
     reviews = Reviews(home)
     interview = reviews.find(job.interview_id)
     reviews.open(interview)
     reviews.save(interview, "Aigerim", 1, 0, {"text": "Ағам қалада тұрады.", "reviewed": True})
-    reviews.save(interview, "Aigerim", 3, 0, {"english": "There is no news."})  # edited, not reviewed
+    reviews.save(
+        interview, "Aigerim", 3, 0, {"english": "There is no news."}
+    )  # edited, not reviewed
     reviews.set_status(interview, "Aigerim", "reviewed")
 
     kept_version = versions.keep(out)
-    machine.segments = _segments((0.0, 1.2, "Менің ағам қалада тұрады.", "My brother lives in town."),
-                                 (1.2, 2.4, "Ол лагерде болды.", "He was in a camp."),
-                                 (2.4, 3.5, "Хабар жоқ.", "No news."),  # same as the reviewed text
-                                 (3.5, 4.9, "Көршілер ештеңе айтпайды.", "The neighbours say nothing."))
+    machine.segments = _segments(
+        (0.0, 1.2, "Менің ағам қалада тұрады.", "My brother lives in town."),
+        (1.2, 2.4, "Ол лагерде болды.", "He was in a camp."),
+        (2.4, 3.5, "Хабар жоқ.", "No news."),  # same as the reviewed text
+        (3.5, 4.9, "Көршілер ештеңе айтпайды.", "The neighbours say nothing."),
+    )
     publish(home, job, machine, provenance)
     carried = rebase.carry(reviews, interview, kept_version)
 
@@ -202,13 +211,17 @@ def _page_text(server, interview_id: str) -> dict:
             return {
                 "banner": page.inner_text("#transcribed-with"),
                 "suggestions": page.eval_on_selector_all(
-                    "article.seg", "els => Object.fromEntries(els.filter(e => e.querySelector("
+                    "article.seg",
+                    "els => Object.fromEntries(els.filter(e => e.querySelector("
                     "'.suggestion')).map(e => [e.dataset.id, "
-                    "e.querySelector('.suggestion-text').textContent]))"),
-                "struck": page.eval_on_selector_all("aside.suggestion del", "els => els.map(e => "
-                                                    "e.textContent)"),
-                "added": page.eval_on_selector_all("aside.suggestion ins", "els => els.map(e => "
-                                                   "e.textContent)"),
+                    "e.querySelector('.suggestion-text').textContent]))",
+                ),
+                "struck": page.eval_on_selector_all(
+                    "aside.suggestion del", "els => els.map(e => e.textContent)"
+                ),
+                "added": page.eval_on_selector_all(
+                    "aside.suggestion ins", "els => els.map(e => e.textContent)"
+                ),
             }
         finally:
             browser.close()
@@ -245,7 +258,9 @@ def test_a_stopped_retranscription_resumes_and_moves_the_old_subtitles_into_its_
     assert {"transcript.ru.srt", "transcript.ru.vtt"} <= set(kept.files)
     assert (out / "versions" / "1" / "transcript.ru.srt").exists()
     assert sorted(p.name for p in out.glob("transcript.*.*t")) == [
-        "transcript.kk.srt", "transcript.kk.vtt"]
+        "transcript.kk.srt",
+        "transcript.kk.vtt",
+    ]
     kinds = [e["kind"] for e in store.events(job.interview_id)]
     assert kinds.count("retranscribe requested") == 1 and "requeued" in kinds
     store.close()

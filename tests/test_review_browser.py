@@ -19,12 +19,22 @@ from pipeline.runner import publish
 from review_home import home, job, new_home, process, processed, seed  # noqa: F401  (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium",
+)
 
 
 PASSWORD = "correct horse battery"
@@ -32,7 +42,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package: pip install playwright")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs the playwright package: pip install playwright"
+    )
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield browser
@@ -54,7 +66,9 @@ def served(tmp_path, monkeypatch, tiny_checkpoint, speech_video, review_server):
     seed(home, job)
     out = output_dir(home, job)
     t = transcript.load(out / transcript.MACHINE_FILE)
-    t.warnings = ["tagged Kazakh but 80% of the Kazakh/Kyrgyz speech reads as Kyrgyz: check the language"]
+    t.warnings = [
+        "tagged Kazakh but 80% of the Kazakh/Kyrgyz speech reads as Kyrgyz: check the language"
+    ]
     publish(home, job, t, json.loads((out / "provenance.json").read_text()))
     return home, job, review_server(home)
 
@@ -85,14 +99,18 @@ def test_review_page_end_to_end(served, page, tmp_path):
     # Play from segment 3: the video seeks there, plays, and the segment follows playback.
     seg3 = page.locator('article.seg[data-id="3"]')
     seg3.locator("button.time").click()
-    page.wait_for_function("() => { const v = document.querySelector('#player');"
-                           " return !v.paused && v.currentTime > 2.5; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#player');"
+        " return !v.paused && v.currentTime > 2.5; }"
+    )
     page.wait_for_selector('article.seg[data-id="3"].playing')
     page.keyboard.press("Escape")  # play / pause, as in oTranscribe
     page.wait_for_function("() => document.querySelector('#player').paused")
     page.keyboard.press("F4")  # faster
-    page.wait_for_function("() => document.querySelector('#player').playbackRate === 1.1"
-                           " && document.querySelector('#rate').textContent === '1.1×'")
+    page.wait_for_function(
+        "() => document.querySelector('#player').playbackRate === 1.1"
+        " && document.querySelector('#rate').textContent === '1.1×'"
+    )
 
     # F8 jumps to the next flagged segment; edit its source and English; autosave.
     page.locator('article.seg[data-id="1"] textarea.src').focus()
@@ -114,14 +132,20 @@ def test_review_page_end_to_end(served, page, tmp_path):
     assert seg2.locator("textarea.en").input_value() == "He was in the camp for two years."
     assert seg2.locator("input.reviewed").is_checked()
     out = output_dir(home, job)
-    assert transcript.load(out / transcript.REVIEWED_FILE).segments[1].english == "He was in the camp for two years."
+    assert (
+        transcript.load(out / transcript.REVIEWED_FILE).segments[1].english
+        == "He was in the camp for two years."
+    )
     assert transcript.load(out / transcript.MACHINE_FILE).segments[1].english is None
 
     # The audit entry, per segment.
     seg2.locator("button.history").click()
     entry = seg2.locator("tr.audit-entry", has_text="english")
     entry.wait_for()
-    assert "Aigerim" in entry.inner_text() and "He was in the camp for two years." in entry.inner_text()
+    assert (
+        "Aigerim" in entry.inner_text()
+        and "He was in the camp for two years." in entry.inner_text()
+    )
     assert seg2.locator("tr.audit-entry", has_text="Ол екі жыл лагерьде болды.").count() == 1
 
     seg3.locator("button.time").click()
@@ -132,10 +156,16 @@ def test_review_page_end_to_end(served, page, tmp_path):
     assert shot.stat().st_size > 10_000
     if os.environ.get("TESTIMONY_SCREENSHOT_DIR"):
         shutil.copyfile(shot, Path(os.environ["TESTIMONY_SCREENSHOT_DIR"]) / "review-page.png")
-    assert json.loads(page.evaluate("() => JSON.stringify(localStorage.getItem('testimony-reviewer'))")) == "Aigerim"
+    assert (
+        json.loads(
+            page.evaluate("() => JSON.stringify(localStorage.getItem('testimony-reviewer'))")
+        )
+        == "Aigerim"
+    )
 
 
 # A team: accounts, two browsers at once, the interface in Russian, addresses --------------
+
 
 @pytest.fixture
 def team_server(home, review_server):  # noqa: F811
@@ -161,7 +191,9 @@ def logged_in(browser, server, name, locale="en-US"):
     return page
 
 
-def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(home, job, browser, team_server):  # noqa: F811
+def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(
+    home, job, browser, team_server
+):  # noqa: F811
     aigerim = logged_in(browser, team_server, "Aigerim")
     dana = logged_in(browser, team_server, "Dana")
     for page in (aigerim, dana):
@@ -169,7 +201,9 @@ def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(home, job,
         page.wait_for_selector('article.seg[data-id="4"]')
     assert aigerim.locator("#who").inner_text().startswith("Aigerim")
 
-    aigerim.locator('article.seg[data-id="1"] textarea.src').fill("Мой старший брат живёт в Алматы.")
+    aigerim.locator('article.seg[data-id="1"] textarea.src').fill(
+        "Мой старший брат живёт в Алматы."
+    )
     dana.locator('article.seg[data-id="3"] textarea.en').fill("Where is your son now?")
     saved(aigerim, 1)
     saved(dana, 3)
@@ -185,23 +219,35 @@ def test_two_reviewers_at_once_each_attributed_and_a_stale_save_shown(home, job,
     aigerim.locator('article.seg[data-id="2"] textarea.src').fill("Ол екі жыл лагерьде болды.")
     saved(aigerim, 2)
     dana.locator('article.seg[data-id="2"] textarea.src').fill("Ол лагерьде болған.")
-    dana.wait_for_selector('article.seg[data-id="2"][data-state="not saved: changed by someone else"]')
+    dana.wait_for_selector(
+        'article.seg[data-id="2"][data-state="not saved: changed by someone else"]'
+    )
     conflict = dana.locator('article.seg[data-id="2"] .conflict')
     assert conflict.is_visible() and "Aigerim" in conflict.inner_text()
     assert "Ол екі жыл лагерьде болды." in conflict.inner_text()
     assert "error" in dana.locator("#save-state").get_attribute("class")
-    assert transcript.load_current(output_dir(home, job)).segments[1].text == "Ол екі жыл лагерьде болды."
+    assert (
+        transcript.load_current(output_dir(home, job)).segments[1].text
+        == "Ол екі жыл лагерьде болды."
+    )
     conflict.locator("button", has_text="Use their version").click()
-    assert dana.locator('article.seg[data-id="2"] textarea.src').input_value() == "Ол екі жыл лагерьде болды."
+    assert (
+        dana.locator('article.seg[data-id="2"] textarea.src').input_value()
+        == "Ол екі жыл лагерьде болды."
+    )
     reviews.close()
 
     # The admin disables Dana's account from the list page: her open page loses its session.
     admin = logged_in(browser, team_server, "Nurlan")
     row = admin.locator('section.accounts tr[data-account="Dana"]')
     row.locator("button").click()
-    admin.wait_for_function("() => document.querySelector('section.accounts tr[data-account=\"Dana\"] .state')"
-                            ".textContent === 'disabled'")
-    assert admin.locator('section.accounts tr[data-account="Nurlan"] button').count() == 0  # not oneself
+    admin.wait_for_function(
+        "() => document.querySelector('section.accounts tr[data-account=\"Dana\"] .state')"
+        ".textContent === 'disabled'"
+    )
+    assert (
+        admin.locator('section.accounts tr[data-account="Nurlan"] button').count() == 0
+    )  # not oneself
     dana.reload()
     dana.wait_for_selector('form.login input[name="password"]')
 
@@ -227,9 +273,13 @@ def test_russian_interface_deep_link_and_list_filters(home, job, browser, team_s
     seg3 = page.locator('article.seg[data-id="3"]')
     page.wait_for_selector('article.seg[data-id="3"].target')
     assert seg3.locator("textarea.src").evaluate("el => el === document.activeElement")
-    page.wait_for_function("() => Math.abs(document.querySelector('#player').currentTime - 2.4) < 0.05")
+    page.wait_for_function(
+        "() => Math.abs(document.querySelector('#player').currentTime - 2.4) < 0.05"
+    )
     assert seg3.locator("button.translate").inner_text() == "Перевести заново"
-    assert seg3.locator("textarea.src").input_value() == "Где ваш сын?"  # the testimony itself is untouched
+    assert (
+        seg3.locator("textarea.src").input_value() == "Где ваш сын?"
+    )  # the testimony itself is untouched
     shot = tmp_path / "review-page-ru.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

@@ -31,11 +31,19 @@ def test_renaming_a_speaker_is_one_audited_edit_that_changes_every_segment(home,
     t = reviews.rename_speaker(interview, "Aigerim", "S1", "Interviewer")
     assert [s.speaker for s in t.segments] == ["Interviewer", "S2", "Interviewer", "S2"]
     entries = reviews.audit(job.interview_id)
-    assert [(a["segment_id"], a["field"], a["before"], a["after"]) for a in entries
-            if a["action"] == "rename speaker"] == [(None, "speaker", "S1", "Interviewer")]
+    assert [
+        (a["segment_id"], a["field"], a["before"], a["after"])
+        for a in entries
+        if a["action"] == "rename speaker"
+    ] == [(None, "speaker", "S1", "Interviewer")]
     assert not [a for a in entries if a["field"] == "speaker" and a["segment_id"] is not None]
     revisions = reviews.revisions(job.interview_id)
-    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [1, 0, 1, 0]  # each renamed segment changed
+    assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [
+        1,
+        0,
+        1,
+        0,
+    ]  # each renamed segment changed
     assert t.speakers["names"] == {"S1": "Interviewer"}
 
     # The review file lists the speakers; naming one there renames it everywhere, once.
@@ -58,10 +66,18 @@ def test_renaming_a_speaker_is_one_audited_edit_that_changes_every_segment(home,
 def test_an_edit_drops_word_times_that_no_longer_spell_the_text(home, job, reviews):
     seed_speakers(home, job)
     interview = reviews.find(job.interview_id)
-    t = reviews.save(interview, "Aigerim", 3, 0, {"speaker": "S2", "english": "Where is your son, please?"})
-    assert [w["text"] for w in t.segments[2].words] == ["Где", "ваш", "сын?"]  # text untouched: words kept
+    t = reviews.save(
+        interview, "Aigerim", 3, 0, {"speaker": "S2", "english": "Where is your son, please?"}
+    )
+    assert [w["text"] for w in t.segments[2].words] == [
+        "Где",
+        "ваш",
+        "сын?",
+    ]  # text untouched: words kept
     t = reviews.save(interview, "Aigerim", 3, 1, {"text": "Где сейчас ваш сын?"})
-    assert t.segments[2].words == []  # a new word has no time: none is shown rather than a wrong one
+    assert (
+        t.segments[2].words == []
+    )  # a new word has no time: none is shown rather than a wrong one
     assert transcript.load_current(interview.out_dir).segments[2].words == []
 
     # A split between two words keeps each half's words; a merge joins them.
@@ -75,14 +91,24 @@ def test_an_edit_drops_word_times_that_no_longer_spell_the_text(home, job, revie
 def test_a_speaker_is_renamed_over_http(home, job, server):
     seed_speakers(home, job)
     path = f"/api/interviews/{job.interview_id}"
-    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S2", "new": "Witness"})
+    status, _, body = call(
+        server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S2", "new": "Witness"}
+    )
     assert status == 200, body
-    assert [s["speaker"] for s in json.loads(body)["segments"]] == ["S1", "Witness", "S1", "Witness"]
-    status, _, body = call(server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"})
+    assert [s["speaker"] for s in json.loads(body)["segments"]] == [
+        "S1",
+        "Witness",
+        "S1",
+        "Witness",
+    ]
+    status, _, body = call(
+        server, "POST", f"{path}/speakers", {"reviewer": "Aigerim", "old": "S7", "new": "X"}
+    )
     assert status == 400 and "S7" in json.loads(body)["error"]
 
 
 # Merging speakers the voice step found close -------------------------------------------
+
 
 def test_merging_speakers_is_one_audited_edit_and_the_offer_goes(home, job, reviews):
     seed_close(home, job)
@@ -96,7 +122,8 @@ def test_merging_speakers_is_one_audited_edit_and_the_offer_goes(home, job, revi
     assert [s.speaker for s in t.segments] == ["S1"] * 4
     entries = [a for a in reviews.audit(job.interview_id) if a["action"] == "merge speakers"]
     assert [(a["segment_id"], a["reviewer"], a["before"], a["after"]) for a in entries] == [
-        (None, "Aigerim", "S2", "S1")]
+        (None, "Aigerim", "S2", "S1")
+    ]
     revisions = reviews.revisions(job.interview_id)
     assert [revisions[n]["revision"] for n in (1, 2, 3, 4)] == [0, 1, 0, 1]
     assert t.speakers["merged"] == [{"from": "S2", "into": "S1"}]

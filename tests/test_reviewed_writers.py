@@ -9,8 +9,11 @@ from pipeline import transcript as tr
 from pipeline.review.edits import Reviews
 from pipeline.reviewed_lock import LOCK_FILE
 
-SEGMENTS = [(0.0, 1.4, "ru", "Мой брат живёт в городе."), (1.5, 3.0, "ru", "Где ваш сын сейчас."),
-            (3.2, 4.9, "ru", "Его забрали ночью.")]
+SEGMENTS = [
+    (0.0, 1.4, "ru", "Мой брат живёт в городе."),
+    (1.5, 3.0, "ru", "Где ваш сын сейчас."),
+    (3.2, 4.9, "ru", "Его забрали ночью."),
+]
 
 
 def lock_is_held(folder) -> bool:
@@ -25,15 +28,20 @@ def lock_is_held(folder) -> bool:
     return False
 
 
-def test_writers_share_one_lock_and_pending_english_fills_a_started_review(home, cli, argos_ru, speech_video,
-                                                                          monkeypatch):
+def test_writers_share_one_lock_and_pending_english_fills_a_started_review(
+    home, cli, argos_ru, speech_video, monkeypatch
+):
     result = cli("process", speech_video, "--case", "KZ-5", "--language", "ru")
     assert result.exit_code == 0 and "testimony models add" in result.output  # no English yet
     [folder] = (home.outbox / "KZ-5").iterdir()
     assert (folder / "transcript.ru.srt").exists()
     t = tr.load(folder / tr.MACHINE_FILE)
-    t.segments = [tr.Segment(i, a, b, lang, text, None) for i, (a, b, lang, text) in enumerate(SEGMENTS)]
-    tr.write_atomic(folder / tr.REVIEWED_FILE, t.to_json())  # a review started before English existed
+    t.segments = [
+        tr.Segment(i, a, b, lang, text, None) for i, (a, b, lang, text) in enumerate(SEGMENTS)
+    ]
+    tr.write_atomic(
+        folder / tr.REVIEWED_FILE, t.to_json()
+    )  # a review started before English existed
 
     writes = []
     real_write = tr.write_atomic
@@ -65,4 +73,6 @@ def test_writers_share_one_lock_and_pending_english_fills_a_started_review(home,
     # The machine subtitles stay out of the outbox now that people are withheld.
     assert not list(folder.glob("transcript.*.srt")) and not list(folder.glob("transcript.*.vtt"))
 
-    assert len(writes) == 3 and all(writes), writes  # review page, withhold, translate: each under the lock
+    assert len(writes) == 3 and all(writes), (
+        writes
+    )  # review page, withhold, translate: each under the lock

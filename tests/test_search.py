@@ -24,11 +24,26 @@ from review_home import new_home, process
 S = transcript.Segment
 SEGMENTS = {
     "KZ-7": [
-        S(1, 0.0, 1.5, "kk", "Ағам Құлжадан келді.", "My brother came from Ghulja.", speaker="Айгүл"),
+        S(
+            1,
+            0.0,
+            1.5,
+            "kk",
+            "Ағам Құлжадан келді.",
+            "My brother came from Ghulja.",
+            speaker="Айгүл",
+        ),
         # typed with Russian-keyboard stand-ins, as base models and hurried reviewers write it
         S(2, 1.5, 3.0, "kk", "Біз Кулжага бардык, Ерлан сонда калды.", None, speaker="Айгүл"),
-        S(3, 3.0, 4.0, "ru", "Его забрали в Кульдже в две тысячи восемнадцатом году.",
-          "He was taken in Ghulja in 2018.", speaker="Интервьюер"),
+        S(
+            3,
+            3.0,
+            4.0,
+            "ru",
+            "Его забрали в Кульдже в две тысячи восемнадцатом году.",
+            "He was taken in Ghulja in 2018.",
+            speaker="Интервьюер",
+        ),
         S(4, 4.0, 4.9, "ru", "Мы ещё ждём.", "We are still waiting."),
     ],
     "KZ-8": [
@@ -50,7 +65,10 @@ def processed(tmp_path_factory, tiny_checkpoint):
     settings = new_home(tmp_path_factory.mktemp("search") / "home", tiny_checkpoint)
     first = spoken_video(tmp_path_factory.mktemp("a"), "Мой брат живёт в Алматы.")
     second = spoken_video(tmp_path_factory.mktemp("b"), "Где ваш сын?")
-    return settings, {"KZ-7": process(settings, first, "KZ-7"), "KZ-8": process(settings, second, "KZ-8")}
+    return settings, {
+        "KZ-7": process(settings, first, "KZ-7"),
+        "KZ-8": process(settings, second, "KZ-8"),
+    }
 
 
 @pytest.fixture
@@ -59,7 +77,9 @@ def home(processed, monkeypatch):
     settings, jobs = processed
     monkeypatch.setenv("TESTIMONY_HOME", str(settings.home))
     reviews = Reviews(settings)
-    reviews.db.executescript("DELETE FROM review_versions; DELETE FROM review_audit; DELETE FROM review_files;")
+    reviews.db.executescript(
+        "DELETE FROM review_versions; DELETE FROM review_audit; DELETE FROM review_files;"
+    )
     reviews.close()
     for case, job in jobs.items():
         out = output_dir(settings, job)
@@ -85,12 +105,14 @@ def found(*args) -> list[tuple[str, int]]:
     """(case, segment) of each segment hit of `testimony search ... --json`."""
     result = cli("search", *args, "--json")
     assert result.exit_code == 0, result.output
-    return sorted((h["case"], h["segment"]) for h in json.loads(result.output) if h["segment"] is not None)
+    return sorted(
+        (h["case"], h["segment"]) for h in json.loads(result.output) if h["segment"] is not None
+    )
 
 
 def test_kazakh_letters_and_their_stand_ins_match_both_ways(home):
-    assert found("кулжадан") == [("KZ-7", 1)]          # query typed with stand-ins, text in Kazakh letters
-    assert found("Құлжаға") == [("KZ-7", 2)]           # query in Kazakh letters, text typed with stand-ins
+    assert found("кулжадан") == [("KZ-7", 1)]  # query typed with stand-ins, text in Kazakh letters
+    assert found("Құлжаға") == [("KZ-7", 2)]  # query in Kazakh letters, text typed with stand-ins
     assert found("ҚҰЛЖАДАН") == found("Құлжадан") == [("KZ-7", 1)]
     assert found("күйтүнде") == found("куйтунде") == [("KZ-8", 2)]
     assert found("еще") == found("ещё") == [("KZ-7", 4)]  # ё and е
@@ -102,7 +124,10 @@ def test_prefix_finds_the_inflected_forms(home):
     assert found("Құлжа*") == [("KZ-7", 1), ("KZ-7", 2)]  # Құлжадан, Кулжага; not Кульдже
     assert found("Кульдж*") == [("KZ-7", 3)]
     hits = json.loads(cli("search", "Құлжа*", "--json").output)
-    assert {h["snippet"].split("**")[1] for h in hits} == {"Құлжадан", "Кулжага"}  # originals highlighted
+    assert {h["snippet"].split("**")[1] for h in hits} == {
+        "Құлжадан",
+        "Кулжага",
+    }  # originals highlighted
 
 
 def test_quoted_phrase_matches_only_that_phrase(home):
@@ -127,20 +152,33 @@ def test_output_groups_by_interview_with_time_speaker_snippet_and_link(home, job
     lines = result.output.splitlines()
     a = jobs["KZ-7"].interview_id
     assert lines[0] == f"KZ-7 / {a}  (3 hits)"
-    assert lines[1].startswith("  00:00:00  Айгүл") and "*Құлжадан*" in lines[1] and "*Ghulja*" not in lines[1]
+    assert (
+        lines[1].startswith("  00:00:00  Айгүл")
+        and "*Құлжадан*" in lines[1]
+        and "*Ghulja*" not in lines[1]
+    )
     assert lines[2].strip() == f"/interviews/{a}#segment-1"
     assert lines[3].startswith("  00:00:01  Айгүл") and "*Кулжага*" in lines[3]
     assert lines[6].strip() == f"/interviews/{a}#segment-3"
     [hit] = [h for h in json.loads(cli("search", "Ghulja", "--json").output) if h["segment"] == 3]
-    assert {k: hit[k] for k in ("interview", "segment", "start", "end", "text", "english", "snippet")} == {
-        "interview": a, "segment": 3, "start": 3.0, "end": 4.0, "text": SEGMENTS["KZ-7"][2].text,
-        "english": "He was taken in Ghulja in 2018.", "snippet": "He was taken in **Ghulja** in 2018."}
+    assert {
+        k: hit[k] for k in ("interview", "segment", "start", "end", "text", "english", "snippet")
+    } == {
+        "interview": a,
+        "segment": 3,
+        "start": 3.0,
+        "end": 4.0,
+        "text": SEGMENTS["KZ-7"][2].text,
+        "english": "He was taken in Ghulja in 2018.",
+        "snippet": "He was taken in **Ghulja** in 2018.",
+    }
 
 
 def test_case_and_interview_ids_and_sidecar_fields_are_found(home, jobs):
     result = json.loads(cli("search", "KZ-8", "--json").output)
     assert [(h["interview"], h["segment"], h["link"]) for h in result] == [
-        (jobs["KZ-8"].interview_id, None, f"/interviews/{jobs['KZ-8'].interview_id}")]
+        (jobs["KZ-8"].interview_id, None, f"/interviews/{jobs['KZ-8'].interview_id}")
+    ]
 
 
 def test_a_reviewers_edit_is_found_at_once_and_the_old_text_no_longer(home, jobs):
@@ -167,8 +205,11 @@ def test_withheld_text_is_absent_for_the_press_and_marked_for_reviewers(home, jo
     [hit] = [h for h in json.loads(raw) if h["case"] == "KZ-8"]
     assert hit["text"] == "Её брат [name withheld] живёт в Алматы."
     assert hit["english"] == "Her brother [name withheld] lives in Almaty."
-    marked = {(h["case"], h["segment"]): h["withheld"] for h in json.loads(cli("search", "Ерлан", "--json").output)
-              if h["segment"] is not None}
+    marked = {
+        (h["case"], h["segment"]): h["withheld"]
+        for h in json.loads(cli("search", "Ерлан", "--json").output)
+        if h["segment"] is not None
+    }
     assert marked == {("KZ-7", 2): "segment", ("KZ-8", 1): "term"}
     assert "[has a withheld term]" in cli("search", "Ерлан").output
 
@@ -199,18 +240,38 @@ def test_reindex_gives_the_same_results(home):
     assert {q: cli("search", q, "--json", "--as", "press").output for q in QUERIES} == before_press
 
 
-@pytest.mark.parametrize("query", ['"Құлжа', "*", "Құлжа **", "NEAR(", "NEAR()", "Құлжа) OR (Ерлан", "AND",
-                                   "NEAR(Құлжа Ерлан, x)"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"Құлжа',
+        "*",
+        "Құлжа **",
+        "NEAR(",
+        "NEAR()",
+        "Құлжа) OR (Ерлан",
+        "AND",
+        "NEAR(Құлжа Ерлан, x)",
+    ],
+)
 def test_fts_syntax_errors_give_a_clear_message(home, query):
-    result = CliRunner().invoke(app, ["search", query])  # an exception would be caught here, not raised
-    assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None))), result.exception
+    result = CliRunner().invoke(
+        app, ["search", query]
+    )  # an exception would be caught here, not raised
+    assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None))), (
+        result.exception
+    )
     message = result.output.strip()
     assert message.startswith("error: ") and len(message.splitlines()) == 1
     assert "phrase" in message or "*" in message or "bracket" in message
 
 
 def test_queries_are_not_written_to_logs(home):
-    for args in (["Күйтүнде"], ["Күйтүнде", "--as", "press"], ['"Күйтүнде'], ["--reindex", "Күйтүнде"]):
+    for args in (
+        ["Күйтүнде"],
+        ["Күйтүнде", "--as", "press"],
+        ['"Күйтүнде'],
+        ["--reindex", "Күйтүнде"],
+    ):
         cli("search", *args)
     log = home.log_file.read_text(encoding="utf-8")
     assert "search: 1 hit(s)" in log

@@ -17,8 +17,10 @@ from review_home import new_home, process, seed
 
 PASSWORD = "correct horse battery"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium",
+)
 
 
 @pytest.fixture(scope="module")

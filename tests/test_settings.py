@@ -7,8 +7,15 @@ from pipeline import config
 from pipeline.cli import app
 
 
-@pytest.mark.parametrize("text", ['[asr]\nthreads = "many"', "[intake]\nsettle_seconds = [1]",
-                                  "[jobs]\nmax_attempts = {}", 'asr = "fast"'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[asr]\nthreads = "many"',
+        "[intake]\nsettle_seconds = [1]",
+        "[jobs]\nmax_attempts = {}",
+        'asr = "fast"',
+    ],
+)
 def test_a_value_of_the_wrong_kind_is_a_settings_error(tmp_path, text):
     (tmp_path / config.SETTINGS_FILE).write_text(text + "\n", encoding="utf-8")
     with pytest.raises(config.SettingsError, match="not of the kind its key takes"):

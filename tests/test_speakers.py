@@ -38,7 +38,9 @@ def voices(tmp_path_factory):
     media.extract_audio(SAMPLE, folder / "interviewee.wav")
     questions = []
     for n, text in enumerate(QUESTIONS):
-        subprocess.run(["espeak-ng", "-v", "ru", "-w", str(folder / f"q{n}.raw.wav"), text], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "ru", "-w", str(folder / f"q{n}.raw.wav"), text], check=True
+        )
         media.extract_audio(folder / f"q{n}.raw.wav", folder / f"q{n}.wav")
         questions.append(media.load_wav(folder / f"q{n}.wav"))
     return media.load_wav(folder / "interviewee.wav"), questions
@@ -47,8 +49,10 @@ def voices(tmp_path_factory):
 def _words(start: float, end: float, prefix: str) -> list[dict]:
     """Evenly spaced stand-in words over a turn (the recognizer's words are not under test here)."""
     edges = np.linspace(start, end, max(int((end - start) / 0.5), 2) + 1)
-    return [{"start": round(a, 3), "end": round(b, 3), "text": f"{prefix}{i}", "probability": 0.9}
-            for i, (a, b) in enumerate(zip(edges, edges[1:]))]
+    return [
+        {"start": round(a, 3), "end": round(b, 3), "text": f"{prefix}{i}", "probability": 0.9}
+        for i, (a, b) in enumerate(zip(edges, edges[1:]))
+    ]
 
 
 def conversation(voices):
@@ -58,7 +62,7 @@ def conversation(voices):
     answers, questions = voices
     pieces, turns, at = [], [], 0.0
     for n, question in enumerate(questions):
-        answer = answers[ANSWERS[n] * RATE:(ANSWERS[n] + 8) * RATE]
+        answer = answers[ANSWERS[n] * RATE : (ANSWERS[n] + 8) * RATE]
         for who, audio in (("interviewer", question), ("interviewee", answer)):
             pause = np.zeros(int(0.6 * RATE), np.float32)
             pieces += [pause, audio]
@@ -68,7 +72,11 @@ def conversation(voices):
     segments = []
     for who, start, end in turns:
         words = _words(start, end, "a" if who == "interviewee" else "q")
-        segments.append(Segment(len(segments) + 1, start, end, "ru", " ".join(w["text"] for w in words), words=words))
+        segments.append(
+            Segment(
+                len(segments) + 1, start, end, "ru", " ".join(w["text"] for w in words), words=words
+            )
+        )
     first, second = segments[0], segments.pop(1)
     first.end, first.words = second.end, first.words + second.words
     first.text = " ".join(w["text"] for w in first.words)
@@ -81,14 +89,25 @@ def test_two_voices_get_two_labels_in_order_of_first_appearance(voices):
 
     assert info["count"] == 2 and info["requested_count"] is None
     assert info["model"] == "resemblyzer VoiceEncoder" and len(info["sha256"]) == 64
-    assert [s.speaker for s in labelled] == ["S1" if who == "interviewer" else "S2" for who in truth]
+    assert [s.speaker for s in labelled] == [
+        "S1" if who == "interviewer" else "S2" for who in truth
+    ]
     # The first segment held a question and its answer: it was split where the voice changed.
     assert len(labelled) == len(segments) + 1
-    assert labelled[0].text.split()[-1].startswith("q") and labelled[1].text.split()[0].startswith("a")
+    assert labelled[0].text.split()[-1].startswith("q") and labelled[1].text.split()[0].startswith(
+        "a"
+    )
     # The two parts share one boundary, between the question's last word and the answer's first.
-    assert labelled[0].words[-1]["end"] <= labelled[0].end == labelled[1].start <= labelled[1].words[0]["start"]
+    assert (
+        labelled[0].words[-1]["end"]
+        <= labelled[0].end
+        == labelled[1].start
+        <= labelled[1].words[0]["start"]
+    )
     assert labelled[0].end - labelled[0].words[-1]["end"] <= 0.3 + 1e-6  # a 0.6 s pause: both words
-    assert labelled[1].words[0]["start"] - labelled[1].start <= 0.3 + 1e-6  # stay within 0.3 s of it
+    assert (
+        labelled[1].words[0]["start"] - labelled[1].start <= 0.3 + 1e-6
+    )  # stay within 0.3 s of it
     assert (labelled[0].start, labelled[1].end) == (segments[0].start, segments[0].end)
     assert [s.id for s in labelled] == list(range(1, len(labelled) + 1))
     for seg in labelled:
@@ -124,8 +143,12 @@ def test_the_onnx_encoder_hears_two_voices_apart(voices):
 def _voices_around(rng, sizes, spread=0.35):
     """Unit vectors around one random centre per voice, ``sizes`` windows each."""
     centres = rng.normal(size=(len(sizes), 256))
-    return np.concatenate([c + spread * np.linalg.norm(c) / 16 * rng.normal(size=(n, 256))
-                           for c, n in zip(centres, sizes)])
+    return np.concatenate(
+        [
+            c + spread * np.linalg.norm(c) / 16 * rng.normal(size=(n, 256))
+            for c, n in zip(centres, sizes)
+        ]
+    )
 
 
 def test_the_count_is_found_for_voices_heard_unequally():
@@ -148,7 +171,9 @@ def _near(rng, centre, distance, size, spread=0.2):
     unit = centre / np.linalg.norm(centre)
     other = rng.normal(size=256)
     other -= (other @ unit) * unit
-    direction = (1 - distance) * unit + np.sqrt(1 - (1 - distance) ** 2) * other / np.linalg.norm(other)
+    direction = (1 - distance) * unit + np.sqrt(1 - (1 - distance) ** 2) * other / np.linalg.norm(
+        other
+    )
     return direction + spread / 16 * rng.normal(size=(size, 256))
 
 
@@ -178,16 +203,22 @@ def test_a_few_windows_near_a_voice_are_folded_into_it_and_a_given_count_is_kept
 
 def test_one_voice_gets_one_label_not_two(voices):
     answers, _ = voices
-    answers = np.concatenate([answers[:int(INTERVIEWER[0] * RATE)], answers[int(INTERVIEWER[1] * RATE):]])
+    answers = np.concatenate(
+        [answers[: int(INTERVIEWER[0] * RATE)], answers[int(INTERVIEWER[1] * RATE) :]]
+    )
     length = len(answers) / RATE
-    segments = [Segment(n + 1, start, min(start + 6.0, length), "kk", f"w{n}")
-                for n, start in enumerate(np.arange(0.0, length - 1.0, 6.5))]
+    segments = [
+        Segment(n + 1, start, min(start + 6.0, length), "kk", f"w{n}")
+        for n, start in enumerate(np.arange(0.0, length - 1.0, 6.5))
+    ]
     labelled, info = speakers.diarise(answers, segments)
     assert info["count"] == 1
     assert {s.speaker for s in labelled} == {"S1"} and len(labelled) == len(segments)
 
 
-def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(home, speech_video, cli):
+def test_the_pipeline_records_the_speaker_model_and_keeps_words_inside_segments(
+    home, speech_video, cli
+):
     settings = home.home / config.SETTINGS_FILE
     settings.write_text(settings.read_text().replace("enabled = false", "enabled = true"))
     result = cli("process", str(speech_video), "--case", "KZ-9", "--language", "kk")

@@ -45,7 +45,9 @@ def test_missing_translation_is_filled_in_later(home, cli, argos_ru, speech_vide
     [out] = (home.outbox / "KZ-7").iterdir()
     data = json.loads((out / "transcript.json").read_text())
     assert data["translation"]["status"] == "missing" and data["segments"]
-    assert all(s["english"] is None and "translation missing" in s["flags"] for s in data["segments"])
+    assert all(
+        s["english"] is None and "translation missing" in s["flags"] for s in data["segments"]
+    )
     assert not (out / "transcript.en.srt").exists()
 
     assert cli("models", "add", argos_ru).exit_code == 0
@@ -53,7 +55,10 @@ def test_missing_translation_is_filled_in_later(home, cli, argos_ru, speech_vide
     assert result.exit_code == 0 and "translation done" in result.output
     data = json.loads((out / "transcript.json").read_text())
     assert data["translation"]["status"] == "done"
-    assert all(s["english"] is not None and "translation missing" not in s["flags"] for s in data["segments"])
+    assert all(
+        s["english"] is not None and "translation missing" not in s["flags"]
+        for s in data["segments"]
+    )
     assert (out / "transcript.en.srt").exists() and (out / "transcript.en.vtt").exists()
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["translation"]["packages"] == {"ru": "translate-ru_en"}

@@ -12,8 +12,14 @@ NLLB = ["kaz_Cyrl", "kir_Cyrl", "rus_Cyrl"]
 
 @pytest.fixture(scope="module")
 def argos_multi(tmp_path_factory):
-    return tiny_argos_package(tmp_path_factory.mktemp("argos-multi"), "kk", "en", languages=["kk", "ky", "ru"],
-                              target_prefix="eng_Latn", source_tokens=NLLB)
+    return tiny_argos_package(
+        tmp_path_factory.mktemp("argos-multi"),
+        "kk",
+        "en",
+        languages=["kk", "ky", "ru"],
+        target_prefix="eng_Latn",
+        source_tokens=NLLB,
+    )
 
 
 def test_one_package_translates_each_language_with_its_own_token(home, argos_multi, cli):
@@ -36,11 +42,17 @@ def test_one_package_translates_each_language_with_its_own_token(home, argos_mul
         translator._loaded[lang] = (pkg, Recording())
         translator.translate("где ваш сын сейчас", lang)
     assert [batch[0][0] for batch, _ in seen] == NLLB
-    assert all(batch[0][-1] == "</s>" and kw["target_prefix"] == [["eng_Latn"]] for batch, kw in seen)
+    assert all(
+        batch[0][-1] == "</s>" and kw["target_prefix"] == [["eng_Latn"]] for batch, kw in seen
+    )
 
 
 def test_language_tokens_from_codes_or_objects():
     class Pkg:
         languages = ["kk", {"code": "ky", "name": "Kyrgyz", "token": "kir_Cyrl"}, {"code": "ru"}]
 
-    assert translate._language_tokens(Pkg()) == {"kk": "kaz_Cyrl", "ky": "kir_Cyrl", "ru": "rus_Cyrl"}
+    assert translate._language_tokens(Pkg()) == {
+        "kk": "kaz_Cyrl",
+        "ky": "kir_Cyrl",
+        "ru": "rus_Cyrl",
+    }

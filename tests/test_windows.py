@@ -54,8 +54,10 @@ def test_a_segment_timed_past_its_clip_ends_with_it():
     assert [(s.start, s.end) for s in held] == [(2.5, 5.0), (10.0, 12.0)]
 
 
-
 def test_stretches_decoded_again_are_windows_in_the_whole_audios_time():
     audio = np.zeros(100 * RATE, np.float32)
     assert stretch_windows(audio, [(2 * RATE, 5 * RATE), (10 * RATE, 45 * RATE)]) == [
-        (2.0, 5.0), (10.0, 40.0), (40.0, 45.0)]
+        (2.0, 5.0),
+        (10.0, 40.0),
+        (40.0, 45.0),
+    ]

@@ -52,7 +52,9 @@ def show_status(settings: config.Settings, waiting: bool) -> None:
     except broker.BrokerError as exc:
         typer.secho(f"cluster: {exc}", fg=typer.colors.RED)
         return
-    typer.secho(f"cluster ({broker.shown(settings.broker)}): {len(nodes)} worker(s) connected", bold=True)
+    typer.secho(
+        f"cluster ({broker.shown(settings.broker)}): {len(nodes)} worker(s) connected", bold=True
+    )
     for node, queues in sorted(nodes.items()):
         doing = ", ".join(running.get(node, [])) or "idle"
         models = ", ".join(q.removeprefix("asr-")[:12] for q in queues)
@@ -61,7 +63,9 @@ def show_status(settings: config.Settings, waiting: bool) -> None:
         if count:
             typer.echo(f"  {count} piece(s) queued for model {queue.removeprefix('asr-')[:12]}")
     if waiting and not nodes:
-        typer.echo("  waiting for a worker: start `testimony worker` on a machine that has the models")
+        typer.echo(
+            "  waiting for a worker: start `testimony worker` on a machine that has the models"
+        )
 
 
 def register(app: typer.Typer, panel: str) -> None:
@@ -70,14 +74,27 @@ def register(app: typer.Typer, panel: str) -> None:
 
 
 def worker(
-    broker: Optional[str] = typer.Option(None, "--broker", help="redis://:PASSWORD@HOST:6379/0 (default: "
-                                                                 "TESTIMONY_BROKER, else [cluster] broker)."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when torch sees a GPU), cpu or cuda."),
-    concurrency: int = typer.Option(1, "--concurrency", "-c", help="Pieces decoded at once (one process each)."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads per piece (default: "
-                                                     "\\[asr] threads, else the cores shared out "
-                                                     "between the processes)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Node name (default: testimony-PID@HOST)."),
+    broker: Optional[str] = typer.Option(
+        None,
+        "--broker",
+        help="redis://:PASSWORD@HOST:6379/0 (default: TESTIMONY_BROKER, else [cluster] broker).",
+    ),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (cuda when torch sees a GPU), cpu or cuda."
+    ),
+    concurrency: int = typer.Option(
+        1, "--concurrency", "-c", help="Pieces decoded at once (one process each)."
+    ),
+    threads: int = typer.Option(
+        0,
+        "--threads",
+        help="CPU threads per piece (default: "
+        "\\[asr] threads, else the cores shared out "
+        "between the processes).",
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="Node name (default: testimony-PID@HOST)."
+    ),
 ):
     """Decode audio pieces sent by a coordinator, with the models under this home's models/."""
     require()
@@ -87,8 +104,10 @@ def worker(
     settings = load_settings()
     url = broker or settings.broker
     if not url:
-        die("no broker: pass --broker redis://:PASSWORD@HOST:6379/0, set TESTIMONY_BROKER, "
-            "or set [cluster] broker in testimony.toml")
+        die(
+            "no broker: pass --broker redis://:PASSWORD@HOST:6379/0, set TESTIMONY_BROKER, "
+            "or set [cluster] broker in testimony.toml"
+        )
     try:
         preflight(url)
         picked = decoder.pick_device(device)
@@ -96,14 +115,25 @@ def worker(
         die(str(exc))
     held = decoder.inventory(settings)
     if not held:
-        die(f"no Whisper models under {settings.models / 'whisper'}: copy the coordinator's models/ folder "
-            f"here (or add them with `testimony models add`; `testimony models prepare` for the embedded base)")
+        die(
+            f"no Whisper models under {settings.models / 'whisper'}: copy the coordinator's models/ folder "
+            f"here (or add them with `testimony models add`; `testimony models prepare` for the embedded base)"
+        )
     settings = dataclasses.replace(settings, broker=url)
     per_piece = threads or settings.threads or max(1, (os.cpu_count() or 1) // max(concurrency, 1))
-    typer.echo(f"worker on {shown(url)}, device {picked}, {concurrency} process(es) x {per_piece} thread(s)")
+    typer.echo(
+        f"worker on {shown(url)}, device {picked}, {concurrency} process(es) x {per_piece} thread(s)"
+    )
     for sha, model in sorted(held.items(), key=lambda kv: kv[1].name):
         typer.echo(f"  serving {model.engine} model {model.name} (sha256 {sha})")
     typer.echo("pieces for other models are left for workers that hold them")
     configure(url, settings.visibility_timeout)
-    decoder.serve(held, picked, per_piece, concurrency, name, settings.heartbeat_seconds,
-                  compute_type=settings.asr_compute_type)
+    decoder.serve(
+        held,
+        picked,
+        per_piece,
+        concurrency,
+        name,
+        settings.heartbeat_seconds,
+        compute_type=settings.asr_compute_type,
+    )

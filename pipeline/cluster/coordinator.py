@@ -65,10 +65,18 @@ def dispatcher(settings: Settings, store: Store, job: Job):
     """A drop-in for :func:`pipeline.asr.transcribe_file` that has workers decode the pieces."""
     configure(settings.broker, settings.visibility_timeout)
 
-    def transcribe_file(model: RemoteModel, wav: Path, language, *, resume_dir: Path, resume_key: str,
-                        progress=None, chunk_seconds: float = 600,
-                        options: asr.DecodeOptions = asr.DecodeOptions(),
-                        initial_prompt: str | None = None) -> asr.Recognition:
+    def transcribe_file(
+        model: RemoteModel,
+        wav: Path,
+        language,
+        *,
+        resume_dir: Path,
+        resume_key: str,
+        progress=None,
+        chunk_seconds: float = 600,
+        options: asr.DecodeOptions = asr.DecodeOptions(),
+        initial_prompt: str | None = None,
+    ) -> asr.Recognition:
         run = _Run(store, job, model, resume_dir, resume_key, options, initial_prompt, progress)
         return run.transcribe(wav, language, chunk_seconds)
 
@@ -78,8 +86,17 @@ def dispatcher(settings: Settings, store: Store, job: Job):
 class _Run:
     """One job's pieces: send those without a result, collect, save each once."""
 
-    def __init__(self, store: Store, job: Job, model: RemoteModel, resume_dir: Path, resume_key: str,
-                 options: asr.DecodeOptions, prompt: str | None, progress):
+    def __init__(
+        self,
+        store: Store,
+        job: Job,
+        model: RemoteModel,
+        resume_dir: Path,
+        resume_key: str,
+        options: asr.DecodeOptions,
+        prompt: str | None,
+        progress,
+    ):
         self.store, self.job, self.model = store, job, model
         self.options, self.prompt = options, prompt
         self.resume_dir, self.key, self.progress = resume_dir, resume_key, progress
@@ -87,8 +104,12 @@ class _Run:
         self.states: dict[int, dict] = {}
         self.out: dict[int, str] = {}  # piece -> task ID
         self.seconds: dict[int, float] = {}
-        self.recorded = {json.loads(e["detail"]).get("piece") for e in store.events(job.interview_id)
-                         if e["kind"] == "piece" and json.loads(e["detail"]).get("key") == _key_digest(resume_key)}
+        self.recorded = {
+            json.loads(e["detail"]).get("piece")
+            for e in store.events(job.interview_id)
+            if e["kind"] == "piece"
+            and json.loads(e["detail"]).get("key") == _key_digest(resume_key)
+        }
         self.stage, self.next_check, self.next_rescue = None, 0.0, 0.0
 
     def transcribe(self, wav: Path, language, chunk_seconds: float) -> asr.Recognition:
@@ -119,21 +140,42 @@ class _Run:
         self.out[n] = tid
         done = self._patiently(lambda: app.AsyncResult(tid).state)
         if done == "SUCCESS":  # finished while this coordinator was down
-            log.info("piece %d of %s finished while the coordinator was away", n, self.job.interview_id)
+            log.info(
+                "piece %d of %s finished while the coordinator was away", n, self.job.interview_id
+            )
             return
         if done == "FAILURE":
             self._patiently(lambda: app.AsyncResult(tid).forget())
-        piece = {"interview_id": self.job.interview_id, "piece": n, "resume_key": self.key,
-                 "engine": self.model.name, "model_sha256": self.model.sha256, "language": language,
-                 "options": self.options.as_json(), "initial_prompt": self.prompt,
-                 "audio_flac": base64.b64encode(to_flac(audio)).decode("ascii")}
+        piece = {
+            "interview_id": self.job.interview_id,
+            "piece": n,
+            "resume_key": self.key,
+            "engine": self.model.name,
+            "model_sha256": self.model.sha256,
+            "language": language,
+            "options": self.options.as_json(),
+            "initial_prompt": self.prompt,
+            "audio_flac": base64.b64encode(to_flac(audio)).decode("ascii"),
+        }
         shown = f"{self.job.interview_id} piece {n}"
-        self._patiently(lambda: app.send_task(TASK, kwargs={"piece": piece}, task_id=tid, queue=self.queue,
-                                              argsrepr="()", kwargsrepr=shown))
-        log.info("sent %s (%.1f s of audio) to %s", shown, len(audio) / media.SAMPLE_RATE, self.queue)
+        self._patiently(
+            lambda: app.send_task(
+                TASK,
+                kwargs={"piece": piece},
+                task_id=tid,
+                queue=self.queue,
+                argsrepr="()",
+                kwargsrepr=shown,
+            )
+        )
+        log.info(
+            "sent %s (%.1f s of audio) to %s", shown, len(audio) / media.SAMPLE_RATE, self.queue
+        )
 
     def _collect(self, until_done: int | None = None) -> None:
-        while any(n not in self.states for n in ([until_done] if until_done is not None else self.out)):
+        while any(
+            n not in self.states for n in ([until_done] if until_done is not None else self.out)
+        ):
             for n, tid in list(self.out.items()):
                 if n in self.states:
                     continue
@@ -142,7 +184,9 @@ class _Run:
                 if state == "SUCCESS":
                     self._save(n, self._patiently(lambda: result.result))
                 elif state == "FAILURE":
-                    raise RuntimeError(f"piece {n} of {self.job.interview_id} failed on a worker: {result.result!r}")
+                    raise RuntimeError(
+                        f"piece {n} of {self.job.interview_id} failed on a worker: {result.result!r}"
+                    )
             self._watch_workers()
             self._rescue()
             time.sleep(POLL_S)
@@ -161,8 +205,14 @@ class _Run:
         self.states[n] = state
         if n in self.recorded or "worker" not in state:
             return
-        self.store.event("piece", sha256=self.job.sha256, interview_id=self.job.interview_id, piece=n,
-                         key=_key_digest(self.key), **state["worker"])
+        self.store.event(
+            "piece",
+            sha256=self.job.sha256,
+            interview_id=self.job.interview_id,
+            piece=n,
+            key=_key_digest(self.key),
+            **state["worker"],
+        )
         self.recorded.add(n)
 
     def _watch_workers(self) -> None:
@@ -170,14 +220,19 @@ class _Run:
         if time.monotonic() < self.next_check:
             return
         self.next_check = time.monotonic() + WORKER_CHECK_S
-        serving = [node for node, queues in self._patiently(workers).items() if self.queue in queues]
+        serving = [
+            node for node, queues in self._patiently(workers).items() if self.queue in queues
+        ]
         stage = "transcribe" if serving else "waiting for a worker"
         if stage != self.stage:
             self.stage = stage
             self.store.update(self.job.id, stage=stage)
             if not serving:
-                log.warning("%s: no connected worker holds model %s; waiting for one",
-                            self.job.interview_id, self.model.sha256)
+                log.warning(
+                    "%s: no connected worker holds model %s; waiting for one",
+                    self.job.interview_id,
+                    self.model.sha256,
+                )
 
     def _rescue(self) -> None:
         """Send again the pieces whose decoder stopped beating (its machine died)."""
@@ -185,9 +240,15 @@ class _Run:
             return
         self.next_rescue = time.monotonic() + HEARTBEAT_CHECK_S
         waiting = {tid: n for n, tid in self.out.items() if n not in self.states}
-        for tid, holder in self._patiently(lambda: heartbeat.resend_orphans(app, list(waiting))).items():
-            log.warning("piece %d of %s sent again: its decoder %s stopped answering",
-                        waiting[tid], self.job.interview_id, holder)
+        for tid, holder in self._patiently(
+            lambda: heartbeat.resend_orphans(app, list(waiting))
+        ).items():
+            log.warning(
+                "piece %d of %s sent again: its decoder %s stopped answering",
+                waiting[tid],
+                self.job.interview_id,
+                holder,
+            )
 
     def _patiently(self, call):
         """Run a broker call, waiting out a broker that is restarting (nothing is given up)."""

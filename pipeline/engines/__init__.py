@@ -35,13 +35,18 @@ class Engine(Protocol):
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         """Language probabilities on the first 30 s, for ``allowed`` codes only."""
 
-    def decode(self, audio: np.ndarray, options: EngineOptions,
-               progress: Callable[[float], None] | None = None) -> list[RawSegment]:
+    def decode(
+        self,
+        audio: np.ndarray,
+        options: EngineOptions,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[RawSegment]:
         """16 kHz mono audio decoded as ``options`` say, in segments timed in its seconds."""
 
 
-def load(name: str, model_path: str, threads: int = 0, device: str = "cpu",
-         compute_type: str = AUTO) -> Engine:
+def load(
+    name: str, model_path: str, threads: int = 0, device: str = "cpu", compute_type: str = AUTO
+) -> Engine:
     """``device`` "cuda" is a GPU worker (pipeline/cluster/decoder.py); ``compute_type`` "auto" is
     the measured best for the device (:mod:`pipeline.engines.compute`)."""
     if name not in ENGINES:

@@ -12,8 +12,16 @@ from __future__ import annotations
 
 AUTO = "auto"
 # What CTranslate2 accepts (its docs, "Quantization"); openai-whisper computes in float32 or float16.
-CT2_TYPES = ("float32", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
-             "bfloat16")
+CT2_TYPES = (
+    "float32",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+)
 TORCH_TYPES = ("float32", "float16")
 
 
@@ -26,10 +34,14 @@ def choose(engine: str, device: str, asked: str = AUTO) -> str:
     """The compute type to load ``engine`` with: ``asked``, or for "auto" the measured best."""
     if asked != AUTO:
         if asked not in allowed(engine):
-            raise ValueError(f"compute type {asked!r} is not one {engine} has; use one of "
-                             f"{', '.join(allowed(engine))}")
+            raise ValueError(
+                f"compute type {asked!r} is not one {engine} has; use one of "
+                f"{', '.join(allowed(engine))}"
+            )
         if engine == "openai-whisper" and device == "cpu" and asked == "float16":
-            raise ValueError("openai-whisper computes in float16 on a GPU only; use float32 (or auto) on a CPU")
+            raise ValueError(
+                "openai-whisper computes in float16 on a GPU only; use float32 (or auto) on a CPU"
+            )
         return asked
     if device == "cuda":
         return "float16"

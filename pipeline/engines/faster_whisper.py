@@ -15,7 +15,11 @@ from .script import foreign_script_token_ids
 
 def _byte_decoder() -> dict[str, int]:
     """GPT-2 byte-level BPE writes each byte as a printable character; this maps them back."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     chars, extra = list(printable), 0
     for b in range(256):
         if b not in printable:
@@ -29,14 +33,20 @@ class FasterWhisper:
     name = "faster-whisper"
     batches = True
 
-    def __init__(self, model_dir: str, threads: int = 0, device: str = "cpu",
-                 compute_type: str = "float32"):
+    def __init__(
+        self, model_dir: str, threads: int = 0, device: str = "cpu", compute_type: str = "float32"
+    ):
         from faster_whisper import WhisperModel
 
         # local_files_only: a folder path is never looked up on Hugging Face. CTranslate2's own
         # default is 4 threads, which oversubscribes a 2-core machine (8% slower there).
-        self.model = WhisperModel(model_dir, device=device, compute_type=compute_type,
-                                  cpu_threads=threads or os.cpu_count() or 0, local_files_only=True)
+        self.model = WhisperModel(
+            model_dir,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=threads or os.cpu_count() or 0,
+            local_files_only=True,
+        )
         self.compute_type = compute_type
         self._foreign: list[int] | None = None
 
@@ -46,7 +56,8 @@ class FasterWhisper:
             eot = hf.token_to_id("<|endoftext|>")
             raw = _byte_decoder()
             self._foreign = foreign_script_token_ids(
-                (i, bytes(raw[c] for c in hf.id_to_token(i))) for i in range(eot))
+                (i, bytes(raw[c] for c in hf.id_to_token(i))) for i in range(eot)
+            )
         return self._foreign
 
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
@@ -57,11 +68,18 @@ class FasterWhisper:
     def decode(self, audio: np.ndarray, options: EngineOptions, progress=None) -> list[RawSegment]:
         suppress = [-1, *self._foreign_ids()] if options.cyrillic_only else [-1]
         # no_speech_threshold=None: silence is cut before; a doubtful window is flagged, not dropped
-        common = dict(language=options.language, task="transcribe",
-                      beam_size=options.beam_size or 1, best_of=options.best_of,
-                      condition_on_previous_text=False, initial_prompt=options.initial_prompt,
-                      suppress_tokens=suppress, word_timestamps=options.word_timestamps,
-                      temperature=list(options.temperatures), no_speech_threshold=None)
+        common = dict(
+            language=options.language,
+            task="transcribe",
+            beam_size=options.beam_size or 1,
+            best_of=options.best_of,
+            condition_on_previous_text=False,
+            initial_prompt=options.initial_prompt,
+            suppress_tokens=suppress,
+            word_timestamps=options.word_timestamps,
+            temperature=list(options.temperatures),
+            no_speech_threshold=None,
+        )
         if options.clips and options.batch_size > 1 and len(options.temperatures) == 1:
             from faster_whisper import BatchedInferencePipeline
 
@@ -69,18 +87,30 @@ class FasterWhisper:
             # its sentences, not one segment. A new pipeline each call: it carries word-timing
             # state from one call to the next.
             segments, _ = BatchedInferencePipeline(self.model).transcribe(
-                audio, batch_size=options.batch_size, without_timestamps=False,
-                clip_timestamps=[{"start": lo, "end": hi} for lo, hi in options.clips], **common)
+                audio,
+                batch_size=options.batch_size,
+                without_timestamps=False,
+                clip_timestamps=[{"start": lo, "end": hi} for lo, hi in options.clips],
+                **common,
+            )
         else:
             segments, _ = self.model.transcribe(audio, vad_filter=False, **common)
         total = max(len(audio) / SAMPLE_RATE, 1e-6)
         out = []
         for seg in segments:  # a generator: decoding happens while iterating
-            out.append(RawSegment(
-                start=seg.start, end=seg.end, text=seg.text, avg_logprob=seg.avg_logprob,
-                no_speech_prob=seg.no_speech_prob, compression_ratio=seg.compression_ratio,
-                words=tuple(RawWord.of(w.start, w.end, w.word, w.probability)
-                            for w in seg.words or [])))
+            out.append(
+                RawSegment(
+                    start=seg.start,
+                    end=seg.end,
+                    text=seg.text,
+                    avg_logprob=seg.avg_logprob,
+                    no_speech_prob=seg.no_speech_prob,
+                    compression_ratio=seg.compression_ratio,
+                    words=tuple(
+                        RawWord.of(w.start, w.end, w.word, w.probability) for w in seg.words or []
+                    ),
+                )
+            )
             if progress:
                 progress(min(seg.end / total, 1.0))
         if progress:

@@ -38,7 +38,9 @@ class _Progress:
 
 @contextlib.contextmanager
 def _reporting(callback: Callable[[float], None] | None):
-    wt = importlib.import_module("whisper.transcribe")  # the module; the package re-exports a function
+    wt = importlib.import_module(
+        "whisper.transcribe"
+    )  # the module; the package re-exports a function
 
     if callback is None:
         yield
@@ -64,7 +66,9 @@ def _indexed_suppress_tokens() -> type:
         def apply(self, logits, tokens):
             index = getattr(self, "index", None)
             if index is None or index.device != logits.device:
-                index = self.index = torch.tensor(self.suppress_tokens, dtype=torch.long, device=logits.device)
+                index = self.index = torch.tensor(
+                    self.suppress_tokens, dtype=torch.long, device=logits.device
+                )
             logits.index_fill_(1, index, -np.inf)
 
     return IndexedSuppressTokens
@@ -86,7 +90,11 @@ def _foreign_ids() -> tuple[int, ...]:
     from whisper.tokenizer import get_tokenizer
 
     tok = get_tokenizer(multilingual=True)
-    return tuple(foreign_script_token_ids((i, tok.encoding.decode_single_token_bytes(i)) for i in range(tok.eot)))
+    return tuple(
+        foreign_script_token_ids(
+            (i, tok.encoding.decode_single_token_bytes(i)) for i in range(tok.eot)
+        )
+    )
 
 
 def _limit_numba_threads(threads: int) -> None:
@@ -96,15 +104,19 @@ def _limit_numba_threads(threads: int) -> None:
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
     else:
-        log.debug("numba already loaded; its thread count stays %s", os.environ.get("NUMBA_NUM_THREADS", "all cores"))
+        log.debug(
+            "numba already loaded; its thread count stays %s",
+            os.environ.get("NUMBA_NUM_THREADS", "all cores"),
+        )
 
 
 class OpenAIWhisper:
     name = "openai-whisper"
     batches = False  # whisper.transcribe decodes window after window
 
-    def __init__(self, checkpoint: str, threads: int = 0, device: str = "cpu",
-                 compute_type: str = "float32"):
+    def __init__(
+        self, checkpoint: str, threads: int = 0, device: str = "cpu", compute_type: str = "float32"
+    ):
         if threads:
             _limit_numba_threads(threads)
         import torch
@@ -119,7 +131,9 @@ class OpenAIWhisper:
     def detect_language(self, audio: np.ndarray, allowed: Iterable[str]) -> dict[str, float]:
         import whisper
 
-        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self.model.dims.n_mels).to(self.model.device)
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self.model.dims.n_mels).to(
+            self.model.device
+        )
         _, probs = self.model.detect_language(mel)
         return {code: float(probs.get(code, 0.0)) for code in allowed}
 
@@ -133,14 +147,33 @@ class OpenAIWhisper:
         suppress = [-1, *_foreign_ids()] if options.cyrillic_only else [-1]
         with _reporting(progress), _indexed_suppression():
             result = whisper.transcribe(
-                self.model, audio, language=options.language, task="transcribe", fp16=self.fp16,
+                self.model,
+                audio,
+                language=options.language,
+                task="transcribe",
+                fp16=self.fp16,
                 verbose=None,
-                initial_prompt=options.initial_prompt, condition_on_previous_text=False,
-                temperature=options.temperatures, best_of=options.best_of, no_speech_threshold=None,
-                suppress_tokens=suppress, word_timestamps=options.word_timestamps, **beam)
-        return [RawSegment(
-            start=seg["start"], end=seg["end"], text=seg["text"], avg_logprob=seg["avg_logprob"],
-            no_speech_prob=seg["no_speech_prob"], compression_ratio=seg["compression_ratio"],
-            words=tuple(RawWord.of(w["start"], w["end"], w["word"], w["probability"])
-                        for w in seg.get("words", [])))
-            for seg in result["segments"]]
+                initial_prompt=options.initial_prompt,
+                condition_on_previous_text=False,
+                temperature=options.temperatures,
+                best_of=options.best_of,
+                no_speech_threshold=None,
+                suppress_tokens=suppress,
+                word_timestamps=options.word_timestamps,
+                **beam,
+            )
+        return [
+            RawSegment(
+                start=seg["start"],
+                end=seg["end"],
+                text=seg["text"],
+                avg_logprob=seg["avg_logprob"],
+                no_speech_prob=seg["no_speech_prob"],
+                compression_ratio=seg["compression_ratio"],
+                words=tuple(
+                    RawWord.of(w["start"], w["end"], w["word"], w["probability"])
+                    for w in seg.get("words", [])
+                ),
+            )
+            for seg in result["segments"]
+        ]

@@ -45,16 +45,20 @@ PEM = serialization.Encoding.PEM
 class Credentials:
     """What was read back from a video."""
 
-    state: str                 # Trusted | Valid | Invalid | missing
+    state: str  # Trusted | Valid | Invalid | missing
     failures: list[str]
-    facts: dict                # our assertion's data
+    facts: dict  # our assertion's data
     actions: list[dict]
     issuer: str | None
 
 
 def _name(org: str, role: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"{org} {role}")])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{org} {role}"),
+        ]
+    )
 
 
 def _certificates(key: OrgKey) -> tuple[bytes, bytes]:
@@ -70,26 +74,52 @@ def _certificates(key: OrgKey) -> tuple[bytes, bytes]:
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
     end = start + dt.timedelta(days=3650)
     org_public = key.private.public_key()
-    root = (x509.CertificateBuilder().subject_name(_name(key.org, "root")).issuer_name(_name(key.org, "root"))
-            .public_key(org_public).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(org_public), critical=False)
-            .sign(key.private, None))
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(_name(key.org, "root"))
+        .issuer_name(_name(key.org, "root"))
+        .public_key(org_public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(org_public), critical=False)
+        .sign(key.private, None)
+    )
     signer = ed25519.Ed25519PrivateKey.generate()
-    leaf = (x509.CertificateBuilder().subject_name(_name(key.org, "content credentials"))
-            .issuer_name(root.subject).public_key(signer.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(org_public), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer.public_key()), critical=False)
-            .sign(key.private, None))
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name(key.org, "content credentials"))
+        .issuer_name(root.subject)
+        .public_key(signer.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(org_public), critical=False
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(signer.public_key()), critical=False
+        )
+        .sign(key.private, None)
+    )
     chain = leaf.public_bytes(PEM) + root.public_bytes(PEM)
-    private = signer.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = signer.private_bytes(
+        PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(private)
@@ -121,33 +151,58 @@ def embed(key: OrgKey, source: Path, target: Path, facts: dict) -> None:
     """Write ``source`` to ``target`` with a signed manifest holding ``facts`` and what was done."""
     chain, private = _certificates(key)
     actions = [
-        {"action": "c2pa.created",
-         "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
-         "description": f"interview recorded on camera; the original is kept unchanged by {key.org}, "
-                        f"SHA-256 {facts['source_sha256']}"},
-        {"action": "c2pa.edited", "softwareAgent": {"name": "testimony"},
-         "description": f"English subtitles {facts['subtitles']}"},
-        {"action": "c2pa.edited.metadata", "softwareAgent": {"name": "testimony"},
-         "description": "the recording's metadata (titles, device, location) removed"},
+        {
+            "action": "c2pa.created",
+            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+            "description": f"interview recorded on camera; the original is kept unchanged by {key.org}, "
+            f"SHA-256 {facts['source_sha256']}",
+        },
+        {
+            "action": "c2pa.edited",
+            "softwareAgent": {"name": "testimony"},
+            "description": f"English subtitles {facts['subtitles']}",
+        },
+        {
+            "action": "c2pa.edited.metadata",
+            "softwareAgent": {"name": "testimony"},
+            "description": "the recording's metadata (titles, device, location) removed",
+        },
     ]
     if facts["muted_spans"]:
-        actions.append({"action": "c2pa.edited", "softwareAgent": {"name": "testimony"},
-                        "description": f"sound muted in {facts['muted_spans']} span(s) to protect people"})
+        actions.append(
+            {
+                "action": "c2pa.edited",
+                "softwareAgent": {"name": "testimony"},
+                "description": f"sound muted in {facts['muted_spans']} span(s) to protect people",
+            }
+        )
     for protection in facts.get("protections", []):
-        actions.append({"action": "c2pa.edited", "softwareAgent": {"name": "testimony"},
-                        "description": f"to protect people: {PROTECTION_DONE[protection]}"})
+        actions.append(
+            {
+                "action": "c2pa.edited",
+                "softwareAgent": {"name": "testimony"},
+                "description": f"to protect people: {PROTECTION_DONE[protection]}",
+            }
+        )
     manifest = {
-        "claim_generator_info": [{"name": "testimony", "version": facts.get("software") or "unknown"}],
+        "claim_generator_info": [
+            {"name": "testimony", "version": facts.get("software") or "unknown"}
+        ],
         "title": target.name,
         "format": "video/mp4",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}},
-                       {"label": ASSERTION, "data": facts}],
+        "assertions": [
+            {"label": "c2pa.actions", "data": {"actions": actions}},
+            {"label": ASSERTION, "data": facts},
+        ],
     }
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ED25519, chain, private, None)
     signer = c2pa.Signer.from_info(info)
     try:
-        with c2pa.Builder(manifest, c2pa.Context.from_dict(OFFLINE)) as builder, \
-                source.open("rb") as src, target.open("w+b") as dest:
+        with (
+            c2pa.Builder(manifest, c2pa.Context.from_dict(OFFLINE)) as builder,
+            source.open("rb") as src,
+            target.open("w+b") as dest,
+        ):
             builder.sign(signer, "video/mp4", src, dest)
     finally:
         signer.close()
@@ -160,7 +215,10 @@ def read(path: Path, trusted_root: bytes | None = None) -> Credentials:
         settings["verify"]["verify_trust"] = True
         settings["trust"] = {"trust_anchors": trusted_root.decode()}
     try:
-        with path.open("rb") as fh, c2pa.Reader("video/mp4", fh, None, c2pa.Context.from_dict(settings)) as reader:
+        with (
+            path.open("rb") as fh,
+            c2pa.Reader("video/mp4", fh, None, c2pa.Context.from_dict(settings)) as reader,
+        ):
             manifest = reader.get_active_manifest() or {}
             state = reader.get_validation_state() or "missing"
             results = (reader.get_validation_results() or {}).get("activeManifest") or {}
@@ -168,5 +226,10 @@ def read(path: Path, trusted_root: bytes | None = None) -> Credentials:
         return Credentials("missing", [str(exc).splitlines()[0]], {}, [], None)
     data = {a["label"]: a["data"] for a in manifest.get("assertions", [])}
     actions = (data.get("c2pa.actions.v2") or data.get("c2pa.actions") or {}).get("actions", [])
-    return Credentials(state, [f["code"] for f in results.get("failure", [])], data.get(ASSERTION, {}),
-                       actions, (manifest.get("signature_info") or {}).get("issuer"))
+    return Credentials(
+        state,
+        [f["code"] for f in results.get("failure", [])],
+        data.get(ASSERTION, {}),
+        actions,
+        (manifest.get("signature_info") or {}).get("issuer"),
+    )

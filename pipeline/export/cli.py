@@ -22,21 +22,34 @@ def _progress(interview_id: str):
 
 
 def export(
-    target: str = typer.Argument(..., help="Interview ID, or a case ID to export all its interviews."),
+    target: str = typer.Argument(
+        ..., help="Interview ID, or a case ID to export all its interviews."
+    ),
     formats: Optional[str] = typer.Option(
-        None, "--format", "-f",
+        None,
+        "--format",
+        "-f",
         help="Comma-separated: docx,pdf,srt,vtt,mp4 (soft subtitles),burned (subtitles in the picture),"
-             "packet (zip of the others with manifest and README), or all. Default: docx,pdf,srt,vtt,packet."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Folder for the files (default: outbox/CASE/INTERVIEW/export/)."),
-    bilingual: bool = typer.Option(False, "--bilingual", help="Two-column original | English table in DOCX and PDF."),
-    allow_unreviewed: bool = typer.Option(False, "--allow-unreviewed",
-                                          help="Export before review, marked \"unreviewed machine translation\"."),
+        "packet (zip of the others with manifest and README), or all. Default: docx,pdf,srt,vtt,packet.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for the files (default: outbox/CASE/INTERVIEW/export/)."
+    ),
+    bilingual: bool = typer.Option(
+        False, "--bilingual", help="Two-column original | English table in DOCX and PDF."
+    ),
+    allow_unreviewed: bool = typer.Option(
+        False,
+        "--allow-unreviewed",
+        help='Export before review, marked "unreviewed machine translation".',
+    ),
     protections: Optional[str] = typer.Option(
-        None, "--protect",
+        None,
+        "--protect",
         help="Protect the witness in the videos: names (withheld names muted where spoken), "
-             "voice (voices disguised), faces (faces blurred), comma-separated, or all. An "
-             "interview whose sidecar says protect = [...] is exported as video only with those."),
+        "voice (voices disguised), faces (faces blurred), comma-separated, or all. An "
+        "interview whose sidecar says protect = [...] is exported as video only with those.",
+    ),
 ):
     """English transcript (DOCX, PDF), subtitles, subtitled video and a press packet, with withheld names removed."""
     # Here, not at the top: they bring scipy and fpdf, seconds that every other `testimony`
@@ -53,8 +66,16 @@ def export(
         for item in items:
             # A case's interviews each get their own folder under --out.
             folder = out / item.job.interview_id if out and target != item.job.interview_id else out
-            result = core.export(settings, store, item, chosen, folder, bilingual,
-                                 _progress(item.job.interview_id), wanted)
+            result = core.export(
+                settings,
+                store,
+                item,
+                chosen,
+                folder,
+                bilingual,
+                _progress(item.job.interview_id),
+                wanted,
+            )
             for notice in result.notices:
                 typer.secho(notice, fg=typer.colors.YELLOW, err=True)
             typer.echo(f"{item.job.interview_id}: {len(result.files)} file(s) -> {result.folder}")
@@ -67,13 +88,18 @@ def export(
 
 
 def withhold(
-    target: str = typer.Argument(..., help="Interview ID, or a case ID (terms then apply to all its interviews)."),
+    target: str = typer.Argument(
+        ..., help="Interview ID, or a case ID (terms then apply to all its interviews)."
+    ),
     terms: Optional[List[str]] = typer.Argument(
-        None, help="Names, places or numbers to replace with \"\\[name withheld]\" in every export "
-                   "(a term also hides its endings: Ерлан hides Ерланның). \"-\" reads them from stdin, "
-                   "one a line, so they stay out of the shell history."),
-    segments: Optional[List[int]] = typer.Option(None, "--segment", "-s",
-                                                 help="Segment ID to withhold whole (text removed, audio muted)."),
+        None,
+        help='Names, places or numbers to replace with "\\[name withheld]" in every export '
+        '(a term also hides its endings: Ерлан hides Ерланның). "-" reads them from stdin, '
+        "one a line, so they stay out of the shell history.",
+    ),
+    segments: Optional[List[int]] = typer.Option(
+        None, "--segment", "-s", help="Segment ID to withhold whole (text removed, audio muted)."
+    ),
 ):
     """Withhold names or whole segments from every export (saved in reviewed.json; the original is untouched)."""
     words = list(terms or [])
@@ -94,23 +120,33 @@ def withhold(
         store.close()
 
 
-
 # Keys and packets ----------------------------------------------------------------------
 
-keys_app = typer.Typer(help="The organisation's signing key for press packets and videos.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="The organisation's signing key for press packets and videos.", no_args_is_help=True
+)
 
 
 @keys_app.command("init")
-def init(org: str = typer.Option(..., "--org", help="Short name newsrooms will know you by, no spaces "
-                                                    "(e.g. press@example.org).")):
+def init(
+    org: str = typer.Option(
+        ...,
+        "--org",
+        help="Short name newsrooms will know you by, no spaces (e.g. press@example.org).",
+    ),
+):
     """Make the organisation's Ed25519 signing key under the home folder (private key: owner only)."""
     settings = load_settings()
     try:
         key = signing.init(settings.home, org)
     except signing.SigningError as exc:
         die(str(exc))
-    typer.echo(f"organisation key made in {key.folder} (the private key never leaves it: back it up offline)")
-    typer.echo(f"publish this, so newsrooms can check your packets:\n{key.public_line}\n{key.fingerprint}")
+    typer.echo(
+        f"organisation key made in {key.folder} (the private key never leaves it: back it up offline)"
+    )
+    typer.echo(
+        f"publish this, so newsrooms can check your packets:\n{key.public_line}\n{key.fingerprint}"
+    )
 
 
 @keys_app.command("show")
@@ -127,8 +163,12 @@ def show():
 
 def verify_packet_cmd(
     packet: Path = typer.Argument(..., help="The press packet zip."),
-    key: Optional[str] = typer.Option(None, "--key", help="The organisation's published public key: a file "
-                                                          "or the line `ssh-ed25519 AAAA... org`."),
+    key: Optional[str] = typer.Option(
+        None,
+        "--key",
+        help="The organisation's published public key: a file "
+        "or the line `ssh-ed25519 AAAA... org`.",
+    ),
 ):
     """Check a press packet's signature, every file's hash and the videos' Content Credentials."""
     if not packet.is_file():
@@ -139,11 +179,18 @@ def verify_packet_cmd(
     except verify_packet.PacketError as exc:
         die(str(exc))
     for c in checks:
-        typer.secho(f"{'ok  ' if c.ok else 'FAIL'} {c.subject}: {c.detail}", fg=None if c.ok else typer.colors.RED)
+        typer.secho(
+            f"{'ok  ' if c.ok else 'FAIL'} {c.subject}: {c.detail}",
+            fg=None if c.ok else typer.colors.RED,
+        )
     bad = [c for c in checks if not c.ok]
-    typer.echo(f"{packet.name}: " + ("everything checks out" if not bad else f"{len(bad)} problem(s)"))
+    typer.echo(
+        f"{packet.name}: " + ("everything checks out" if not bad else f"{len(bad)} problem(s)")
+    )
     if not key and not bad:
-        typer.echo("the key was taken from the packet itself: pass --key with the organisation's published key")
+        typer.echo(
+            "the key was taken from the packet itself: pass --key with the organisation's published key"
+        )
     if bad:
         raise typer.Exit(1)
 

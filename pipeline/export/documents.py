@@ -46,7 +46,9 @@ def header_fields(t: Transcript, ref: str) -> list[tuple[str, str]]:
     reviewers = ", ".join(review.get("reviewers") or []) or "none"
     checked = sum(1 for s in t.segments if s.reviewed)
     withheld = sum(1 for s in t.segments if s.withheld)
-    packages = ", ".join(sorted(set((t.translation.get("packages") or {}).values()) - {None})) or "none"
+    packages = (
+        ", ".join(sorted(set((t.translation.get("packages") or {}).values()) - {None})) or "none"
+    )
     rows = [
         ("Case ID", t.case_id),
         ("Interview", ref),
@@ -59,10 +61,16 @@ def header_fields(t: Transcript, ref: str) -> list[tuple[str, str]]:
         ("Duration", clock(t.source.get("duration_s") or 0)),
         ("Review status", review.get("status", "unreviewed")),
         ("Reviewers", reviewers),
-        ("English", f"machine translation ({t.translation.get('engine', 'argostranslate')}: {packages}); "
-                    f"{checked} of {len(t.segments)} segments checked by a reviewer"),
-        ("Withheld to protect people", f"names or terms: {review.get('withheld_term_count', 0)}; "
-                                       f"segments: {withheld} (muted in the video)"),
+        (
+            "English",
+            f"machine translation ({t.translation.get('engine', 'argostranslate')}: {packages}); "
+            f"{checked} of {len(t.segments)} segments checked by a reviewer",
+        ),
+        (
+            "Withheld to protect people",
+            f"names or terms: {review.get('withheld_term_count', 0)}; "
+            f"segments: {withheld} (muted in the video)",
+        ),
         ("Original recording SHA-256", t.source.get("sha256") or "unknown"),
     ]
     return rows

@@ -75,8 +75,11 @@ class Detector:
         found: list[Box] = []
         for name, cascade in self.cascades:
             # Profiles both ways; frontal faces upright and with the head tilted either way.
-            views = [(False, 0), (True, 0)] if "profile" in name else [
-                (False, 0), (False, -TILT), (False, TILT)]
+            views = (
+                [(False, 0), (True, 0)]
+                if "profile" in name
+                else [(False, 0), (False, -TILT), (False, TILT)]
+            )
             for mirror, tilt in views:
                 image = cv2.flip(gray, 1) if mirror else gray
                 turn = cv2.getRotationMatrix2D(centre, tilt, 1.0)

@@ -29,9 +29,18 @@ SIGNATURE = "manifest.json.sig"
 C2PA_ROOT = "content-credentials-root.pem"
 
 
-def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, exported_at: str,
-             unreviewed: bool, as_of: str, custody_head: dict, signer: dict,
-             protections: list[str]) -> dict:
+def manifest(
+    t: Transcript,
+    ref: str,
+    files: dict[str, Path],
+    provenance: dict,
+    exported_at: str,
+    unreviewed: bool,
+    as_of: str,
+    custody_head: dict,
+    signer: dict,
+    protections: list[str],
+) -> dict:
     """Hashes and provenance of the packet's files; ``t`` must be the redacted transcript."""
     model = provenance.get("model", {})
     return {
@@ -43,44 +52,76 @@ def manifest(t: Transcript, ref: str, files: dict[str, Path], provenance: dict, 
         "signed_by": signer,
         "unreviewed_machine_translation": unreviewed,
         # Which protections the videos had, never how: a parameter would help undo one.
-        "protections": {"applied": list(protections),
-                        "not_applied": [p for p in PROTECTIONS if p not in protections],
-                        "videos": any(name.endswith(".mp4") for name in files)},
-        "original_recording": {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s"),
-                               "recorded_on": t.interview.get("recorded_on")},
-        "provenance": {
-            "transcription": {"engine": model.get("engine", "openai-whisper"), "model": model.get("name"),
-                              "model_sha256": model.get("sha256"), "processed_at": provenance.get("finished_at")},
-            "translation": {"engine": t.translation.get("engine"), "packages": t.translation.get("packages", {}),
-                            "machine_translated": True},
-            "review": {"status": t.review.get("status"), "reviewers": t.review.get("reviewers", []),
-                       "segments_checked": sum(1 for s in t.segments if s.reviewed),
-                       "segments": len(t.segments)},
-            "withheld": {"terms": t.review.get("withheld_term_count", 0),
-                         "segments": [s.id for s in t.segments if s.withheld]},
-            "software": {"testimony-pipeline": (provenance.get("software") or {}).get("testimony-pipeline")},
+        "protections": {
+            "applied": list(protections),
+            "not_applied": [p for p in PROTECTIONS if p not in protections],
+            "videos": any(name.endswith(".mp4") for name in files),
         },
-        "files": {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-                  for name, path in sorted(files.items())},
+        "original_recording": {
+            "sha256": t.source.get("sha256"),
+            "duration_s": t.source.get("duration_s"),
+            "recorded_on": t.interview.get("recorded_on"),
+        },
+        "provenance": {
+            "transcription": {
+                "engine": model.get("engine", "openai-whisper"),
+                "model": model.get("name"),
+                "model_sha256": model.get("sha256"),
+                "processed_at": provenance.get("finished_at"),
+            },
+            "translation": {
+                "engine": t.translation.get("engine"),
+                "packages": t.translation.get("packages", {}),
+                "machine_translated": True,
+            },
+            "review": {
+                "status": t.review.get("status"),
+                "reviewers": t.review.get("reviewers", []),
+                "segments_checked": sum(1 for s in t.segments if s.reviewed),
+                "segments": len(t.segments),
+            },
+            "withheld": {
+                "terms": t.review.get("withheld_term_count", 0),
+                "segments": [s.id for s in t.segments if s.withheld],
+            },
+            "software": {
+                "testimony-pipeline": (provenance.get("software") or {}).get("testimony-pipeline")
+            },
+        },
+        "files": {
+            name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+            for name, path in sorted(files.items())
+        },
     }
 
 
-def readme(t: Transcript, ref: str, names: list[str], unreviewed: bool, public_line: str,
-           protections: list[str]) -> str:
+def readme(
+    t: Transcript,
+    ref: str,
+    names: list[str],
+    unreviewed: bool,
+    public_line: str,
+    protections: list[str],
+) -> str:
     """What the journalist needs to know before quoting; ``t`` must be the redacted transcript."""
     checked = sum(1 for s in t.segments if s.reviewed)
     reviewers = ", ".join(t.review.get("reviewers") or []).rstrip(".") or "nobody"
     if unreviewed:
-        status = ("NOT REVIEWED. This is an UNREVIEWED MACHINE TRANSLATION: no person has checked the\n"
-                  "transcript or the English. Do not quote it without an independent translation.")
+        status = (
+            "NOT REVIEWED. This is an UNREVIEWED MACHINE TRANSLATION: no person has checked the\n"
+            "transcript or the English. Do not quote it without an independent translation."
+        )
     else:
-        status = (f"Reviewed by {reviewers}. {checked} of {len(t.segments)} segments were checked, and\n"
-                  f"  corrected where needed, by a person against the recording; the rest is machine output.")
-    return f"""Testimony {ref} (case {t.case_id}): press packet
-{'=' * (len(ref) + 32)}
+        status = (
+            f"Reviewed by {reviewers}. {checked} of {len(t.segments)} segments were checked, and\n"
+            f"  corrected where needed, by a person against the recording; the rest is machine output."
+        )
+    return (
+        f"""Testimony {ref} (case {t.case_id}): press packet
+{"=" * (len(ref) + 32)}
 
-Recorded: {t.interview.get('recorded_on') or 'date not recorded'}. Spoken languages: {language_names(t.languages)}.
-Length: {clock(t.source.get('duration_s') or 0)}.
+Recorded: {t.interview.get("recorded_on") or "date not recorded"}. Spoken languages: {language_names(t.languages)}.
+Length: {clock(t.source.get("duration_s") or 0)}.
 
 How this text was made
 - The words spoken were transcribed by speech recognition (OpenAI Whisper) and the English is
@@ -89,27 +130,39 @@ How this text was made
 - Timestamps refer to the recording; quote against the video, not the English alone.
 
 Protecting people
-""" + protection_text(t, protections, any(n.endswith(".mp4") for n in names)) + """
-""" + checks(public_line, any(n.endswith(".mp4") for n in names)) + """
+"""
+        + protection_text(t, protections, any(n.endswith(".mp4") for n in names))
+        + """
+"""
+        + checks(public_line, any(n.endswith(".mp4") for n in names))
+        + """
 Files
-""" + "".join(f"- {name}\n" for name in names)
+"""
+        + "".join(f"- {name}\n" for name in names)
+    )
 
 
 # What the README says of each protection, applied and not: plain words, never a parameter.
 PROTECTION_LINES = {
-    "names": ("Names in the sound: MUTED where a kept passage says a withheld name, at the\n"
-              "  times the speech recognizer gave for the word (padded).",
-              "Names in the sound: NOT muted. A withheld name can still be heard where a kept\n"
-              "  passage says it."),
-    "voice": ("Voices: DISGUISED by moving the voice's formants and pitch with a transform\n"
-              "  drawn at random for this export. Someone who knows the method may still link\n"
-              "  the voice to the person, and accent, way of speaking and what is said are\n"
-              "  unchanged.",
-              "Voices: NOT disguised. The people speaking can be recognised by their voices."),
-    "faces": ("Faces: BLURRED where an automatic face detector found them. Detectors miss faces\n"
-              "  (in profile, small, tilted, partly covered, in poor light): check every frame\n"
-              "  before publishing.",
-              "Faces: NOT blurred. The people filmed can be recognised by their faces."),
+    "names": (
+        "Names in the sound: MUTED where a kept passage says a withheld name, at the\n"
+        "  times the speech recognizer gave for the word (padded).",
+        "Names in the sound: NOT muted. A withheld name can still be heard where a kept\n"
+        "  passage says it.",
+    ),
+    "voice": (
+        "Voices: DISGUISED by moving the voice's formants and pitch with a transform\n"
+        "  drawn at random for this export. Someone who knows the method may still link\n"
+        "  the voice to the person, and accent, way of speaking and what is said are\n"
+        "  unchanged.",
+        "Voices: NOT disguised. The people speaking can be recognised by their voices.",
+    ),
+    "faces": (
+        "Faces: BLURRED where an automatic face detector found them. Detectors miss faces\n"
+        "  (in profile, small, tilted, partly covered, in poor light): check every frame\n"
+        "  before publishing.",
+        "Faces: NOT blurred. The people filmed can be recognised by their faces.",
+    ),
 }
 
 
@@ -118,19 +171,25 @@ def protection_text(t: Transcript, protections: list[str], videos: bool) -> str:
     withheld = sum(1 for s in t.segments if s.withheld)
     muted = "; their sound is muted in the videos." if videos else "."
     terms = t.review.get("withheld_term_count", 0)
-    lines = [f"Names or other identifying terms withheld: {terms}, "
-             f"each replaced by\n  \"[name withheld]\" in the text and subtitles. Passages "
-             f"withheld: {withheld}, each replaced\n  by \"[segment withheld]\"{muted}"]
+    lines = [
+        f"Names or other identifying terms withheld: {terms}, "
+        f'each replaced by\n  "[name withheld]" in the text and subtitles. Passages '
+        f'withheld: {withheld}, each replaced\n  by "[segment withheld]"{muted}'
+    ]
     if videos:
         lines += [PROTECTION_LINES[p][0 if p in protections else 1] for p in PROTECTIONS]
     else:
         lines.append("There is no video or sound in this packet.")
-    lines.append("Nothing here hides what people say: places, events, jobs and relatives named\n"
-                 "  in the testimony can identify the witness, as can hands, clothes, rooms and\n"
-                 "  windows in a video. Blur or cut anything identifying before publishing.")
-    return ("".join(f"- {line}\n" for line in lines)
-            + "The people concerned have relatives who are still detained: please do not try to\n"
-              "restore or guess what was withheld.\n")
+    lines.append(
+        "Nothing here hides what people say: places, events, jobs and relatives named\n"
+        "  in the testimony can identify the witness, as can hands, clothes, rooms and\n"
+        "  windows in a video. Blur or cut anything identifying before publishing."
+    )
+    return (
+        "".join(f"- {line}\n" for line in lines)
+        + "The people concerned have relatives who are still detained: please do not try to\n"
+        "restore or guess what was withheld.\n"
+    )
 
 
 def checks(public_line: str, videos: bool) -> str:
@@ -166,7 +225,6 @@ def checks(public_line: str, videos: bool) -> str:
     return text
 
 
-
 def _entry(name: str, when: datetime, method: int) -> zipfile.ZipInfo:
     stamp = max(when.astimezone(timezone.utc), datetime(1980, 1, 1, tzinfo=timezone.utc))
     info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
@@ -181,7 +239,11 @@ def write_zip(target: Path, members: dict[str, Path | bytes], when: datetime) ->
     tmp = target.with_name(f".{target.name}.tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
         for name, content in members.items():
-            method = zipfile.ZIP_STORED if Path(name).suffix in ZIP_STORED_SUFFIXES else zipfile.ZIP_DEFLATED
+            method = (
+                zipfile.ZIP_STORED
+                if Path(name).suffix in ZIP_STORED_SUFFIXES
+                else zipfile.ZIP_DEFLATED
+            )
             with zf.open(_entry(name, when, method), "w", force_zip64=True) as out:
                 if isinstance(content, Path):
                     with content.open("rb") as fh:

@@ -51,8 +51,13 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: dat
     pdf.multi_cell(0, 8, f"Testimony {ref}: English transcript", **NEXT_LINE)
     pdf.ln(2)
     pdf.set_font(FONT_FAMILY, "", 9)
-    with pdf.table(col_widths=(30, 70), text_align="LEFT", v_align="TOP", line_height=4.5,
-                   first_row_as_headings=False) as table:
+    with pdf.table(
+        col_widths=(30, 70),
+        text_align="LEFT",
+        v_align="TOP",
+        line_height=4.5,
+        first_row_as_headings=False,
+    ) as table:
         for label, value in header_fields(t, ref):
             table.row([label, value])
     pdf.ln(4)
@@ -60,16 +65,25 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: dat
     pdf.cell(0, 8, "Transcript", **NEXT_LINE)
     pdf.set_font(FONT_FAMILY, "", 10)
     if bilingual:
-        with pdf.table(col_widths=(50, 50), text_align="LEFT", v_align="TOP", line_height=5) as table:
+        with pdf.table(
+            col_widths=(50, 50), text_align="LEFT", v_align="TOP", line_height=5
+        ) as table:
             table.row(["Original", "English"])
             for seg in t.segments:
                 language = LANGUAGE_NAMES.get(seg.language, seg.language)
                 who = f" {seg.speaker}:" if seg.speaker else ""
-                table.row([f"{stamp(seg)} {language}{who}\n{seg.text}", f"{stamp(seg)}{who}\n{seg.english or ''}"])
+                table.row(
+                    [
+                        f"{stamp(seg)} {language}{who}\n{seg.text}",
+                        f"{stamp(seg)}{who}\n{seg.english or ''}",
+                    ]
+                )
     else:
         for seg in t.segments:
             pdf.set_font(FONT_FAMILY, "B", 9)
-            pdf.cell(0, 5, f"{stamp(seg)}  {seg.speaker}:" if seg.speaker else stamp(seg), **NEXT_LINE)
+            pdf.cell(
+                0, 5, f"{stamp(seg)}  {seg.speaker}:" if seg.speaker else stamp(seg), **NEXT_LINE
+            )
             pdf.set_font(FONT_FAMILY, "", 10)
             pdf.multi_cell(0, 5, seg.english or "", **NEXT_LINE)
             pdf.ln(2)

@@ -39,15 +39,23 @@ def redacted(t: Transcript) -> Transcript:
         seg.speaker = redact_text(seg.speaker, pattern)
         # Subtitles need only when words are said and how long they are, never the words.
         seg.words = [] if seg.withheld else [{**w, "text": "x" * len(w["text"])} for w in seg.words]
-    out.interview = {k: redact_text(str(t.interview[k]), pattern)
-                     for k in SHOWN_INTERVIEW_FIELDS if t.interview.get(k) not in (None, "")}
+    out.interview = {
+        k: redact_text(str(t.interview[k]), pattern)
+        for k in SHOWN_INTERVIEW_FIELDS
+        if t.interview.get(k) not in (None, "")
+    }
     out.source = {"sha256": t.source.get("sha256"), "duration_s": t.source.get("duration_s")}
-    out.speakers = {k: v for k, v in t.speakers.items() if k != "names"}  # names given may be withheld ones
-    out.review = {"status": t.review.get("status", "unreviewed"),
-                  "reviewers": [redact_text(r, pattern) for r in t.review.get("reviewers", [])],
-                  "withheld_terms": [],
-                  "withheld_term_count": len({w.strip().casefold() for w in t.review.get("withheld_terms", [])
-                                              if w.strip()})}
+    out.speakers = {
+        k: v for k, v in t.speakers.items() if k != "names"
+    }  # names given may be withheld ones
+    out.review = {
+        "status": t.review.get("status", "unreviewed"),
+        "reviewers": [redact_text(r, pattern) for r in t.review.get("reviewers", [])],
+        "withheld_terms": [],
+        "withheld_term_count": len(
+            {w.strip().casefold() for w in t.review.get("withheld_terms", []) if w.strip()}
+        ),
+    }
     return out
 
 

@@ -28,9 +28,9 @@ from sshsig.binary_io import SshWriter
 from sshsig.sshsig import SshsigSignature, SshsigWrapper
 
 NAMESPACE = "testimony-packet"
-KEY_FILE = "org_ed25519"          # OpenSSH private key, 0600
-PUBLIC_FILE = "org_ed25519.pub"   # one line: ssh-ed25519 AAAA... ORG
-HASH_ALGO = "sha512"              # what ssh-keygen -Y sign uses by default
+KEY_FILE = "org_ed25519"  # OpenSSH private key, 0600
+PUBLIC_FILE = "org_ed25519.pub"  # one line: ssh-ed25519 AAAA... ORG
+HASH_ALGO = "sha512"  # what ssh-keygen -Y sign uses by default
 ORG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 
 
@@ -60,7 +60,9 @@ def keys_dir(home: Path) -> Path:
 
 
 def public_line(key: ed25519.Ed25519PublicKey, org: str) -> str:
-    raw = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    raw = key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
     return f"{raw} {org}"
 
 
@@ -79,17 +81,24 @@ def allowed_signers_line(line: str) -> str:
 def init(home: Path, org: str) -> OrgKey:
     """Make the key; refuse to replace one (packets already sent were signed with it)."""
     if not ORG_PATTERN.fullmatch(org):
-        raise SigningError(f"{org!r} cannot name the organisation in an allowed_signers file: use letters, "
-                        f"digits and . _ @ + - only, no spaces (e.g. press@example.org)")
+        raise SigningError(
+            f"{org!r} cannot name the organisation in an allowed_signers file: use letters, "
+            f"digits and . _ @ + - only, no spaces (e.g. press@example.org)"
+        )
     folder = keys_dir(home)
     if (folder / KEY_FILE).exists():
-        raise SigningError(f"an organisation key already exists in {folder}; packets already sent were signed "
-                        f"with it, so it is not replaced (move the folder away first to start over)")
+        raise SigningError(
+            f"an organisation key already exists in {folder}; packets already sent were signed "
+            f"with it, so it is not replaced (move the folder away first to start over)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     private = ed25519.Ed25519PrivateKey.generate()
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
     fd = os.open(folder / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
@@ -102,10 +111,14 @@ def load(home: Path) -> OrgKey:
     folder = keys_dir(home)
     path = folder / KEY_FILE
     if not path.exists():
-        raise SigningError("no organisation key to sign with: run `testimony keys init --org NAME` once, then "
-                        "publish what `testimony keys show` prints so newsrooms can check packets")
+        raise SigningError(
+            "no organisation key to sign with: run `testimony keys init --org NAME` once, then "
+            "publish what `testimony keys show` prints so newsrooms can check packets"
+        )
     if path.stat().st_mode & 0o077:
-        raise SigningError(f"{path} is readable by others; make it the owner's only: chmod 600 {path}")
+        raise SigningError(
+            f"{path} is readable by others; make it the owner's only: chmod 600 {path}"
+        )
     private = serialization.load_ssh_private_key(path.read_bytes(), password=None)
     if not isinstance(private, ed25519.Ed25519PrivateKey):
         raise SigningError(f"{path} is not an Ed25519 key")
@@ -122,15 +135,22 @@ def _string(data: bytes) -> bytes:
 def sign(key: OrgKey, message: bytes, namespace: str = NAMESPACE) -> str:
     """An armored SSHSIG of ``message``, as `ssh-keygen -Y sign -n NAMESPACE` writes it."""
     digest = hashlib.new(HASH_ALGO, message).digest()
-    blob = SshsigWrapper(namespace=namespace.encode(), hash_algo=HASH_ALGO.encode(), hash=digest).to_bytes()
+    blob = SshsigWrapper(
+        namespace=namespace.encode(), hash_algo=HASH_ALGO.encode(), hash=digest
+    ).to_bytes()
     raw_sig = key.private.sign(blob)
     public = base64.b64decode(key.public_line.split()[1])
     out = io.BytesIO()
     writer = SshWriter(out)
     writer.write(b"SSHSIG")
     writer.write_uint32(SshsigSignature.VERSION)
-    for part in (public, namespace.encode(), b"", HASH_ALGO.encode(),
-                 _string(b"ssh-ed25519") + _string(raw_sig)):
+    for part in (
+        public,
+        namespace.encode(),
+        b"",
+        HASH_ALGO.encode(),
+        _string(b"ssh-ed25519") + _string(raw_sig),
+    ):
         writer.write_string(part)
     return SshsigSignature(out.getvalue()).to_armored()
 
@@ -143,4 +163,3 @@ def signer_of(message: bytes, armored: bytes | str, namespace: str = NAMESPACE) 
     except (ValueError, NotImplementedError) as exc:
         raise InvalidSignature(f"not an SSH signature: {exc}") from exc
     return str(sshsig_verify(message, armored, [public], namespace))
-

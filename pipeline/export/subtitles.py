@@ -45,7 +45,7 @@ def _lines(text: str) -> list[str]:
     if not fits:
         return textwrap.wrap(text, MAX_CHARS)
     cut = min(fits, key=lambda i: abs(len(text) / 2 - i))
-    return [text[:cut], text[cut + 1:]]
+    return [text[:cut], text[cut + 1 :]]
 
 
 def _fits(text: str) -> bool:
@@ -57,7 +57,9 @@ def _split_words(sentence: str) -> list[str]:
 
     A "word" longer than a line (a web address, a recognizer's run of letters) is cut into line lengths.
     """
-    words = [word[i:i + MAX_CHARS] for word in sentence.split() for i in range(0, len(word), MAX_CHARS)]
+    words = [
+        word[i : i + MAX_CHARS] for word in sentence.split() for i in range(0, len(word), MAX_CHARS)
+    ]
     greedy: list[list[str]] = [[]]
     for word in words:
         if greedy[-1] and not _fits(" ".join(greedy[-1] + [word])):
@@ -66,7 +68,11 @@ def _split_words(sentence: str) -> list[str]:
     target = len(sentence) / len(greedy)
     balanced: list[list[str]] = [[]]
     for word in words:
-        if balanced[-1] and len(" ".join(balanced[-1] + [word])) > target and len(balanced) < len(greedy):
+        if (
+            balanced[-1]
+            and len(" ".join(balanced[-1] + [word])) > target
+            and len(balanced) < len(greedy)
+        ):
             balanced.append([])
         balanced[-1].append(word)
     chunks = balanced if all(_fits(" ".join(c)) for c in balanced) else greedy
@@ -94,8 +100,10 @@ def _pack(units: list[str], split) -> list[str]:
 def chunks(text: str) -> list[str]:
     """The text in pieces that each fit one cue: whole sentences, else clauses, else word runs."""
     sentences = re.split(r"(?<=[.!?…])\s+", " ".join(text.split()))
-    return _pack([s for s in sentences if s],
-                 lambda sentence: _pack(re.split(r"(?<=[,;:])\s+", sentence), _split_words))
+    return _pack(
+        [s for s in sentences if s],
+        lambda sentence: _pack(re.split(r"(?<=[,;:])\s+", sentence), _split_words),
+    )
 
 
 def _pause_near(words: list[dict], share: float, reach: float = 0.15) -> float:
@@ -105,23 +113,29 @@ def _pause_near(words: list[dict], share: float, reach: float = 0.15) -> float:
     done, candidates = 0, []
     for w, nxt in zip(words, words[1:]):
         done += len(w["text"]) + 1
-        candidates.append((abs(done / total - share), nxt["start"] - w["end"], (w["end"] + nxt["start"]) / 2))
+        candidates.append(
+            (abs(done / total - share), nxt["start"] - w["end"], (w["end"] + nxt["start"]) / 2)
+        )
     near = [c for c in candidates if c[0] <= reach]
     return max(near, key=lambda c: c[1])[2] if near else min(candidates)[2]
 
 
-def cues(segments: list[Segment], duration: float | None = None, unreviewed: bool = False) -> list[Cue]:
+def cues(
+    segments: list[Segment], duration: float | None = None, unreviewed: bool = False
+) -> list[Cue]:
     """Reading cues for the segments' English; ``unreviewed`` adds a marker over the whole video."""
     spoken = [s for s in segments if (s.english or "").strip()]
     result: list[Cue] = []
     for n, (seg, name) in enumerate(zip(spoken, new_speakers(spoken))):
         pieces = chunks(f"[{name}] {seg.english}" if name else seg.english)
         lengths = [len(p) for p in pieces]
-        limit = spoken[n + 1].start if n + 1 < len(spoken) else (duration or seg.end + 2 * MIN_CUE_S)
+        limit = (
+            spoken[n + 1].start if n + 1 < len(spoken) else (duration or seg.end + 2 * MIN_CUE_S)
+        )
         wanted = max(sum(lengths) / MAX_CPS, MIN_CUE_S * len(pieces))
         end = max(seg.end, min(seg.start + wanted, limit))
         if len(seg.words) > 1 and len(pieces) > 1:  # change cues at pauses in the speech
-            shares = [sum(lengths[:i + 1]) / sum(lengths) for i in range(len(pieces) - 1)]
+            shares = [sum(lengths[: i + 1]) / sum(lengths) for i in range(len(pieces) - 1)]
             bounds = [seg.start, *sorted(_pause_near(seg.words, share) for share in shares), end]
         else:
             bounds = [seg.start]
@@ -152,5 +166,7 @@ def vtt(items: list[Cue]) -> str:
     for n, cue in enumerate(items, 1):
         setting = " line:0" if cue.top else ""
         text = "\n".join(cue.lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        blocks.append(f"{n}\n{timestamp(cue.start, '.')} --> {timestamp(cue.end, '.')}{setting}\n{text}\n")
+        blocks.append(
+            f"{n}\n{timestamp(cue.start, '.')} --> {timestamp(cue.end, '.')}{setting}\n{text}\n"
+        )
     return "\n".join(blocks)

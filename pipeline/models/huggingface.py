@@ -14,21 +14,34 @@ from pathlib import Path
 from .common import ModelError, few
 
 _HF_LAYER = {
-    "self_attn.q_proj": "attn.query", "self_attn.k_proj": "attn.key", "self_attn.v_proj": "attn.value",
-    "self_attn.out_proj": "attn.out", "self_attn_layer_norm": "attn_ln",
-    "encoder_attn.q_proj": "cross_attn.query", "encoder_attn.k_proj": "cross_attn.key",
-    "encoder_attn.v_proj": "cross_attn.value", "encoder_attn.out_proj": "cross_attn.out",
+    "self_attn.q_proj": "attn.query",
+    "self_attn.k_proj": "attn.key",
+    "self_attn.v_proj": "attn.value",
+    "self_attn.out_proj": "attn.out",
+    "self_attn_layer_norm": "attn_ln",
+    "encoder_attn.q_proj": "cross_attn.query",
+    "encoder_attn.k_proj": "cross_attn.key",
+    "encoder_attn.v_proj": "cross_attn.value",
+    "encoder_attn.out_proj": "cross_attn.out",
     "encoder_attn_layer_norm": "cross_attn_ln",
-    "fc1": "mlp.0", "fc2": "mlp.2", "final_layer_norm": "mlp_ln",
+    "fc1": "mlp.0",
+    "fc2": "mlp.2",
+    "final_layer_norm": "mlp_ln",
 }
 _HF_TOP = {
-    "encoder.conv1": "encoder.conv1", "encoder.conv2": "encoder.conv2",
-    "encoder.layer_norm": "encoder.ln_post", "decoder.layer_norm": "decoder.ln",
+    "encoder.conv1": "encoder.conv1",
+    "encoder.conv2": "encoder.conv2",
+    "encoder.layer_norm": "encoder.ln_post",
+    "decoder.layer_norm": "decoder.ln",
     "decoder.embed_tokens": "decoder.token_embedding",
 }
 _HF_LAYER_KEY = re.compile(r"(encoder|decoder)\.layers\.(\d+)\.(.+)\.(weight|bias)")
-HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json",
-              "pytorch_model.bin", "pytorch_model.bin.index.json")
+HF_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 def hf_name(key: str) -> str | None:
@@ -41,27 +54,35 @@ def hf_name(key: str) -> str | None:
         side, index, module, param = match.groups()
         return f"{side}.blocks.{index}.{_HF_LAYER[module]}.{param}" if module in _HF_LAYER else None
     module, _, param = key.rpartition(".")
-    return f"{_HF_TOP[module]}.{param}" if module in _HF_TOP and param in ("weight", "bias") else None
+    return (
+        f"{_HF_TOP[module]}.{param}" if module in _HF_TOP and param in ("weight", "bias") else None
+    )
 
 
 def hf_dims(config: dict, what: str) -> dict:
     """openai-whisper's ModelDimensions from a Hugging Face WhisperConfig."""
     try:
         dims = dict(
-            n_mels=config["num_mel_bins"], n_vocab=config["vocab_size"],
-            n_audio_ctx=config["max_source_positions"], n_audio_state=config["d_model"],
-            n_audio_head=config["encoder_attention_heads"], n_audio_layer=config["encoder_layers"],
-            n_text_ctx=config["max_target_positions"], n_text_state=config["d_model"],
-            n_text_head=config["decoder_attention_heads"], n_text_layer=config["decoder_layers"],
+            n_mels=config["num_mel_bins"],
+            n_vocab=config["vocab_size"],
+            n_audio_ctx=config["max_source_positions"],
+            n_audio_state=config["d_model"],
+            n_audio_head=config["encoder_attention_heads"],
+            n_audio_layer=config["encoder_layers"],
+            n_text_ctx=config["max_target_positions"],
+            n_text_state=config["d_model"],
+            n_text_head=config["decoder_attention_heads"],
+            n_text_layer=config["decoder_layers"],
         )
     except KeyError as exc:
         raise ModelError(f"{what}: config.json lacks {exc.args[0]!r}") from None
     if config.get("activation_function", "gelu") != "gelu" or config.get("scale_embedding", False):
-        raise ModelError(f"{what}: config.json describes a Whisper variant openai-whisper cannot run "
-                         f"(activation {config.get('activation_function')!r}, "
-                         f"scale_embedding {config.get('scale_embedding')!r})")
+        raise ModelError(
+            f"{what}: config.json describes a Whisper variant openai-whisper cannot run "
+            f"(activation {config.get('activation_function')!r}, "
+            f"scale_embedding {config.get('scale_embedding')!r})"
+        )
     return dims
-
 
 
 def read_safetensors(path: Path) -> dict:
@@ -91,9 +112,13 @@ def hf_weight_files(folder: Path) -> list[Path]:
         if missing:
             raise ModelError(f"{folder}: {name} names shards that are not there: {few(missing)}")
         return [folder / s for s in shards]
-    others = sorted(p.name for p in folder.glob("*") if p.suffix in (".h5", ".msgpack", ".ckpt", ".pt"))
-    raise ModelError(f"{folder}: no PyTorch weights (model.safetensors or pytorch_model.bin)"
-                     + (f"; found only {few(others)}" if others else ""))
+    others = sorted(
+        p.name for p in folder.glob("*") if p.suffix in (".h5", ".msgpack", ".ckpt", ".pt")
+    )
+    raise ModelError(
+        f"{folder}: no PyTorch weights (model.safetensors or pytorch_model.bin)"
+        + (f"; found only {few(others)}" if others else "")
+    )
 
 
 def read_hf_weights(files: list[Path]) -> dict:
@@ -107,7 +132,9 @@ def read_hf_weights(files: list[Path]) -> dict:
         try:
             part = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise ModelError(f"{path.name} is not a weights file torch can read safely: {exc}") from None
+            raise ModelError(
+                f"{path.name} is not a weights file torch can read safely: {exc}"
+            ) from None
         if not isinstance(part, dict):
             raise ModelError(f"{path.name} holds no state dict")
         weights.update(part)
@@ -128,11 +155,14 @@ def hf_to_openai_state(weights: dict, what: str) -> dict:
             continue
         state[name] = tensor if tensor.dtype in (torch.float16, torch.float32) else tensor.float()
     if foreign:
-        raise ModelError(f"{what}: parameters that are not Whisper's speech recognition model's: {few(foreign)}")
+        raise ModelError(
+            f"{what}: parameters that are not Whisper's speech recognition model's: {few(foreign)}"
+        )
     proj = weights.get("proj_out.weight", weights.get("model.proj_out.weight"))
     embed = state.get("decoder.token_embedding.weight")
     if proj is not None and embed is not None and not torch.equal(proj.to(embed.dtype), embed):
-        raise ModelError(f"{what}: its output projection is not tied to the token embedding, "
-                         f"which openai-whisper and faster-whisper require")
+        raise ModelError(
+            f"{what}: its output projection is not tied to the token embedding, "
+            f"which openai-whisper and faster-whisper require"
+        )
     return state
-

@@ -48,7 +48,9 @@ def prepare_ct2(settings: Settings, name: str) -> Path:
         try:
             os.rename(stage / "ct2", target)
         except OSError:
-            if not (target / "model.bin").is_file():  # not a concurrent conversion that finished first
+            if not (
+                target / "model.bin"
+            ).is_file():  # not a concurrent conversion that finished first
                 raise
             return target
     info = model_info(settings, name)
@@ -58,6 +60,7 @@ def prepare_ct2(settings: Settings, name: str) -> Path:
 
 
 # Which model, for which engine and language -----------------------------------------------
+
 
 def model_for_language(settings: Settings, language: str | None = None) -> str:
     """The Whisper model for ``language``: its ``[asr.models]`` entry, else the default model."""
@@ -77,13 +80,20 @@ def decoding_language(settings: Settings, name: str, language: str) -> str | Non
     if language in LANGUAGES:
         return language
     recorded = (model_info(settings, name) or {}).get("languages") or []
-    return next((code for code in recorded if code in LANGUAGES), None) if language in recorded else None
+    return (
+        next((code for code in recorded if code in LANGUAGES), None)
+        if language in recorded
+        else None
+    )
 
 
 def is_installed(settings: Settings, name: str) -> bool:
     folder = whisper_dir(settings)
-    return (name == EMBEDDED_NAME or (folder / f"{name}.pt").is_file()
-            or (folder / f"{name}-ct2" / "model.bin").is_file())
+    return (
+        name == EMBEDDED_NAME
+        or (folder / f"{name}.pt").is_file()
+        or (folder / f"{name}-ct2" / "model.bin").is_file()
+    )
 
 
 def _downloadable(name: str) -> bool:
@@ -92,8 +102,10 @@ def _downloadable(name: str) -> bool:
     return name in whisper.available_models()
 
 
-ADD_HINT = ("`testimony models add PATH` (PATH: a Whisper .pt file, a faster-whisper/CTranslate2 folder "
-            "or a Hugging Face Whisper folder)")
+ADD_HINT = (
+    "`testimony models add PATH` (PATH: a Whisper .pt file, a faster-whisper/CTranslate2 folder "
+    "or a Hugging Face Whisper folder)"
+)
 
 
 def resolve_whisper(settings: Settings, name: str | None = None) -> tuple[str, str | None]:
@@ -139,9 +151,11 @@ def resolve_ct2(settings: Settings, name: str | None = None) -> tuple[str, str |
         if (folder / "model.bin").is_file() and (folder / "config.json").is_file():
             info = (model_info(settings, name) or {}) if folder == installed else {}
             legacy = folder.with_name(folder.name + ".json")
-            digest = (info.get("ct2_sha256")
-                      or (json.loads(legacy.read_text())["sha256"] if legacy.exists() else None)
-                      or sha256_file(folder / "model.bin"))
+            digest = (
+                info.get("ct2_sha256")
+                or (json.loads(legacy.read_text())["sha256"] if legacy.exists() else None)
+                or sha256_file(folder / "model.bin")
+            )
             return str(folder), digest
     raise ModelError(
         f"No faster-whisper (CTranslate2) model named {name!r} is installed under {whisper_dir(settings)}. "
@@ -149,18 +163,21 @@ def resolve_ct2(settings: Settings, name: str | None = None) -> tuple[str, str |
     )
 
 
-def resolve_for_engine(settings: Settings, engine: str, name: str | None = None,
-                       language: str | None = None) -> tuple[str, str | None]:
+def resolve_for_engine(
+    settings: Settings, engine: str, name: str | None = None, language: str | None = None
+) -> tuple[str, str | None]:
     """What ``engine`` loads for the model ``name``; without a name, the model that
     ``[asr.models]`` maps ``language`` to, else the settings' default model."""
     if name is None:
         name = model_for_language(settings, language)
         mapping = dict(settings.language_models)
-        downloadable = engine != "faster-whisper" and settings.allow_download and _downloadable(name)
+        downloadable = (
+            engine != "faster-whisper" and settings.allow_download and _downloadable(name)
+        )
         if language in mapping and not is_installed(settings, name) and not downloadable:
             raise ModelError(
                 f"testimony.toml maps the language {language} to the Whisper model {name!r} "
-                f"([asr.models] {language} = \"{name}\"), but no model of that name is installed under "
+                f'([asr.models] {language} = "{name}"), but no model of that name is installed under '
                 f"{whisper_dir(settings)}. Add it with `testimony models add PATH --name {name}` (PATH: a "
                 f"Whisper .pt file, a faster-whisper/CTranslate2 folder or a Hugging Face Whisper folder), "
                 f"or remove that line from testimony.toml."
@@ -217,37 +234,74 @@ def list_models(settings: Settings) -> list[dict]:
         n_vocab = int(info.get("dims", {}).get("n_vocab", MULTILINGUAL_VOCAB))
         return "pt, ct2 on first use" if n_vocab >= MULTILINGUAL_VOCAB else "pt"
 
-    rows = [{"name": EMBEDDED_NAME, "kind": "whisper", "formats": "ct2 pt", "languages": "all 99 Whisper (no ky)",
-             "sha256": EMBEDDED_CT2_SHA256, "sha256_short": EMBEDDED_CT2_SHA256[:12], "source": "embedded",
-             "used_for": used.get(EMBEDDED_NAME, []),
-             "provenance": provenance({"source": EMBEDDED_SOURCE, "licence": "mit"}, EMBEDDED_NAME)}]
+    rows = [
+        {
+            "name": EMBEDDED_NAME,
+            "kind": "whisper",
+            "formats": "ct2 pt",
+            "languages": "all 99 Whisper (no ky)",
+            "sha256": EMBEDDED_CT2_SHA256,
+            "sha256_short": EMBEDDED_CT2_SHA256[:12],
+            "source": "embedded",
+            "used_for": used.get(EMBEDDED_NAME, []),
+            "provenance": provenance({"source": EMBEDDED_SOURCE, "licence": "mit"}, EMBEDDED_NAME),
+        }
+    ]
     for info in installed_records(settings):
         name = info["name"]
         if name == EMBEDDED_NAME:
             continue
         sha = info.get("source_sha256") or info.get("sha256")
-        rows.append({**info, "name": name, "kind": "whisper", "formats": formats(name, info),
-                     "languages": languages_label(info), "sha256": sha, "sha256_short": _short_sha(sha),
-                     "used_for": used.get(name, []), "provenance": provenance(info, name)})
+        rows.append(
+            {
+                **info,
+                "name": name,
+                "kind": "whisper",
+                "formats": formats(name, info),
+                "languages": languages_label(info),
+                "sha256": sha,
+                "sha256_short": _short_sha(sha),
+                "used_for": used.get(name, []),
+                "provenance": provenance(info, name),
+            }
+        )
     for row in translate.installed_packages(settings):
-        rows.append({**row, "provenance": provenance(read_json(argos_dir(settings) / f"{row['name']}.json"),
-                                                     row["name"])})
+        rows.append(
+            {
+                **row,
+                "provenance": provenance(
+                    read_json(argos_dir(settings) / f"{row['name']}.json"), row["name"]
+                ),
+            }
+        )
     names = {row["name"] for row in rows if row["kind"] == "whisper"}
     for model, langs in used.items():
         if model not in names and not is_installed(settings, model):
-            rows.append({"name": model, "kind": "missing", "used_for": langs,
-                         "languages": "", "sha256": "",
-                         "hint": f"not installed: testimony models add PATH --name {model}"})
+            rows.append(
+                {
+                    "name": model,
+                    "kind": "missing",
+                    "used_for": langs,
+                    "languages": "",
+                    "sha256": "",
+                    "hint": f"not installed: testimony models add PATH --name {model}",
+                }
+            )
     return rows
 
 
 def provenance(record: dict, name: str) -> dict:
     """Where a model came from (source, revision, licence) and the error rates published for it."""
-    return {"source": record.get("repo") or record.get("source"), "revision": record.get("revision"),
-            "licence": record.get("licence"), "published": list(published_for(name, record.get("repo")))}
+    return {
+        "source": record.get("repo") or record.get("source"),
+        "revision": record.get("revision"),
+        "licence": record.get("licence"),
+        "published": list(published_for(name, record.get("repo"))),
+    }
 
 
 # Which languages a model serves -----------------------------------------------------------
+
 
 def use_model(settings: Settings, name: str, languages: list[str]) -> Path:
     """Make the installed Whisper model ``name`` serve ``languages``: ``[asr.models]`` entries
@@ -256,20 +310,28 @@ def use_model(settings: Settings, name: str, languages: list[str]) -> Path:
     from ..config import LANGUAGES, SETTINGS_FILE, load
 
     if not is_installed(settings, name):
-        raise ModelError(f"no Whisper model named {name!r} is installed; `testimony models list` shows them")
+        raise ModelError(
+            f"no Whisper model named {name!r} is installed; `testimony models list` shows them"
+        )
     wrong = [code for code in languages if code not in LANGUAGES]
     if wrong or not languages:
-        raise ModelError(f"--languages takes {', '.join(LANGUAGES)} (the languages testimony.toml can map); "
-                         f"not: {', '.join(wrong) or '(none given)'}")
+        raise ModelError(
+            f"--languages takes {', '.join(LANGUAGES)} (the languages testimony.toml can map); "
+            f"not: {', '.join(wrong) or '(none given)'}"
+        )
     path = settings.home / SETTINGS_FILE
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    path.write_text(_with_language_models(text, {code: name for code in languages}), encoding="utf-8")
+    path.write_text(
+        _with_language_models(text, {code: name for code in languages}), encoding="utf-8"
+    )
     load(settings.home)  # what was written must read back as valid settings
     info = model_info(settings, name)
     if info is not None and name != EMBEDDED_NAME:
         recorded = list(info.get("languages") or [])
-        write_json(whisper_dir(settings) / f"{name}.json",
-                   {**info, "languages": recorded + [c for c in languages if c not in recorded]})
+        write_json(
+            whisper_dir(settings) / f"{name}.json",
+            {**info, "languages": recorded + [c for c in languages if c not in recorded]},
+        )
     return path
 
 
@@ -281,10 +343,14 @@ def _with_language_models(text: str, mapping: dict[str, str]) -> str:
     if start is None:
         lines += ["", "[asr.models]"]
         start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-    kept = [line for line in lines[start + 1:end]
-            if line.split("=", 1)[0].strip() not in mapping]
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines)
+    )
+    kept = [line for line in lines[start + 1 : end] if line.split("=", 1)[0].strip() not in mapping]
     while kept and not kept[-1].strip():
         kept.pop()
     table = kept + [f'{code} = "{model}"' for code, model in sorted(mapping.items())]
-    return "\n".join(lines[:start + 1] + table + ([""] if end < len(lines) else []) + lines[end:]) + "\n"
+    return (
+        "\n".join(lines[: start + 1] + table + ([""] if end < len(lines) else []) + lines[end:])
+        + "\n"
+    )

@@ -18,6 +18,7 @@ from .openai_pt import MULTILINGUAL_VOCAB, whisper_languages
 def _embedded_tokenizer() -> Path:
     return wheel_data(EMBEDDED_WHEELS[0]) / "tokenizer.json"
 
+
 def whisper_tokenizer_json(n_vocab: int) -> str:
     """``tokenizer.json`` for a multilingual Whisper vocabulary of ``n_vocab`` tokens.
 
@@ -29,20 +30,34 @@ def whisper_tokenizer_json(n_vocab: int) -> str:
     if n_vocab == MULTILINGUAL_VOCAB:
         return text
     if n_vocab < MULTILINGUAL_VOCAB:
-        raise ModelError(f"an English-only Whisper model (vocabulary of {n_vocab}) cannot be prepared for "
-                         f"faster-whisper here; use the openai-whisper engine for it")
+        raise ModelError(
+            f"an English-only Whisper model (vocabulary of {n_vocab}) cannot be prepared for "
+            f"faster-whisper here; use the openai-whisper engine for it"
+        )
     from whisper.tokenizer import LANGUAGES
 
     languages = whisper_languages(n_vocab)
     if len(languages) != n_vocab - 51765 - 1:
-        raise ModelError(f"a Whisper vocabulary of {n_vocab} tokens is not one openai-whisper knows "
-                         f"({len(LANGUAGES)} languages at most)")
+        raise ModelError(
+            f"a Whisper vocabulary of {n_vocab} tokens is not one openai-whisper knows "
+            f"({len(LANGUAGES)} languages at most)"
+        )
     data = json.loads(text)
     first = data["added_tokens"][0]
-    specials = ["<|endoftext|>", "<|startoftranscript|>", *[f"<|{code}|>" for code in languages],
-                "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>",
-                "<|notimestamps|>"]
-    data["added_tokens"] = [{**first, "id": first["id"] + i, "content": token} for i, token in enumerate(specials)]
+    specials = [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        *[f"<|{code}|>" for code in languages],
+        "<|translate|>",
+        "<|transcribe|>",
+        "<|startoflm|>",
+        "<|startofprev|>",
+        "<|nospeech|>",
+        "<|notimestamps|>",
+    ]
+    data["added_tokens"] = [
+        {**first, "id": first["id"] + i, "content": token} for i, token in enumerate(specials)
+    ]
     ids = {t["content"]: t["id"] for t in data["added_tokens"]}
     for token, entry in (data.get("post_processor") or {}).get("special_tokens", {}).items():
         entry["ids"] = [ids[token]]
@@ -59,9 +74,13 @@ def tokenizer_vocabulary(tokenizer_text: str, n_vocab: int) -> list[str]:
         raise ModelError(f"tokenizer.json cannot be read: {exc}") from None
     tokens = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
     if sorted(vocab.values()) != list(range(len(tokens))) or "<|notimestamps|>" not in vocab:
-        raise ModelError("tokenizer.json is not a Whisper tokenizer (ids with gaps, or no <|notimestamps|>)")
+        raise ModelError(
+            "tokenizer.json is not a Whisper tokenizer (ids with gaps, or no <|notimestamps|>)"
+        )
     if len(tokens) > n_vocab:
-        raise ModelError(f"tokenizer.json has {len(tokens)} tokens, more than the model's {n_vocab}")
+        raise ModelError(
+            f"tokenizer.json has {len(tokens)} tokens, more than the model's {n_vocab}"
+        )
     first_timestamp = vocab["<|notimestamps|>"] + 1
     tokens += ["<|%.2f|>" % ((i - first_timestamp) * 0.02) for i in range(len(tokens), n_vocab)]
     return tokens

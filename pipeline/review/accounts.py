@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 ROLES = ("reviewer", "press", "admin")
 # What each role may do; each role can do everything the ones before it can.
-RIGHTS = {"reviewer": {"edit"}, "press": {"edit", "withhold", "export"},
-          "admin": {"edit", "withhold", "export", "accounts"}}
+RIGHTS = {
+    "reviewer": {"edit"},
+    "press": {"edit", "withhold", "export"},
+    "admin": {"edit", "withhold", "export", "accounts"},
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_accounts (
@@ -73,11 +76,11 @@ class AccountError(ValueError):
 class Policy:
     """Login limits from ``[review]`` in testimony.toml."""
 
-    login_delay_seconds: float = 1.0   # added per wrong password from a client (capped at 10 times)
-    lockout_after: int = 10            # wrong passwords in a row that lock an account
+    login_delay_seconds: float = 1.0  # added per wrong password from a client (capped at 10 times)
+    lockout_after: int = 10  # wrong passwords in a row that lock an account
     lockout_minutes: float = 15.0
     session_hours: float = 12.0
-    client_lockout_after: int = 5      # wrong passwords one client address may send per window
+    client_lockout_after: int = 5  # wrong passwords one client address may send per window
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -87,35 +90,60 @@ def load_policy(settings: Settings) -> Policy:
     if path.exists():
         raw = config.tomllib.loads(path.read_text(encoding="utf-8")).get("review", {})
     try:
-        policy = Policy(**{k: type(getattr(Policy, k))(v) for k, v in raw.items() if hasattr(Policy, k)})
+        policy = Policy(
+            **{k: type(getattr(Policy, k))(v) for k, v in raw.items() if hasattr(Policy, k)}
+        )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{path}: [review] holds a value that is not a number: {exc}") from None
     if policy.lockout_after < 1 or policy.client_lockout_after < 1 or policy.session_hours <= 0:
-        raise SettingsError(f"{path}: [review] lockout_after and client_lockout_after must be at "
-                            f"least 1 and session_hours above 0")
+        raise SettingsError(
+            f"{path}: [review] lockout_after and client_lockout_after must be at "
+            f"least 1 and session_hours above 0"
+        )
     return policy
 
 
 # [review] in testimony.toml, as docs/settings.md lists it (defaults read from Policy).
 REVIEW_SETTINGS_DOCS: tuple[config.Documented, ...] = (
-    config.Documented("review", "login_delay_seconds", "login_delay_seconds",
-                      "Added to a failed login's answer per wrong password from the same client "
-                      "address (up to 10 times this).",
-                      "[review]\nlogin_delay_seconds = 2.5"),
-    config.Documented("review", "lockout_after", "lockout_after",
-                      "Wrong passwords in a row before an account locks.",
-                      "[review]\nlockout_after = 5"),
-    config.Documented("review", "lockout_minutes", "lockout_minutes",
-                      "How long a locked account refuses every password (a new password from "
-                      "`testimony reviewers passwd` unlocks it at once).",
-                      "[review]\nlockout_minutes = 60"),
-    config.Documented("review", "client_lockout_after", "client_lockout_after",
-                      "Wrong passwords one client address may send per `lockout_minutes`, "
-                      "whatever names it tries; kept below `lockout_after` so that one client "
-                      "cannot lock anyone out.",
-                      "[review]\nclient_lockout_after = 3"),
-    config.Documented("review", "session_hours", "session_hours",
-                      "A login session ends after this long.", "[review]\nsession_hours = 8"),
+    config.Documented(
+        "review",
+        "login_delay_seconds",
+        "login_delay_seconds",
+        "Added to a failed login's answer per wrong password from the same client "
+        "address (up to 10 times this).",
+        "[review]\nlogin_delay_seconds = 2.5",
+    ),
+    config.Documented(
+        "review",
+        "lockout_after",
+        "lockout_after",
+        "Wrong passwords in a row before an account locks.",
+        "[review]\nlockout_after = 5",
+    ),
+    config.Documented(
+        "review",
+        "lockout_minutes",
+        "lockout_minutes",
+        "How long a locked account refuses every password (a new password from "
+        "`testimony reviewers passwd` unlocks it at once).",
+        "[review]\nlockout_minutes = 60",
+    ),
+    config.Documented(
+        "review",
+        "client_lockout_after",
+        "client_lockout_after",
+        "Wrong passwords one client address may send per `lockout_minutes`, "
+        "whatever names it tries; kept below `lockout_after` so that one client "
+        "cannot lock anyone out.",
+        "[review]\nclient_lockout_after = 3",
+    ),
+    config.Documented(
+        "review",
+        "session_hours",
+        "session_hours",
+        "A login session ends after this long.",
+        "[review]\nsession_hours = 8",
+    ),
 )
 
 
@@ -164,14 +192,24 @@ class Accounts:
     def _account(self, row: sqlite3.Row | None) -> Account | None:
         if row is None:
             return None
-        return Account(row["name"], row["role"], bool(row["active"]), row["language"], row["failures"],
-                       row["locked_until"])
+        return Account(
+            row["name"],
+            row["role"],
+            bool(row["active"]),
+            row["language"],
+            row["failures"],
+            row["locked_until"],
+        )
 
     def get(self, name: str) -> Account | None:
-        return self._account(self.db.execute("SELECT * FROM review_accounts WHERE name=?", (name,)).fetchone())
+        return self._account(
+            self.db.execute("SELECT * FROM review_accounts WHERE name=?", (name,)).fetchone()
+        )
 
     def list(self) -> list[Account]:
-        return [self._account(r) for r in self.db.execute("SELECT * FROM review_accounts ORDER BY name")]
+        return [
+            self._account(r) for r in self.db.execute("SELECT * FROM review_accounts ORDER BY name")
+        ]
 
     def any(self) -> bool:
         """Whether any account exists: with none, the page keeps its single-token mode."""
@@ -185,11 +223,16 @@ class Accounts:
             raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
         self._check_password(password)
         if self.get(name) is not None:
-            raise AccountError(f"account {name!r} exists already; change its password with "
-                               f"`testimony reviewers passwd {name}`")
+            raise AccountError(
+                f"account {name!r} exists already; change its password with "
+                f"`testimony reviewers passwd {name}`"
+            )
         stamp = now()
-        self.db.execute("INSERT INTO review_accounts (name, role, password_hash, created_at, updated_at)"
-                        " VALUES (?,?,?,?,?)", (name, role, self._hasher.hash(password), stamp, stamp))
+        self.db.execute(
+            "INSERT INTO review_accounts (name, role, password_hash, created_at, updated_at)"
+            " VALUES (?,?,?,?,?)",
+            (name, role, self._hasher.hash(password), stamp, stamp),
+        )
         log.info("review account %s added with role %s", name, role)
         return self.get(name)
 
@@ -207,15 +250,21 @@ class Accounts:
         """A new password; it also unlocks the account and ends its sessions."""
         self._need(name)
         self._check_password(password)
-        self.db.execute("UPDATE review_accounts SET password_hash=?, failures=0, locked_until=NULL, updated_at=?"
-                        " WHERE name=?", (self._hasher.hash(password), now(), name))
+        self.db.execute(
+            "UPDATE review_accounts SET password_hash=?, failures=0, locked_until=NULL, updated_at=?"
+            " WHERE name=?",
+            (self._hasher.hash(password), now(), name),
+        )
         self.end_sessions(name)
         log.info("review account %s: password changed", name)
 
     def set_active(self, name: str, active: bool) -> None:
         """Disable (ending every live session at once) or enable an account."""
         self._need(name)
-        self.db.execute("UPDATE review_accounts SET active=?, updated_at=? WHERE name=?", (int(active), now(), name))
+        self.db.execute(
+            "UPDATE review_accounts SET active=?, updated_at=? WHERE name=?",
+            (int(active), now(), name),
+        )
         if not active:
             self.end_sessions(name)
         log.info("review account %s %s", name, "enabled" if active else "disabled")
@@ -243,7 +292,8 @@ class Accounts:
             "INSERT INTO review_clients VALUES (:client, 1, :now) ON CONFLICT(client) DO UPDATE SET"
             " failures = CASE WHEN since <= :old THEN 1 ELSE failures + 1 END,"
             " since = CASE WHEN since <= :old THEN :now ELSE since END RETURNING failures, since",
-            {"client": client, "now": clock, "old": clock - window})
+            {"client": client, "now": clock, "old": clock - window},
+        )
         if spent["failures"] > self.policy.client_lockout_after:  # no name looked at: none to hide
             log.warning("review login refused: too many wrong passwords from one client")
             return Login(None, spent["failures"], spent["since"] + window)
@@ -254,23 +304,32 @@ class Accounts:
             " (CASE WHEN locked_until <= :now THEN 1 ELSE failures + 1 END) >= :most THEN :lock END"
             " WHERE name = :name AND active = 1 AND (locked_until IS NULL OR locked_until <= :now)"
             " RETURNING failures, locked_until, password_hash",
-            {"now": clock, "most": self.policy.lockout_after, "lock": clock + window, "name": name})
+            {"now": clock, "most": self.policy.lockout_after, "lock": clock + window, "name": name},
+        )
         if row is None:  # unknown, disabled or locked: the same work and answer as a wrong password
             self._verify(self._dummy_hash(), password)
             log.warning("review login failed: unknown, disabled or locked account name")
             return Login(None, spent["failures"])
         if self._verify(row["password_hash"], password):
-            self.db.execute("UPDATE review_accounts SET failures=0, locked_until=NULL WHERE name=?", (name,))
+            self.db.execute(
+                "UPDATE review_accounts SET failures=0, locked_until=NULL WHERE name=?", (name,)
+            )
             self.db.execute(  # a right password is not a guess
                 "UPDATE review_clients SET failures = MAX(failures - 1, 0) WHERE client=?",
-                (client,))
+                (client,),
+            )
             if self._hasher.check_needs_rehash(row["password_hash"]):
-                self.db.execute("UPDATE review_accounts SET password_hash=? WHERE name=?",
-                                (self._hasher.hash(password), name))
+                self.db.execute(
+                    "UPDATE review_accounts SET password_hash=? WHERE name=?",
+                    (self._hasher.hash(password), name),
+                )
             return Login(self.get(name))
-        log.warning("review login failed: wrong password for account %s (%d in a row)%s", name,
-                    row["failures"], f"; locked for {self.policy.lockout_minutes:g} minutes"
-                    if row["locked_until"] else "")
+        log.warning(
+            "review login failed: wrong password for account %s (%d in a row)%s",
+            name,
+            row["failures"],
+            f"; locked for {self.policy.lockout_minutes:g} minutes" if row["locked_until"] else "",
+        )
         return Login(None, spent["failures"])
 
     def _verify(self, hashed: str, password: str) -> bool:
@@ -295,14 +354,19 @@ class Accounts:
         session_id = secrets.token_urlsafe(32)
         expires = time.time() + self.policy.session_hours * 3600
         self.db.execute("DELETE FROM review_sessions WHERE expires_at < ?", (time.time(),))
-        self.db.execute("INSERT INTO review_sessions VALUES (?,?,?,?)", (_sid_hash(session_id), name, now(), expires))
+        self.db.execute(
+            "INSERT INTO review_sessions VALUES (?,?,?,?)",
+            (_sid_hash(session_id), name, now(), expires),
+        )
         return session_id
 
     def session(self, session_id: str) -> Account | None:
         """The live, enabled account of a session, or None if it ended, expired or was disabled."""
         row = self.db.execute(
             "SELECT review_accounts.* FROM review_sessions JOIN review_accounts ON account=name"
-            " WHERE id_sha256=? AND expires_at > ? AND active=1", (_sid_hash(session_id), time.time())).fetchone()
+            " WHERE id_sha256=? AND expires_at > ? AND active=1",
+            (_sid_hash(session_id), time.time()),
+        ).fetchone()
         return self._account(row)
 
     def end_session(self, session_id: str) -> None:
@@ -314,8 +378,12 @@ class Accounts:
     # Keys -------------------------------------------------------------------------------
     def key(self, name: str) -> str:
         """A secret kept in the database (cookie signing), made on first use."""
-        self.db.execute("INSERT OR IGNORE INTO review_keys VALUES (?,?)", (name, secrets.token_urlsafe(48)))
-        return self.db.execute("SELECT value FROM review_keys WHERE name=?", (name,)).fetchone()["value"]
+        self.db.execute(
+            "INSERT OR IGNORE INTO review_keys VALUES (?,?)", (name, secrets.token_urlsafe(48))
+        )
+        return self.db.execute("SELECT value FROM review_keys WHERE name=?", (name,)).fetchone()[
+            "value"
+        ]
 
 
 def locked_until_text(epoch: float) -> str:

@@ -271,7 +271,11 @@ def _refuse_hidden(view: PressView, t, segment_id: int | None, action) -> None:
     ids = [s.id for s in t.segments]
     if action is merge and segment_id in ids:
         touched += ids[ids.index(segment_id) + 1 :][:1]
-    why = press_may_rename(view, t) if action in (rename_speaker, merge_speakers) else press_may_edit(view, t, touched)
+    why = (
+        press_may_rename(view, t)
+        if action in (rename_speaker, merge_speakers)
+        else press_may_edit(view, t, touched)
+    )
     if why:
         raise HTTPException(403, why)
 

@@ -26,11 +26,21 @@ class NotFound(ReviewError):
 class Conflict(ReviewError):
     """A save based on a stale revision: someone else saved the segment in the meantime."""
 
-    def __init__(self, segment_id: int, revision: int, current: dict | None, by: str | None, at: str):
-        self.segment_id, self.revision, self.current, self.by, self.at = segment_id, revision, current, by, at
+    def __init__(
+        self, segment_id: int, revision: int, current: dict | None, by: str | None, at: str
+    ):
+        self.segment_id, self.revision, self.current, self.by, self.at = (
+            segment_id,
+            revision,
+            current,
+            by,
+            at,
+        )
         gone = " (merged into another segment)" if current is None else ""
-        super().__init__(f"segment {segment_id} was saved by {by or 'the pipeline'} at {at} (revision {revision})"
-                         f"{gone} after you started editing it; look at their version before saving yours")
+        super().__init__(
+            f"segment {segment_id} was saved by {by or 'the pipeline'} at {at} (revision {revision})"
+            f"{gone} after you started editing it; look at their version before saving yours"
+        )
 
 
 class NeedsConfirmation(ReviewError):

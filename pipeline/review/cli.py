@@ -22,14 +22,26 @@ app = typer.Typer(help="Review transcripts: a local web page, or a plain-text fi
 
 
 @app.callback(invoke_without_command=True)
-def serve(ctx: typer.Context,
-          host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but 127.0.0.1 lets other "
-                                                     "machines reach the page, and then needs --tls-cert/--tls-key."),
-          port: int = typer.Option(8765, help="Port to listen on (0: any free port)."),
-          tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="TLS certificate (PEM): serve HTTPS."),
-          tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
-          insecure_http: bool = typer.Option(False, "--insecure-http",
-                                             help="Serve plain HTTP beyond this machine (passwords in clear text).")):
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Address to listen on. Anything but 127.0.0.1 lets other "
+        "machines reach the page, and then needs --tls-cert/--tls-key.",
+    ),
+    port: int = typer.Option(8765, help="Port to listen on (0: any free port)."),
+    tls_cert: Optional[Path] = typer.Option(
+        None, "--tls-cert", help="TLS certificate (PEM): serve HTTPS."
+    ),
+    tls_key: Optional[Path] = typer.Option(
+        None, "--tls-key", help="The certificate's private key (PEM)."
+    ),
+    insecure_http: bool = typer.Option(
+        False,
+        "--insecure-http",
+        help="Serve plain HTTP beyond this machine (passwords in clear text).",
+    ),
+):
     """Serve the review page until Ctrl-C; with no accounts, open the address it prints (it holds a secret token)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -40,13 +52,21 @@ def serve(ctx: typer.Context,
     settings = load_settings()
     for given in (tls_cert, tls_key):
         if given is not None and not given.is_file():
-            die(f"{given}: no such file; docs/operations/tls.md makes a self-signed certificate "
-                f"with openssl")
+            die(
+                f"{given}: no such file; docs/operations/tls.md makes a self-signed certificate "
+                f"with openssl"
+            )
     if host not in LOOPBACK and not tls_cert:
-        typer.secho(f"warning: {host} lets other machines on the network reach the review page, and without TLS "
-                    f"its passwords and transcripts cross the network unencrypted", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"warning: {host} lets other machines on the network reach the review page, and without TLS "
+            f"its passwords and transcripts cross the network unencrypted",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     try:
-        server = make_server(settings, host, port, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http)
+        server = make_server(
+            settings, host, port, tls_cert=tls_cert, tls_key=tls_key, insecure_http=insecure_http
+        )
     except (InsecureNetwork, TLSError) as exc:
         die(str(exc))
     except OSError as exc:
@@ -57,12 +77,16 @@ def serve(ctx: typer.Context,
     finally:
         accounts.close()
     if team:
-        typer.echo(f"Review page for {settings.home}\n\n    {server.base}/\n\n"
-                   f"Log in with a reviewer account (`testimony reviewers list`). Ctrl-C stops the server.")
+        typer.echo(
+            f"Review page for {settings.home}\n\n    {server.base}/\n\n"
+            f"Log in with a reviewer account (`testimony reviewers list`). Ctrl-C stops the server."
+        )
     else:
-        typer.echo(f"Review page for {settings.home}\n\n    {server.url}\n\n"
-                   f"Open this address in a browser on this machine; keep it secret (it holds the access token). "
-                   f"For a team, add accounts: testimony reviewers add NAME --role reviewer. Ctrl-C stops the server.")
+        typer.echo(
+            f"Review page for {settings.home}\n\n    {server.url}\n\n"
+            f"Open this address in a browser on this machine; keep it secret (it holds the access token). "
+            f"For a team, add accounts: testimony reviewers add NAME --role reviewer. Ctrl-C stops the server."
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -73,9 +97,12 @@ def serve(ctx: typer.Context,
 
 
 @app.command("import")
-def import_(file: Path = typer.Argument(..., help="A review.txt written by testimony and edited by hand."),
-            reviewer: Optional[str] = typer.Option(None, help="Your name for the audit log "
-                                                              "(default: your login name)")):
+def import_(
+    file: Path = typer.Argument(..., help="A review.txt written by testimony and edited by hand."),
+    reviewer: Optional[str] = typer.Option(
+        None, help="Your name for the audit log (default: your login name)"
+    ),
+):
     """Check a review file and save its edits; a malformed or stale file is refused whole."""
     if not file.is_file():
         die(f"{file}: no such file")
@@ -85,8 +112,10 @@ def import_(file: Path = typer.Argument(..., help="A review.txt written by testi
     except ReviewError as exc:
         die(str(exc))
     changed = ", ".join(map(str, result.changed)) or "none"
-    typer.echo(f"{result.interview_id}: saved changes to segment(s) {changed}; "
-               f"{result.unchanged} segment(s) unchanged")
+    typer.echo(
+        f"{result.interview_id}: saved changes to segment(s) {changed}; "
+        f"{result.unchanged} segment(s) unchanged"
+    )
 
 
 @app.command("file")
@@ -101,8 +130,10 @@ def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
             if write_review_file(reviews, interview):
                 typer.echo(f"{path}")
             else:
-                typer.echo(f"{path} has edits not imported yet; left as it is. "
-                           f"Run: testimony review import {path}")
+                typer.echo(
+                    f"{path} has edits not imported yet; left as it is. "
+                    f"Run: testimony review import {path}"
+                )
     except ReviewError as exc:
         die(str(exc))
     finally:
@@ -111,11 +142,17 @@ def file_(interviews: List[str] = typer.Argument(..., help="Interview IDs.")):
 
 # Accounts ------------------------------------------------------------------------------
 
-reviewers_app = typer.Typer(help="Accounts for the review page: each reviewer logs in with their own "
-                                 "name and password.", no_args_is_help=True)
+reviewers_app = typer.Typer(
+    help="Accounts for the review page: each reviewer logs in with their own name and password.",
+    no_args_is_help=True,
+)
 
-StdinOpt = typer.Option(False, "--password-stdin", help="Read the password from the first line of stdin "
-                                                        "(for scripts; keeps it out of the shell history).")
+StdinOpt = typer.Option(
+    False,
+    "--password-stdin",
+    help="Read the password from the first line of stdin "
+    "(for scripts; keeps it out of the shell history).",
+)
 
 
 def _password(name: str, from_stdin: bool) -> str:
@@ -132,18 +169,25 @@ def _accounts() -> Accounts:
 
 
 @reviewers_app.command()
-def add(name: str = typer.Argument(..., help="The name shown in the audit log."),
-        role: str = typer.Option("reviewer", help=f"One of {', '.join(ROLES)}: a reviewer edits and marks "
-                                                  f"segments reviewed; press also withholds names and exports; "
-                                                  f"admin also manages accounts."),
-        password_stdin: bool = StdinOpt):
+def add(
+    name: str = typer.Argument(..., help="The name shown in the audit log."),
+    role: str = typer.Option(
+        "reviewer",
+        help=f"One of {', '.join(ROLES)}: a reviewer edits and marks "
+        f"segments reviewed; press also withholds names and exports; "
+        f"admin also manages accounts.",
+    ),
+    password_stdin: bool = StdinOpt,
+):
     """Add an account; it asks for the password (twice), or reads it with --password-stdin."""
     if role not in ROLES:
         die(f"role {role!r} is not one of {', '.join(ROLES)}")
     accounts = _accounts()
     try:
         if accounts.get(name.strip()) is not None:
-            die(f"account {name!r} exists already; change its password with `testimony reviewers passwd {name}`")
+            die(
+                f"account {name!r} exists already; change its password with `testimony reviewers passwd {name}`"
+            )
         accounts.add(name, role, _password(name, password_stdin))
     except AccountError as exc:
         die(str(exc))
@@ -161,7 +205,9 @@ def list_():
     finally:
         accounts.close()
     if not rows:
-        typer.echo("no accounts: the review page runs in single-token mode (one person on this machine)")
+        typer.echo(
+            "no accounts: the review page runs in single-token mode (one person on this machine)"
+        )
         return
     width = max(len(a.name) for a in rows)
     for a in rows:

@@ -43,6 +43,7 @@ from .reviewfile import write_review_file
 
 log = logging.getLogger(__name__)
 
+
 class Reviews:
     """Reading and changing the reviewed version of interviews under one home folder."""
 
@@ -58,31 +59,51 @@ class Reviews:
 
     # Interviews ---------------------------------------------------------------------
     def _interview(self, job: Job) -> Interview:
-        return Interview(job.interview_id, job.case_id, job.sha256, output_dir(self.settings, job),
-                         Path(job.evidence_path))
+        return Interview(
+            job.interview_id,
+            job.case_id,
+            job.sha256,
+            output_dir(self.settings, job),
+            Path(job.evidence_path),
+        )
 
     def interviews(self) -> list[Interview]:
         jobs = [j for j in self.store.jobs() if j.case_id]
         found = [self._interview(j) for j in jobs]
-        return sorted((i for i in found if (i.out_dir / tr.MACHINE_FILE).exists()),
-                      key=lambda i: (i.case_id, i.interview_id))
+        return sorted(
+            (i for i in found if (i.out_dir / tr.MACHINE_FILE).exists()),
+            key=lambda i: (i.case_id, i.interview_id),
+        )
 
     def find(self, interview_id: str) -> Interview:
-        row = self.db.execute("SELECT id FROM jobs WHERE interview_id=?", (interview_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT id FROM jobs WHERE interview_id=?", (interview_id,)
+        ).fetchone()
         job = self.store.job(row["id"]) if row else None
-        if job is None or not job.case_id or not (output_dir(self.settings, job) / tr.MACHINE_FILE).exists():
-            raise NotFound(f"no transcript for interview {interview_id!r}; `testimony status` lists them")
+        if (
+            job is None
+            or not job.case_id
+            or not (output_dir(self.settings, job) / tr.MACHINE_FILE).exists()
+        ):
+            raise NotFound(
+                f"no transcript for interview {interview_id!r}; `testimony status` lists them"
+            )
         return self._interview(job)
 
     def progress(self, interview: Interview) -> dict:
         t = tr.load_current(interview.out_dir)
-        return {"interview_id": interview.interview_id, "case_id": interview.case_id,
-                "status": t.review.get("status", "unreviewed"), "reviewers": t.review.get("reviewers", []),
-                "segments": len(t.segments), "reviewed_segments": sum(s.reviewed for s in t.segments),
-                "flagged": sum(bool(s.flags) and not s.reviewed for s in t.segments),
-                "started": (interview.out_dir / tr.REVIEWED_FILE).exists(),
-                "transcribed_with": versions.made_by(interview.out_dir).label,
-                "version": versions.current_number(interview.out_dir)}
+        return {
+            "interview_id": interview.interview_id,
+            "case_id": interview.case_id,
+            "status": t.review.get("status", "unreviewed"),
+            "reviewers": t.review.get("reviewers", []),
+            "segments": len(t.segments),
+            "reviewed_segments": sum(s.reviewed for s in t.segments),
+            "flagged": sum(bool(s.flags) and not s.reviewed for s in t.segments),
+            "started": (interview.out_dir / tr.REVIEWED_FILE).exists(),
+            "transcribed_with": versions.made_by(interview.out_dir).label,
+            "version": versions.current_number(interview.out_dir),
+        }
 
     def open(self, interview: Interview) -> tr.Transcript:
         """The reviewed version, started as a copy of the machine's the first time."""
@@ -112,13 +133,20 @@ class Reviews:
 
     def _first_versions(self, interview: Interview, t: tr.Transcript) -> None:
         """Give segments with no saved version yet their revision 0 (the copy as it is)."""
-        known = {r[0] for r in self.db.execute(
-            "SELECT DISTINCT segment_id FROM review_versions WHERE interview_id=?", (interview.interview_id,))}
+        known = {
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT segment_id FROM review_versions WHERE interview_id=?",
+                (interview.interview_id,),
+            )
+        }
         for seg in t.segments:
             if seg.id not in known:
                 self.db.execute(
                     "INSERT OR IGNORE INTO review_versions (interview_id, segment_id, revision, at, data)"
-                    " VALUES (?,?,0,?,?)", (interview.interview_id, seg.id, now(), json.dumps(asdict(seg))))
+                    " VALUES (?,?,0,?,?)",
+                    (interview.interview_id, seg.id, now(), json.dumps(asdict(seg))),
+                )
 
     # Versions -----------------------------------------------------------------------
     def latest(self, interview_id: str, segment_id: int):
@@ -128,16 +156,24 @@ class Reviews:
         """A segment as it was at a revision, or None if it never had that revision."""
         row = self.db.execute(
             "SELECT data FROM review_versions WHERE interview_id=? AND segment_id=? AND revision=?",
-            (interview_id, segment_id, revision)).fetchone()
+            (interview_id, segment_id, revision),
+        ).fetchone()
         return json.loads(row["data"]) if row and row["data"] else None
 
     def revisions(self, interview_id: str) -> dict[int, dict]:
         """Segment ID -> {"revision", "english_by_hand"} for the current version of each segment."""
         rows = self.db.execute(
             "SELECT segment_id, MAX(revision) AS revision, english_by_hand FROM review_versions"
-            " WHERE interview_id=? GROUP BY segment_id", (interview_id,)).fetchall()
-        return {r["segment_id"]: {"revision": r["revision"], "english_by_hand": bool(r["english_by_hand"])}
-                for r in rows}
+            " WHERE interview_id=? GROUP BY segment_id",
+            (interview_id,),
+        ).fetchall()
+        return {
+            r["segment_id"]: {
+                "revision": r["revision"],
+                "english_by_hand": bool(r["english_by_hand"]),
+            }
+            for r in rows
+        }
 
     def check_revision(self, interview_id: str, segment_id: int, revision: int) -> None:
         row = self.latest(interview_id, segment_id)
@@ -148,8 +184,12 @@ class Reviews:
             raise Conflict(segment_id, row["revision"], current, row["reviewer"], row["at"])
 
     # Changing -----------------------------------------------------------------------
-    def change(self, interview: Interview, reviewer: str,
-               apply: Callable[[tr.Transcript], tuple[list[Change], set[int]]]) -> tr.Transcript:
+    def change(
+        self,
+        interview: Interview,
+        reviewer: str,
+        apply: Callable[[tr.Transcript], tuple[list[Change], set[int]]],
+    ) -> tr.Transcript:
         """Run ``apply`` on the reviewed transcript in one write transaction and record what it did.
 
         ``apply`` checks revisions, changes the transcript in place and returns the changes and
@@ -167,30 +207,45 @@ class Reviews:
                 t = tr.load(path)
                 self._first_versions(interview, t)
                 changes, touched = apply(t)
-                for seg in t.segments:  # words that no longer spell an edited text are dropped, never left wrong
+                for seg in (
+                    t.segments
+                ):  # words that no longer spell an edited text are dropped, never left wrong
                     if seg.id in touched:
                         tr.fit_words(seg)
                 if changes:
-                    history.record(self.db, interview.interview_id, reviewer, t, changes,
-                                   touched)
+                    history.record(self.db, interview.interview_id, reviewer, t, changes, touched)
                     t.segments.sort(key=lambda s: (s.start, s.id))
                     tr.write_atomic(path, t.to_json())
-                    search.index_transcript(self.db, t, path)  # same transaction: found at once, or not saved
+                    search.index_transcript(
+                        self.db, t, path
+                    )  # same transaction: found at once, or not saved
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
         for c in changes:
-            self.store.event("edit", sha256=interview.sha256, interview_id=interview.interview_id,
-                             reviewer=reviewer, segment=c.segment_id, field=c.field, action=c.action)
+            self.store.event(
+                "edit",
+                sha256=interview.sha256,
+                interview_id=interview.interview_id,
+                reviewer=reviewer,
+                segment=c.segment_id,
+                field=c.field,
+                action=c.action,
+            )
         if changes:
-            log.info("%s: %d change(s) by a reviewer to segment(s) %s", interview.interview_id, len(changes),
-                     sorted(s for s in {c.segment_id for c in changes} if s is not None))
+            log.info(
+                "%s: %d change(s) by a reviewer to segment(s) %s",
+                interview.interview_id,
+                len(changes),
+                sorted(s for s in {c.segment_id for c in changes} if s is not None),
+            )
             write_review_file(self, interview)  # keeps an untouched review.txt current
         return t
 
-    def apply_edits(self, interview: Interview, reviewer: str, edits: list[Edit],
-                    action: str = "edit") -> tr.Transcript:
+    def apply_edits(
+        self, interview: Interview, reviewer: str, edits: list[Edit], action: str = "edit"
+    ) -> tr.Transcript:
         """Field edits to several segments, all or nothing; the first stale one refuses them all."""
         checked = [Edit(e.segment_id, e.revision, validate_changes(e.changes)) for e in edits]
 
@@ -211,25 +266,47 @@ class Reviews:
 
         return self.change(interview, reviewer, apply)
 
-    def save(self, interview: Interview, reviewer: str, segment_id: int, revision: int,
-             changes: dict) -> tr.Transcript:
+    def save(
+        self, interview: Interview, reviewer: str, segment_id: int, revision: int, changes: dict
+    ) -> tr.Transcript:
         return self.apply_edits(interview, reviewer, [Edit(segment_id, revision, changes)])
 
-    def split(self, interview: Interview, reviewer: str, segment_id: int, revision: int, at: float,
-              offset: int) -> tr.Transcript:
+    def split(
+        self,
+        interview: Interview,
+        reviewer: str,
+        segment_id: int,
+        revision: int,
+        at: float,
+        offset: int,
+    ) -> tr.Transcript:
         """Split a segment at a time, its source text at ``offset``, its English in proportion."""
 
         def apply(t: tr.Transcript):
             self.check_revision(interview.interview_id, segment_id, revision)
-            new_id = 1 + max([s.id for s in t.segments] + [r[0] for r in self.db.execute(
-                "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?", (interview.interview_id,))
-                if r[0] is not None])
+            new_id = 1 + max(
+                [s.id for s in t.segments]
+                + [
+                    r[0]
+                    for r in self.db.execute(
+                        "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?",
+                        (interview.interview_id,),
+                    )
+                    if r[0] is not None
+                ]
+            )
             return reshape.split_segment(t, segment_id, at, offset, new_id)
 
         return self.change(interview, reviewer, apply)
 
-    def merge(self, interview: Interview, reviewer: str, segment_id: int, revision: int,
-              next_revision: int) -> tr.Transcript:
+    def merge(
+        self,
+        interview: Interview,
+        reviewer: str,
+        segment_id: int,
+        revision: int,
+        next_revision: int,
+    ) -> tr.Transcript:
         """Merge a segment with the one after it; the later one's ID is retired, not reused."""
 
         def apply(t: tr.Transcript):
@@ -240,23 +317,39 @@ class Reviews:
 
         return self.change(interview, reviewer, apply)
 
-    def retranslate(self, interview: Interview, reviewer: str, segment_id: int, revision: int,
-                    replace: bool = False) -> tr.Transcript:
+    def retranslate(
+        self,
+        interview: Interview,
+        reviewer: str,
+        segment_id: int,
+        revision: int,
+        replace: bool = False,
+    ) -> tr.Transcript:
         """Machine English for the segment's (edited) source; hand-written English only if ``replace``."""
         from ..translate import TranslationError, Translator
 
         self.check_revision(interview.interview_id, segment_id, revision)
-        seg = next(s for s in tr.load(interview.out_dir / tr.REVIEWED_FILE).segments if s.id == segment_id)
+        seg = next(
+            s for s in tr.load(interview.out_dir / tr.REVIEWED_FILE).segments if s.id == segment_id
+        )
         if self._translator is None:
             self._translator = Translator(self.settings)
         try:
             english = self._translator.translate(seg.text, seg.language)
         except TranslationError as exc:
             raise ReviewError(str(exc)) from None
-        if self.revisions(interview.interview_id)[segment_id]["english_by_hand"] and seg.english and not replace:
+        if (
+            self.revisions(interview.interview_id)[segment_id]["english_by_hand"]
+            and seg.english
+            and not replace
+        ):
             raise NeedsConfirmation(english)
-        return self.apply_edits(interview, reviewer, [Edit(segment_id, revision, {"english": english})],
-                                action=MACHINE_TRANSLATION)
+        return self.apply_edits(
+            interview,
+            reviewer,
+            [Edit(segment_id, revision, {"english": english})],
+            action=MACHINE_TRANSLATION,
+        )
 
     def set_status(self, interview: Interview, reviewer: str, status: str) -> tr.Transcript:
         if status not in STATUSES:
@@ -265,11 +358,15 @@ class Reviews:
         def apply(t: tr.Transcript):
             before = t.review.get("status", "unreviewed")
             t.review["status"] = status
-            return ([Change(None, "status", before, status, "status")] if before != status else []), set()
+            return (
+                [Change(None, "status", before, status, "status")] if before != status else []
+            ), set()
 
         return self.change(interview, reviewer, apply)
 
-    def rename_speaker(self, interview: Interview, reviewer: str, old: str, new: str) -> tr.Transcript:
+    def rename_speaker(
+        self, interview: Interview, reviewer: str, old: str, new: str
+    ) -> tr.Transcript:
         """Name a speaker once for the whole interview ("S1" -> "Interviewer"): one audit entry,
         and every segment with that label gets a new revision. A name already in use merges them."""
         old, new = (old or "").strip(), (new or "").strip()
@@ -281,8 +378,9 @@ class Reviews:
 
         return self.change(interview, reviewer, apply)
 
-    def merge_speakers(self, interview: Interview, reviewer: str, source: str,
-                       target: str) -> tr.Transcript:
+    def merge_speakers(
+        self, interview: Interview, reviewer: str, source: str, target: str
+    ) -> tr.Transcript:
         """Merge one speaker label into another ("S3" into "S1") where the voice step split one
         voice in two: one audit entry, and every segment of ``source`` gets a new revision."""
         source, target = (source or "").strip(), (target or "").strip()

@@ -50,11 +50,18 @@ def latest(db: sqlite3.Connection, interview_id: str, segment_id: int):
     return db.execute(
         "SELECT * FROM review_versions WHERE interview_id=? AND segment_id=?"
         " ORDER BY revision DESC LIMIT 1",
-        (interview_id, segment_id)).fetchone()
+        (interview_id, segment_id),
+    ).fetchone()
 
 
-def record(db: sqlite3.Connection, iid: str, reviewer: str, t: tr.Transcript,
-           changes: list[Change], touched: set[int]) -> None:
+def record(
+    db: sqlite3.Connection,
+    iid: str,
+    reviewer: str,
+    t: tr.Transcript,
+    changes: list[Change],
+    touched: set[int],
+) -> None:
     """A new version of each touched segment and an audit entry per change; the interview
     moves to in_progress at its first edit, and the reviewer joins its reviewers."""
     stamp = now()
@@ -72,30 +79,53 @@ def record(db: sqlite3.Connection, iid: str, reviewer: str, t: tr.Transcript,
         for c in changes:  # split and merge keep whoever wrote the English
             if c.segment_id == seg_id and c.field == "english" and c.action in HAND_WRITTEN:
                 by_hand = True
-            elif (c.segment_id == seg_id and c.field == "english"
-                  and c.action == MACHINE_TRANSLATION):
+            elif (
+                c.segment_id == seg_id and c.field == "english" and c.action == MACHINE_TRANSLATION
+            ):
                 by_hand = False
         seg = segments.get(seg_id)
         db.execute(
             "INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
-            (iid, seg_id, (row["revision"] + 1) if row else 0, stamp, reviewer,
-             json.dumps(asdict(seg)) if seg else None, int(by_hand)))
+            (
+                iid,
+                seg_id,
+                (row["revision"] + 1) if row else 0,
+                stamp,
+                reviewer,
+                json.dumps(asdict(seg)) if seg else None,
+                int(by_hand),
+            ),
+        )
     for c in changes:
         db.execute(
             "INSERT INTO review_audit"
             " (at, interview_id, segment_id, reviewer, action, field, before, after)"
             " VALUES (?,?,?,?,?,?,?,?)",
-            (stamp, iid, c.segment_id, reviewer, c.action, c.field,
-             json.dumps(c.before, ensure_ascii=False), json.dumps(c.after, ensure_ascii=False)))
+            (
+                stamp,
+                iid,
+                c.segment_id,
+                reviewer,
+                c.action,
+                c.field,
+                json.dumps(c.before, ensure_ascii=False),
+                json.dumps(c.after, ensure_ascii=False),
+            ),
+        )
 
 
 def audit(db: sqlite3.Connection, interview_id: str, segment_id: int | None = None) -> list[dict]:
     """The audit entries of one segment (or of all the interview), oldest first."""
     if segment_id is None:
-        rows = db.execute("SELECT * FROM review_audit WHERE interview_id=? ORDER BY id",
-                          (interview_id,))
+        rows = db.execute(
+            "SELECT * FROM review_audit WHERE interview_id=? ORDER BY id", (interview_id,)
+        )
     else:
-        rows = db.execute("SELECT * FROM review_audit WHERE interview_id=? AND segment_id=?"
-                          " ORDER BY id", (interview_id, segment_id))
-    return [{**dict(r), "before": json.loads(r["before"]), "after": json.loads(r["after"])}
-            for r in rows]
+        rows = db.execute(
+            "SELECT * FROM review_audit WHERE interview_id=? AND segment_id=? ORDER BY id",
+            (interview_id, segment_id),
+        )
+    return [
+        {**dict(r), "before": json.loads(r["before"]), "after": json.loads(r["after"])}
+        for r in rows
+    ]

@@ -59,7 +59,11 @@ def messages(locale: str) -> dict[str, str]:
     catalog = _catalog(locale)
     if catalog is None:
         return {}
-    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+    return {
+        m.id: m.string
+        for m in catalog
+        if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+    }
 
 
 def names() -> dict[str, str]:
@@ -87,4 +91,6 @@ def choose(accept_language: str | None, *preferred: str | None) -> str:
         if tag and q > 0:
             wanted.append((-q, n, tag))
     ordered = [tag for _, _, tag in sorted(wanted) if tag != "*"]
-    return negotiate_locale([t.replace("_", "-") for t in ordered], list(LOCALES), sep="-") or DEFAULT
+    return (
+        negotiate_locale([t.replace("_", "-") for t in ordered], list(LOCALES), sep="-") or DEFAULT
+    )

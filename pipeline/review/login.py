@@ -83,10 +83,16 @@ def require(request: Request, right: str | None = None) -> User:
     """The user, or an HTTP error: 401 when nobody is logged in, 403 when the role lacks the right."""
     user = current_user(request)
     if user is None:
-        raise HTTPException(401, "log in first" if accounts_exist(request) else
-                            "a token is needed: open the address (with ?token=...) that `testimony review` printed")
+        raise HTTPException(
+            401,
+            "log in first"
+            if accounts_exist(request)
+            else "a token is needed: open the address (with ?token=...) that `testimony review` printed",
+        )
     if right is not None and not user.may(right):
-        log.warning("review page: %s (%s) refused %s on %s", user.name, user.role, right, request.url.path)
+        log.warning(
+            "review page: %s (%s) refused %s on %s", user.name, user.role, right, request.url.path
+        )
         raise HTTPException(403, f"your role ({user.role}) may not do this")
     return user
 
@@ -110,16 +116,29 @@ def language(request: Request, user: User | None) -> str:
                 acc.set_language(user.name, chosen)
             finally:
                 acc.close()
-    return i18n.choose(request.headers.get("accept-language"), chosen, request.session.get("lang"),
-                       user.language if user else None)
+    return i18n.choose(
+        request.headers.get("accept-language"),
+        chosen,
+        request.session.get("lang"),
+        user.language if user else None,
+    )
 
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: a login link cannot send anyone elsewhere."""
     parts = urlsplit(target or "/")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not parts.path.startswith("/")
+        or parts.path.startswith("//")
+    ):
         return "/"
-    return parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    return (
+        parts.path
+        + (f"?{parts.query}" if parts.query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -134,10 +153,21 @@ async def login_page(request: Request) -> Response:
     return await run_in_threadpool(_login_form, request, None, 200)
 
 
-def _login_form(request: Request, error: str | None, status: int, headers: dict | None = None) -> Response:
+def _login_form(
+    request: Request, error: str | None, status: int, headers: dict | None = None
+) -> Response:
     site = request.app.state.site
-    return site.render(request, "login.html", None, {"error": error, "next": safe_next(request.query_params.get(
-        "next") or request.session.get("next"))}, status, headers)
+    return site.render(
+        request,
+        "login.html",
+        None,
+        {
+            "error": error,
+            "next": safe_next(request.query_params.get("next") or request.session.get("next")),
+        },
+        status,
+        headers,
+    )
 
 
 async def login(request: Request) -> Response:
@@ -146,8 +176,9 @@ async def login(request: Request) -> Response:
         name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
         target = safe_next(str(form.get("next") or "/"))
     if len(name) > MAX_NAME or len(password) > MAX_PASSWORD:
-        raise HTTPException(400, f"a name is at most {MAX_NAME} and a password at most "
-                                 f"{MAX_PASSWORD} characters")
+        raise HTTPException(
+            400, f"a name is at most {MAX_NAME} and a password at most {MAX_PASSWORD} characters"
+        )
     acc = accounts(request)
     try:
         client = request.client.host if request.client else "local"
@@ -156,19 +187,22 @@ async def login(request: Request) -> Response:
             tr = i18n.translations(language(request, None))
             if result.client_blocked_until:
                 wait = max(1, math.ceil(result.client_blocked_until - time.time()))
-                error = tr.gettext("Too many wrong passwords from this computer: try again in "
-                                   "{minutes} minutes.").format(minutes=math.ceil(wait / 60))
+                error = tr.gettext(
+                    "Too many wrong passwords from this computer: try again in {minutes} minutes."
+                ).format(minutes=math.ceil(wait / 60))
                 status = 429
             else:
                 wait = acc.delay(result)
                 await asyncio.sleep(wait)  # slows guessing; the event loop serves others meanwhile
-                error = tr.gettext("Wrong name or password. After {count} wrong passwords in a row "
-                                   "an account is locked for {minutes} minutes.").format(
-                    count=acc.policy.lockout_after, minutes=f"{acc.policy.lockout_minutes:g}")
+                error = tr.gettext(
+                    "Wrong name or password. After {count} wrong passwords in a row "
+                    "an account is locked for {minutes} minutes."
+                ).format(count=acc.policy.lockout_after, minutes=f"{acc.policy.lockout_minutes:g}")
                 status = 401
             request.scope["query_string"] = f"next={quote(target)}".encode()
-            return await run_in_threadpool(_login_form, request, error, status,
-                                           {"Retry-After": str(math.ceil(wait))})
+            return await run_in_threadpool(
+                _login_form, request, error, status, {"Retry-After": str(math.ceil(wait))}
+            )
         session_id = await run_in_threadpool(acc.start_session, result.account.name)
     finally:
         acc.close()

@@ -47,8 +47,10 @@ def _export(
         raise HTTPException(
             403, "only an admin may export a protected interview without its protections"
         )
-    asked = body.protect if body.protect is not None else (
-        [] if body.without_protection else protect.required(items[0].job)
+    asked = (
+        body.protect
+        if body.protect is not None
+        else ([] if body.without_protection else protect.required(items[0].job))
     )
     wanted = protect.parse(",".join(asked))
     export_core.check(items, body.allow_unreviewed, formats, wanted, body.without_protection)

@@ -84,8 +84,11 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
                 if home is not None:
                     heard[home.id].append(seg)
                     continue
-                added.append(tr.Segment(**{**asdict(seg), "id": next_id, "reviewed": False,
-                                           "withheld": False}))
+                added.append(
+                    tr.Segment(
+                        **{**asdict(seg), "id": next_id, "reviewed": False, "withheld": False}
+                    )
+                )
                 next_id += 1
             offered = _suggestions(kept, heard, number, model)
             retired = [s for s in old.segments if s.id not in {k.id for k in kept}]
@@ -99,10 +102,20 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
                 _version(reviews, iid, seg.id, stamp, None)
             for seg in added:
                 _version(reviews, iid, seg.id, stamp, seg)
-            _audit(reviews, iid, stamp, "retranscribed", "transcript",
-                   {"version": version.number, "model": version.made.label},
-                   {"version": number, "kept": [s.id for s in kept], "retired": len(retired),
-                    "added": len(added)})
+            _audit(
+                reviews,
+                iid,
+                stamp,
+                "retranscribed",
+                "transcript",
+                {"version": version.number, "model": version.made.label},
+                {
+                    "version": number,
+                    "kept": [s.id for s in kept],
+                    "retired": len(retired),
+                    "added": len(added),
+                },
+            )
             if new.review.get("status") != before:
                 _audit(reviews, iid, stamp, "status", "status", before, new.review["status"])
             tr.write_atomic(path, new.to_json())
@@ -113,29 +126,47 @@ def carry(reviews: Reviews, interview: Interview, version: Version) -> Carried |
             reviews.db.execute("ROLLBACK")
             raise
     write_review_file(reviews, interview)
-    log.info("%s: review carried to version %d: %d kept, %d retired, %d new", iid, number,
-             len(kept), len(retired), len(added))
+    log.info(
+        "%s: review carried to version %d: %d kept, %d retired, %d new",
+        iid,
+        number,
+        len(kept),
+        len(retired),
+        len(added),
+    )
     return Carried(sorted(s.id for s in kept), sorted(offered), len(retired), len(added))
 
 
 def _next_id(reviews: Reviews, interview_id: str, old: tr.Transcript) -> int:
     """An ID no segment of this interview ever had (retired IDs are never reused)."""
-    row = reviews.db.execute("SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?",
-                             (interview_id,)).fetchone()
+    row = reviews.db.execute(
+        "SELECT MAX(segment_id) FROM review_versions WHERE interview_id=?", (interview_id,)
+    ).fetchone()
     return 1 + max([s.id for s in old.segments] + ([row[0]] if row[0] is not None else []))
 
 
-def _audit(reviews: Reviews, interview_id: str, stamp: str, action: str, name: str, before,
-           after) -> None:
+def _audit(
+    reviews: Reviews, interview_id: str, stamp: str, action: str, name: str, before, after
+) -> None:
     reviews.db.execute(
         "INSERT INTO review_audit (at, interview_id, segment_id, reviewer, action, field, before,"
         " after) VALUES (?,?,?,?,?,?,?,?)",
-        (stamp, interview_id, None, ACTOR, action, name, json.dumps(before, ensure_ascii=False),
-         json.dumps(after, ensure_ascii=False)))
+        (
+            stamp,
+            interview_id,
+            None,
+            ACTOR,
+            action,
+            name,
+            json.dumps(before, ensure_ascii=False),
+            json.dumps(after, ensure_ascii=False),
+        ),
+    )
 
 
-def _suggestions(kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], number: int,
-                 model: str) -> dict[int, suggestions.Suggestion]:
+def _suggestions(
+    kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], number: int, model: str
+) -> dict[int, suggestions.Suggestion]:
     """The new machine text of each kept segment's stretch, where it differs from the reviewed."""
     offered = {}
     for seg in kept:
@@ -144,18 +175,29 @@ def _suggestions(kept: list[tr.Segment], heard: dict[int, list[tr.Segment]], num
         if not parts or text == seg.text.strip():
             continue
         english = " ".join(p.english for p in parts if p.english) or None
-        offered[seg.id] = suggestions.Suggestion(seg.id, text, english, number, model,
-                                                 suggestions.word_diff(seg.text, text))
+        offered[seg.id] = suggestions.Suggestion(
+            seg.id, text, english, number, model, suggestions.word_diff(seg.text, text)
+        )
     return offered
 
 
-def _version(reviews: Reviews, interview_id: str, segment_id: int, stamp: str,
-             seg: tr.Segment | None) -> None:
+def _version(
+    reviews: Reviews, interview_id: str, segment_id: int, stamp: str, seg: tr.Segment | None
+) -> None:
     """A new revision of a segment: its data, or NULL once retired (a stale save is refused)."""
     row = reviews.latest(interview_id, segment_id)
-    reviews.db.execute("INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
-                       (interview_id, segment_id, (row["revision"] + 1) if row else 0, stamp, ACTOR,
-                        json.dumps(asdict(seg)) if seg else None, 0))
+    reviews.db.execute(
+        "INSERT INTO review_versions VALUES (?,?,?,?,?,?,?)",
+        (
+            interview_id,
+            segment_id,
+            (row["revision"] + 1) if row else 0,
+            stamp,
+            ACTOR,
+            json.dumps(asdict(seg)) if seg else None,
+            0,
+        ),
+    )
 
 
 def carry_for_job(settings: Settings, job: Job, version: Version) -> dict | None:

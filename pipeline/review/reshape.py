@@ -15,30 +15,46 @@ from .changes import MERGE_SPEAKERS, Change, ReviewError
 Applied = tuple[list[Change], set[int]]
 
 
-def split_segment(t: tr.Transcript, segment_id: int, at: float, offset: int,
-                  new_id: int) -> Applied:
+def split_segment(
+    t: tr.Transcript, segment_id: int, at: float, offset: int, new_id: int
+) -> Applied:
     """Split a segment at a time, its source text at ``offset``, its English in proportion;
     the second part gets ``new_id``."""
     seg = next(s for s in t.segments if s.id == segment_id)
     if not seg.start < at < seg.end:
-        raise ReviewError(f"split time {at:.2f}s is not inside segment {segment_id} "
-                          f"({seg.start:.2f}s-{seg.end:.2f}s); play to the split point first")
+        raise ReviewError(
+            f"split time {at:.2f}s is not inside segment {segment_id} "
+            f"({seg.start:.2f}s-{seg.end:.2f}s); play to the split point first"
+        )
     if not 0 <= offset <= len(seg.text):
         raise ReviewError(f"split position {offset} is outside the segment's text")
     english_a = english_b = seg.english
     if seg.english:
         english_a, english_b = _split_proportionally(seg.english, offset / max(len(seg.text), 1))
-    second = tr.Segment(**{**asdict(seg), "id": new_id, "start": round(at, 3),
-                           "text": seg.text[offset:].strip(), "english": english_b,
-                           "reviewed": False, "flags": list(seg.flags)})
+    second = tr.Segment(
+        **{
+            **asdict(seg),
+            "id": new_id,
+            "start": round(at, 3),
+            "text": seg.text[offset:].strip(),
+            "english": english_b,
+            "reviewed": False,
+            "flags": list(seg.flags),
+        }
+    )
     before = asdict(seg)
-    seg.end, seg.text, seg.english, seg.reviewed = (round(at, 3), seg.text[:offset].strip(),
-                                                    english_a, False)
+    seg.end, seg.text, seg.english, seg.reviewed = (
+        round(at, 3),
+        seg.text[:offset].strip(),
+        english_a,
+        False,
+    )
     t.segments.append(second)
-    changes = [Change(seg.id, name, before[name], getattr(seg, name),
-                      f"split into {seg.id} and {new_id}")
-               for name in ("end", "text", "english", "reviewed")
-               if before[name] != getattr(seg, name)]
+    changes = [
+        Change(seg.id, name, before[name], getattr(seg, name), f"split into {seg.id} and {new_id}")
+        for name in ("end", "text", "english", "reviewed")
+        if before[name] != getattr(seg, name)
+    ]
     changes.append(Change(new_id, "segment", None, asdict(second), f"split from {seg.id}"))
     return changes, {seg.id, new_id}
 
@@ -47,8 +63,9 @@ def pair(t: tr.Transcript, segment_id: int) -> tuple[tr.Segment, tr.Segment]:
     """A segment and the one after it, which a merge joins."""
     index = next(i for i, s in enumerate(t.segments) if s.id == segment_id)
     if index + 1 >= len(t.segments):
-        raise ReviewError(f"segment {segment_id} is the last one; "
-                          "there is nothing after it to merge")
+        raise ReviewError(
+            f"segment {segment_id} is the last one; there is nothing after it to merge"
+        )
     return t.segments[index], t.segments[index + 1]
 
 
@@ -66,9 +83,11 @@ def merge_segments(t: tr.Transcript, seg: tr.Segment, nxt: tr.Segment) -> Applie
     seg.withheld = seg.withheld or nxt.withheld
     t.segments.remove(nxt)
     action = f"merged {seg.id} with {nxt.id}"
-    changes = [Change(seg.id, name, before[name], getattr(seg, name), action)
-               for name in ("end", "text", "english", "flags", "speaker", "reviewed", "withheld")
-               if before[name] != getattr(seg, name)]
+    changes = [
+        Change(seg.id, name, before[name], getattr(seg, name), action)
+        for name in ("end", "text", "english", "flags", "speaker", "reviewed", "withheld")
+        if before[name] != getattr(seg, name)
+    ]
     changes.append(Change(nxt.id, "segment", asdict(nxt), None, f"merged into {seg.id}"))
     return changes, {seg.id, nxt.id}
 
@@ -78,8 +97,9 @@ def rename_speaker(t: tr.Transcript, old: str, new: str) -> Applied:
     hit = [s for s in t.segments if s.speaker == old]
     if not hit:
         labels = sorted({s.speaker for s in t.segments if s.speaker})
-        raise ReviewError(f"no segment has the speaker {old!r}; "
-                          f"speakers here: {', '.join(labels) or 'none'}")
+        raise ReviewError(
+            f"no segment has the speaker {old!r}; speakers here: {', '.join(labels) or 'none'}"
+        )
     for seg in hit:
         seg.speaker = new
     names = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
@@ -92,8 +112,9 @@ def merge_speakers(t: tr.Transcript, source: str, target: str) -> Applied:
     labels = sorted({s.speaker for s in t.segments if s.speaker})
     for name in (source, target):
         if name not in labels:
-            raise ReviewError(f"no segment has the speaker {name!r}; "
-                              f"speakers here: {', '.join(labels) or 'none'}")
+            raise ReviewError(
+                f"no segment has the speaker {name!r}; speakers here: {', '.join(labels) or 'none'}"
+            )
     hit = [s for s in t.segments if s.speaker == source]
     for seg in hit:
         seg.speaker = target

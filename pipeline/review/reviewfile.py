@@ -40,8 +40,11 @@ def close_speakers(t: tr.Transcript) -> list[dict]:
     return pairs
 
 
-def render(t: tr.Transcript, revisions: dict[int, dict],
-           offered: dict[int, suggestions.Suggestion] | None = None) -> str:
+def render(
+    t: tr.Transcript,
+    revisions: dict[int, dict],
+    offered: dict[int, suggestions.Suggestion] | None = None,
+) -> str:
     lines = [
         f"# testimony review file: interview {t.interview_id} (case {t.case_id})",
         "# Correct the language, speaker, reviewed, text and english of any segment, save, then run",
@@ -53,11 +56,15 @@ def render(t: tr.Transcript, revisions: dict[int, dict],
     ]
     labels = list(dict.fromkeys(s.speaker for s in t.segments if s.speaker))
     if labels:
-        lines += ["# Speakers: write a name after '->' to rename a speaker in every segment at once.",
-                  *(f"speaker {label} -> {label}" for label in labels)]
-        lines += [f"# {p['merge']} and {p['keep']} sound alike: "
-                  f"'speaker {p['merge']} -> {p['keep']}' merges them."
-                  for p in close_speakers(t)] + [""]
+        lines += [
+            "# Speakers: write a name after '->' to rename a speaker in every segment at once.",
+            *(f"speaker {label} -> {label}" for label in labels),
+        ]
+        lines += [
+            f"# {p['merge']} and {p['keep']} sound alike: "
+            f"'speaker {p['merge']} -> {p['keep']}' merges them."
+            for p in close_speakers(t)
+        ] + [""]
     for seg in t.segments:
         lines += [
             f"=== segment {seg.id} | {tr.timestamp(seg.start)} --> {tr.timestamp(seg.end)} | rev {revisions[seg.id]['revision']}",
@@ -80,8 +87,10 @@ def _offered(suggestion: suggestions.Suggestion | None) -> list[str]:
     if suggestion is None:
         return []
     one_line = " ".join(suggestion.text.split())
-    return [f"# new machine text (version {suggestion.version}, {suggestion.model}): {one_line}",
-            f"# differences from the text below: {suggestions.diff_text(suggestion.diff)}"]
+    return [
+        f"# new machine text (version {suggestion.version}, {suggestion.model}): {one_line}",
+        f"# differences from the text below: {suggestions.diff_text(suggestion.diff)}",
+    ]
 
 
 def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
@@ -91,8 +100,9 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
     overwritten. Returns whether the file was written.
     """
     path = interview.out_dir / REVIEW_FILE
-    row = reviews.db.execute("SELECT sha256 FROM review_files WHERE interview_id=?",
-                             (interview.interview_id,)).fetchone()
+    row = reviews.db.execute(
+        "SELECT sha256 FROM review_files WHERE interview_id=?", (interview.interview_id,)
+    ).fetchone()
     if path.exists() and not force:
         if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
             return False
@@ -102,5 +112,7 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)
-    reviews.db.execute("INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest))
+    reviews.db.execute(
+        "INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest)
+    )
     return True

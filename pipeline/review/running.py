@@ -35,8 +35,10 @@ def check_tls(cert: Path, key: Path) -> None:
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(cert), str(key))
     except ssl.SSLError as exc:
-        raise TLSError(f"{cert} and {key} cannot serve HTTPS ({exc.reason or exc.strerror}): give "
-                       f"a PEM certificate and the PEM private key it was made with") from None
+        raise TLSError(
+            f"{cert} and {key} cannot serve HTTPS ({exc.reason or exc.strerror}): give "
+            f"a PEM certificate and the PEM private key it was made with"
+        ) from None
     except OSError as exc:
         raise TLSError(f"cannot read {exc.filename or cert}: {exc.strerror}") from None
 
@@ -44,10 +46,20 @@ def check_tls(cert: Path, key: Path) -> None:
 class ReviewServer:
     """The review page on one socket; ``serve_forever`` in the foreground or ``start``/``stop`` in a thread."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 tls_cert: Path | None = None, tls_key: Path | None = None, insecure_http: bool = False):
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        insecure_http: bool = False,
+    ):
         if (tls_cert is None) != (tls_key is None):
-            raise InsecureNetwork("give both --tls-cert and --tls-key (a certificate and its private key)")
+            raise InsecureNetwork(
+                "give both --tls-cert and --tls-key (a certificate and its private key)"
+            )
         self.host, self.https = host, tls_cert is not None
         if tls_cert is not None:
             check_tls(tls_cert, tls_key)
@@ -56,7 +68,8 @@ class ReviewServer:
                 f"refusing to serve the review page on {host} without TLS: passwords and testimony would cross "
                 f"the network in clear text. Give --tls-cert FILE --tls-key FILE "
                 f"(docs/operations/tls.md makes a self-signed certificate), or --insecure-http if this "
-                f"network is truly private")
+                f"network is truly private"
+            )
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -67,13 +80,21 @@ class ReviewServer:
             raise
         self.port = self.sock.getsockname()[1]
         self.token = token or secrets.token_urlsafe(24)
-        self.app = build_app(settings, self.token, self.port, https=self.https, loopback=host in LOOPBACK)
-        config = uvicorn.Config(self.app, ssl_certfile=str(tls_cert) if tls_cert else None,
-                                ssl_keyfile=str(tls_key) if tls_key else None, log_config=None,
-                                access_log=False, lifespan="off", server_header=False,
-                                # X-Forwarded-For from loopback would give each forged address its
-                                # own login-guess budget; a client is the address it connects from.
-                                proxy_headers=False)
+        self.app = build_app(
+            settings, self.token, self.port, https=self.https, loopback=host in LOOPBACK
+        )
+        config = uvicorn.Config(
+            self.app,
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            # X-Forwarded-For from loopback would give each forged address its
+            # own login-guess budget; a client is the address it connects from.
+            proxy_headers=False,
+        )
         # uvicorn's access log would write whole URLs, the printed token among them; Guard logs paths only.
         logging.getLogger("uvicorn.access").disabled = True
         self.server = uvicorn.Server(config)
@@ -81,7 +102,13 @@ class ReviewServer:
 
     @property
     def base(self) -> str:
-        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else f"[{self.host}]" if ":" in self.host else self.host
+        shown = (
+            "127.0.0.1"
+            if self.host in ("", "0.0.0.0")
+            else f"[{self.host}]"
+            if ":" in self.host
+            else self.host
+        )
         return f"{'https' if self.https else 'http'}://{shown}:{self.port}"
 
     @property
@@ -109,6 +136,7 @@ class ReviewServer:
         self.sock.close()
 
 
-def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                **network) -> ReviewServer:
+def make_server(
+    settings: Settings, host: str = "127.0.0.1", port: int = 0, token: str | None = None, **network
+) -> ReviewServer:
     return ReviewServer(settings, host, port, token, **network)

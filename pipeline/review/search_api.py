@@ -31,14 +31,26 @@ def _search(request: Request, user: login.User, body: bodies.Search) -> Response
     role = "reviewer" if sees_withheld(user) else "press"
     db = search.connect(request.app.state.site.settings.database)
     try:
-        results = search.search(db, body.query, role=role, case=body.case or None,
-                                language=body.language or None, limit=LIMIT)
+        results = search.search(
+            db,
+            body.query,
+            role=role,
+            case=body.case or None,
+            language=body.language or None,
+            limit=LIMIT,
+        )
     except search.QueryError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     finally:
         db.close()
-    return JSONResponse({"role": role, "more": results.more, "cap": search.CAP,
-                         "hits": [{**hit.as_dict(), "parts": _parts(hit.snippet)} for hit in results.hits]})
+    return JSONResponse(
+        {
+            "role": role,
+            "more": results.more,
+            "cap": search.CAP,
+            "hits": [{**hit.as_dict(), "parts": _parts(hit.snippet)} for hit in results.hits],
+        }
+    )
 
 
 def _parts(snippet: str) -> list[tuple[str, bool]]:

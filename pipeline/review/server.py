@@ -67,18 +67,37 @@ class Site:
         """A Reviews per request (SQLite connections are not shared between threads), closed after."""
         return closing(Reviews(self.settings, self.translator))
 
-    def render(self, request: Request, name: str, user: login.User | None, context: dict | None = None,
-               status: int = 200, headers: dict | None = None) -> Response:
+    def render(
+        self,
+        request: Request,
+        name: str,
+        user: login.User | None,
+        context: dict | None = None,
+        status: int = 200,
+        headers: dict | None = None,
+    ) -> Response:
         """A page in the user's language, with the CSRF token its forms and script send back."""
         locale = login.language(request, user)
         gettext = i18n.translations(locale).gettext
-        return self.templates.TemplateResponse(request, name, {
-            "_": gettext, "locale": locale, "languages": i18n.names(), "user": user,
-            "csrftoken": request.scope["csrftoken"](), "messages": i18n.messages(locale),
-            **(context or {})}, status_code=status, headers=headers)
+        return self.templates.TemplateResponse(
+            request,
+            name,
+            {
+                "_": gettext,
+                "locale": locale,
+                "languages": i18n.names(),
+                "user": user,
+                "csrftoken": request.scope["csrftoken"](),
+                "messages": i18n.messages(locale),
+                **(context or {}),
+            },
+            status_code=status,
+            headers=headers,
+        )
 
 
 # Pages ----------------------------------------------------------------------------------
+
 
 def page(request: Request) -> Response:
     """The list of interviews at /, one interview at /interviews/<id>: one page (static/main.js)."""
@@ -89,8 +108,11 @@ def page(request: Request) -> Response:
     if user is None:
         if login.accounts_exist(request):
             return login.login_redirect(request)
-        raise HTTPException(401, "a token is needed: open the address (with ?token=...) that `testimony review` "
-                                 "printed when it started")
+        raise HTTPException(
+            401,
+            "a token is needed: open the address (with ?token=...) that `testimony review` "
+            "printed when it started",
+        )
     return request.app.state.site.render(request, "index.html", user)
 
 
@@ -100,24 +122,38 @@ def old_address(request: Request) -> Response:
 
 # Errors, headers, the app ------------------------------------------------------------------
 
-def _error(request: Request, status: int, message: str, headers: dict | None = None,
-           **extra) -> JSONResponse:
+
+def _error(
+    request: Request, status: int, message: str, headers: dict | None = None, **extra
+) -> JSONResponse:
     message = hide_paths(request.app.state.site.settings, str(message))
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if not request.url.path.startswith(("/api/", "/media/")) and exc.status_code in (401, 403, 404):
-        return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}</title>"
-                            f"<p>{html.escape(str(exc.detail))}</p>", status_code=exc.status_code)
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><title>{exc.status_code}</title>"
+            f"<p>{html.escape(str(exc.detail))}</p>",
+            status_code=exc.status_code,
+        )
     return _error(request, exc.status_code, exc.detail, headers=exc.headers)
 
 
 async def on_review_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, Conflict):
-        return _error(request, 409, str(exc), conflict={
-            "segment_id": exc.segment_id, "revision": exc.revision, "current": exc.current,
-            "by": exc.by, "at": exc.at})
+        return _error(
+            request,
+            409,
+            str(exc),
+            conflict={
+                "segment_id": exc.segment_id,
+                "revision": exc.revision,
+                "current": exc.current,
+                "by": exc.by,
+                "at": exc.at,
+            },
+        )
     if isinstance(exc, NeedsConfirmation):
         return _error(request, 409, str(exc), needs_confirmation=True, proposed=exc.proposed)
     if isinstance(exc, NotFound):
@@ -127,11 +163,23 @@ async def on_review_error(request: Request, exc: Exception) -> Response:
 
 async def csrf_failed(scope, send, message_id) -> None:
     """asgi-csrf's refusal, in words: the form or page is stale, or the post came from elsewhere."""
-    body = json.dumps({"error": "this request lacks the page's CSRF token (a form from another "
-                                "site, or a page open since before a restart): reload the page and "
-                                "try again"}).encode()
-    await send({"type": "http.response.start", "status": 403, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "error": "this request lacks the page's CSRF token (a form from another "
+            "site, or a page open since before a restart): reload the page and "
+            "try again"
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -147,7 +195,8 @@ INTERVIEW = "/api/interviews/{interview_id}"
 SEGMENT = INTERVIEW + "/segments/{segment_id:segment}"
 # Every route of the page; tests/security/ checks each against its rule for every role.
 ROUTES = [
-    Route("/", page), Route("/interviews/{interview_id}", page),
+    Route("/", page),
+    Route("/interviews/{interview_id}", page),
     Route("/i/{interview_id}", old_address),
     Route("/login", login.login_page, methods=["GET"]),
     Route("/login", login.login, methods=["POST"]),
@@ -175,7 +224,9 @@ ROUTES = [
 ]
 
 
-def build_app(settings: Settings, token: str, port: int, *, https: bool = False, loopback: bool = True):
+def build_app(
+    settings: Settings, token: str, port: int, *, https: bool = False, loopback: bool = True
+):
     """The review page as an ASGI app; cookie names carry the port (browsers share cookies
     across ports).
 
@@ -194,19 +245,32 @@ def build_app(settings: Settings, token: str, port: int, *, https: bool = False,
     errors.update({exc: on_review_error for exc in (ReviewError, ExportError, AccountError)})
     middleware = []
     if loopback:  # a DNS-rebinding page under another host name cannot reach a loopback server
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES, www_redirect=False))
+        middleware.append(
+            Middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_NAMES, www_redirect=False)
+        )
     session_cookie, csrf_cookie = f"testimony-{port}", f"testimony-csrf-{port}"
-    middleware.append(Middleware(SessionMiddleware, secret_key=session_key,
-                                 session_cookie=session_cookie, same_site="strict",
-                                 https_only=https,
-                                 max_age=int(policy.session_hours * 3600)))
+    middleware.append(
+        Middleware(
+            SessionMiddleware,
+            secret_key=session_key,
+            session_cookie=session_cookie,
+            same_site="strict",
+            https_only=https,
+            max_age=int(policy.session_hours * 3600),
+        )
+    )
     app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=errors)
     app.state.site = site
     # CSRF: asgi-csrf (as datasette uses it) wants the token from its cookie back in a form field or
     # header. Without a cookie it lets a post through unless the path is "always protected": the
     # login form is, or another site could log a browser in (or lock accounts) with its own post.
-    protected = asgi_csrf(app, signing_secret=csrf_key, cookie_name=csrf_cookie,
-                          cookie_secure=https, cookie_samesite="Strict",
-                          always_protect={"/login", "/logout"},
-                          send_csrf_failed=csrf_failed)
+    protected = asgi_csrf(
+        app,
+        signing_secret=csrf_key,
+        cookie_name=csrf_cookie,
+        cookie_secure=https,
+        cookie_samesite="Strict",
+        always_protect={"/login", "/logout"},
+        send_csrf_failed=csrf_failed,
+    )
     return Gate(protected, {session_cookie, csrf_cookie})

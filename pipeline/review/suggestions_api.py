@@ -22,7 +22,9 @@ def _suggestions(request: Request, user: login.User) -> Response:
     with request.app.state.site.reviews() as reviews:
         found = reviews.find(request.path_params["interview_id"])
         out = found.out_dir
-        offered = {k: asdict(v) for k, v in suggestions.load(out).items()} if user.may("edit") else {}
+        offered = (
+            {k: asdict(v) for k, v in suggestions.load(out).items()} if user.may("edit") else {}
+        )
         if offered and not sees_withheld(user):
             view = PressView.of(reviews.open(found))
             offered = {k: view.text(v) for k, v in offered.items() if k not in view.withheld}

@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 
 ERRORS_FILE = "review.ERRORS.txt"
 FIRST_LINE = re.compile(r"^# testimony review file: interview (\S+)")
-BLOCK = re.compile(r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$")
+BLOCK = re.compile(
+    r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$"
+)
 BLOCK_EXAMPLE = "=== segment 3 | 00:00:01.200 --> 00:00:04.000 | rev 2"
-RENAME = re.compile(r"^speaker (.+?) -> (.*)$")  # before the first block: a name for a speaker, everywhere
+RENAME = re.compile(
+    r"^speaker (.+?) -> (.*)$"
+)  # before the first block: a name for a speaker, everywhere
 
 
 class ReviewFileError(ReviewError):
@@ -37,8 +41,10 @@ class ReviewFileError(ReviewError):
     def __init__(self, path: Path, problems: list[tuple[int, str]]):
         self.path, self.problems = path, problems
         lines = "\n".join(f"  {path.name} line {n}: {what}" for n, what in problems)
-        super().__init__(f"{path} was not imported, nothing was changed:\n{lines}\n"
-                         f"Fix these lines and import it again.")
+        super().__init__(
+            f"{path} was not imported, nothing was changed:\n{lines}\n"
+            f"Fix these lines and import it again."
+        )
 
 
 @dataclass
@@ -74,8 +80,13 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
         if block is None:
             return
         if body != "english":
-            problems.append((block.line, f"segment {block.segment_id} has no {'english:' if body else 'text:'} "
-                                         f"line before line {at}"))
+            problems.append(
+                (
+                    block.line,
+                    f"segment {block.segment_id} has no {'english:' if body else 'text:'} "
+                    f"line before line {at}",
+                )
+            )
         for key in ("language", "text"):
             block.fields.setdefault(key, None)
         if block.fields["language"] is None:
@@ -96,7 +107,9 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
                 continue
             seg_id = int(m[1])
             if seg_id in seen:
-                problems.append((n, f"segment {seg_id} appears twice (also at line {seen[seg_id]})"))
+                problems.append(
+                    (n, f"segment {seg_id} appears twice (also at line {seen[seg_id]})")
+                )
             seen[seg_id] = n
             block = Block(n, seg_id, m[2], m[3], int(m[4]))
         elif body is not None:
@@ -108,7 +121,9 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
         elif not line.strip() or line.startswith("#") or (block is None and RENAME.match(line)):
             continue
         elif block is None:
-            problems.append((n, "text outside a segment block; every block starts with a '=== segment' line"))
+            problems.append(
+                (n, "text outside a segment block; every block starts with a '=== segment' line")
+            )
         elif line.strip() == "text:":
             body = "text"
             block.fields["text"] = []
@@ -116,15 +131,24 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
             key, sep, value = line.partition(":")
             key, value = key.strip(), value.strip()
             if not sep or key not in ("language", "speaker", "reviewed"):
-                problems.append((n, f"expected 'language:', 'speaker:', 'reviewed:' or 'text:', found {key[:20]!r}"))
+                problems.append(
+                    (
+                        n,
+                        f"expected 'language:', 'speaker:', 'reviewed:' or 'text:', found {key[:20]!r}",
+                    )
+                )
             elif key in block.fields:
                 problems.append((n, f"segment {block.segment_id} has a second '{key}:' line"))
             elif key == "language" and value not in LANGUAGES:
-                problems.append((n, f"language {value[:20]!r} is not one of {', '.join(LANGUAGES)}"))
+                problems.append(
+                    (n, f"language {value[:20]!r} is not one of {', '.join(LANGUAGES)}")
+                )
             elif key == "reviewed" and value not in ("yes", "no"):
                 problems.append((n, "reviewed must be 'yes' or 'no'"))
             else:
-                block.fields[key] = {"reviewed": value == "yes", "speaker": value or None}.get(key, value)
+                block.fields[key] = {"reviewed": value == "yes", "speaker": value or None}.get(
+                    key, value
+                )
     close(len(lines) + 1)
     if problems:
         raise ReviewFileError(path, sorted(problems))
@@ -142,7 +166,12 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
             continue
         old, new = m[1].strip(), m[2].strip()
         if old not in labels:
-            problems.append((n, f"no segment has the speaker {old!r}; speakers here: {', '.join(sorted(labels))}"))
+            problems.append(
+                (
+                    n,
+                    f"no segment has the speaker {old!r}; speakers here: {', '.join(sorted(labels))}",
+                )
+            )
         elif not new:
             problems.append((n, f"write a name after '->' for {old}, or put back '{old}'"))
         else:
@@ -152,24 +181,38 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def edits_from(reviews: Reviews, interview: Interview, blocks: list[Block], path: Path) -> list[Edit]:
+def edits_from(
+    reviews: Reviews, interview: Interview, blocks: list[Block], path: Path
+) -> list[Edit]:
     """Edits for the blocks changed since the revision they name; refuses stale or impossible ones."""
     problems: list[tuple[int, str]] = []
     current = reviews.revisions(interview.interview_id)
     edits = []
     for b in blocks:
         if b.segment_id not in current:
-            problems.append((b.line, f"interview {interview.interview_id} has no segment {b.segment_id}"))
+            problems.append(
+                (b.line, f"interview {interview.interview_id} has no segment {b.segment_id}")
+            )
             continue
         base = reviews.version(interview.interview_id, b.segment_id, b.revision)
         if base is None:
-            problems.append((b.line, f"segment {b.segment_id} has no revision {b.revision} "
-                                     f"(its latest is {current[b.segment_id]['revision']})"))
+            problems.append(
+                (
+                    b.line,
+                    f"segment {b.segment_id} has no revision {b.revision} "
+                    f"(its latest is {current[b.segment_id]['revision']})",
+                )
+            )
             continue
         if (b.start, b.end) != (tr.timestamp(base["start"]), tr.timestamp(base["end"])):
-            problems.append((b.line, f"the times of segment {b.segment_id} were changed; change times by "
-                                     f"splitting or merging on the review page, and put back "
-                                     f"{tr.timestamp(base['start'])} --> {tr.timestamp(base['end'])}"))
+            problems.append(
+                (
+                    b.line,
+                    f"the times of segment {b.segment_id} were changed; change times by "
+                    f"splitting or merging on the review page, and put back "
+                    f"{tr.timestamp(base['start'])} --> {tr.timestamp(base['end'])}",
+                )
+            )
             continue
         b.fields.setdefault("speaker", base["speaker"])
         b.fields.setdefault("reviewed", base["reviewed"])
@@ -179,9 +222,14 @@ def edits_from(reviews: Reviews, interview: Interview, blocks: list[Block], path
         latest = current[b.segment_id]["revision"]
         if b.revision != latest:
             row = reviews.latest(interview.interview_id, b.segment_id)
-            problems.append((b.line, f"segment {b.segment_id} was changed by {row['reviewer'] or 'someone'} at "
-                                     f"{row['at']} (rev {latest}) after this file was written (rev {b.revision}); "
-                                     f"compare with the review page, then write 'rev {latest}' here to keep yours"))
+            problems.append(
+                (
+                    b.line,
+                    f"segment {b.segment_id} was changed by {row['reviewer'] or 'someone'} at "
+                    f"{row['at']} (rev {latest}) after this file was written (rev {b.revision}); "
+                    f"compare with the review page, then write 'rev {latest}' here to keep yours",
+                )
+            )
             continue
         edits.append(Edit(b.segment_id, b.revision, changed))
     if problems:
@@ -205,12 +253,16 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
-                raise ReviewFileError(path, [(text_line(path, exc.start), "not UTF-8 text; save it as UTF-8")])
+                raise ReviewFileError(
+                    path, [(text_line(path, exc.start), "not UTF-8 text; save it as UTF-8")]
+                )
             interview_id, blocks = parse(text, path)
             interview = reviews.find(interview_id or path.parent.name)
             reviews.open(interview)
             edits = edits_from(reviews, interview, blocks, path)
-            names = renames(text, {s.speaker for s in reviews.open(interview).segments if s.speaker}, path)
+            names = renames(
+                text, {s.speaker for s in reviews.open(interview).segments if s.speaker}, path
+            )
             if edits:
                 reviews.apply_edits(interview, reviewer, edits, action="review.txt")
             for old, new in names:
@@ -222,7 +274,9 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         _note_errors(path, interview, None)
         write_review_file(reviews, interview, force=path == interview.out_dir / REVIEW_FILE)
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
-        return ImportResult(interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits))
+        return ImportResult(
+            interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits)
+        )
     finally:
         reviews.close()
 

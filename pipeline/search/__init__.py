@@ -22,5 +22,18 @@ interview among its hits whose file changed since, before answering.
 from .index import connect, index_transcript, optimize, reindex, stats, update
 from .query import CAP, START, STOP, Hit, QueryError, grouped, search
 
-__all__ = ["CAP", "START", "STOP", "Hit", "QueryError", "connect", "grouped", "index_transcript",
-           "optimize", "reindex", "search", "stats", "update"]
+__all__ = [
+    "CAP",
+    "START",
+    "STOP",
+    "Hit",
+    "QueryError",
+    "connect",
+    "grouped",
+    "index_transcript",
+    "optimize",
+    "reindex",
+    "search",
+    "stats",
+    "update",
+]

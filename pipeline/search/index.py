@@ -46,9 +46,21 @@ SCHEMA = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_meta USING fts5(fields, pfields,"
     " content='search_interviews', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
 )
-SEGMENT_COLUMNS = ("language", "start", "end", "withheld", "text", "english", "speaker", "ptext", "penglish",
-                   "pspeaker", "hidden")
+SEGMENT_COLUMNS = (
+    "language",
+    "start",
+    "end",
+    "withheld",
+    "text",
+    "english",
+    "speaker",
+    "ptext",
+    "penglish",
+    "pspeaker",
+    "hidden",
+)
 INDEXED = ("text", "english", "speaker", "ptext", "penglish", "pspeaker", "hidden")
+
 
 def _nfc(text: str | None) -> str | None:
     return None if text is None else unicodedata.normalize("NFC", text)
@@ -69,6 +81,7 @@ def ensure_schema(db: sqlite3.Connection) -> None:
 
 
 # Indexing -------------------------------------------------------------------------------
+
 
 def file_signature(path: Path) -> str | None:
     try:
@@ -99,22 +112,42 @@ def _rows(t: tr.Transcript) -> dict[int, tuple]:
     rows = {}
     for s in t.segments:
         text, english, speaker = _nfc(s.text), _nfc(s.english), _nfc(s.speaker)
-        public = (redact_text(text, pattern), redact_text(english, pattern), redact_text(speaker, pattern))
-        redacted = public if public != (text, english, speaker) and not s.withheld else (None, None, None)
+        public = (
+            redact_text(text, pattern),
+            redact_text(english, pattern),
+            redact_text(speaker, pattern),
+        )
+        redacted = (
+            public if public != (text, english, speaker) and not s.withheld else (None, None, None)
+        )
         hidden = "hidden" if s.withheld or redacted[0] is not None else None
-        rows[s.id] = (s.language, s.start, s.end, int(bool(s.withheld)), text, english, speaker, *redacted, hidden)
+        rows[s.id] = (
+            s.language,
+            s.start,
+            s.end,
+            int(bool(s.withheld)),
+            text,
+            english,
+            speaker,
+            *redacted,
+            hidden,
+        )
     return rows
 
 
 _FTS_COLUMNS = {"search_text": INDEXED, "search_meta": ("fields", "pfields")}
 
 
-def _fts(db: sqlite3.Connection, table: str, rowid: int, values: tuple, delete: bool = False) -> None:
+def _fts(
+    db: sqlite3.Connection, table: str, rowid: int, values: tuple, delete: bool = False
+) -> None:
     """Add a row's folded values to an FTS table, or take them out ('delete' needs the values indexed)."""
     columns, marks = ", ".join(_FTS_COLUMNS[table]), ",".join("?" * len(values))
     folded = (rowid, *(fold(v) for v in values))
     if delete:
-        db.execute(f"INSERT INTO {table}({table}, rowid, {columns}) VALUES('delete', ?, {marks})", folded)
+        db.execute(
+            f"INSERT INTO {table}({table}, rowid, {columns}) VALUES('delete', ?, {marks})", folded
+        )
     else:
         db.execute(f"INSERT INTO {table}(rowid, {columns}) VALUES(?, {marks})", folded)
 
@@ -140,11 +173,18 @@ def index_transcript(db: sqlite3.Connection, t: tr.Transcript, source: Path | No
     signature = file_signature(source) if source else None
     with _transaction(db):
         _index_meta(db, t, source, signature)
-        old = {r["segment_id"]: r for r in db.execute(
-            "SELECT * FROM search_segments WHERE interview_id=?", (t.interview_id,))}
+        old = {
+            r["segment_id"]: r
+            for r in db.execute(
+                "SELECT * FROM search_segments WHERE interview_id=?", (t.interview_id,)
+            )
+        }
         new = _rows(t)
         for seg_id, row in old.items():
-            if new.get(seg_id) != tuple(row[c] for c in SEGMENT_COLUMNS) or row["case_id"] != t.case_id:
+            if (
+                new.get(seg_id) != tuple(row[c] for c in SEGMENT_COLUMNS)
+                or row["case_id"] != t.case_id
+            ):
                 _fts(db, "search_text", row["id"], tuple(row[c] for c in INDEXED), delete=True)
                 db.execute("DELETE FROM search_segments WHERE id=?", (row["id"],))
                 old[seg_id] = None
@@ -152,32 +192,54 @@ def index_transcript(db: sqlite3.Connection, t: tr.Transcript, source: Path | No
             if old.get(seg_id) is None:
                 cur = db.execute(
                     f"INSERT INTO search_segments (interview_id, case_id, segment_id, {', '.join(SEGMENT_COLUMNS)})"
-                    f" VALUES ({','.join('?' * (3 + len(values)))})", (t.interview_id, t.case_id, seg_id, *values))
+                    f" VALUES ({','.join('?' * (3 + len(values)))})",
+                    (t.interview_id, t.case_id, seg_id, *values),
+                )
                 _fts(db, "search_text", cur.lastrowid, values[4:])
 
 
-def _index_meta(db: sqlite3.Connection, t: tr.Transcript, source: Path | None, signature: str | None) -> None:
+def _index_meta(
+    db: sqlite3.Connection, t: tr.Transcript, source: Path | None, signature: str | None
+) -> None:
     pattern = term_pattern(t.review.get("withheld_terms", []))
     fields = " \n".join([t.interview_id, t.case_id, *_field_values(t)])
-    shown = [redact_text(str(t.interview[k]), pattern) for k in SHOWN_INTERVIEW_FIELDS
-             if t.interview.get(k) not in (None, "")]
+    shown = [
+        redact_text(str(t.interview[k]), pattern)
+        for k in SHOWN_INTERVIEW_FIELDS
+        if t.interview.get(k) not in (None, "")
+    ]
     pfields = " \n".join([t.interview_id, t.case_id, *shown])
-    row = db.execute("SELECT * FROM search_interviews WHERE interview_id=?", (t.interview_id,)).fetchone()
+    row = db.execute(
+        "SELECT * FROM search_interviews WHERE interview_id=?", (t.interview_id,)
+    ).fetchone()
     if row is not None:
         _fts(db, "search_meta", row["id"], (row["fields"], row["pfields"]), delete=True)
         db.execute("DELETE FROM search_interviews WHERE id=?", (row["id"],))
-    cur = db.execute("INSERT INTO search_interviews (interview_id, case_id, source, signature, fields, pfields)"
-                     " VALUES (?,?,?,?,?,?)", (t.interview_id, t.case_id, str(source) if source else None,
-                                               signature, _nfc(fields), _nfc(pfields)))
+    cur = db.execute(
+        "INSERT INTO search_interviews (interview_id, case_id, source, signature, fields, pfields)"
+        " VALUES (?,?,?,?,?,?)",
+        (
+            t.interview_id,
+            t.case_id,
+            str(source) if source else None,
+            signature,
+            _nfc(fields),
+            _nfc(pfields),
+        ),
+    )
     _fts(db, "search_meta", cur.lastrowid, (_nfc(fields), _nfc(pfields)))
 
 
 def remove(db: sqlite3.Connection, interview_id: str) -> None:
     with _transaction(db):
-        for row in db.execute("SELECT * FROM search_segments WHERE interview_id=?", (interview_id,)).fetchall():
+        for row in db.execute(
+            "SELECT * FROM search_segments WHERE interview_id=?", (interview_id,)
+        ).fetchall():
             _fts(db, "search_text", row["id"], tuple(row[c] for c in INDEXED), delete=True)
         db.execute("DELETE FROM search_segments WHERE interview_id=?", (interview_id,))
-        row = db.execute("SELECT * FROM search_interviews WHERE interview_id=?", (interview_id,)).fetchone()
+        row = db.execute(
+            "SELECT * FROM search_interviews WHERE interview_id=?", (interview_id,)
+        ).fetchone()
         if row is not None:
             _fts(db, "search_meta", row["id"], (row["fields"], row["pfields"]), delete=True)
             db.execute("DELETE FROM search_interviews WHERE id=?", (row["id"],))
@@ -190,7 +252,9 @@ def index_folder(db: sqlite3.Connection, folder: Path) -> None:
     t = tr.load(source)
     index_transcript(db, t, source)
     if signature != file_signature(source):  # changed while we read it: read it again next time
-        db.execute("UPDATE search_interviews SET signature=NULL WHERE interview_id=?", (t.interview_id,))
+        db.execute(
+            "UPDATE search_interviews SET signature=NULL WHERE interview_id=?", (t.interview_id,)
+        )
 
 
 def update(database: Path, folder: Path) -> None:
@@ -202,8 +266,11 @@ def update(database: Path, folder: Path) -> None:
         finally:
             db.close()
     except (sqlite3.Error, OSError, tr.TranscriptError) as exc:
-        log.warning("search index not updated for %s (%s); `testimony search --reindex` rebuilds it",
-                    folder, type(exc).__name__)
+        log.warning(
+            "search index not updated for %s (%s); `testimony search --reindex` rebuilds it",
+            folder,
+            type(exc).__name__,
+        )
 
 
 def reindex(db: sqlite3.Connection, folders: list[Path]) -> int:
@@ -231,5 +298,7 @@ def optimize(db: sqlite3.Connection) -> None:
 
 def stats(db: sqlite3.Connection) -> dict:
     ensure_schema(db)
-    return {"interviews": db.execute("SELECT COUNT(*) FROM search_interviews").fetchone()[0],
-            "segments": db.execute("SELECT COUNT(*) FROM search_segments").fetchone()[0]}
+    return {
+        "interviews": db.execute("SELECT COUNT(*) FROM search_interviews").fetchone()[0],
+        "segments": db.execute("SELECT COUNT(*) FROM search_segments").fetchone()[0],
+    }

@@ -51,7 +51,7 @@ def team(home):  # noqa: F811
     set_limits(home)
     accounts = Accounts(home)
     accounts.db.executescript(
-        "DELETE FROM review_sessions; DELETE FROM review_accounts; " "DELETE FROM review_clients;"
+        "DELETE FROM review_sessions; DELETE FROM review_accounts; DELETE FROM review_clients;"
     )
     for role, name in ACCOUNTS.items():
         accounts.add(name, role, PASSWORD)

@@ -52,7 +52,12 @@ def _cli(home: Path, *args: str, stdin: str | None = None, timeout: int = 900):
     env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=home, env=env, input=stdin, capture_output=True, text=True, timeout=timeout,
+        cwd=home,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=True,
     )
 
@@ -65,8 +70,9 @@ class Site:
         c = httpx.Client(base_url=self.base, timeout=60, follow_redirects=False)
         page = c.get("/login")
         token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
-        r = c.post("/login", data={"csrftoken": token, "name": name, "password": password,
-                                   "next": "/"})
+        r = c.post(
+            "/login", data={"csrftoken": token, "name": name, "password": password, "next": "/"}
+        )
         assert r.status_code == 303, (name, r.status_code, r.text[:300])
         return c
 
@@ -83,7 +89,10 @@ def _review_server(home: Path):
     env = dict(os.environ, TESTIMONY_HOME=str(home), PYTHONPATH=str(REPO))
     server = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "review", "--port", str(port)],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=home,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -113,25 +122,49 @@ def site(tmp_path_factory, tiny_checkpoint):
     (home / "testimony.toml").write_text(FAST_SETTINGS)
     _cli(home, "models", "add", str(tiny_checkpoint))
     _cli(home, "process", str(SAMPLE), "--language", "kk")
-    for name, role in [("rev1", "reviewer"), ("press1", "press"), ("admin1", "admin"),
-                       ("Erlan", "reviewer")]:
-        _cli(home, "reviewers", "add", name, "--role", role, "--password-stdin",
-             stdin=f"pw-{name}-12345\n")
+    for name, role in [
+        ("rev1", "reviewer"),
+        ("press1", "press"),
+        ("admin1", "admin"),
+        ("Erlan", "reviewer"),
+    ]:
+        _cli(
+            home,
+            "reviewers",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=f"pw-{name}-12345\n",
+        )
     with _review_server(home) as s:
         # A reviewer types the names the ways people and the base model type them.
         rev = s.login("rev1", "pw-rev1-12345")
         segs = {x["id"]: x for x in rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]}
         for key, text in VARIANTS.items():
             n = VARIANT_SEGMENT[key]
-            r = s.post(rev, f"/api/interviews/{INTERVIEW}/segments/{n}",
-                       {"reviewer": "rev1", "revision": segs[n]["revision"],
-                        "changes": {"text": f"менің туысым {text} туралы"}})
+            r = s.post(
+                rev,
+                f"/api/interviews/{INTERVIEW}/segments/{n}",
+                {
+                    "reviewer": "rev1",
+                    "revision": segs[n]["revision"],
+                    "changes": {"text": f"менің туысым {text} туралы"},
+                },
+            )
             assert r.status_code == 200, r.text
         # A reviewer whose account name is a withheld name saves segment 1.
         erlan = s.login("Erlan", "pw-Erlan-12345")
-        r = s.post(erlan, f"/api/interviews/{INTERVIEW}/segments/1",
-                   {"reviewer": "Erlan", "revision": segs[1]["revision"],
-                    "changes": {"english": "I am a citizen"}})
+        r = s.post(
+            erlan,
+            f"/api/interviews/{INTERVIEW}/segments/1",
+            {
+                "reviewer": "Erlan",
+                "revision": segs[1]["revision"],
+                "changes": {"english": "I am a citizen"},
+            },
+        )
         assert r.status_code == 200, r.text
 
         _cli(s.home, "withhold", INTERVIEW, "-", stdin="\n".join(TERMS) + "\n")
@@ -149,24 +182,30 @@ def site(tmp_path_factory, tiny_checkpoint):
 def test_press_interview_masks_every_spelling_of_a_withheld_name(site, variant):
     text = VARIANTS[variant]
     n = VARIANT_SEGMENT[variant]
-    rev_seg = next(x for x in site.rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]
-                   if x["id"] == n)
+    rev_seg = next(
+        x for x in site.rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"] if x["id"] == n
+    )
     assert text in rev_seg["text"]  # the reviewer sees it, so the check below can fail
     r = site.press.get(f"/api/interviews/{INTERVIEW}")
     assert r.status_code == 200
     press_seg = next(x for x in r.json()["segments"] if x["id"] == n)
     assert text not in press_seg["text"], (
-        f"press role sees a withheld name spelled {text!r}: {press_seg['text']!r}")
+        f"press role sees a withheld name spelled {text!r}: {press_seg['text']!r}"
+    )
     assert "[name withheld]" in press_seg["text"]
 
 
 def test_press_may_not_edit_a_segment_holding_a_standin_spelling(site):
     # Saving the masked copy would overwrite the witness's words (docs/security.md, Editing).
     n = VARIANT_SEGMENT["russian-keyboard-stand-in-Қ"]
-    seg = next(x for x in site.rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"]
-               if x["id"] == n)
-    r = site.post(site.press, f"/api/interviews/{INTERVIEW}/segments/{n}",
-                  {"reviewer": "press1", "revision": seg["revision"], "changes": {"text": "x"}})
+    seg = next(
+        x for x in site.rev.get(f"/api/interviews/{INTERVIEW}").json()["segments"] if x["id"] == n
+    )
+    r = site.post(
+        site.press,
+        f"/api/interviews/{INTERVIEW}/segments/{n}",
+        {"reviewer": "press1", "revision": seg["revision"], "changes": {"text": "x"}},
+    )
     assert r.status_code == 403, r.text[:300]
     assert "Кызылорд" not in r.text and "error" in r.json()
 
@@ -192,8 +231,11 @@ def test_press_search_does_not_find_standin_spelling_of_withheld_name(site):
 
 
 def test_press_conflict_message_masks_withheld_reviewer_name(site):
-    r = site.post(site.press, f"/api/interviews/{INTERVIEW}/segments/1",
-                  {"reviewer": "press1", "revision": 0, "changes": {"text": "x"}})
+    r = site.post(
+        site.press,
+        f"/api/interviews/{INTERVIEW}/segments/1",
+        {"reviewer": "press1", "revision": 0, "changes": {"text": "x"}},
+    )
     assert r.status_code == 409, r.text[:300]
     assert r.json()["conflict"]["by"] == "[name withheld]"
     assert "Erlan" not in r.text, f"press conflict answer names a withheld name: {r.text[:200]}"
@@ -209,7 +251,10 @@ def test_malformed_range_gets_json_error(site, rng):
     r = site.rev.get(f"/media/{INTERVIEW}", headers={"Range": rng})
     assert 400 <= r.status_code < 500
     assert r.headers.get("content-type", "").startswith("application/json"), (
-        r.status_code, r.headers.get("content-type"), r.text[:100])
+        r.status_code,
+        r.headers.get("content-type"),
+        r.text[:100],
+    )
     assert "error" in r.json()
 
 
@@ -226,8 +271,16 @@ def test_malformed_range_gets_json_error(site, rng):
 def bare_site(tmp_path_factory):
     home = tmp_path_factory.mktemp("attack-login-home")
     (home / "testimony.toml").write_text("[review]\nlogin_delay_seconds = 0.1\n")
-    _cli(home, "reviewers", "add", "boss", "--role", "admin", "--password-stdin",
-         stdin="pw-boss-12345\n")
+    _cli(
+        home,
+        "reviewers",
+        "add",
+        "boss",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="pw-boss-12345\n",
+    )
     with _review_server(home) as s:
         yield s
 
@@ -237,9 +290,11 @@ def test_one_client_cannot_lock_out_admin_by_rotating_x_forwarded_for(bare_site)
     statuses = []
     for i in range(12):
         token = re.search(r'name="csrftoken" value="([^"]+)"', c.get("/login").text).group(1)
-        r = c.post("/login", data={"csrftoken": token, "name": "boss",
-                                   "password": f"wrong-guess-{i}"},
-                   headers={"X-Forwarded-For": f"10.8.{i}.1"})
+        r = c.post(
+            "/login",
+            data={"csrftoken": token, "name": "boss", "password": f"wrong-guess-{i}"},
+            headers={"X-Forwarded-For": f"10.8.{i}.1"},
+        )
         statuses.append(r.status_code)
     listing = _cli(bare_site.home, "reviewers", "list").stdout
     assert 429 in statuses, f"12 guesses from one client, never refused: {statuses}"
@@ -257,8 +312,7 @@ def test_held_press_never_sees_withheld_name_in_plain_spellings(site):
     assert "Erlan" in site.rev.get("/api/interviews").text
     assert "Erlan" not in site.press.get("/api/interviews").text
     for n in (1, 3):
-        assert "Erlan" not in site.press.get(
-            f"/api/interviews/{INTERVIEW}/segments/{n}/audit").text
+        assert "Erlan" not in site.press.get(f"/api/interviews/{INTERVIEW}/segments/{n}/audit").text
 
 
 def test_held_role_checks(site):
@@ -267,27 +321,48 @@ def test_held_role_checks(site):
     assert site.post(site.rev, url + "/export", {}).status_code == 403
     assert site.rev.get("/api/accounts").status_code == 403
     assert site.post(site.press, "/api/accounts/disable", {"name": "rev1"}).status_code == 403
-    for u in (f"/api/interviews/{INTERVIEW}", f"/media/{INTERVIEW}", "/api/interviews",
-              f"/api/interviews/{INTERVIEW}/segments/1/audit"):
+    for u in (
+        f"/api/interviews/{INTERVIEW}",
+        f"/media/{INTERVIEW}",
+        "/api/interviews",
+        f"/api/interviews/{INTERVIEW}/segments/1/audit",
+    ):
         assert httpx.get(site.base + u).status_code == 401
 
 
 def test_held_login_needs_csrf_and_next_is_local(site):
-    r = httpx.post(site.base + "/login", data={"name": "rev1", "password": "pw-rev1-12345"},
-                   headers={"Origin": "http://evil.example"})
+    r = httpx.post(
+        site.base + "/login",
+        data={"name": "rev1", "password": "pw-rev1-12345"},
+        headers={"Origin": "http://evil.example"},
+    )
     assert r.status_code == 403 and "set-cookie" not in {k.lower() for k in r.headers}
     c = httpx.Client(base_url=site.base, follow_redirects=False)
     token = re.search(r'name="csrftoken" value="([^"]+)"', c.get("/login").text).group(1)
-    r = c.post("/login", data={"csrftoken": token, "name": "rev1",
-                               "password": "pw-rev1-12345", "next": "//evil.example"})
+    r = c.post(
+        "/login",
+        data={
+            "csrftoken": token,
+            "name": "rev1",
+            "password": "pw-rev1-12345",
+            "next": "//evil.example",
+        },
+    )
     assert r.status_code == 303 and not r.headers["location"].startswith("//")
 
 
-@pytest.mark.parametrize("path", [
-    "/static/..%2Ftestimony.db", "/static/%2e%2e/%2e%2e/pipeline/cli.py", "/media/%2e%2e",
-    "/media/%ff", "/api/interviews/%ff", "/api/interviews/" + "a" * 5000,
-    f"/api/interviews/{INTERVIEW}/segments/9999999999/audit",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/..%2Ftestimony.db",
+        "/static/%2e%2e/%2e%2e/pipeline/cli.py",
+        "/media/%2e%2e",
+        "/media/%ff",
+        "/api/interviews/%ff",
+        "/api/interviews/" + "a" * 5000,
+        f"/api/interviews/{INTERVIEW}/segments/9999999999/audit",
+    ],
+)
 def test_held_path_tricks(site, path):
     r = site.rev.get(path)
     assert 400 <= r.status_code < 500

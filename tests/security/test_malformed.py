@@ -83,8 +83,11 @@ def test_deep_nesting_bad_bytes_and_wrong_content_types(server, job, admin):
                 "POST",
                 path,
                 body,
-                {**(sent if kind.endswith("json") else forms), "Content-Type": kind,
-                 "Content-Length": str(len(body))},
+                {
+                    **(sent if kind.endswith("json") else forms),
+                    "Content-Type": kind,
+                    "Content-Length": str(len(body)),
+                },
             )
             if path == "/login" and kind == "application/json":
                 assert 400 <= code < 500  # the login form reads no JSON: no name, no login
@@ -200,9 +203,26 @@ def test_an_account_named_with_a_slash_is_disabled_from_the_page(server, team, a
 
 def test_a_bad_tls_key_is_a_sentence_not_a_traceback(team, tmp_path):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(tmp_path / "k"), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     command = ["review", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)]
     result = CliRunner().invoke(main_app, command, env={"TESTIMONY_HOME": str(team.home)})

@@ -104,8 +104,12 @@ def test_the_press_role_never_receives_withheld_text(server, job):
     ]  # 4: the press withheld it
     assert "[name withheld]" in shown["segments"][0]["text"]
     # What the press role sees in full it may still edit.
-    reply = post(press, server, f"/api/interviews/{job.interview_id}/segments/3",
-                 {"revision": 0, "changes": {"english": "Where is your son now?"}})
+    reply = post(
+        press,
+        server,
+        f"/api/interviews/{job.interview_id}/segments/3",
+        {"revision": 0, "changes": {"english": "Where is your son now?"}},
+    )
     assert reply.status_code == 200 and "Almaty" not in reply.text
     # The reviewer sees what is withheld (marked), so the check above can fail.
     full = reviewer.get(f"/api/interviews/{job.interview_id}").text
