@@ -18,6 +18,7 @@ import numpy as np
 from .engines.raw import RawSegment, RawWord
 from .loops import collapse_word_loops
 from .media import SAMPLE_RATE
+from .vad import speech_spans
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,14 @@ def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, 
     speech is a jump of the decoder's window; a pause between sentences is not. Where the
     decoder looped, only the words left once the loop is cut count as transcribed: the
     repetitions lie over speech that is missing."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     bounds = sorted(span for s in raw if s.text.strip() for span in transcribed_spans(s))
     found, reached = [], 0.0
     for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
         if start - reached >= GAP_S:
             lo, hi = int(reached * SAMPLE_RATE), int(start * SAMPLE_RATE)
-            heard = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
-            speech = get_speech_timestamps(audio[lo:hi], heard)
-            if sum(c["end"] - c["start"] for c in speech) >= MISSED_S * SAMPLE_RATE:
-                found.append((lo + speech[0]["start"], lo + speech[-1]["end"]))
+            speech = speech_spans(audio[lo:hi], min_silence_ms=500, pad_ms=200)
+            if sum(b - a for a, b in speech) >= MISSED_S * SAMPLE_RATE:
+                found.append((lo + speech[0][0], lo + speech[-1][1]))
         reached = max(reached, end)
     return found
 

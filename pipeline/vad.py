@@ -15,15 +15,26 @@ from .media import SAMPLE_RATE
 CUT_SILENCE_MS = 5000
 
 
-def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) sample ranges holding speech, padded, per Silero VAD (ONNX, offline)."""
+def speech_spans(
+    audio: np.ndarray, min_silence_ms: int, pad_ms: int, max_speech_s: float = float("inf")
+) -> list[tuple[int, int]]:
+    """(start, end) sample ranges Silero hears speech in: pauses shorter than ``min_silence_ms``
+    stay inside a range, each range is padded by ``pad_ms`` and at most ``max_speech_s`` long."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if len(audio) == 0:
         return []
-    options = VadOptions(min_silence_duration_ms=CUT_SILENCE_MS, speech_pad_ms=1000)
-    found = get_speech_timestamps(audio, options)
-    return [(c["start"], c["end"]) for c in found]
+    options = VadOptions(
+        min_silence_duration_ms=min_silence_ms,
+        speech_pad_ms=pad_ms,
+        max_speech_duration_s=max_speech_s,
+    )
+    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
+
+
+def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
+    """The speech left once silences of CUT_SILENCE_MS or more are cut out, padded by 1 s."""
+    return speech_spans(audio, CUT_SILENCE_MS, pad_ms=1000)
 
 
 class TimeMap:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .engines.raw import RawSegment
 from .media import SAMPLE_RATE
+from .vad import speech_spans
 
 WINDOW_S = 30.0  # Whisper's input: a longer window would be cut short
 PAUSE_MS = 300  # a pause this long between words is a place to cut
@@ -28,16 +29,11 @@ SEGMENT_S = 10.0
 def decoding_windows(audio: np.ndarray, limit_s: float = WINDOW_S) -> list[tuple[float, float]]:
     """(start, end) seconds covering all of ``audio``, each at most ``limit_s``, cut in the
     middle of the last pause that fits, or at ``limit_s`` where speech runs on without one."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     total, limit = len(audio), int(limit_s * SAMPLE_RATE)
     if total <= limit:
         return [(0.0, total / SAMPLE_RATE)] if total else []
-    options = VadOptions(
-        min_silence_duration_ms=PAUSE_MS, speech_pad_ms=100, max_speech_duration_s=limit_s - 1
-    )
-    speech = get_speech_timestamps(audio, options)
-    pauses = [(a["end"] + b["start"]) // 2 for a, b in zip(speech, speech[1:])]
+    speech = speech_spans(audio, PAUSE_MS, pad_ms=100, max_speech_s=limit_s - 1)
+    pauses = [(a_end + b_start) // 2 for (_, a_end), (b_start, _) in zip(speech, speech[1:])]
     cuts, start = [], 0
     for n, pause in enumerate([*pauses, total]):
         while pause - start > limit:
