@@ -435,3 +435,28 @@ def transformers_nllb_folder(folder: Path) -> Path:
     M2M100ForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def sound_of(path: Path) -> np.ndarray:
+    """The first sound track of ``path`` as 16 kHz mono floats, as ffmpeg decodes it."""
+    pcm = subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            "16000",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768

@@ -14,14 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from builders import ffmpeg, sound_of
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "KZ-0001_sample-interview.mp4"
-
-
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -37,38 +33,12 @@ def _cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
     )
 
 
-def _pcm(path: Path) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            _ffmpeg(),
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            "16000",
-            "-f",
-            "s16le",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, np.int16).astype(np.float64) / 32768
-
-
 @pytest.fixture(scope="module")
 def protected(tmp_path_factory):
     """A protected interview (sidecar protect = ["names"]) with one spoken word withheld."""
     home = tmp_path_factory.mktemp("home")
     rec = home / "KZ-0009_names.mp4"
-    subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-i", str(SAMPLE), "-t", "6", "-c", "copy", str(rec)],
-        check=True,
-    )
+    ffmpeg("-i", str(SAMPLE), "-t", "6", "-c", "copy", str(rec))
     (home / "KZ-0009_names.mp4.toml").write_text('case_id = "KZ-0009"\nprotect = ["names"]\n')
     r = _cli(home, "process", str(rec), "--language", "kk")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -137,7 +107,7 @@ def test_protect_names_mutes_the_withheld_word(protected):
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     video = next(out_dir.rglob("*.mp4"))
-    orig, exported = _pcm(rec), _pcm(video)
+    orig, exported = sound_of(rec), sound_of(video)
     a, b = int(word["start"] * 16000), int(word["end"] * 16000)
 
     def rms(x):
@@ -153,10 +123,7 @@ def test_very_short_protected_recording_gives_a_clear_outcome(tmp_path):
     could never be exported; it should be processed (or refused with a plain reason)."""
     home = tmp_path
     rec = home / "KZ-0010_short.mp4"
-    subprocess.run(
-        [_ffmpeg(), "-loglevel", "error", "-i", str(SAMPLE), "-t", "0.4", str(rec)],
-        check=True,
-    )
+    ffmpeg("-i", str(SAMPLE), "-t", "0.4", str(rec))
     (home / "KZ-0010_short.mp4.toml").write_text(
         'case_id = "KZ-0010"\nprotect = ["voice", "faces"]\n'
     )

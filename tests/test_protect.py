@@ -23,6 +23,7 @@ from pipeline.media import ffmpeg_binary
 from pipeline.review.accounts import Accounts
 from pipeline.store import Store
 
+from builders import sound_of
 from conftest import KK_CLIP, KK_CLIPS
 
 NAME, NAME_EN = "Ерлан", "Erlan"
@@ -83,30 +84,6 @@ def frames_of(path: Path) -> np.ndarray:
         check=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, SIZE[1], SIZE[0], 3)
-
-
-def sound_of(path: Path) -> np.ndarray:
-    pcm = subprocess.run(
-        [
-            ffmpeg_binary(),
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:a:0",
-            "-ac",
-            "1",
-            "-ar",
-            "16000",
-            "-f",
-            "s16le",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768
 
 
 def rms(audio: np.ndarray, start: float, end: float) -> float:
