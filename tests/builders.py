@@ -106,6 +106,36 @@ def _fill_spec(spec, d_model: int, vocab: int, rng: np.random.Generator) -> None
     spec._visit(fill)
 
 
+# What the tiny translation models' 60-piece SentencePiece vocabularies are trained on.
+TEST_SENTENCES = [
+    "мой брат живёт в городе",
+    "где ваш сын сейчас",
+    "менің ағам қалада тұрады",
+    "my brother lives in the city",
+    "where is your son now",
+    "they took him at night",
+    "его забрали ночью",
+    "оны түнде алып кетті",
+    "we have not heard from her since",
+]
+
+
+def train_sentencepiece(corpus: Path, prefix: Path, sentences: list[str]) -> None:
+    """A 60-piece SentencePiece model at ``prefix``.model from ``sentences`` (three times over),
+    written to ``corpus`` first: the trainer reads a file."""
+    import sentencepiece as spm
+
+    corpus.write_text("\n".join(sentences * 3), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(prefix),
+        vocab_size=60,
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+
+
 def tiny_argos_package(
     folder: Path,
     from_code: str = "ru",
@@ -123,32 +153,7 @@ def tiny_argos_package(
     name = f"translate-{from_code}_{to_code}"
     root = folder / name
     (root / "model").mkdir(parents=True, exist_ok=True)
-    corpus = folder / "corpus.txt"
-    corpus.write_text(
-        "\n".join(
-            [
-                "мой брат живёт в городе",
-                "где ваш сын сейчас",
-                "менің ағам қалада тұрады",
-                "my brother lives in the city",
-                "where is your son now",
-                "they took him at night",
-                "его забрали ночью",
-                "оны түнде алып кетті",
-                "we have not heard from her since",
-            ]
-            * 3
-        ),
-        encoding="utf-8",
-    )
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(root / "sentencepiece"),
-        vocab_size=60,
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
+    train_sentencepiece(folder / "corpus.txt", root / "sentencepiece", TEST_SENTENCES)
     sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.model"))
     vocab = ["<blank>", "<s>", "</s>"] + [
         sp.id_to_piece(i)
@@ -385,34 +390,12 @@ def transformers_whisper_folder(checkpoint: Path, folder: Path) -> Path:
 def transformers_nllb_folder(folder: Path) -> Path:
     """A random-weight NLLB-200 (M2M100, width 16, one layer each side) with a 60-piece
     SentencePiece model, saved by transformers as facebook/nllb-200-* are laid out."""
-    import sentencepiece as spm
     import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
     corpus = folder.parent / f"{folder.name}-corpus.txt"
-    corpus.write_text(
-        "\n".join(
-            [
-                "мой брат живёт в городе",
-                "где ваш сын сейчас",
-                "менің ағам қалада тұрады",
-                "my brother lives in the city",
-                "where is your son now",
-                "they took him at night",
-            ]
-            * 3
-        ),
-        encoding="utf-8",
-    )
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(folder / "sentencepiece.bpe"),
-        vocab_size=60,
-        character_coverage=1.0,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
+    train_sentencepiece(corpus, folder / "sentencepiece.bpe", TEST_SENTENCES[:6])
     corpus.unlink()
     (folder / "sentencepiece.bpe.vocab").unlink()
     tokenizer = NllbTokenizer(vocab_file=str(folder / "sentencepiece.bpe.model"))
