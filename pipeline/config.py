@@ -67,9 +67,8 @@ class Settings:
         tuple[str, str], ...
     ] = ()  # (language, model name) pairs, e.g. ky -> a fine-tune
     max_attempts: int = 3
-    piece_seconds: float = (
-        600.0  # audio is decoded (and, with a broker, sent out) in pieces this long
-    )
+    # audio is decoded (and, with a broker, sent out) in pieces this long
+    piece_seconds: float = 600.0
     # [cluster]: with a broker URL this machine coordinates; `testimony worker`s decode (pipeline/cluster/)
     broker: str | None = None
     # A piece a worker took but never acknowledged (its machine died) goes back to the queue after this.

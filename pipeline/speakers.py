@@ -30,9 +30,8 @@ log = logging.getLogger(__name__)
 
 FRAMES_PER_S = 100  # resemblyzer's mel frames (10 ms hop)
 WINDOW_FRAMES = 160  # the 1.6 s windows the encoder was trained on
-WINDOW_EVERY_S = (
-    1.6  # one window per this much speech: each frame read once (sparser windows cost accuracy)
-)
+# One window per this much speech: each frame read once (sparser windows cost accuracy).
+WINDOW_EVERY_S = 1.6
 ENCODER = "resemblyzer"  # voice encoder (pipeline/voice_encoders.py), chosen on the validation set
 MAX_SPEAKERS = 8  # the most voices the step looks for
 PRUNE = 0.2  # share of each window's nearest windows kept in the affinity graph

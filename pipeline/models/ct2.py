@@ -17,9 +17,8 @@ from .openai_pt import MULTILINGUAL_VOCAB, check_whisper_state, save_checkpoint,
 from .tokenizer import tokenizer_vocabulary, whisper_tokenizer_json
 
 CT2_DTYPES = {0: "float32", 1: "int8", 2: "int16", 3: "int32", 4: "float16", 5: "bfloat16"}
-CT2_QUANTIZATION = (
-    "float16"  # what CTranslate2 folders are written in (faster-whisper's own choice)
-)
+# What CTranslate2 folders are written in (faster-whisper's own choice).
+CT2_QUANTIZATION = "float16"
 CT2_FILES = (
     "model.bin",
     "config.json",
