@@ -21,10 +21,11 @@ ENGINES = ("openai-whisper", "faster-whisper")
 # error rate on both development sets (docs/benchmarks.md). openai-whisper
 # stays the reference engine (bench --baseline, the test suite's plumbing).
 DEFAULT_ENGINE = "faster-whisper"
-# faster-whisper decodes this many windows side by side (pipeline/windows.py): on the 10-minute
-# interview faster than its own sequential call, at no higher word error rate on either dev set
-# (docs/benchmarks.md, "Batched windows"). openai-whisper decodes window after window.
-DEFAULT_BATCH_SIZE = 8
+# 0: window after window, as Whisper does. Batched windows (pipeline/windows.py, batch_size 8)
+# took the bare call's time on the 10-minute interview, but an independent check found them
+# losing and repeating speech at window seams (docs/benchmarks.md, "Batched windows"), so they
+# stay opt-in until that is mended.
+DEFAULT_BATCH_SIZE = 0
 
 
 class Engine(Protocol):
