@@ -191,6 +191,9 @@ def flags_for(avg_logprob: float, no_speech_prob: float, compression_ratio: floa
 
 
 _WORDLESS = re.compile(r"^[\W_]*$")
+# Half a character: the decoder stopped inside a character's bytes (a loop cut at its token
+# limit). It is no letter of what was said, so it is dropped from text and words.
+BROKEN = "\ufffd"
 
 
 def transcribe(
@@ -241,25 +244,38 @@ def transcribe(
     # One window gains nothing from batching, and the sequential decoder goes on past where it
     # stopped early in a window: on the Kazakh tuning clips (all under 30 s) batched decoding
     # made more word errors (docs/benchmarks.md, "Batched windows").
-    if engine.batches and options.batch_size > 1 and not options.fallback and len(windows) > 1:
+    batched = engine.batches and options.batch_size > 1 and not options.fallback
+    batched = batched and len(windows) > 1
+
+    def one_by_one(spans: list[tuple[int, int]]) -> list[RawSegment]:
+        return recovery.each_on_its_own(
+            audio, spans, lambda piece: engine.decode(piece, as_decoded)
+        )
+
+    if batched:
         raw = _side_by_side(engine, audio, as_decoded, windows, progress)
 
-        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:  # a round in one call
+        def side_by_side(spans: list[tuple[int, int]]) -> list[RawSegment]:
             return _side_by_side(engine, audio, as_decoded, stretch_windows(audio, spans))
+
+        # A stretch the batched decoder looped over again is decoded window after window, which
+        # goes on past a loop where the batched decoder loses the rest of its window.
+        rounds: tuple[recovery.Decode, ...] = (side_by_side, one_by_one)
     else:
         raw = engine.decode(audio, as_decoded, progress)
-
-        def again(spans: list[tuple[int, int]]) -> list[RawSegment]:
-            return recovery.each_on_its_own(
-                audio, spans, lambda piece: engine.decode(piece, as_decoded)
-            )
-
+        rounds = (one_by_one,)
     if options.vad:
-        raw = recovery.fill_gaps(audio, raw, again)
+        raw = recovery.fill_gaps(audio, raw, rounds)
+    if batched:  # a loop left whole stays one segment, flagged; cut, it would hide among parts
+        raw = [
+            part
+            for seg in raw
+            for part in (split_long(seg) if recovery.loop_kept(seg) is None else [seg])
+        ]
     length = len(audio) / SAMPLE_RATE  # the decoder's last timestamp can fall past it
     segments = []
     for seg in raw:
-        text, looped = collapse_loops(seg.text.strip())
+        text, looped = collapse_loops(seg.text.replace(BROKEN, "").strip())
         if _WORDLESS.match(text):
             continue
         read_as, seg_language = language_check.label(text), language
@@ -268,7 +284,7 @@ def transcribe(
             again = _redecode(engine, audio, seg, decoding(WHISPER_STANDIN.get(read_as, read_as)))
             if again and again.avg_logprob >= seg.avg_logprob:
                 seg = again
-                text, looped = collapse_loops(seg.text.strip())
+                text, looped = collapse_loops(seg.text.replace(BROKEN, "").strip())
         figures = {
             "avg_logprob": _figure(seg.avg_logprob),
             "no_speech_prob": _figure(seg.no_speech_prob),
@@ -313,10 +329,9 @@ def _side_by_side(
     clips: list[tuple[float, float]],
     progress: Callable[[float], None] | None = None,
 ) -> list[RawSegment]:
-    """Only ``clips`` of ``audio`` decoded, batched, each segment held inside its clip and long
-    ones cut at pauses (:func:`pipeline.windows.split_long`)."""
+    """Only ``clips`` of ``audio`` decoded, batched, each segment held inside its clip."""
     decoded = engine.decode(audio, dataclasses.replace(options, clips=tuple(clips)), progress)
-    return [part for seg in recovery.held_inside(decoded, clips) for part in split_long(seg)]
+    return recovery.held_inside(decoded, clips)
 
 
 def _timed_words(
@@ -325,7 +340,8 @@ def _timed_words(
     """The engine's words in the original audio's time, each held inside its segment."""
     timed = []
     for w in words:
-        if not w.text:
+        text = w.text.replace(BROKEN, "")
+        if not text:
             continue
         w_start, w_end = min(w.start, length), min(w.end, length)
         if timemap:
@@ -335,7 +351,7 @@ def _timed_words(
             RawWord(
                 start=round(w_start, 3),
                 end=round(min(max(w_end, w_start), end), 3),
-                text=w.text,
+                text=text,
                 probability=round(w.probability, 3),
             )
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 GAP_S = 2.0
 MISSED_S = 1.0
 FILL_ROUNDS = 3  # rounds of decoding them again (a stretch decoded again can loop in turn)
+# A "word" timed over longer than a gap is a loop inside one word (a syllable repeated to the end
+# of a window, often ending in a broken character), not a word said slowly: the speech under it
+# is missing (found by the independent check of batched windows on speech without pauses).
+LONG_WORD_S = GAP_S
+# How far before its clip's start the batched decoder times a clip's first segment: its
+# timestamps are rounded (26.330 for a clip starting at 26.336).
+SEAM_S = 0.1
 
 # Stretches (sample ranges) in; their raw segments out, in the audio's time, inside the stretches.
 Decode = Callable[[list[tuple[int, int]]], list[RawSegment]]
@@ -38,7 +45,7 @@ def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, 
     A gap of GAP_S or more between segments in which the voice detector hears MISSED_S of
     speech is a jump of the decoder's window; a pause between sentences is not. Where the
     decoder looped, only the words left once the loop is cut count as transcribed: the
-    repetitions lie over speech that is missing."""
+    repetitions, and a word looping over many seconds, lie over speech that is missing."""
     bounds = sorted(span for s in raw if s.text.strip() for span in transcribed_spans(s))
     found, reached = [], 0.0
     for start, end in [*bounds, (len(audio) / SAMPLE_RATE, len(audio) / SAMPLE_RATE)]:
@@ -52,8 +59,9 @@ def skipped_speech(audio: np.ndarray, raw: list[RawSegment]) -> list[tuple[int, 
 
 
 def loop_kept(seg: RawSegment) -> list[RawWord] | None:
-    """The words a raw segment keeps once its loop is cut, or None when its decoder did not loop."""
-    kept = collapse_word_loops(list(seg.words))
+    """The words a raw segment keeps once its loops and its words longer than LONG_WORD_S are
+    cut, or None when its decoder did not loop."""
+    kept = [w for w in collapse_word_loops(list(seg.words)) if w.end - w.start <= LONG_WORD_S]
     return kept if len(kept) < len(seg.words) else None
 
 
@@ -106,17 +114,19 @@ def shifted(words: tuple[RawWord, ...], shift: float) -> tuple[RawWord, ...]:
     return tuple(dataclasses.replace(w, start=w.start + shift, end=w.end + shift) for w in words)
 
 
-def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[RawSegment]:
+def fill_gaps(
+    audio: np.ndarray, raw: list[RawSegment], rounds: Sequence[Decode]
+) -> list[RawSegment]:
     """``raw`` with the speech the decoder skipped, or looped over, decoded on its own and put in
     its place; a looped segment keeps only its words outside what was decoded again. A stretch
     decoded again can loop in turn, so this repeats up to FILL_ROUNDS times, never decoding the
-    same stretch twice."""
+    same stretch twice: round n decodes with ``rounds[n]``, or the last of them."""
     done: set[tuple[int, int]] = set()
-    for _ in range(FILL_ROUNDS):
+    for n in range(FILL_ROUNDS):
         skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
         if not skipped:
             break
-        added = decode(skipped)
+        added = rounds[min(n, len(rounds) - 1)](skipped)
         log.info(
             "decoded %d stretches of speech the decoder had skipped or looped over", len(skipped)
         )
@@ -149,10 +159,24 @@ def each_on_its_own(
 
 
 def held_inside(segments: list[RawSegment], clips: list[tuple[float, float]]) -> list[RawSegment]:
-    """Segments of clips decoded side by side, each ended no later than its clip: what the
-    decoder times past a clip's end was not heard in it."""
+    """Segments of clips decoded side by side, each held inside its clip: what the decoder times
+    past a clip's end was not heard in it, so a word or segment timed wholly there is dropped.
+
+    A segment belongs to the last clip starting no later than SEAM_S after it."""
     held = []
     for seg in segments:
-        end = next((hi for lo, hi in clips if lo <= seg.start < hi), seg.end)
-        held.append(dataclasses.replace(seg, end=min(seg.end, end)))
+        lo, hi = next(
+            ((lo, hi) for lo, hi in reversed(clips) if lo <= seg.start + SEAM_S), clips[0]
+        )
+        start, end = max(seg.start, lo), min(seg.end, hi)
+        if end <= start:
+            log.info("dropped a segment timed past the end of its window")
+            continue
+        words = tuple(
+            dataclasses.replace(w, start=max(w.start, start), end=min(w.end, end))
+            for w in seg.words
+            if w.start < end
+        )
+        text = seg.text if len(words) == len(seg.words) else " ".join(w.text for w in words)
+        held.append(dataclasses.replace(seg, start=start, end=end, text=text, words=words))
     return held

@@ -8,8 +8,9 @@ import pytest
 
 from pipeline import asr, config, engines, loops, media, models, recovery, vad
 from pipeline.engines.raw import RawSegment, RawWord
+from pipeline.windows import SEGMENT_S
 
-from conftest import KK_CLIP
+from conftest import KK_CLIP, SAMPLE
 
 GREEDY = asr.DecodeOptions(fallback=False)  # exactly reproducible
 
@@ -103,8 +104,9 @@ class LoopsOverTheSecondUtterance:
 
     SAID, LOOPED = "менің", "жолбарысым"  # words the clip does not hold
 
-    def __init__(self, engine):
+    def __init__(self, engine, inside_a_word: bool = False):
         self.engine, self.name, self.batches, self.decoded = engine, engine.name, engine.batches, []
+        self.inside_a_word = inside_a_word
 
     def decode(self, audio, options, progress=None):
         self.decoded.append(len(audio) / 16000)
@@ -112,20 +114,27 @@ class LoopsOverTheSecondUtterance:
             return self.engine.decode(audio, options, progress)
         end = len(audio) / 16000 - 0.5
         said = (RawWord(0.5, 1.5, self.SAID, 0.9), RawWord(1.5, 3.0, self.LOOPED, 0.9))
-        step = (end - 3.0) / 12
-        loop = tuple(
-            RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9) for k in range(12)
-        )
+        if self.inside_a_word:  # one "word" of a syllable looping to the end, cut mid-character
+            loop = (RawWord(3.0, end, "жолбар" + "ысым" * 40 + "\ufffd", 0.9),)
+        else:
+            step = (end - 3.0) / 12
+            loop = tuple(
+                RawWord(3.0 + k * step, 3.0 + (k + 1) * step, self.LOOPED, 0.9) for k in range(12)
+            )
         return [_segment(0.5, end, " ".join(w.text for w in said + loop), said + loop)]
 
 
-def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(base_ct2, tmp_path):
-    engine = LoopsOverTheSecondUtterance(engines.load("faster-whisper", base_ct2))
+@pytest.mark.parametrize("inside_a_word", [False, True], ids=["words", "inside a word"])
+def test_speech_under_a_decoder_loop_is_decoded_again_and_the_loop_cut(
+    base_ct2, tmp_path, inside_a_word
+):
+    engine = LoopsOverTheSecondUtterance(engines.load("faster-whisper", base_ct2), inside_a_word)
     result = asr.transcribe(engine, _two_utterances(tmp_path), "kk", GREEDY)
     first = result.segments[0]
     # The loop is cut back to the words said before it, at their own times.
     assert first.text == f"{engine.SAID} {engine.LOOPED}" and first.end <= 4.0
     assert [w["text"] for s in result.segments for w in s.words].count(engine.LOOPED) == 1
+    assert "\ufffd" not in " ".join(s.text for s in result.segments)
     # The speech under the loop was decoded again, on its own, and its words are in place.
     assert len(engine.decoded) >= 2 and min(engine.decoded[1:]) < engine.decoded[0]
     late = [w for s in result.segments for w in s.words if w["start"] >= 8.0]
@@ -200,25 +209,37 @@ def test_faster_whisper_transcribes_real_kazakh_in_cyrillic(base_ct2, tmp_path):
     assert asr.detect_language(engine, media.load_wav(wav))[0] in ("kk", "ru")
 
 
-def test_batched_faster_whisper_gives_timed_cyrillic_words_inside_its_segments(base_ct2, tmp_path):
-    engine = engines.load("faster-whisper", base_ct2)
-    audio = _two_utterances(tmp_path)
-    batched = asr.DecodeOptions(fallback=False, batch_size=4)
-    runs = [asr.transcribe(engine, audio, "kk", batched) for _ in range(2)]
-    segments = runs[0].segments
-    assert segments and [s.text for s in segments] == [
-        s.text for s in runs[1].segments
-    ]  # greedy: reproducible
+class CountsClips:
+    """The real engine, counting the windows it is given to decode side by side."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.batches, self.clips = engine, engine.name, engine.batches, []
+
+    def decode(self, audio, options, progress=None):
+        self.clips.append(len(options.clips))
+        return self.engine.decode(audio, options, progress)
+
+
+def test_batched_windows_by_default_keep_all_speech_once_in_order(base_ct2, home, tmp_path):
+    engine = CountsClips(engines.load("faster-whisper", base_ct2))
+    media.extract_audio(SAMPLE, tmp_path / "a.wav")
+    audio = media.load_wav(tmp_path / "a.wav")[: 40 * 16000]  # real speech: two windows
+    segments = asr.transcribe(engine, audio, "kk", asr.decode_options(home)).segments
+    assert engine.clips[0] >= 2  # the settings a user gets batch the windows
     text = " ".join(s.text for s in segments)
-    assert re.search("[а-яәғқңөұүһі]", text.lower()) and not re.search("[A-Za-z]", text)
+    assert re.search("[а-яәғқңөұүһі]", text.lower()) and "\ufffd" not in text
     assert all(
-        s.words and s.start <= w["start"] <= w["end"] <= s.end <= 18
+        s.words and s.start <= w["start"] <= w["end"] <= s.end <= 40
         for s in segments
         for w in s.words
     )
-    assert any(s.start < 4.9 for s in segments) and any(
-        s.end > 8.9 for s in segments
-    )  # both utterances
+    # in order, no two segments over the same time, none longer than a reviewer's unit of work
+    assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+    assert all(s.end - s.start <= SEGMENT_S for s in segments)
+    # every stretch of speech the voice detector hears is in some segment
+    for lo, hi in vad.speech_spans(audio, 500, pad_ms=0):
+        if hi - lo >= 16000:
+            assert any(s.start < hi / 16000 and s.end > lo / 16000 for s in segments)
 
 
 def test_the_engine_setting_picks_the_model_format(home):

@@ -1,7 +1,6 @@
 """Batched decoding's windows: all the audio, none longer than Whisper hears, cut in pauses."""
 
 import numpy as np
-import pytest
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from pipeline import media
@@ -55,16 +54,29 @@ def test_a_segment_timed_past_its_clip_ends_with_it():
     assert [(s.start, s.end) for s in held] == [(2.5, 5.0), (10.0, 12.0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the independent check of batched windows (docs/benchmarks.md, 'Batched "
-    "windows'): the decoder times a window's segment a few ms before the window's start, and it is "
-    "held in the window before, squeezed to 6 ms; why batch_size is 0 by default",
-)
 def test_a_segment_timed_just_before_its_clip_stays_with_its_clip():
     seg = RawSegment(26.330, 31.0, "сіз тікток", -0.3, 0.0, 1.2)
     [held] = held_inside([seg], [(0.0, 26.336), (26.336, 31.0)])
-    assert held.end - held.start > 4.0
+    assert (held.start, held.end) == (26.336, 31.0)  # found by the check of batched windows
+
+
+def test_a_segment_timed_wholly_past_its_clip_is_dropped_and_words_stay_inside():
+    words = (RawWord(1.9, 2.4, "ал", 0.9), RawWord(4.8, 6.0, "сосын", 0.9))
+    seg = RawSegment(1.9, 6.0, "ал сосын бір", -0.3, 0.0, 1.2, (*words, RawWord(5, 6, "бір", 0.9)))
+    past = RawSegment(5.5, 7.0, "бір", -0.3, 0.0, 1.2)
+    [held] = held_inside([seg, past], [(2.0, 5.0), (10.0, 40.0)])
+    assert (held.start, held.end, held.text) == (2.0, 5.0, "ал сосын")
+    assert [(w.start, w.end) for w in held.words] == [(2.0, 2.4), (4.8, 5.0)]
+
+
+def test_a_long_segment_is_never_cut_into_a_part_without_time():
+    # words held at the segment's start by its clip, then a real pause
+    words = [RawWord(0.0, 0.0, "ал", 0.9), RawWord(0.0, 0.0, "бір", 0.9)]
+    words += [RawWord(1.0 + n, 1.5 + n, "екі", 0.9) for n in range(12)]
+    seg = RawSegment(0.0, 13.0, " ".join(w.text for w in words), -0.3, 0.0, 1.2, tuple(words))
+    parts = split_long(seg)
+    assert len(parts) > 1 and all(p.end > p.start for p in parts)
+    assert [w for p in parts for w in p.words] == words
 
 
 def test_stretches_decoded_again_are_windows_in_the_whole_audios_time():
