@@ -215,8 +215,8 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
         "batch_size",
         "asr_batch_size",
         "faster-whisper only: decode this many windows of up to 30 s, cut at pauses, "
-        "side by side (greedy decoding only; about twice as fast, but see docs/benchmarks.md "
-        "'Batched windows' for what it still loses); 0: window after window, as Whisper does.",
+        "side by side (greedy decoding only; about twice as fast on long audio); 0: window "
+        "after window, as Whisper does.",
         "[asr]\nbatch_size = 8",
     ),
     Documented(
