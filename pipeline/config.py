@@ -217,7 +217,7 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
         "faster-whisper only: decode this many windows of up to 30 s, cut at pauses, "
         "side by side (greedy decoding only; about twice as fast on long audio); 0: window "
         "after window, as Whisper does.",
-        "[asr]\nbatch_size = 8",
+        "[asr]\nbatch_size = 0",
     ),
     Documented(
         "asr",
