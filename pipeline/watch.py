@@ -131,20 +131,30 @@ def _consider(
 
 
 class ReviewFiles:
-    """Imports a reviewer's edited ``review.txt`` from the outbox when it changes."""
+    """Imports a reviewer's edited ``review.txt`` from the outbox when it changes.
+
+    A change is imported once it has stood still for a scan: an editor that saves in place
+    truncates the file and then writes it, and the empty or half-written file read in between
+    would be imported as "no edits" and rewritten over the save that follows.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._seen: dict[Path, tuple[int, float]] = {}
+        self._seen: dict[Path, tuple[int, float]] = {}  # as last imported
+        self._changing: dict[Path, tuple[int, float]] = {}  # as seen on the previous scan
 
     def scan(self) -> None:
         from .review.textfile import ReviewError, import_review_file
 
         for path in self.settings.outbox.glob("*/*/review.txt"):
             st = path.stat()
-            if self._seen.get(path) == (st.st_size, st.st_mtime):
+            now = (st.st_size, st.st_mtime)
+            if self._seen.get(path) == now:
                 continue
-            self._seen[path] = (st.st_size, st.st_mtime)
+            if self._changing.get(path) != now:
+                self._changing[path] = now
+                continue
+            self._seen[path] = now
             try:
                 import_review_file(self.settings, path)
             except ReviewError as exc:  # the reasons are written beside the file, for the reviewer

@@ -215,6 +215,29 @@ def test_watcher_imports_an_edited_review_file(home, watcher, speech_video, cli)
     )
 
 
+def test_a_review_file_is_imported_once_it_stands_still(home, monkeypatch):
+    """An editor saving in place empties the file before writing it: the empty file is not
+    imported (as "no edits", rewritten over the save that followed: a lost edit, and a hang of
+    the test above)."""
+    from pipeline.review import textfile
+    from pipeline.watch import ReviewFiles
+
+    imported = []
+    monkeypatch.setattr(
+        textfile, "import_review_file", lambda settings, path: imported.append(path.read_text())
+    )
+    review = home.outbox / "KZ-41" / "x" / "review.txt"
+    review.parent.mkdir(parents=True)
+    review.write_text("")
+    files = ReviewFiles(home)
+    files.scan()
+    review.write_text("speaker: mother\n")
+    files.scan()
+    files.scan()
+    files.scan()
+    assert imported == ["speaker: mother\n"]
+
+
 def test_process_a_folder(home, cli, speech_video, tmp_path):
     folder = tmp_path / "card" / "KZ-90"
     folder.mkdir(parents=True)

@@ -272,13 +272,22 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
             raise
         _note_errors(path, interview, None)
-        write_review_file(reviews, interview, force=path == interview.out_dir / REVIEW_FILE)
+        # Rewritten only while it still holds what was imported: a save made meanwhile is kept.
+        mine = path == interview.out_dir / REVIEW_FILE and _holds(path, text)
+        write_review_file(reviews, interview, force=mine)
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
         return ImportResult(
             interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits)
         )
     finally:
         reviews.close()
+
+
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def text_line(path: Path, offset: int) -> int:
