@@ -1,6 +1,6 @@
 """The cluster tests' harness: a real redis-server on a loopback port, real `testimony`
 processes (workers, coordinators), spoken Kazakh "interviews", and readers of what the
-coordinator stored. Used by test_cluster.py and test_cluster_broker.py.
+coordinator stored. Used by test_cluster.py, test_cluster_failover.py and test_cluster_broker.py.
 """
 
 from __future__ import annotations
@@ -151,10 +151,11 @@ def make_home(root: Path, checkpoint: Path, broker: str | None = None) -> Path:
 
 @pytest.fixture(scope="module")
 def interviews(tmp_path_factory) -> list[Path]:
-    """Three spoken Kazakh "interviews" of 14-22 s, with pauses between sentences."""
+    """Three spoken Kazakh "interviews" of 7-10 s (two pieces each), with pauses between
+    sentences: more pieces would only add decoding time, not cases."""
     folder = tmp_path_factory.mktemp("interviews")
     made = []
-    for n, count in enumerate((5, 7, 4)):
+    for n, count in enumerate((3, 4, 3)):
         text = "<break time='1200ms'/>".join((SENTENCES[n:] + SENTENCES[:n])[:count])
         path = folder / f"KZ-000{n + 1}_talk{n + 1}.wav"
         subprocess.run(
@@ -184,11 +185,8 @@ def transcripts(home: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, interviews) -> dict[str, dict]:
+def reference(tmp_path_factory, interviews, checkpoint) -> dict[str, dict]:
     """The transcripts of a single-machine run (no broker) with the same model and settings."""
-    checkpoint = tiny_whisper_checkpoint(
-        tmp_path_factory.mktemp("whisper") / "tiny.pt", end_at=SLOW_END
-    )
     home = make_home(tmp_path_factory.mktemp("single"), checkpoint)
     result = run(home, "process", *interviews)
     assert result.returncode == 0, result.stdout + result.stderr
