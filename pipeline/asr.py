@@ -258,9 +258,10 @@ def transcribe(
         def side_by_side(spans: list[tuple[int, int]]) -> list[RawSegment]:
             return _side_by_side(engine, audio, as_decoded, stretch_windows(audio, spans))
 
-        # A stretch the batched decoder looped over again is decoded window after window, which
-        # goes on past a loop where the batched decoder loses the rest of its window.
-        rounds: tuple[recovery.Decode, ...] = (side_by_side, one_by_one)
+        # Every round batched: a stretch that loops or stops short again is decoded again from
+        # where its kept words end, in fresh windows. Window after window cost the interview
+        # 1.6x the bare call for no fewer word errors (docs/benchmarks.md, "Batched windows").
+        rounds: tuple[recovery.Decode, ...] = (side_by_side,)
     else:
         raw = engine.decode(audio, as_decoded, progress)
         rounds = (one_by_one,)
