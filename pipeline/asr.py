@@ -261,12 +261,12 @@ def transcribe(
         # Every round batched: a stretch that loops or stops short again is decoded again from
         # where its kept words end, in fresh windows. Window after window cost the interview
         # 1.6x the bare call for no fewer word errors (docs/benchmarks.md, "Batched windows").
-        rounds: tuple[recovery.Decode, ...] = (side_by_side,)
+        redecode: recovery.Decode = side_by_side
     else:
         raw = engine.decode(audio, as_decoded, progress)
-        rounds = (one_by_one,)
+        redecode = one_by_one
     if options.vad:
-        raw = recovery.fill_gaps(audio, raw, rounds)
+        raw = recovery.fill_gaps(audio, raw, redecode)
     if batched:  # a loop left whole stays one segment, flagged; cut, it would hide among parts
         raw = [
             part

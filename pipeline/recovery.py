@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -114,19 +114,17 @@ def shifted(words: tuple[RawWord, ...], shift: float) -> tuple[RawWord, ...]:
     return tuple(dataclasses.replace(w, start=w.start + shift, end=w.end + shift) for w in words)
 
 
-def fill_gaps(
-    audio: np.ndarray, raw: list[RawSegment], rounds: Sequence[Decode]
-) -> list[RawSegment]:
+def fill_gaps(audio: np.ndarray, raw: list[RawSegment], decode: Decode) -> list[RawSegment]:
     """``raw`` with the speech the decoder skipped, or looped over, decoded on its own and put in
     its place; a looped segment keeps only its words outside what was decoded again. A stretch
     decoded again can loop in turn, so this repeats up to FILL_ROUNDS times, never decoding the
-    same stretch twice: round n decodes with ``rounds[n]``, or the last of them."""
+    same stretch twice."""
     done: set[tuple[int, int]] = set()
-    for n in range(FILL_ROUNDS):
+    for _ in range(FILL_ROUNDS):
         skipped = [stretch for stretch in skipped_speech(audio, raw) if stretch not in done]
         if not skipped:
             break
-        added = rounds[min(n, len(rounds) - 1)](skipped)
+        added = decode(skipped)
         log.info(
             "decoded %d stretches of speech the decoder had skipped or looped over", len(skipped)
         )

@@ -1,6 +1,6 @@
 """The cluster tests' harness: a real redis-server on a loopback port, real `testimony`
 processes (workers, coordinators), spoken Kazakh "interviews", and readers of what the
-coordinator stored. Used by test_cluster.py, test_cluster_failover.py and test_cluster_broker.py.
+coordinator stored. Used by test_cluster.py and test_cluster_broker.py.
 """
 
 from __future__ import annotations
