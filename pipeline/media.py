@@ -20,6 +20,17 @@ import ffmpeg
 import numpy as np
 
 SAMPLE_RATE = 16000  # what Whisper and the voice models take; defined here only
+# A recording whose channels cancel when mixed to mono (one wired or set phase-inverted) comes
+# out near silent: below QUIET_RMS (-50 dBFS), the first channel alone is tried, and used where
+# it is CANCELLED times louder than the mix (an independent check found such a file transcribed
+# as silence, with no warning).
+QUIET_RMS = 0.003
+CANCELLED = 10.0
+CANCELLED_WARNING = (
+    "The recording's channels cancel each other when mixed to mono (one is phase-inverted), "
+    "so its first channel alone was transcribed. Listen to the other channel for speech heard "
+    "only there."
+)
 
 
 class MediaError(RuntimeError):
@@ -123,24 +134,12 @@ def extract_audio(source: Path, target: Path) -> float:
     """Write the first audio track of ``source`` as 16 kHz mono PCM WAV; return its seconds.
 
     Writes to a temporary name and renames, so a killed run never leaves a half WAV that
-    looks finished.
+    looks finished. Where the channels cancel in the mix, the first channel is written instead
+    and :func:`extraction_warnings` says so.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part.wav")
-    stream = (
-        ffmpeg.input(str(source))
-        .output(str(tmp), map="0:a:0", ac=1, ar=SAMPLE_RATE, acodec="pcm_s16le", f="wav", vn=None)
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-xerror")
-        .overwrite_output()
-    )
-    try:
-        ffmpeg.run(stream, cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as exc:
-        tmp.unlink(missing_ok=True)
-        stderr = exc.stderr.decode("utf-8", "replace")
-        if "no space left on device" in stderr.lower():
-            raise DiskFull(errno.ENOSPC, "no space left for the audio working copy") from None
-        raise MediaError(_explain(stderr, source)) from None
+    _run_ffmpeg(source, tmp)
     seconds = wav_seconds(tmp)
     if seconds < 0.1:
         tmp.unlink(missing_ok=True)
@@ -148,8 +147,67 @@ def extract_audio(source: Path, target: Path) -> float:
             f"{source.name} has an audio track with no sound in it (zero length). "
             f"Check the recording and drop a copy that plays."
         )
+    note = warning_path(target)
+    note.unlink(missing_ok=True)
+    if _rms(tmp) < QUIET_RMS:
+        first = target.with_name(target.name + ".first.wav")
+        _run_ffmpeg(source, first, pan="mono|c0=c0")
+        if _rms(first) > CANCELLED * max(_rms(tmp), 1e-9):
+            os.replace(first, tmp)
+            note.write_text(CANCELLED_WARNING, encoding="utf-8")  # before the WAV: it vouches
+        first.unlink(missing_ok=True)
     os.replace(tmp, target)
     return seconds
+
+
+def _run_ffmpeg(source: Path, target: Path, pan: str | None = None) -> None:
+    """The first audio track of ``source`` as 16 kHz mono PCM WAV: ffmpeg's own downmix, or
+    the mix a ``pan`` filter says."""
+    filters = {"af": f"pan={pan}"} if pan else {"ac": 1}
+    stream = (
+        ffmpeg.input(str(source))
+        .output(
+            str(target),
+            map="0:a:0",
+            ar=SAMPLE_RATE,
+            acodec="pcm_s16le",
+            f="wav",
+            vn=None,
+            **filters,
+        )
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-xerror")
+        .overwrite_output()
+    )
+    try:
+        ffmpeg.run(stream, cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as exc:
+        target.unlink(missing_ok=True)
+        stderr = exc.stderr.decode("utf-8", "replace")
+        if "no space left on device" in stderr.lower():
+            raise DiskFull(errno.ENOSPC, "no space left for the audio working copy") from None
+        raise MediaError(_explain(stderr, source)) from None
+
+
+def warning_path(wav: Path) -> Path:
+    """Where :func:`extract_audio` leaves what a user must know about the working copy."""
+    return wav.with_name(wav.name + ".warning.txt")
+
+
+def extraction_warnings(wav: Path) -> list[str]:
+    """What :func:`extract_audio` found wrong with the recording that made ``wav`` (a resumed
+    job reads it again from beside the WAV)."""
+    note = warning_path(wav)
+    return [note.read_text(encoding="utf-8")] if note.exists() else []
+
+
+def _rms(path: Path) -> float:
+    """Root mean square level of a 16 kHz mono WAV, read a minute at a time."""
+    total, count = 0.0, 0
+    with _open_checked(path) as wav:
+        while frames := wav.readframes(60 * SAMPLE_RATE):
+            block = _floats(frames).astype(np.float64)
+            total, count = total + float(np.dot(block, block)), count + len(block)
+    return (total / count) ** 0.5 if count else 0.0
 
 
 def wav_seconds(path: Path) -> float:

@@ -250,7 +250,7 @@ class JobRunner:
                 "evidence_path": job.evidence_path,
             },
             interview={k: v for k, v in job.meta.items() if k != "case_id"},
-            warnings=recognition.warnings,
+            warnings=[*media.extraction_warnings(wav), *recognition.warnings],
             speakers=speaker_info,
         )
         provenance = {

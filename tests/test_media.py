@@ -63,3 +63,41 @@ def test_long_audio_comes_in_pieces_cut_in_pauses(speech_video, tmp_path):
     assert np.array_equal(np.concatenate([p for _, p in pieces]), whole), "nothing lost or repeated"
     offsets = [o for o, _ in pieces]
     assert offsets == sorted(offsets) and offsets[0] == 0
+
+
+def _stereo(source: Path, target: Path, right: str) -> Path:
+    ffmpeg("-i", str(source), "-af", f"pan=stereo|c0=c0|c1={right}", str(target))
+    return target
+
+
+def test_channels_that_cancel_in_the_mix_are_transcribed_from_one_and_said(tmp_path):
+    """Found by the independent check: a phase-inverted stereo recording became silence."""
+    from conftest import KK_CLIP
+
+    inverted = _stereo(KK_CLIP, tmp_path / "inverted.wav", "-1*c0")
+    wav = tmp_path / "a.wav"
+    media.extract_audio(inverted, wav)
+    mono = tmp_path / "mono.wav"
+    media.extract_audio(KK_CLIP, mono)
+    level = np.sqrt(np.mean(media.load_wav(wav) ** 2))
+    assert level > 0.5 * np.sqrt(np.mean(media.load_wav(mono) ** 2)), "the speech, not silence"
+    assert "phase-inverted" in " ".join(media.extraction_warnings(wav))
+    assert not media.extraction_warnings(mono)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.wav",
+        "a.wav.warning.txt",
+        "inverted.wav",
+        "mono.wav",
+    ]
+
+
+def test_channels_that_agree_and_quiet_recordings_carry_no_warning(tmp_path):
+    from conftest import KK_CLIP
+
+    same = _stereo(KK_CLIP, tmp_path / "same.wav", "c0")
+    quiet = tmp_path / "quiet.wav"
+    ffmpeg("-i", str(KK_CLIP), "-af", "volume=-55dB", str(quiet))
+    for source in (same, quiet):
+        wav = tmp_path / f"{source.stem}.out.wav"
+        media.extract_audio(source, wav)
+        assert not media.extraction_warnings(wav), source.name
