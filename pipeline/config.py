@@ -215,8 +215,9 @@ SETTINGS_DOCS: tuple[Documented, ...] = (
         "batch_size",
         "asr_batch_size",
         "faster-whisper only: decode this many windows of up to 30 s, cut at pauses, "
-        "side by side (greedy decoding only; about twice as fast on long audio); 0: window "
-        "after window, as Whisper does.",
+        "side by side, each to its end, its text cut into segments at pauses between words "
+        "(greedy decoding only; audio longer than one window; faster than window after "
+        "window, docs/benchmarks.md); 0: window after window, as Whisper does.",
         "[asr]\nbatch_size = 0",
     ),
     Documented(
