@@ -28,9 +28,11 @@ from pipeline.review.textfile import ERRORS_FILE
 from review_home import (  # noqa: F401  (home, job, processed, reviews: fixtures)
     home,
     job,
+    process,
     processed,
     review_file,
     reviews,
+    seed,
     seed_speakers,
 )
 
@@ -344,6 +346,75 @@ def test_a_review_file_naming_an_unknown_interview_tells_the_reviewer(
     path.write_text(edited(text, "Where is your son?", "Where is your son now?"))
     Scanner(home, monkeypatch).scan(SETTLED)
     assert note(path) is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding: review.txt saved into another interview's folder (its first line naming "
+    "the first interview) is imported into the first interview, and the next save there is "
+    "refused with no review.ERRORS.txt in either folder",
+)
+def test_a_review_file_in_another_interviews_folder_is_refused_there(
+    home, job, reviews, monkeypatch, speech_video, tmp_path
+):
+    other_video = tmp_path / "other.mp4"
+    other_video.write_bytes(speech_video.read_bytes() + b"\0")  # another recording
+    other = process(home, other_video, case="KZ-8")
+    seed(home, other)
+    path = review_file(reviews, job)
+    there = home.outbox / other.case_id / other.interview_id / "review.txt"
+    # "Save as" into the other interview's folder, with an edit meant for that interview
+    there.write_text(edited(path.read_text(), "Where is your son?", "Where is your son now?"))
+    try:
+        Scanner(home, monkeypatch).scan(SETTLED)
+        assert segments(path)[2].english == "Where is your son?", "edited the interview inside"
+        assert note(there) is not None, "the reviewer is told the file belongs elsewhere"
+    finally:  # the module's other tests scan the whole outbox
+        there.unlink()
+
+
+# Text the tool wrote itself ---------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding: a text saved on the review page with a line reading 'english:' is cut "
+    "there by the watcher when it reads back the review.txt the tool itself rewrote, the rest "
+    "moved into the English: no one touched the file",
+)
+def test_a_text_line_reading_english_survives_the_watcher(home, job, reviews, monkeypatch):
+    path = review_file(reviews, job)
+    scanner = Scanner(home, monkeypatch)
+    scanner.scan(SETTLED)
+    text = "Мой брат живёт в Алматы.\nenglish:\nон так сказал"  # typed on the page
+    reviews.save(reviews.find(job.interview_id), "Dana", 1, 0, {"text": text})
+    scanner.scan(SETTLED)
+    assert (segments(path)[0].text, segments(path)[0].english) == (
+        text,
+        "My brother lives in Almaty.",
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding: English saved on the review page with a line starting '===' makes the "
+    "review.txt the tool writes unimportable: every later edit in the file is refused",
+)
+def test_a_review_file_written_by_the_tool_imports_whatever_the_english_says(
+    home, job, reviews, monkeypatch
+):
+    interview = reviews.find(job.interview_id)
+    reviews.save(interview, "Dana", 3, 0, {"english": "Where is your son?\n=== he asked twice"})
+    path = review_file(reviews, job)
+    path.write_text(
+        edited(path.read_text(), "My brother lives in Almaty.", "My brother lived in Almaty.")
+    )
+    Scanner(home, monkeypatch).scan(SETTLED)
+    assert note(path) is None
+    assert segments(path)[0].english == "My brother lived in Almaty."
 
 
 # Encodings, links and directories ---------------------------------------------------------------
