@@ -243,6 +243,48 @@ def test_a_watcher_killed_mid_import_finishes_the_import_after_a_restart(
     assert [s.speaker for s in segments(path)] == ["S1", "Witness", "S1", "Witness"]
 
 
+KILL_BEFORE_COMMIT = """
+import os, signal, sys
+from pathlib import Path
+from pipeline import config, search, watch
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+search.index_transcript = killed  # after reviewed.json is written, before the commit
+files = watch.ReviewFiles(config.load(Path(sys.argv[1])))
+for _ in range(5):
+    files.scan()
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding: a watcher SIGKILLed after writing reviewed.json and before its commit "
+    "leaves the edit in reviewed.json with no audit entry, revision or custody event; the "
+    "restarted watcher then imports it as 'no change'",
+)
+def test_a_watcher_killed_before_its_commit_leaves_no_unaudited_edit(
+    home, job, reviews, monkeypatch
+):
+    path = review_file(reviews, job)
+    path.write_text(edited(path.read_text(), "Where is your son?", "Where is your son now?"))
+    run = subprocess.run(
+        [sys.executable, "-c", KILL_BEFORE_COMMIT, str(home.home)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert run.returncode == -9, "the watcher was to die mid-import"
+    Scanner(home, monkeypatch).scan(SETTLED)  # the restarted watcher
+    audited = [a["after"] for a in reviews.audit(job.interview_id, 3) if a["field"] == "english"]
+    english = segments(path)[2].english
+    assert english == (audited[-1] if audited else "Where is your son?"), (
+        f"reviewed.json holds {english!r}, the audit log {audited}"
+    )
+
+
 # Lines the reviewer changed -------------------------------------------------------------------
 
 
@@ -261,6 +303,28 @@ def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_se
     Scanner(home, monkeypatch).scan(SETTLED)
     assert segments(path)[0].english == "My brother lives in Almaty."
     assert note(path) is not None, "the reviewer is told which line is wrong"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="finding: notes a reviewer writes as '#' lines, which the file says are ignored, "
+    "are deleted without trace when the watcher rewrites review.txt after importing it",
+)
+def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
+    home, job, reviews, monkeypatch
+):
+    path = review_file(reviews, job)
+    text = edited(path.read_text(), "Where is your son?", "Where is your son now?")
+    path.write_text(
+        edited(
+            text, "reviewed: no\ntext:\nГде", "# ask Dana: is it 'son'?\nreviewed: no\ntext:\nГде"
+        )
+    )
+    Scanner(home, monkeypatch).scan(SETTLED)
+    assert segments(path)[2].english == "Where is your son now?"
+    kept = [f.name for f in path.parent.glob("review*") if "ask Dana" in f.read_text()]
+    assert kept, "the reviewer's note is gone from the interview's folder"
 
 
 @pytest.mark.xfail(
