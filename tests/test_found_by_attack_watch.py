@@ -1,5 +1,4 @@
-"""Findings of an outside attack on the watcher's import of a hand-edited ``review.txt``
-(branch atk-watch).
+"""Findings of an outside attack on the watcher's import of a hand-edited ``review.txt``.
 
 Each test acts as a reviewer's text editor would on the review file of one interview made by the
 real pipeline (tests/review_home.py: the tiny test model, readable segments published over it),
@@ -58,15 +57,17 @@ class Scanner:
             ),
         )
         self.files = watch.ReviewFiles(settings)
-        self.failures: list[Exception] = []
 
     def scan(self, times: int = 1) -> None:
         for _ in range(times):
-            try:
+            with contextlib.suppress(Exception):  # the watcher's scan loop logs it, scans again
                 self.files.scan()
-            except Exception as exc:  # the watcher's scan loop logs it and scans again
-                self.failures.append(exc)
             self.elapsed += POLL
+
+
+def finding(reason: str, raises: type[BaseException] = AssertionError):
+    """Marks a test that fails on the code it was written against, for the reason given."""
+    return pytest.mark.xfail(strict=True, raises=raises, reason=f"finding: {reason}")
 
 
 def segments(path: Path) -> list[transcript.Segment]:
@@ -78,6 +79,34 @@ def note(path: Path) -> str | None:
     return errors.read_text() if errors.exists() else None
 
 
+KILLED_AT = """
+import importlib, os, signal, sys
+from pathlib import Path
+from pipeline import config, watch
+
+module, attribute = sys.argv[2].split(":")
+*parents, name = attribute.split(".")
+owner = importlib.import_module(module)
+for parent in parents:
+    owner = getattr(owner, parent)
+setattr(owner, name, lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
+files = watch.ReviewFiles(config.load(Path(sys.argv[1])))
+for _ in range(5):
+    files.scan()
+"""
+
+
+def killed_watcher(settings, at: str) -> None:
+    """A watcher process that scans review files and is SIGKILLed when it calls ``at``."""
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_AT, str(settings.home), at],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert run.returncode == -9, f"the watcher was to die in {at}"
+
+
 def edited(text: str, before: str, after: str) -> str:
     assert before in text
     return text.replace(before, after)
@@ -86,10 +115,8 @@ def edited(text: str, before: str, after: str) -> str:
 # Saving in place, slowly ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: an editor that stalls for two polls (4 s) between truncating review.txt and "
+@finding(
+    "an editor that stalls for two polls (4 s) between truncating review.txt and "
     "writing it loses the whole save: the empty file is imported as 'no edits' and replaced "
     "by rename, so the editor's write lands in the unlinked file",
 )
@@ -109,10 +136,8 @@ def test_an_editor_stalling_after_truncating_the_file_does_not_lose_the_save(
     assert segments(path)[2].english == "Where is your son now?", "the reviewer's save was lost"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: an editor that stalls for two polls mid-save gets half a segment imported "
+@finding(
+    "an editor that stalls for two polls mid-save gets half a segment imported "
     "(its English cut off, audited as the reviewer's edit) and the rest of the save lost",
 )
 def test_an_editor_stalling_mid_save_does_not_import_half_a_segment(
@@ -145,10 +170,8 @@ def test_an_editor_stalling_mid_save_does_not_import_half_a_segment(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a save that lands between the watcher's 'file still holds what I imported' "
+@finding(
+    "a save that lands between the watcher's 'file still holds what I imported' "
     "check and its rewrite of review.txt is overwritten by the rewrite and lost",
 )
 def test_a_save_landing_while_the_watcher_rewrites_the_file_is_kept(
@@ -180,10 +203,8 @@ def test_a_save_landing_while_the_watcher_rewrites_the_file_is_kept(
 # Saving again -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: saving again from an editor that did not reload review.txt after the "
+@finding(
+    "saving again from an editor that did not reload review.txt after the "
     "watcher rewrote it is refused as a conflict with the reviewer's own first save, and the "
     "new edit is not imported",
 )
@@ -202,26 +223,8 @@ def test_saving_again_from_an_editor_that_did_not_reload_is_no_conflict_with_its
     assert segments(path)[0].english == "My brother lived in Almaty."
 
 
-KILL_WHILE_RENAMING = """
-import os, signal, sys
-from pathlib import Path
-from pipeline import config, watch
-from pipeline.review.edits import Reviews
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-Reviews.rename_speaker = killed
-files = watch.ReviewFiles(config.load(Path(sys.argv[1])))
-for _ in range(5):
-    files.scan()
-"""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a watcher SIGKILLed mid-import (edits saved, speaker names not yet) "
+@finding(
+    "a watcher SIGKILLed mid-import (edits saved, speaker names not yet) "
     "refuses the same file after its restart as a conflict with its own half import, and "
     "the names are never taken",
 )
@@ -232,38 +235,15 @@ def test_a_watcher_killed_mid_import_finishes_the_import_after_a_restart(
     path = review_file(reviews, job)
     text = edited(path.read_text(), "Where is your son?", "Where is your son now?")
     path.write_text(edited(text, "speaker S2 -> S2", "speaker S2 -> Witness"))
-    run = subprocess.run(
-        [sys.executable, "-c", KILL_WHILE_RENAMING, str(home.home)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert run.returncode == -9, "the watcher was to die mid-import"
+    killed_watcher(home, "pipeline.review.edits:Reviews.rename_speaker")
     assert segments(path)[2].english == "Where is your son now?", "killed after the edits"
     Scanner(home, monkeypatch).scan(SETTLED)  # the restarted watcher
     assert note(path) is None
     assert [s.speaker for s in segments(path)] == ["S1", "Witness", "S1", "Witness"]
 
 
-KILL_BEFORE_COMMIT = """
-import os, signal, sys
-from pathlib import Path
-from pipeline import config, search, watch
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-search.index_transcript = killed  # after reviewed.json is written, before the commit
-files = watch.ReviewFiles(config.load(Path(sys.argv[1])))
-for _ in range(5):
-    files.scan()
-"""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a watcher SIGKILLed after writing reviewed.json and before its commit "
+@finding(
+    "a watcher SIGKILLed after writing reviewed.json and before its commit "
     "leaves the edit in reviewed.json with no audit entry, revision or custody event; the "
     "restarted watcher then imports it as 'no change'",
 )
@@ -272,13 +252,7 @@ def test_a_watcher_killed_before_its_commit_leaves_no_unaudited_edit(
 ):
     path = review_file(reviews, job)
     path.write_text(edited(path.read_text(), "Where is your son?", "Where is your son now?"))
-    run = subprocess.run(
-        [sys.executable, "-c", KILL_BEFORE_COMMIT, str(home.home)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
-    assert run.returncode == -9, "the watcher was to die mid-import"
+    killed_watcher(home, "pipeline.search:index_transcript")  # reviewed.json written, no commit
     Scanner(home, monkeypatch).scan(SETTLED)  # the restarted watcher
     audited = [a["after"] for a in reviews.audit(job.interview_id, 3) if a["field"] == "english"]
     english = segments(path)[2].english
@@ -290,10 +264,8 @@ def test_a_watcher_killed_before_its_commit_leaves_no_unaudited_edit(
 # Lines the reviewer changed -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: deleting one '=== segment' line puts the next block (its transcript, "
+@finding(
+    "deleting one '=== segment' line puts the next block (its transcript, "
     "flags and fields) into the previous segment's English, saved without a word",
 )
 def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_segment(
@@ -307,10 +279,8 @@ def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_se
     assert note(path) is not None, "the reviewer is told which line is wrong"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: notes a reviewer writes as '#' lines, which the file says are ignored, "
+@finding(
+    "notes a reviewer writes as '#' lines, which the file says are ignored, "
     "are deleted without trace when the watcher rewrites review.txt after importing it",
 )
 def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
@@ -329,10 +299,8 @@ def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
     assert kept, "the reviewer's note is gone from the interview's folder"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: swapping two speaker names ('speaker S1 -> S2', 'speaker S2 -> S1') "
+@finding(
+    "swapping two speaker names ('speaker S1 -> S2', 'speaker S2 -> S1') "
     "gives every segment to S1: the renames run one after the other, the first merging",
 )
 def test_swapping_two_speakers_in_review_txt_swaps_them_or_is_refused(
@@ -348,10 +316,8 @@ def test_swapping_two_speakers_in_review_txt_swaps_them_or_is_refused(
     assert speakers == ["S2", "S1", "S2", "S1"] or refused, speakers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: two names for one speaker half-import review.txt (its edits and the "
+@finding(
+    "two names for one speaker half-import review.txt (its edits and the "
     "first name saved, the second refused) and leave no review.ERRORS.txt: the reviewer is "
     "not told, and the file's other edits are later refused as stale",
 )
@@ -371,10 +337,8 @@ def test_a_refused_rename_leaves_nothing_half_imported_and_tells_the_reviewer(
     ], "all or nothing"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a review.txt refused for a reason other than a bad line (here: saved on "
+@finding(
+    "a review.txt refused for a reason other than a bad line (here: saved on "
     "the review page between the watcher's check and its save) leaves no review.ERRORS.txt "
     "and is not tried again: the reviewer's edit is dropped silently",
 )
@@ -398,10 +362,8 @@ def test_a_review_file_refused_by_a_page_save_meanwhile_tells_the_reviewer(
     assert imported or note(path) is not None, "neither imported nor told why"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a review.txt whose first line names an interview this home does not "
+@finding(
+    "a review.txt whose first line names an interview this home does not "
     "know is dropped with no review.ERRORS.txt beside it (NotFound is not a file error)",
 )
 def test_a_review_file_naming_an_unknown_interview_tells_the_reviewer(
@@ -414,10 +376,8 @@ def test_a_review_file_naming_an_unknown_interview_tells_the_reviewer(
     assert note(path) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: review.txt saved into another interview's folder (its first line naming "
+@finding(
+    "review.txt saved into another interview's folder (its first line naming "
     "the first interview) is imported into the first interview, and the next save there is "
     "refused with no review.ERRORS.txt in either folder",
 )
@@ -443,10 +403,8 @@ def test_a_review_file_in_another_interviews_folder_is_refused_there(
 # Text the tool wrote itself ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a text saved on the review page with a line reading 'english:' is cut "
+@finding(
+    "a text saved on the review page with a line reading 'english:' is cut "
     "there by the watcher when it reads back the review.txt the tool itself rewrote, the rest "
     "moved into the English: no one touched the file",
 )
@@ -463,10 +421,8 @@ def test_a_text_line_reading_english_survives_the_watcher(home, job, reviews, mo
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: English saved on the review page with a line starting '===' makes the "
+@finding(
+    "English saved on the review page with a line starting '===' makes the "
     "review.txt the tool writes unimportable: every later edit in the file is refused",
 )
 def test_a_review_file_written_by_the_tool_imports_whatever_the_english_says(
@@ -486,10 +442,8 @@ def test_a_review_file_written_by_the_tool_imports_whatever_the_english_says(
 # Encodings, links and directories ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a UTF-8 byte order mark (Windows Notepad) is refused as 'line 1: text "
+@finding(
+    "a UTF-8 byte order mark (Windows Notepad) is refused as 'line 1: text "
     "outside a segment block', a line that looks right, instead of imported or named",
 )
 def test_a_byte_order_mark_is_imported_or_named(home, job, reviews, monkeypatch):
@@ -502,10 +456,8 @@ def test_a_byte_order_mark_is_imported_or_named(home, job, reviews, monkeypatch)
     assert imported or told, note(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: when review.txt is a link to the reviewer's own copy, a save refused as "
+@finding(
+    "when review.txt is a link to the reviewer's own copy, a save refused as "
     "stale (the watcher never rewrites a linked file) leaves no review.ERRORS.txt anywhere",
 )
 def test_a_linked_review_file_is_told_why_a_save_was_not_imported(
@@ -532,11 +484,10 @@ def test_a_linked_review_file_is_told_why_a_save_was_not_imported(
         path.unlink()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IsADirectoryError,
-    reason="finding: while review.txt is a directory, a save on the review page is committed "
+@finding(
+    "while review.txt is a directory, a save on the review page is committed "
     "and then fails with IsADirectoryError, so the reviewer sees an error for a saved edit",
+    raises=IsADirectoryError,
 )
 def test_a_page_save_succeeds_while_review_txt_is_a_directory(home, job, reviews, monkeypatch):
     path = review_file(reviews, job)
@@ -550,10 +501,8 @@ def test_a_page_save_succeeds_while_review_txt_is_a_directory(home, job, reviews
         path.rmdir()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="finding: a named pipe in place of review.txt blocks the watcher's scan thread "
+@finding(
+    "a named pipe in place of review.txt blocks the watcher's scan thread "
     "in open(), and with it the intake of every new recording",
 )
 def test_a_pipe_in_place_of_review_txt_does_not_stop_the_watcher(home, job, reviews, monkeypatch):
