@@ -185,3 +185,60 @@ def test_speech_skipped_inside_a_batched_window_is_decoded_again(tmp_path, user)
     segments = asr.transcribe(engine, audio, "kk", options).segments
     heard = [w["text"] for s in segments for w in s.words if lo < (w["start"] + w["end"]) / 2 < hi]
     assert len(heard) >= 5, f"no words for the speech at {lo:.1f}-{hi:.1f} s: {heard}"
+
+
+class LoopsALongPhraseInItsFirstWindow:
+    """The real engine, except that its first batched decoding loops in the first window as the
+    real decoder did: three words said, then a phrase of nine words over and over to the
+    window's end, over the speech it never decoded. Every later decoding is the real engine's.
+
+    Without timestamp tokens the real decoder looped so on continuous Russian speech
+    (espeak-ng, 58 s, no pause over 0.3 s): a phrase of ten words four times over 28.8-45.8 s
+    of its second window, the speech under it (12 s) nowhere; batch_size = 0 decoded it."""
+
+    SAID = ("менің", "ағам", "ерлан")
+    PHRASE = ("ол", "бір", "жыл", "бұрын", "үрімжіге", "кетті", "содан", "бері", "хабарсыз")
+
+    def __init__(self, engine):
+        self.engine, self.name, self.batches, self.calls = engine, engine.name, engine.batches, 0
+
+    def decode(self, audio, options, progress=None):
+        from faster_whisper.transcribe import get_compression_ratio
+
+        segments = self.engine.decode(audio, options, progress)
+        self.calls += 1
+        if self.calls > 1 or len(options.clips) < 2:
+            return segments
+        lo, hi = options.clips[0]
+        texts = [*self.SAID, *self.PHRASE * 4]
+        step = (hi - lo - 0.5) / len(texts)
+        words = tuple(
+            RawWord(lo + k * step, lo + (k + 1) * step, t, 0.9) for k, t in enumerate(texts)
+        )
+        text = " ".join(texts)
+        looped = dataclasses.replace(
+            segments[0],
+            start=lo,
+            end=words[-1].end,
+            text=text,
+            words=words,
+            compression_ratio=get_compression_ratio(text),
+        )
+        return [looped, *segments[1:]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a loop of a phrase longer than loops.LONGEST (8 words) is not seen as a loop: it "
+    "is left in the transcript four times over and the speech under it is never decoded again",
+)
+def test_speech_under_a_loop_of_a_long_phrase_is_decoded_again(tmp_path, user):
+    real, options = user
+    clips = [_clip(n, tmp_path) for n in (17, 18, 20, 21)]
+    pause = _silence(0.4)
+    audio = np.concatenate([clips[0], pause, clips[1], pause, clips[2], pause, clips[3]])
+    engine = LoopsALongPhraseInItsFirstWindow(real)
+    segments = asr.transcribe(engine, audio, "kk", options).segments
+    words = [w["text"].strip(" .,").lower() for s in segments for w in s.words]
+    assert words.count("үрімжіге") <= 1, "the looped phrase is still in the transcript"
+    assert engine.calls >= 2, "the speech under the loop was never decoded again"
