@@ -57,15 +57,23 @@ def stretch_windows(
 
 def split_long(seg: RawSegment, limit_s: float = SEGMENT_S) -> list[RawSegment]:
     """``seg`` cut at its longest pause between words until no part is longer than ``limit_s``
-    (a part of one word stays whole, and no part is left without time); each part keeps the decoder's figures for the whole."""
+    (a part of one word stays whole, and no part is left without time); each part keeps the
+    decoder's figures for the whole."""
     if seg.end - seg.start <= limit_s or len(seg.words) < 2:
         return [seg]
     pairs = enumerate(zip(seg.words, seg.words[1:]), 1)
-    # never a cut that leaves a part no time (words held at the segment's edges)
-    gaps = [(b.start - a.end, n) for n, (a, b) in pairs if seg.start < a.end and b.start < seg.end]
+    middle = (seg.start + seg.end) / 2
+    # never a cut that leaves a part no time (words held at the segment's edges); of pauses
+    # equally long (none, in speech without pauses), the one nearest the middle: the last of
+    # them cut one word off at a time (found by the independent check on clipped audio)
+    gaps = [
+        (round(b.start - a.end, 2), -abs(b.start - middle), n)
+        for n, (a, b) in pairs
+        if seg.start < a.end and b.start < seg.end
+    ]
     if not gaps:
         return [seg]
-    cut = max(gaps)[1]
+    cut = max(gaps)[2]
     head, tail = seg.words[:cut], seg.words[cut:]
     parts = (
         dataclasses.replace(seg, end=head[-1].end, text=" ".join(w.text for w in head), words=head),
