@@ -41,7 +41,7 @@ from .loops import collapse_loops, collapse_word_loops
 from .media import SAMPLE_RATE
 from .transcript import Segment, fit_words, write_atomic
 from .vad import TimeMap, speech_regions
-from .windows import decoding_windows, split_long, stretch_windows
+from .windows import decoding_windows, split_at_splices, split_long, stretch_windows
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,8 @@ def transcribe(
         redecode = one_by_one
     if options.vad:
         raw = recovery.fill_gaps(audio, raw, redecode)
+    if timemap:
+        raw = [part for seg in raw for part in split_at_splices(seg, timemap.splices())]
     if batched:  # a loop left whole stays one segment, flagged; cut, it would hide among parts
         raw = [
             part

@@ -47,6 +47,11 @@ class TimeMap:
             self.shifts.append((start - position) / SAMPLE_RATE)
             position += end - start
 
+    def splices(self) -> list[float]:
+        """Where, in the speech-only audio, a cut-out silence was: speech on either side of one
+        was said seconds apart."""
+        return self.starts[1:]
+
     def __call__(self, t: float, end: bool = False) -> float:
         found = bisect.bisect_left(self.starts, t) if end else bisect.bisect_right(self.starts, t)
         i = max(found - 1, 0)

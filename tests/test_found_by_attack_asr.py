@@ -65,13 +65,6 @@ def long_pause(tmp_path_factory, user):
     return audio, (edges[-3], edges[-2]), asr.transcribe(engine, audio, "kk", options).segments
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="times are mapped back across the silence the voice detector cut out (vad.TimeMap) "
-    "for a word the batched decoder timed over the splice: one word is timed over the whole "
-    "20 s of silence (on 8 s and 7 s pauses, a window's first word starts 6 s before it is "
-    "said); batch_size = 0 times them right",
-)
 def test_no_word_is_timed_over_the_middle_of_a_long_silence(long_pause):
     _, (lo, hi), segments = long_pause
     over = [
@@ -83,12 +76,6 @@ def test_no_word_is_timed_over_the_middle_of_a_long_silence(long_pause):
     assert not over, f"words timed over the silence {lo:.1f}-{hi:.1f} s: {over}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="windows.split_long measures a segment in the audio left once silences are cut out, "
-    "and skips a segment holding a word over 2 s as a loop without flagging it: a 27 s "
-    "segment over 20 s of silence, no flag",
-)
 def test_a_segment_longer_than_the_reviewers_unit_is_cut_or_flagged(long_pause):
     _, _, segments = long_pause
     unflagged = [

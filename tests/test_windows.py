@@ -6,7 +6,13 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from pipeline import media
 from pipeline.engines.raw import RawSegment, RawWord
 from pipeline.recovery import held_inside
-from pipeline.windows import WINDOW_S, decoding_windows, split_long, stretch_windows
+from pipeline.windows import (
+    WINDOW_S,
+    decoding_windows,
+    split_at_splices,
+    split_long,
+    stretch_windows,
+)
 
 from conftest import KK_CLIP
 
@@ -86,3 +92,24 @@ def test_stretches_decoded_again_are_windows_in_the_whole_audios_time():
         (10.0, 40.0),
         (40.0, 45.0),
     ]
+
+
+def test_a_segment_across_a_cut_out_silence_is_cut_there_and_no_word_spans_it():
+    words = (
+        RawWord(1.0, 2.0, "бір", 0.9),
+        RawWord(2.5, 5.5, "екі", 0.9),  # across the splice at 5.0, mostly before it
+        RawWord(5.8, 6.5, "үш", 0.9),
+    )
+    seg = RawSegment(
+        start=0.5,
+        end=7.0,
+        text=" бір екі үш",
+        avg_logprob=-0.3,
+        no_speech_prob=0.0,
+        compression_ratio=1.2,
+        words=words,
+    )
+    before, after = split_at_splices(seg, [5.0, 20.0])
+    assert (before.start, before.end, before.text) == (0.5, 5.0, "бір екі")
+    assert before.words[-1].end == 5.0 and (after.start, after.end, after.text) == (5.0, 7.0, "үш")
+    assert split_at_splices(seg, [8.0]) == [seg]
