@@ -66,10 +66,13 @@ def loop_kept(seg: RawSegment) -> list[RawWord] | None:
 
 
 def transcribed_spans(seg: RawSegment) -> list[tuple[float, float]]:
-    """The whole of a raw segment, or where its decoder looped, the spans of the words it keeps."""
+    """The spans of a raw segment's words (where its decoder looped, of the words it keeps), or
+    its whole span when it has none: a batched window is one segment, and speech its decoder
+    jumped over lies between its words (found by the independent check: two of four answers
+    missing from a window, with no flag)."""
     kept = loop_kept(seg)
     if kept is None:
-        return [(seg.start, seg.end)]
+        return [(w.start, w.end) for w in seg.words] or [(seg.start, seg.end)]
     return [(w.start, w.end) for w in kept]
 
 
@@ -80,10 +83,14 @@ def _middle(word: RawWord) -> float:
 
 
 def cut_around(seg: RawSegment, stretches: list[tuple[float, float]]) -> list[RawSegment]:
-    """A looped segment as the runs of its kept words between the stretches decoded again (a
-    segment that did not loop, or that no stretch falls in, stays whole)."""
+    """A segment as the runs of its kept words between the stretches decoded again: a looped
+    segment around every stretch it overlaps, one that did not loop around the stretches
+    between its words (otherwise it stays whole)."""
     kept = loop_kept(seg)
     inside = [(lo, hi) for lo, hi in stretches if lo < seg.end and hi > seg.start]
+    if kept is None and seg.words:
+        kept, first, last = list(seg.words), _middle(seg.words[0]), _middle(seg.words[-1])
+        inside = [(lo, hi) for lo, hi in inside if first < lo and hi < last]
     if kept is None or not inside:
         return [seg]
     runs: list[list[RawWord]] = [[]]

@@ -157,9 +157,11 @@ def test_a_looped_segment_is_cut_where_its_speech_was_decoded_again():
     before, after = recovery.cut_around(seg, [(2.1, 8.5)])
     assert (before.start, before.end, before.text) == (0.0, 2.2, "ал бір")
     assert (after.start, after.end, after.text) == (9.0, 10.0, "сосын")
-    unlooped = _segment(0.0, 10.0, seg.text, tuple(said[:2] + said[-1:]))
-    # a segment that did not loop stays whole
-    assert recovery.cut_around(unlooped, [(2.1, 8.5)]) == [unlooped]
+    unlooped = _segment(0.0, 10.0, "ал бір сосын", tuple(said[:2] + said[-1:]))
+    # a segment that did not loop (a batched window) is cut around speech between its words
+    # that was decoded again, and stays whole where that speech lies outside its words
+    assert [p.text for p in recovery.cut_around(unlooped, [(2.1, 8.5)])] == ["ал бір", "сосын"]
+    assert recovery.cut_around(unlooped, [(9.6, 12.0)]) == [unlooped]
 
 
 def test_loops_are_cut_back_to_one_occurrence():

@@ -152,12 +152,6 @@ class DropsWordsInsideItsFirstWindow:
         return [dataclasses.replace(first, words=kept, text=text), *segments[1:]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="speech the batched decoder skipped inside a window is never decoded again: the "
-    "window is one segment, so recovery.skipped_speech sees no gap between segments; "
-    "split_long then cuts the segment at the hole and the speech is lost with no flag",
-)
 def test_speech_skipped_inside_a_batched_window_is_decoded_again(tmp_path, user):
     real, options = user
     clips = [_clip(n, tmp_path) for n in (17, 18, 20, 21)]
