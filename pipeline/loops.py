@@ -16,7 +16,10 @@ from typing import Callable
 from .engines.raw import RawWord
 
 LOOP_REPEATS = 3  # a phrase said this many times in a row is a decoder loop, not speech
-LONGEST = 8  # the longest phrase, in words, looked for
+# The longest phrase, in words, looked for: a window's loop can be a whole sentence (the
+# independent check found one of ten words, missed at 8); said three times in a row, a phrase
+# this long is never speech.
+LONGEST = 20
 
 # A syllable of 2-4 letters said four or more times in a row inside one word ("оқиғағағағаға"):
 # the decoder looping within a word, which the word-level check below cannot see.

@@ -206,11 +206,6 @@ class LoopsALongPhraseInItsFirstWindow:
         return [looped, *segments[1:]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a loop of a phrase longer than loops.LONGEST (8 words) is not seen as a loop: it "
-    "is left in the transcript four times over and the speech under it is never decoded again",
-)
 def test_speech_under_a_loop_of_a_long_phrase_is_decoded_again(tmp_path, user):
     real, options = user
     clips = [_clip(n, tmp_path) for n in (17, 18, 20, 21)]
