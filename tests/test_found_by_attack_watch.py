@@ -29,11 +29,6 @@ from watch_attack import SETTLED, Scanner, edited, finding, killed_watcher, note
 # Saving in place, slowly ----------------------------------------------------------------------
 
 
-@finding(
-    "an editor that stalls for two polls (4 s) between truncating review.txt and "
-    "writing it loses the whole save: the empty file is imported as 'no edits' and replaced "
-    "by rename, so the editor's write lands in the unlinked file",
-)
 def test_an_editor_stalling_after_truncating_the_file_does_not_lose_the_save(
     home, job, reviews, monkeypatch
 ):
@@ -50,10 +45,6 @@ def test_an_editor_stalling_after_truncating_the_file_does_not_lose_the_save(
     assert segments(path)[2].english == "Where is your son now?", "the reviewer's save was lost"
 
 
-@finding(
-    "an editor that stalls for two polls mid-save gets half a segment imported "
-    "(its English cut off, audited as the reviewer's edit) and the rest of the save lost",
-)
 def test_an_editor_stalling_mid_save_does_not_import_half_a_segment(
     home, job, reviews, monkeypatch
 ):
@@ -84,10 +75,6 @@ def test_an_editor_stalling_mid_save_does_not_import_half_a_segment(
     ]
 
 
-@finding(
-    "a save that lands between the watcher's 'file still holds what I imported' "
-    "check and its rewrite of review.txt is overwritten by the rewrite and lost",
-)
 def test_a_save_landing_while_the_watcher_rewrites_the_file_is_kept(
     home, job, reviews, monkeypatch
 ):

@@ -93,11 +93,18 @@ def _offered(suggestion: suggestions.Suggestion | None) -> list[str]:
     ]
 
 
-def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
+def write_review_file(
+    reviews: Reviews,
+    interview: Interview,
+    force: bool = False,
+    unless_changed_from: bytes | None = None,
+) -> bool:
     """(Re)write review.txt unless a person has changed it since this tool last wrote it.
 
     A changed file holds edits not imported yet: it is left alone until imported, and never
-    overwritten. Returns whether the file was written.
+    overwritten. ``force`` rewrites a file just imported, but only while it still holds
+    ``unless_changed_from`` (checked last thing): a save made meanwhile is kept. Returns
+    whether the file was written.
     """
     path = interview.out_dir / REVIEW_FILE
     row = reviews.db.execute(
@@ -110,9 +117,18 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
     offered = suggestions.load(interview.out_dir)
     content = render(t, reviews.revisions(interview.interview_id), offered)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    if unless_changed_from is not None and _read(path) != unless_changed_from:
+        return False
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)
     reviews.db.execute(
         "INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest)
     )
     return True
+
+
+def _read(path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

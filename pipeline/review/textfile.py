@@ -10,6 +10,7 @@ that is wrong and why; nothing is saved then, and the file is left as it is for 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -150,6 +151,10 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
                     key, value
                 )
     close(len(lines) + 1)
+    if not blocks and not problems:
+        problems.append(
+            (1, "no '=== segment' line: the file is empty or cut short; nothing was imported")
+        )
     if problems:
         raise ReviewFileError(path, sorted(problems))
     return (first[1] if first else None), blocks
@@ -250,11 +255,12 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
     try:
         interview = None
         try:
+            data = path.read_bytes()
             try:
-                text = path.read_text(encoding="utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise ReviewFileError(
-                    path, [(text_line(path, exc.start), "not UTF-8 text; save it as UTF-8")]
+                    path, [(text_line(data, exc.start), "not UTF-8 text; save it as UTF-8")]
                 )
             interview_id, blocks = parse(text, path)
             interview = reviews.find(interview_id or path.parent.name)
@@ -272,9 +278,14 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
             raise
         _note_errors(path, interview, None)
-        # Rewritten only while it still holds what was imported: a save made meanwhile is kept.
-        mine = path == interview.out_dir / REVIEW_FILE and _holds(path, text)
-        write_review_file(reviews, interview, force=mine)
+        mine = path == interview.out_dir / REVIEW_FILE
+        if edits or names:  # new revisions: the file is brought up to them, unless saved meanwhile
+            write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+        elif mine:  # left as it is, but holding nothing unimported: later saves may refresh it
+            reviews.db.execute(
+                "INSERT OR REPLACE INTO review_files VALUES (?,?)",
+                (interview.interview_id, hashlib.sha256(data).hexdigest()),
+            )
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
         return ImportResult(
             interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits)
@@ -283,15 +294,8 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         reviews.close()
 
 
-def _holds(path: Path, text: str) -> bool:
-    try:
-        return path.read_text(encoding="utf-8") == text
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def text_line(path: Path, offset: int) -> int:
-    return path.read_bytes()[:offset].count(b"\n") + 1
+def text_line(data: bytes, offset: int) -> int:
+    return data[:offset].count(b"\n") + 1
 
 
 def _note_errors(path: Path, interview: Interview | None, message: str | None) -> None:
