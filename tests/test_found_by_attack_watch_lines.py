@@ -164,11 +164,6 @@ def test_a_review_file_in_another_interviews_folder_is_refused_there(
 # Text the tool wrote itself ---------------------------------------------------------------------
 
 
-@finding(
-    "a text saved on the review page with a line reading 'english:' is cut "
-    "there by the watcher when it reads back the review.txt the tool itself rewrote, the rest "
-    "moved into the English: no one touched the file",
-)
 def test_a_text_line_reading_english_survives_the_watcher(home, job, reviews, monkeypatch):
     path = review_file(reviews, job)
     scanner = Scanner(home, monkeypatch)
@@ -182,10 +177,6 @@ def test_a_text_line_reading_english_survives_the_watcher(home, job, reviews, mo
     )
 
 
-@finding(
-    "English saved on the review page with a line starting '===' makes the "
-    "review.txt the tool writes unimportable: every later edit in the file is refused",
-)
 def test_a_review_file_written_by_the_tool_imports_whatever_the_english_says(
     home, job, reviews, monkeypatch
 ):

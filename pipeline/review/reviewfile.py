@@ -7,6 +7,7 @@ so that ``edits`` can refresh the file after a save without an import cycle.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from typing import Protocol
 
@@ -14,6 +15,19 @@ from .. import transcript as tr
 from ..outbox import REVIEW_FILE
 from . import suggestions
 from .interview import Interview
+
+# A line of a segment's text or English that the file's reader would take for one of its own
+# markers (a block's '===' line, 'text:', 'english:'), backslashes and spaces before it allowed:
+# written with one more backslash in front, which reading takes off again.
+MARKER_LIKE = re.compile(r"[\s\\]*(===|text:\s*$|english:\s*$)")
+
+
+def escape(body: str) -> str:
+    return "\n".join("\\" + ln if MARKER_LIKE.match(ln) else ln for ln in body.split("\n"))
+
+
+def unescape(line: str) -> str:
+    return line[1:] if line.startswith("\\") and MARKER_LIKE.match(line[1:]) else line
 
 
 class Reviews(Protocol):
@@ -74,9 +88,9 @@ def render(
             f"reviewed: {'yes' if seg.reviewed else 'no'}",
             *_offered((offered or {}).get(seg.id)),
             "text:",
-            seg.text,
+            escape(seg.text),
             "english:",
-            seg.english or "",
+            escape(seg.english or ""),
             "",
         ]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from ..config import LANGUAGES, Settings
 from .changes import Edit, ReviewError
 from .edits import Reviews
 from .interview import Interview
-from .reviewfile import REVIEW_FILE, write_review_file
+from .reviewfile import REVIEW_FILE, unescape, write_review_file
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
                 body = "english"
                 block.fields["english"] = []
             else:
-                block.fields[body].append(line)
+                block.fields[body].append(unescape(line))
         elif not line.strip() or line.startswith("#") or (block is None and RENAME.match(line)):
             continue
         elif block is None:
