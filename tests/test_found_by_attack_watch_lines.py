@@ -25,10 +25,6 @@ from watch_attack import SETTLED, Scanner, edited, finding, note, segments
 # Lines the reviewer changed -------------------------------------------------------------------
 
 
-@finding(
-    "deleting one '=== segment' line puts the next block (its transcript, "
-    "flags and fields) into the previous segment's English, saved without a word",
-)
 def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_segment(
     home, job, reviews, monkeypatch
 ):

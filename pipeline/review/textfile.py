@@ -117,6 +117,14 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
             if body == "text" and line.strip() == "english:":
                 body = "english"
                 block.fields["english"] = []
+            elif line.strip() in ("text:", "english:"):  # the next block's, its '===' line gone
+                problems.append(
+                    (
+                        n,
+                        f"a second '{line.strip()}' line in segment {block.segment_id}: "
+                        f"put back the '=== segment' line of the block it starts",
+                    )
+                )
             else:
                 block.fields[body].append(unescape(line))
         elif not line.strip() or line.startswith("#") or (block is None and RENAME.match(line)):
