@@ -56,10 +56,6 @@ def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
     assert kept, "the reviewer's note is gone from the interview's folder"
 
 
-@finding(
-    "swapping two speaker names ('speaker S1 -> S2', 'speaker S2 -> S1') "
-    "gives every segment to S1: the renames run one after the other, the first merging",
-)
 def test_swapping_two_speakers_in_review_txt_swaps_them_or_is_refused(
     home, job, reviews, monkeypatch
 ):
@@ -73,11 +69,6 @@ def test_swapping_two_speakers_in_review_txt_swaps_them_or_is_refused(
     assert speakers == ["S2", "S1", "S2", "S1"] or refused, speakers
 
 
-@finding(
-    "two names for one speaker half-import review.txt (its edits and the "
-    "first name saved, the second refused) and leave no review.ERRORS.txt: the reviewer is "
-    "not told, and the file's other edits are later refused as stale",
-)
 def test_a_refused_rename_leaves_nothing_half_imported_and_tells_the_reviewer(
     home, job, reviews, monkeypatch
 ):

@@ -168,9 +168,17 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
     return (first[1] if first else None), blocks
 
 
-def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
-    """(old, new) speaker names from the 'speaker X -> Y' lines above the first block."""
-    found, problems = [], []
+def renames(text: str, t: tr.Transcript, path: Path) -> dict[str, str]:
+    """{old: new} speaker names from the 'speaker X -> Y' lines above the first block.
+
+    A rename already made (the machine's label ``old`` now named ``new``) is left out: a file
+    saved again from an editor that did not reload it still says it.
+    """
+    labels = {s.speaker for s in t.segments if s.speaker}
+    given = t.speakers.get("names", {})
+    found: dict[str, str] = {}
+    at: dict[str, int] = {}
+    problems = []
     for n, line in enumerate(text.split("\n"), 1):
         if line.startswith("==="):
             break
@@ -178,6 +186,8 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
         if not m or m[1].strip() == m[2].strip():
             continue
         old, new = m[1].strip(), m[2].strip()
+        if old not in labels and given.get(old) == new:
+            continue
         if old not in labels:
             problems.append(
                 (
@@ -187,8 +197,10 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
             )
         elif not new:
             problems.append((n, f"write a name after '->' for {old}, or put back '{old}'"))
+        elif old in found and found[old] != new:
+            problems.append((n, f"{old} is given a second name here (also at line {at[old]})"))
         else:
-            found.append((old, new))
+            found[old], at[old] = new, n
     if problems:
         raise ReviewFileError(path, problems)
     return found
@@ -274,13 +286,9 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             interview = reviews.find(interview_id or path.parent.name)
             reviews.open(interview)
             edits = edits_from(reviews, interview, blocks, path)
-            names = renames(
-                text, {s.speaker for s in reviews.open(interview).segments if s.speaker}, path
-            )
-            if edits:
-                reviews.apply_edits(interview, reviewer, edits, action="review.txt")
-            for old, new in names:
-                reviews.rename_speaker(interview, reviewer, old, new)
+            names = renames(text, reviews.open(interview), path)
+            if edits or names:  # one transaction: all of the file is saved, or none of it
+                reviews.apply_edits(interview, reviewer, edits, action="review.txt", renames=names)
         except ReviewFileError as exc:
             _note_errors(path, interview, str(exc))
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
