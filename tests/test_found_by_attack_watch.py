@@ -104,11 +104,6 @@ def test_a_save_landing_while_the_watcher_rewrites_the_file_is_kept(
 # Saving again -----------------------------------------------------------------------------------
 
 
-@finding(
-    "saving again from an editor that did not reload review.txt after the "
-    "watcher rewrote it is refused as a conflict with the reviewer's own first save, and the "
-    "new edit is not imported",
-)
 def test_saving_again_from_an_editor_that_did_not_reload_is_no_conflict_with_itself(
     home, job, reviews, monkeypatch
 ):
@@ -179,10 +174,6 @@ def test_a_byte_order_mark_is_imported_or_named(home, job, reviews, monkeypatch)
     assert imported or told, note(path)
 
 
-@finding(
-    "when review.txt is a link to the reviewer's own copy, a save refused as "
-    "stale (the watcher never rewrites a linked file) leaves no review.ERRORS.txt anywhere",
-)
 def test_a_linked_review_file_is_told_why_a_save_was_not_imported(
     home, job, reviews, monkeypatch, tmp_path
 ):

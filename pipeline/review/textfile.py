@@ -245,6 +245,9 @@ def edits_from(
         if not changed:
             continue
         latest = current[b.segment_id]["revision"]
+        newest = reviews.version(interview.interview_id, b.segment_id, latest) or {}
+        if all(newest.get(k) == v for k, v in changed.items()):
+            continue  # saved already, e.g. by this file, from an editor that did not reload it
         if b.revision != latest:
             row = reviews.latest(interview.interview_id, b.segment_id)
             problems.append(
