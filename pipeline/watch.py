@@ -157,6 +157,10 @@ class ReviewFiles:
                 st = path.stat()
             except OSError:  # gone, or a link to nothing
                 continue
+            if not stat.S_ISREG(
+                st.st_mode
+            ):  # a pipe would block the scan (and all intake) in open()
+                continue
             seen = (st.st_size, st.st_mtime_ns)
             if self._seen.get(path) == seen:
                 continue

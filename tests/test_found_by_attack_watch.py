@@ -198,11 +198,6 @@ def test_a_linked_review_file_is_told_why_a_save_was_not_imported(
         path.unlink()
 
 
-@finding(
-    "while review.txt is a directory, a save on the review page is committed "
-    "and then fails with IsADirectoryError, so the reviewer sees an error for a saved edit",
-    raises=IsADirectoryError,
-)
 def test_a_page_save_succeeds_while_review_txt_is_a_directory(home, job, reviews, monkeypatch):
     path = review_file(reviews, job)
     path.unlink()
@@ -215,10 +210,6 @@ def test_a_page_save_succeeds_while_review_txt_is_a_directory(home, job, reviews
         path.rmdir()
 
 
-@finding(
-    "a named pipe in place of review.txt blocks the watcher's scan thread "
-    "in open(), and with it the intake of every new recording",
-)
 def test_a_pipe_in_place_of_review_txt_does_not_stop_the_watcher(home, job, reviews, monkeypatch):
     path = review_file(reviews, job)
     path.unlink()

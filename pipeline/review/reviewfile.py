@@ -124,6 +124,8 @@ def write_review_file(
     row = reviews.db.execute(
         "SELECT sha256 FROM review_files WHERE interview_id=?", (interview.interview_id,)
     ).fetchone()
+    if path.exists() and not path.is_file():  # a directory or pipe put there: not ours to replace
+        return False
     if path.exists() and not force:
         if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
             return False
