@@ -160,10 +160,6 @@ def test_a_watcher_killed_before_its_commit_leaves_no_unaudited_edit(
 # Encodings, links and directories ---------------------------------------------------------------
 
 
-@finding(
-    "a UTF-8 byte order mark (Windows Notepad) is refused as 'line 1: text "
-    "outside a segment block', a line that looks right, instead of imported or named",
-)
 def test_a_byte_order_mark_is_imported_or_named(home, job, reviews, monkeypatch):
     path = review_file(reviews, job)
     text = edited(path.read_text(), "Where is your son?", "Where is your son now?")

@@ -280,7 +280,7 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         try:
             data = path.read_bytes()
             try:
-                text = data.decode("utf-8")
+                text = data.decode("utf-8-sig")  # Notepad starts its UTF-8 with a BOM
             except UnicodeDecodeError as exc:
                 raise ReviewFileError(
                     path, [(text_line(data, exc.start), "not UTF-8 text; save it as UTF-8")]
