@@ -25,6 +25,10 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+# How long a saved review.txt must stand still before it is imported: longer than an editor
+# saving over a share or a busy disk stalls between truncating the file and writing it.
+REVIEW_SETTLE_SECONDS = 5.0
+
 
 class AlreadyWatching(RuntimeError):
     """Another watcher holds this home folder."""
@@ -133,28 +137,37 @@ def _consider(
 class ReviewFiles:
     """Imports a reviewer's edited ``review.txt`` from the outbox when it changes.
 
-    A change is imported once it has stood still for a scan: an editor that saves in place
-    truncates the file and then writes it, and the empty or half-written file read in between
-    would be imported as "no edits" and rewritten over the save that follows.
+    A change is imported once the file has stood still for :data:`REVIEW_SETTLE_SECONDS` (or
+    the intake's settle time, if longer): an editor that saves in place truncates the file and
+    then writes it, and over a share or a busy disk it can stall in between, or mid-write. The
+    empty or half-written file read then would be imported as the reviewer's save.
     """
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._seen: dict[Path, tuple[int, float]] = {}  # as last imported
-        self._changing: dict[Path, tuple[int, float]] = {}  # as seen on the previous scan
+        self._seen: dict[Path, tuple[int, int]] = {}  # as last imported
+        self._settler = intake.Settler(max(settings.settle_seconds, REVIEW_SETTLE_SECONDS))
 
     def scan(self) -> None:
         from .review.textfile import ReviewError, import_review_file
 
+        now = time.monotonic()
         for path in self.settings.outbox.glob("*/*/review.txt"):
-            st = path.stat()
-            now = (st.st_size, st.st_mtime)
-            if self._seen.get(path) == now:
+            try:
+                st = path.stat()
+            except OSError:  # gone, or a link to nothing
                 continue
-            if self._changing.get(path) != now:
-                self._changing[path] = now
+            if not stat.S_ISREG(
+                st.st_mode
+            ):  # a pipe would block the scan (and all intake) in open()
                 continue
-            self._seen[path] = now
+            seen = (st.st_size, st.st_mtime_ns)
+            if self._seen.get(path) == seen:
+                continue
+            if not self._settler.ready(path, st.st_size, st.st_mtime, now):
+                continue
+            self._settler.forget(path)
+            self._seen[path] = seen
             try:
                 import_review_file(self.settings, path)
             except ReviewError as exc:  # the reasons are written beside the file, for the reviewer

@@ -6,7 +6,9 @@ import json
 import re
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
+from pipeline import config
 from pipeline.runner import STAGES
 from pipeline.store import Store
 
@@ -219,6 +221,7 @@ def test_a_review_file_is_imported_once_it_stands_still(home, monkeypatch):
     """An editor saving in place empties the file before writing it: the empty file is not
     imported (as "no edits", rewritten over the save that followed: a lost edit, and a hang of
     the test above)."""
+    from pipeline import watch
     from pipeline.review import textfile
     from pipeline.watch import ReviewFiles
 
@@ -226,15 +229,21 @@ def test_a_review_file_is_imported_once_it_stands_still(home, monkeypatch):
     monkeypatch.setattr(
         textfile, "import_review_file", lambda settings, path: imported.append(path.read_text())
     )
+    clock = [0.0]  # the watcher's polls, at the default interval
+    monkeypatch.setattr(watch, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+
+    def scan():
+        files.scan()
+        clock[0] += config.Settings.poll_seconds
+
     review = home.outbox / "KZ-41" / "x" / "review.txt"
     review.parent.mkdir(parents=True)
     review.write_text("")
     files = ReviewFiles(home)
-    files.scan()
+    scan()
     review.write_text("speaker: mother\n")
-    files.scan()
-    files.scan()
-    files.scan()
+    while clock[0] < 2 * watch.REVIEW_SETTLE_SECONDS:
+        scan()
     assert imported == ["speaker: mother\n"]
 
 

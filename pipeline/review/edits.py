@@ -244,9 +244,15 @@ class Reviews:
         return t
 
     def apply_edits(
-        self, interview: Interview, reviewer: str, edits: list[Edit], action: str = "edit"
+        self,
+        interview: Interview,
+        reviewer: str,
+        edits: list[Edit],
+        action: str = "edit",
+        renames: dict[str, str] | None = None,
     ) -> tr.Transcript:
-        """Field edits to several segments, all or nothing; the first stale one refuses them all."""
+        """Field edits to several segments, all or nothing; the first stale one refuses them all.
+        ``renames`` ({old: new} speaker names, all at once) are made in the same transaction."""
         checked = [Edit(e.segment_id, e.revision, validate_changes(e.changes)) for e in edits]
 
         def apply(t: tr.Transcript):
@@ -262,6 +268,9 @@ class Reviews:
                         touched.add(seg.id)
                 if seg.english and tr.MISSING_TRANSLATION_FLAG in seg.flags:
                     seg.flags.remove(tr.MISSING_TRANSLATION_FLAG)
+            if renames:
+                renamed, hit = reshape.rename_speakers(t, renames)
+                changes, touched = changes + renamed, touched | hit
             return changes, touched
 
         return self.change(interview, reviewer, apply)

@@ -94,17 +94,27 @@ def merge_segments(t: tr.Transcript, seg: tr.Segment, nxt: tr.Segment) -> Applie
 
 def rename_speaker(t: tr.Transcript, old: str, new: str) -> Applied:
     """Every segment with the label ``old`` gets ``new``; one change for the whole interview."""
-    hit = [s for s in t.segments if s.speaker == old]
-    if not hit:
-        labels = sorted({s.speaker for s in t.segments if s.speaker})
-        raise ReviewError(
-            f"no segment has the speaker {old!r}; speakers here: {', '.join(labels) or 'none'}"
-        )
+    return rename_speakers(t, {old: new})
+
+
+def rename_speakers(t: tr.Transcript, names: dict[str, str]) -> Applied:
+    """Renames ``{old: new}`` all at once, so that swapping two names swaps them (one after
+    the other, the first would merge them); one change per rename."""
+    labels = sorted({s.speaker for s in t.segments if s.speaker})
+    for old in names:
+        if old not in labels:
+            raise ReviewError(
+                f"no segment has the speaker {old!r}; speakers here: {', '.join(labels) or 'none'}"
+            )
+    hit = [s for s in t.segments if s.speaker in names]
     for seg in hit:
-        seg.speaker = new
-    names = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
-    names[next((k for k, v in names.items() if v == old), old)] = new
-    return [Change(None, "speaker", old, new, "rename speaker")], {s.id for s in hit}
+        seg.speaker = names[seg.speaker]
+    given = t.speakers.setdefault("names", {})  # machine label -> the name reviewers gave it
+    keys = {old: next((k for k, v in given.items() if v == old), old) for old in names}
+    for old, new in names.items():
+        given[keys[old]] = new
+    changes = [Change(None, "speaker", old, new, "rename speaker") for old, new in names.items()]
+    return changes, {s.id for s in hit}
 
 
 def merge_speakers(t: tr.Transcript, source: str, target: str) -> Applied:

@@ -7,6 +7,7 @@ so that ``edits`` can refresh the file after a save without an import cycle.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from typing import Protocol
 
@@ -14,6 +15,19 @@ from .. import transcript as tr
 from ..outbox import REVIEW_FILE
 from . import suggestions
 from .interview import Interview
+
+# A line of a segment's text or English that the file's reader would take for one of its own
+# markers (a block's '===' line, 'text:', 'english:'), backslashes and spaces before it allowed:
+# written with one more backslash in front, which reading takes off again.
+MARKER_LIKE = re.compile(r"[\s\\]*(===|text:\s*$|english:\s*$)")
+
+
+def escape(body: str) -> str:
+    return "\n".join("\\" + ln if MARKER_LIKE.match(ln) else ln for ln in body.split("\n"))
+
+
+def unescape(line: str) -> str:
+    return line[1:] if line.startswith("\\") and MARKER_LIKE.match(line[1:]) else line
 
 
 class Reviews(Protocol):
@@ -74,9 +88,9 @@ def render(
             f"reviewed: {'yes' if seg.reviewed else 'no'}",
             *_offered((offered or {}).get(seg.id)),
             "text:",
-            seg.text,
+            escape(seg.text),
             "english:",
-            seg.english or "",
+            escape(seg.english or ""),
             "",
         ]
     return "\n".join(lines)
@@ -93,16 +107,25 @@ def _offered(suggestion: suggestions.Suggestion | None) -> list[str]:
     ]
 
 
-def write_review_file(reviews: Reviews, interview: Interview, force: bool = False) -> bool:
+def write_review_file(
+    reviews: Reviews,
+    interview: Interview,
+    force: bool = False,
+    unless_changed_from: bytes | None = None,
+) -> bool:
     """(Re)write review.txt unless a person has changed it since this tool last wrote it.
 
     A changed file holds edits not imported yet: it is left alone until imported, and never
-    overwritten. Returns whether the file was written.
+    overwritten. ``force`` rewrites a file just imported, but only while it still holds
+    ``unless_changed_from`` (checked last thing): a save made meanwhile is kept. Returns
+    whether the file was written.
     """
     path = interview.out_dir / REVIEW_FILE
     row = reviews.db.execute(
         "SELECT sha256 FROM review_files WHERE interview_id=?", (interview.interview_id,)
     ).fetchone()
+    if path.exists() and not path.is_file():  # a directory or pipe put there: not ours to replace
+        return False
     if path.exists() and not force:
         if row is None or hashlib.sha256(path.read_bytes()).hexdigest() != row["sha256"]:
             return False
@@ -110,9 +133,18 @@ def write_review_file(reviews: Reviews, interview: Interview, force: bool = Fals
     offered = suggestions.load(interview.out_dir)
     content = render(t, reviews.revisions(interview.interview_id), offered)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    if unless_changed_from is not None and _read(path) != unless_changed_from:
+        return False
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)
     reviews.db.execute(
         "INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest)
     )
     return True
+
+
+def _read(path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

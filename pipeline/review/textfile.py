@@ -10,6 +10,7 @@ that is wrong and why; nothing is saved then, and the file is left as it is for 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from ..config import LANGUAGES, Settings
 from .changes import Edit, ReviewError
 from .edits import Reviews
 from .interview import Interview
-from .reviewfile import REVIEW_FILE, write_review_file
+from .reviewfile import REVIEW_FILE, unescape, write_review_file
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,16 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
             if body == "text" and line.strip() == "english:":
                 body = "english"
                 block.fields["english"] = []
+            elif line.strip() in ("text:", "english:"):  # the next block's, its '===' line gone
+                problems.append(
+                    (
+                        n,
+                        f"a second '{line.strip()}' line in segment {block.segment_id}: "
+                        f"put back the '=== segment' line of the block it starts",
+                    )
+                )
             else:
-                block.fields[body].append(line)
+                block.fields[body].append(unescape(line))
         elif not line.strip() or line.startswith("#") or (block is None and RENAME.match(line)):
             continue
         elif block is None:
@@ -150,14 +159,26 @@ def parse(text: str, path: Path) -> tuple[str | None, list[Block]]:
                     key, value
                 )
     close(len(lines) + 1)
+    if not blocks and not problems:
+        problems.append(
+            (1, "no '=== segment' line: the file is empty or cut short; nothing was imported")
+        )
     if problems:
         raise ReviewFileError(path, sorted(problems))
     return (first[1] if first else None), blocks
 
 
-def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
-    """(old, new) speaker names from the 'speaker X -> Y' lines above the first block."""
-    found, problems = [], []
+def renames(text: str, t: tr.Transcript, path: Path) -> dict[str, str]:
+    """{old: new} speaker names from the 'speaker X -> Y' lines above the first block.
+
+    A rename already made (the machine's label ``old`` now named ``new``) is left out: a file
+    saved again from an editor that did not reload it still says it.
+    """
+    labels = {s.speaker for s in t.segments if s.speaker}
+    given = t.speakers.get("names", {})
+    found: dict[str, str] = {}
+    at: dict[str, int] = {}
+    problems = []
     for n, line in enumerate(text.split("\n"), 1):
         if line.startswith("==="):
             break
@@ -165,6 +186,8 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
         if not m or m[1].strip() == m[2].strip():
             continue
         old, new = m[1].strip(), m[2].strip()
+        if old not in labels and given.get(old) == new:
+            continue
         if old not in labels:
             problems.append(
                 (
@@ -174,8 +197,10 @@ def renames(text: str, labels: set[str], path: Path) -> list[tuple[str, str]]:
             )
         elif not new:
             problems.append((n, f"write a name after '->' for {old}, or put back '{old}'"))
+        elif old in found and found[old] != new:
+            problems.append((n, f"{old} is given a second name here (also at line {at[old]})"))
         else:
-            found.append((old, new))
+            found[old], at[old] = new, n
     if problems:
         raise ReviewFileError(path, problems)
     return found
@@ -220,6 +245,9 @@ def edits_from(
         if not changed:
             continue
         latest = current[b.segment_id]["revision"]
+        newest = reviews.version(interview.interview_id, b.segment_id, latest) or {}
+        if all(newest.get(k) == v for k, v in changed.items()):
+            continue  # saved already, e.g. by this file, from an editor that did not reload it
         if b.revision != latest:
             row = reviews.latest(interview.interview_id, b.segment_id)
             problems.append(
@@ -250,31 +278,33 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
     try:
         interview = None
         try:
+            data = path.read_bytes()
             try:
-                text = path.read_text(encoding="utf-8")
+                text = data.decode("utf-8-sig")  # Notepad starts its UTF-8 with a BOM
             except UnicodeDecodeError as exc:
                 raise ReviewFileError(
-                    path, [(text_line(path, exc.start), "not UTF-8 text; save it as UTF-8")]
+                    path, [(text_line(data, exc.start), "not UTF-8 text; save it as UTF-8")]
                 )
             interview_id, blocks = parse(text, path)
             interview = reviews.find(interview_id or path.parent.name)
             reviews.open(interview)
             edits = edits_from(reviews, interview, blocks, path)
-            names = renames(
-                text, {s.speaker for s in reviews.open(interview).segments if s.speaker}, path
-            )
-            if edits:
-                reviews.apply_edits(interview, reviewer, edits, action="review.txt")
-            for old, new in names:
-                reviews.rename_speaker(interview, reviewer, old, new)
+            names = renames(text, reviews.open(interview), path)
+            if edits or names:  # one transaction: all of the file is saved, or none of it
+                reviews.apply_edits(interview, reviewer, edits, action="review.txt", renames=names)
         except ReviewFileError as exc:
             _note_errors(path, interview, str(exc))
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
             raise
         _note_errors(path, interview, None)
-        # Rewritten only while it still holds what was imported: a save made meanwhile is kept.
-        mine = path == interview.out_dir / REVIEW_FILE and _holds(path, text)
-        write_review_file(reviews, interview, force=mine)
+        mine = path == interview.out_dir / REVIEW_FILE
+        if edits or names:  # new revisions: the file is brought up to them, unless saved meanwhile
+            write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+        elif mine:  # left as it is, but holding nothing unimported: later saves may refresh it
+            reviews.db.execute(
+                "INSERT OR REPLACE INTO review_files VALUES (?,?)",
+                (interview.interview_id, hashlib.sha256(data).hexdigest()),
+            )
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
         return ImportResult(
             interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits)
@@ -283,15 +313,8 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         reviews.close()
 
 
-def _holds(path: Path, text: str) -> bool:
-    try:
-        return path.read_text(encoding="utf-8") == text
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def text_line(path: Path, offset: int) -> int:
-    return path.read_bytes()[:offset].count(b"\n") + 1
+def text_line(data: bytes, offset: int) -> int:
+    return data[:offset].count(b"\n") + 1
 
 
 def _note_errors(path: Path, interview: Interview | None, message: str | None) -> None:
