@@ -149,10 +149,11 @@ def extract_audio(source: Path, target: Path) -> float:
         )
     note = warning_path(target)
     note.unlink(missing_ok=True)
-    if _rms(tmp) < QUIET_RMS:
+    mixed = _rms(tmp)
+    if mixed < QUIET_RMS:
         first = target.with_name(target.name + ".first.wav")
         _run_ffmpeg(source, first, pan="mono|c0=c0")
-        if _rms(first) > CANCELLED * max(_rms(tmp), 1e-9):
+        if _rms(first) > CANCELLED * max(mixed, 1e-9):
             os.replace(first, tmp)
             note.write_text(CANCELLED_WARNING, encoding="utf-8")  # before the WAV: it vouches
         first.unlink(missing_ok=True)

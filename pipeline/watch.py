@@ -157,9 +157,8 @@ class ReviewFiles:
                 st = path.stat()
             except OSError:  # gone, or a link to nothing
                 continue
-            if not stat.S_ISREG(
-                st.st_mode
-            ):  # a pipe would block the scan (and all intake) in open()
+            # a pipe would block the scan (and all intake) in open()
+            if not stat.S_ISREG(st.st_mode):
                 continue
             seen = (st.st_size, st.st_mtime_ns)
             if self._seen.get(path) == seen:

@@ -137,10 +137,14 @@ def write_review_file(
         return False
     if not (path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == digest):
         tr.write_atomic(path, content)
-    reviews.db.execute(
-        "INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest)
-    )
+    record_written(reviews.db, interview, digest)
     return True
+
+
+def record_written(db: sqlite3.Connection, interview: Interview, digest: str) -> None:
+    """Remember what review.txt holds as this tool's own: a file that still hashes to ``digest``
+    holds nothing unimported, so it may be rewritten."""
+    db.execute("INSERT OR REPLACE INTO review_files VALUES (?,?)", (interview.interview_id, digest))
 
 
 def _read(path) -> bytes | None:

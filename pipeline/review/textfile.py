@@ -21,7 +21,7 @@ from ..config import LANGUAGES, Settings
 from .changes import Edit, ReviewError
 from .edits import Reviews
 from .interview import Interview
-from .reviewfile import REVIEW_FILE, unescape, write_review_file
+from .reviewfile import REVIEW_FILE, record_written, unescape, write_review_file
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +301,7 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         if edits or names:  # new revisions: the file is brought up to them, unless saved meanwhile
             write_review_file(reviews, interview, force=mine, unless_changed_from=data)
         elif mine:  # left as it is, but holding nothing unimported: later saves may refresh it
-            reviews.db.execute(
-                "INSERT OR REPLACE INTO review_files VALUES (?,?)",
-                (interview.interview_id, hashlib.sha256(data).hexdigest()),
-            )
+            record_written(reviews.db, interview, hashlib.sha256(data).hexdigest())
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
         return ImportResult(
             interview.interview_id, [e.segment_id for e in edits], len(blocks) - len(edits)
