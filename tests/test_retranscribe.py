@@ -206,6 +206,9 @@ def _page_text(server, interview_id: str) -> dict:
             page.goto(server.url)
             page.fill("#name-input", "Aigerim")  # asked once per browser in single-token mode
             page.click("#name-form button")
+            # The name is kept when the dialog's close event runs, after the click returns: a
+            # page opened before then asks for it again, and never draws the interview.
+            page.wait_for_selector("#who:has-text('Aigerim')")
             page.goto(f"{server.base}/interviews/{interview_id}")
             page.wait_for_selector("article.seg aside.suggestion")
             return {
