@@ -159,3 +159,47 @@ def test_names_from_the_sidecar_reach_the_decoder_as_its_prompt(
     assert options["prompt_names"] == ["Айгүл Серікқызы", "Құлжа"] and options[
         "native_languages"
     ] == ["kk", "ru"]
+
+
+_DECODE_AND_REPORT_CACHE = """
+import json, sys
+from pipeline import asr, media
+from whisper import timing
+engine = asr.load_model(sys.argv[1])
+result = asr.transcribe(engine, media.load_wav(sys.argv[2]), "kk", asr.DecodeOptions(fallback=False))
+print(json.dumps({
+    "words": [w for s in result.segments for w in s.words],
+    "hits": sum(timing.dtw_cpu.stats.cache_hits.values()),
+}))
+"""
+
+
+def test_word_alignment_is_compiled_once_per_machine_and_times_the_same(
+    home, speech_video, tmp_path
+):
+    """whisper's numba alignment, cached on disk: a second process loads it instead of compiling
+    it again (2.8 s of CPU each), and gives the same word times."""
+    import os
+    import subprocess
+    import sys
+
+    checkpoint, _ = models.resolve_whisper(home, "tiny")
+    wav = tmp_path / "a.wav"
+    media.extract_audio(speech_video, wav)
+    cache = tmp_path / "numba"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _DECODE_AND_REPORT_CACHE, checkpoint, str(wav)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0]["words"] and runs[0]["words"] == runs[1]["words"]
+    assert runs[0]["hits"] == 0 and runs[1]["hits"] >= 1
+    assert list(cache.rglob("*.nbi"))

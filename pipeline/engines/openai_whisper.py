@@ -97,6 +97,25 @@ def _foreign_ids() -> tuple[int, ...]:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _cache_word_alignment() -> None:
+    """Whisper's word alignment (``dtw_cpu``, ``backtrace``) is compiled by numba on its first
+    call in every process: 2.8 s of CPU before the first word time, more than decoding a short
+    file with the tiny model. The same functions, marked for numba's own on-disk cache, are
+    compiled once per machine. Where numba finds nowhere to write one, they stay as they are."""
+    import numba
+    from whisper import timing
+
+    for name in ("backtrace", "dtw_cpu"):  # backtrace first: dtw_cpu calls it
+        original = getattr(timing, name)
+        try:
+            cached = numba.jit(**{**original.targetoptions, "cache": True})(original.py_func)
+        except RuntimeError as e:  # "cannot cache function ...: no locator available"
+            log.debug("numba cannot cache whisper's %s here: %s", name, e)
+            continue
+        setattr(timing, name, cached)
+
+
 def _limit_numba_threads(threads: int) -> None:
     """Whisper's word alignment runs in numba, which keeps one thread per core whose idle threads
     spin: two decoding processes on one machine (a worker with --concurrency 2, or two workers)
@@ -125,6 +144,7 @@ class OpenAIWhisper:
         if threads:
             torch.set_num_threads(threads)
         self.model = whisper.load_model(checkpoint, device=device)
+        _cache_word_alignment()
         self.compute_type = compute_type
         self.fp16 = compute_type == "float16"
 
