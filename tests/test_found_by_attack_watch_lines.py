@@ -2,8 +2,8 @@
 
 What the reviewer (or the tool itself) wrote in the file: a deleted segment line, notes,
 speaker renames, a file naming another interview, and text that looks like the file's own
-markers. The scan is driven as in tests/watch_attack.py. Each test shows a finding of the attack; one
-still marked xfail(strict) fails on this code.
+markers. The scan is driven as in tests/watch_attack.py. Each test shows a finding of the attack;
+all of them are fixed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from review_home import (  # noqa: F401  (home, job, processed, reviews: fixture
     seed,
     seed_speakers,
 )
-from watch_attack import SETTLED, Scanner, edited, finding, note, segments
+from watch_attack import SETTLED, Scanner, edited, note, segments
 
 # Lines the reviewer changed -------------------------------------------------------------------
 
@@ -36,10 +36,6 @@ def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_se
     assert note(path) is not None, "the reviewer is told which line is wrong"
 
 
-@finding(
-    "notes a reviewer writes as '#' lines, which the file says are ignored, "
-    "are deleted without trace when the watcher rewrites review.txt after importing it",
-)
 def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
     home, job, reviews, monkeypatch
 ):

@@ -26,6 +26,7 @@ from .reviewfile import REVIEW_FILE, record_written, unescape, write_review_file
 log = logging.getLogger(__name__)
 
 ERRORS_FILE = "review.ERRORS.txt"
+NOTES_FILE = "review.notes.txt"  # notes a reviewer wrote as '#' lines, kept after import
 FIRST_LINE = re.compile(r"^# testimony review file: interview (\S+)")
 BLOCK = re.compile(
     r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$"
@@ -308,7 +309,9 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         _note_errors(path, interview, None)
         mine = path == interview.out_dir / REVIEW_FILE
         if edits or names:  # new revisions: the file is brought up to them, unless saved meanwhile
-            write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+            written = write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+            if written and mine:  # the reviewer's file was replaced: their notes are kept
+                keep_notes(text, path)
         elif mine:  # left as it is, but holding nothing unimported: later saves may refresh it
             record_written(reviews.db, interview, hashlib.sha256(data).hexdigest())
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
@@ -350,6 +353,31 @@ def _check_folder(settings: Settings, path: Path, interview_id: str | None) -> N
             )
         ],
     )
+
+
+def keep_notes(text: str, written: Path) -> None:
+    """Append the reviewer's own '#' lines, which the import ignores and the rewritten file no
+    longer has, to review.notes.txt beside it, each under the segment it stood in."""
+    ours = set(_read_text(written).split("\n"))
+    notes, segment, in_body = [], None, False
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line.startswith("==="):
+            segment, in_body = line, False
+        elif line.strip() == "text:":
+            in_body = True
+        elif not in_body and line.startswith("#") and line not in ours:
+            notes.append(f"{segment or '(above the first segment)'}\n  {line}")
+    if notes:
+        with open(written.parent / NOTES_FILE, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(notes) + "\n")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def text_line(data: bytes, offset: int) -> int:
