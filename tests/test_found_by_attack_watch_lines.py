@@ -2,8 +2,8 @@
 
 What the reviewer (or the tool itself) wrote in the file: a deleted segment line, notes,
 speaker renames, a file naming another interview, and text that looks like the file's own
-markers. The scan is driven as in tests/watch_attack.py. Each test is marked xfail(strict) with
-the finding it shows: it fails on the code it was written against.
+markers. The scan is driven as in tests/watch_attack.py. Each test shows a finding of the attack;
+all of them are fixed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from review_home import (  # noqa: F401  (home, job, processed, reviews: fixture
     seed,
     seed_speakers,
 )
-from watch_attack import SETTLED, Scanner, edited, finding, note, segments
+from watch_attack import SETTLED, Scanner, edited, note, segments
 
 # Lines the reviewer changed -------------------------------------------------------------------
 
@@ -36,10 +36,6 @@ def test_a_deleted_segment_line_does_not_put_the_next_block_into_the_previous_se
     assert note(path) is not None, "the reviewer is told which line is wrong"
 
 
-@finding(
-    "notes a reviewer writes as '#' lines, which the file says are ignored, "
-    "are deleted without trace when the watcher rewrites review.txt after importing it",
-)
 def test_a_reviewers_notes_in_review_txt_are_not_deleted_by_the_import(
     home, job, reviews, monkeypatch
 ):
@@ -85,11 +81,6 @@ def test_a_refused_rename_leaves_nothing_half_imported_and_tells_the_reviewer(
     ], "all or nothing"
 
 
-@finding(
-    "a review.txt refused for a reason other than a bad line (here: saved on "
-    "the review page between the watcher's check and its save) leaves no review.ERRORS.txt "
-    "and is not tried again: the reviewer's edit is dropped silently",
-)
 def test_a_review_file_refused_by_a_page_save_meanwhile_tells_the_reviewer(
     home, job, reviews, monkeypatch
 ):
@@ -110,10 +101,6 @@ def test_a_review_file_refused_by_a_page_save_meanwhile_tells_the_reviewer(
     assert imported or note(path) is not None, "neither imported nor told why"
 
 
-@finding(
-    "a review.txt whose first line names an interview this home does not "
-    "know is dropped with no review.ERRORS.txt beside it (NotFound is not a file error)",
-)
 def test_a_review_file_naming_an_unknown_interview_tells_the_reviewer(
     home, job, reviews, monkeypatch
 ):
@@ -124,11 +111,6 @@ def test_a_review_file_naming_an_unknown_interview_tells_the_reviewer(
     assert note(path) is not None
 
 
-@finding(
-    "review.txt saved into another interview's folder (its first line naming "
-    "the first interview) is imported into the first interview, and the next save there is "
-    "refused with no review.ERRORS.txt in either folder",
-)
 def test_a_review_file_in_another_interviews_folder_is_refused_there(
     home, job, reviews, monkeypatch, speech_video, tmp_path
 ):

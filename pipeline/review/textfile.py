@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import transcript as tr
 from ..config import LANGUAGES, Settings
-from .changes import Edit, ReviewError
+from .changes import Edit, NotFound, ReviewError
 from .edits import Reviews
 from .interview import Interview
 from .reviewfile import REVIEW_FILE, record_written, unescape, write_review_file
@@ -26,6 +26,7 @@ from .reviewfile import REVIEW_FILE, record_written, unescape, write_review_file
 log = logging.getLogger(__name__)
 
 ERRORS_FILE = "review.ERRORS.txt"
+NOTES_FILE = "review.notes.txt"  # notes a reviewer wrote as '#' lines, kept after import
 FIRST_LINE = re.compile(r"^# testimony review file: interview (\S+)")
 BLOCK = re.compile(
     r"^=== segment (\d+) \| (\d+:\d\d:\d\d\.\d{3}) --> (\d+:\d\d:\d\d\.\d{3}) \| rev (\d+)\s*$"
@@ -286,6 +287,7 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
                     path, [(text_line(data, exc.start), "not UTF-8 text; save it as UTF-8")]
                 )
             interview_id, blocks = parse(text, path)
+            _check_folder(settings, path, interview_id)
             interview = reviews.find(interview_id or path.parent.name)
             reviews.open(interview)
             edits = edits_from(reviews, interview, blocks, path)
@@ -296,10 +298,20 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
             _note_errors(path, interview, str(exc))
             log.warning("review file %s refused at line(s) %s", path, [n for n, _ in exc.problems])
             raise
+        except ReviewError as exc:  # unknown interview, or a save on the page meanwhile
+            _note_errors(
+                path,
+                interview,
+                f"{path} was not imported, nothing was changed: {exc}.\n{_what_to_do(exc)}",
+            )
+            log.warning("review file %s refused: %s", path, type(exc).__name__)
+            raise
         _note_errors(path, interview, None)
         mine = path == interview.out_dir / REVIEW_FILE
         if edits or names:  # new revisions: the file is brought up to them, unless saved meanwhile
-            write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+            written = write_review_file(reviews, interview, force=mine, unless_changed_from=data)
+            if written and mine:  # the reviewer's file was replaced: their notes are kept
+                keep_notes(text, path)
         elif mine:  # left as it is, but holding nothing unimported: later saves may refresh it
             record_written(reviews.db, interview, hashlib.sha256(data).hexdigest())
         log.info("review file %s imported: %d segment(s) changed", path, len(edits))
@@ -308,6 +320,64 @@ def import_review_file(settings: Settings, path: Path, reviewer: str | None = No
         )
     finally:
         reviews.close()
+
+
+def _what_to_do(exc: ReviewError) -> str:
+    if isinstance(exc, NotFound):
+        return (
+            "Check the interview ID on the file's first line, or write a new file with "
+            "`testimony review file INTERVIEW` and copy your edits into it."
+        )
+    return (
+        "Your file is kept as it is: save it again to import it again (a segment changed "
+        "meanwhile is then named, with what to do)."
+    )
+
+
+def _check_folder(settings: Settings, path: Path, interview_id: str | None) -> None:
+    """A file saved into another interview's outbox folder is refused there, not imported
+    into the interview its first line names (the reviewer meant this folder's, or erred)."""
+    folder = path.parent
+    if interview_id is None or folder.name == interview_id:
+        return
+    if folder.parent.parent != settings.outbox.resolve():
+        return  # imported from elsewhere by hand: the first line says which interview
+    raise ReviewFileError(
+        path,
+        [
+            (
+                1,
+                f"this file is for interview {interview_id}, but it lies in the folder of "
+                f"interview {folder.name}; move it to that interview's folder, or write this "
+                f"interview's review file with `testimony review file {folder.name}`",
+            )
+        ],
+    )
+
+
+def keep_notes(text: str, written: Path) -> None:
+    """Append the reviewer's own '#' lines, which the import ignores and the rewritten file no
+    longer has, to review.notes.txt beside it, each under the segment it stood in."""
+    ours = set(_read_text(written).split("\n"))
+    notes, segment, in_body = [], None, False
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if line.startswith("==="):
+            segment, in_body = line, False
+        elif line.strip() == "text:":
+            in_body = True
+        elif not in_body and line.startswith("#") and line not in ours:
+            notes.append(f"{segment or '(above the first segment)'}\n  {line}")
+    if notes:
+        with open(written.parent / NOTES_FILE, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(notes) + "\n")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def text_line(data: bytes, offset: int) -> int:
