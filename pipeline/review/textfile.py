@@ -340,7 +340,7 @@ def _check_folder(settings: Settings, path: Path, interview_id: str | None) -> N
     folder = path.parent
     if interview_id is None or folder.name == interview_id:
         return
-    if folder.parent.parent != settings.outbox.resolve():
+    if folder.parent.parent.resolve() != settings.outbox.resolve():
         return  # imported from elsewhere by hand: the first line says which interview
     raise ReviewFileError(
         path,
